@@ -1,0 +1,353 @@
+"""The one classifier protocol and its adapters: HF models, Python callables, HTTP endpoints.
+
+Every classifier has ``labels`` (class names, index = class id) and
+``predict_proba(texts) -> (n, len(labels))`` with rows summing to 1. An input is a
+string, or a ``(premise, hypothesis)`` pair for NLI.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import logging
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Callable, Protocol, Sequence, Union, runtime_checkable
+
+import numpy as np
+import torch
+
+from arena.batching import length_bucketed_batches
+from arena.resources import DEFAULT_CLASSIFIER_DIR, autocast_dtype, minilm_path, pick_device
+
+TextInput = Union[str, tuple[str, str]]
+Encoded = dict[str, list[int]]
+
+
+class ClassifierError(RuntimeError):
+    """A classifier failed, returned malformed output, or could not be loaded."""
+
+
+@runtime_checkable
+class Classifier(Protocol):
+    """What the arena needs from a text classifier."""
+
+    labels: Sequence[str]
+
+    def predict_proba(self, texts: Sequence[TextInput]) -> np.ndarray:
+        """Class probabilities, shape ``(len(texts), len(labels))``."""
+        ...
+
+
+def check_inputs(texts: Sequence[TextInput]) -> list[TextInput]:
+    """Validate a batch of inputs (strings or string pairs) and return it as a list."""
+    if isinstance(texts, (str, tuple)):
+        raise TypeError("predict_proba takes a sequence of texts, not a single text; wrap it in a list")
+    items = list(texts)
+    for i, item in enumerate(items):
+        if isinstance(item, str):
+            continue
+        if isinstance(item, (tuple, list)) and len(item) == 2 and all(isinstance(p, str) for p in item):
+            items[i] = (item[0], item[1])
+            continue
+        raise TypeError(f"input {i} is {type(item).__name__}; expected a string or a (premise, hypothesis) pair")
+    return items
+
+
+def to_probabilities(raw: object, n: int, k: int | None, who: str) -> np.ndarray:
+    """Validate a model's output as an ``(n, k)`` matrix; rows that are not distributions are treated as logits."""
+    try:
+        out = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ClassifierError(f"{who} returned something that is not a numeric matrix: {exc}") from None
+    if out.ndim == 1 and n == len(out) and k in (None, 1):
+        raise ClassifierError(f"{who} returned a vector of {len(out)} numbers; expected one row of class scores per text")
+    if out.ndim != 2 or out.shape[0] != n:
+        raise ClassifierError(f"{who} returned shape {out.shape}; expected ({n}, {k if k else 'k'})")
+    if k is not None and out.shape[1] != k:
+        raise ClassifierError(f"{who} returned {out.shape[1]} classes; expected {k}")
+    if out.shape[1] < 2:
+        raise ClassifierError(f"{who} returned {out.shape[1]} class score(s) per text; need at least 2")
+    if not np.isfinite(out).all():
+        raise ClassifierError(f"{who} returned NaN or infinite scores")
+    if n and ((out < 0).any() or not np.allclose(out.sum(axis=1), 1.0, atol=1e-3)):
+        out = out - out.max(axis=1, keepdims=True)
+        out = np.exp(out)
+        out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+class HFClassifier:
+    """A transformers sequence-classification model (hub id or local folder), batched by length."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        tokenizer,
+        *,
+        name: str = "hf",
+        max_length: int = 256,
+        token_budget: int = 16384,
+        max_batch: int = 128,
+        device: str | None = None,
+    ):
+        self.device = pick_device(device)
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        model_max = getattr(tokenizer, "model_max_length", 512) or 512
+        positions = getattr(model.config, "max_position_embeddings", model_max)
+        self.max_length = int(min(max_length, model_max, positions))
+        self.token_budget = token_budget
+        self.max_batch = max_batch
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        id2label = getattr(model.config, "id2label", None) or {}
+        self.labels = [str(id2label.get(i, i)) for i in range(model.config.num_labels)]
+        self.autocast = autocast_dtype(self.device)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str, *, labels: Sequence[str] | None = None, **kwargs) -> "HFClassifier":
+        """Load tokenizer and model; never runs remote code; safetensors preferred over pickle."""
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        local = Path(name_or_path).expanduser()
+        source = str(local) if local.exists() else name_or_path
+        if local.exists() and not (local / "config.json").exists():
+            raise ClassifierError(f"{name_or_path}: folder has no config.json; is it a transformers model folder?")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+            try:
+                model = AutoModelForSequenceClassification.from_pretrained(source, trust_remote_code=False, use_safetensors=True)
+            except (OSError, EnvironmentError):
+                logging.getLogger(__name__).warning("%s has no safetensors weights; loading the pickle checkpoint (weights_only)", name_or_path)
+                model = AutoModelForSequenceClassification.from_pretrained(source, trust_remote_code=False, use_safetensors=False)
+        except Exception as exc:
+            hint = "" if local.exists() else " (not a local folder; as a hub id it needs internet or a cached copy)"
+            raise ClassifierError(f"could not load classifier {name_or_path!r}{hint}: {exc}") from exc
+        if labels is not None:
+            if len(labels) != model.config.num_labels:
+                raise ClassifierError(f"{name_or_path}: {len(labels)} labels given but the model has {model.config.num_labels} outputs")
+            model.config.id2label = dict(enumerate(labels))
+        return cls(model, tokenizer, name=name_or_path, **kwargs)
+
+    def encode(self, texts: Sequence[TextInput]) -> list[Encoded]:
+        """Tokenise each input once (truncated to ``max_length``)."""
+        if not texts:
+            return []
+        char_cap = self.max_length * 100  # a word-piece covers at most ~100 chars, so this never cuts kept tokens
+        firsts = [(t if isinstance(t, str) else t[0])[:char_cap] for t in texts]
+        seconds = [t[1][:char_cap] for t in texts if not isinstance(t, str)]
+        if seconds and len(seconds) != len(texts):
+            raise TypeError("a batch must be all single texts or all (premise, hypothesis) pairs")
+        out = self.tokenizer(firsts, seconds or None, truncation=True, max_length=self.max_length)
+        keys = [k for k in ("input_ids", "token_type_ids") if k in out]
+        return [{k: out[k][i] for k in keys} for i in range(len(texts))]
+
+    def logits(self, batch: Sequence[Encoded]) -> torch.Tensor:
+        """Forward one batch of encodings, padded to its own longest sequence; returns float32 logits."""
+        width = max(len(e["input_ids"]) for e in batch)
+        ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        types = torch.zeros((len(batch), width), dtype=torch.long) if "token_type_ids" in batch[0] else None
+        for row, enc in enumerate(batch):
+            length = len(enc["input_ids"])
+            ids[row, :length] = torch.tensor(enc["input_ids"])
+            mask[row, :length] = 1
+            if types is not None:
+                types[row, :length] = torch.tensor(enc["token_type_ids"])
+        inputs = {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
+        if types is not None:
+            inputs["token_type_ids"] = types.to(self.device)
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=self.autocast or torch.float32, enabled=self.autocast is not None):
+            return self.model(**inputs).logits.float()
+
+    def proba_from_encoded(self, encoded: Sequence[Encoded]) -> np.ndarray:
+        """Probabilities for pre-tokenised inputs, batched by length under the token budget."""
+        out = np.zeros((len(encoded), len(self.labels)), dtype=np.float64)
+        lengths = [len(e["input_ids"]) for e in encoded]
+        for batch in length_bucketed_batches(lengths, self.token_budget, self.max_batch):
+            probs = torch.softmax(self.logits([encoded[i] for i in batch]), dim=-1)
+            out[batch] = probs.cpu().numpy()
+        return out
+
+    def predict_proba(self, texts: Sequence[TextInput]) -> np.ndarray:
+        """Class probabilities for strings or (premise, hypothesis) pairs."""
+        return self.proba_from_encoded(self.encode(check_inputs(texts)))
+
+    def __repr__(self) -> str:
+        return f"HFClassifier({self.name!r}, labels={self.labels}, device={self.device})"
+
+
+class CallableClassifier:
+    """A Python function ``f(texts) -> probabilities or logits`` as a classifier."""
+
+    def __init__(self, fn: Callable[[list[TextInput]], object], labels: Sequence[str] | None = None, name: str = "callable"):
+        self.fn = fn
+        self.name = name
+        given = labels if labels is not None else getattr(fn, "labels", None)
+        self._labels = [str(x) for x in given] if given is not None else None
+
+    @classmethod
+    def from_spec(cls, spec: str, labels: Sequence[str] | None = None) -> "CallableClassifier":
+        """Import ``module:function`` (or ``path/to/file.py:function``)."""
+        module_name, _, attr = spec.rpartition(":")
+        if not module_name or not attr:
+            raise ClassifierError(f"{spec!r}: expected module:function")
+        try:
+            if module_name.endswith(".py"):
+                path = Path(module_name).expanduser().resolve()
+                if not path.exists():
+                    raise ClassifierError(f"{spec!r}: no such file {path}")
+                module_spec = importlib.util.spec_from_file_location(path.stem, path)
+                module = importlib.util.module_from_spec(module_spec)
+                sys.modules[path.stem] = module
+                module_spec.loader.exec_module(module)
+            else:
+                if "" not in sys.path:
+                    sys.path.insert(0, "")
+                module = importlib.import_module(module_name)
+        except ClassifierError:
+            raise
+        except Exception as exc:
+            raise ClassifierError(f"{spec!r}: could not import {module_name!r}: {type(exc).__name__}: {exc}") from exc
+        fn = getattr(module, attr, None)
+        if not callable(fn):
+            raise ClassifierError(f"{spec!r}: {module_name} has no callable {attr!r}")
+        return cls(fn, labels, name=spec)
+
+    @property
+    def labels(self) -> list[str]:
+        """Class names; inferred from the output width of a probe call when not given."""
+        if self._labels is None:
+            width = self._call(["probe"]).shape[1]
+            self._labels = [str(i) for i in range(width)]
+        return self._labels
+
+    def _call(self, texts: list[TextInput]) -> np.ndarray:
+        try:
+            raw = self.fn(texts)
+        except Exception as exc:
+            raise ClassifierError(f"classifier {self.name!r} raised {type(exc).__name__}: {exc}") from exc
+        k = len(self._labels) if self._labels is not None else None
+        return to_probabilities(raw, len(texts), k, f"classifier {self.name!r}")
+
+    def predict_proba(self, texts: Sequence[TextInput]) -> np.ndarray:
+        """Call the function; logits are turned into probabilities."""
+        items = check_inputs(texts)
+        if not items:
+            return np.zeros((0, len(self.labels)))
+        probs = self._call(items)
+        if self._labels is None:
+            self._labels = [str(i) for i in range(probs.shape[1])]
+        return probs
+
+
+class HTTPClassifier:
+    """A classifier served over HTTP: POST ``{"texts": [...]}`` -> ``{"probs": [[...]], "labels"?: [...]}``."""
+
+    def __init__(self, url: str, labels: Sequence[str] | None = None, *, timeout: float = 30.0, retries: int = 3, batch_size: int = 64, backoff: float = 0.5):
+        if not url.startswith(("http://", "https://")):
+            raise ClassifierError(f"{url!r}: expected an http:// or https:// URL")
+        self.url = url
+        self.name = url
+        self.timeout = timeout
+        self.retries = retries
+        self.batch_size = batch_size
+        self.backoff = backoff
+        self._labels = [str(x) for x in labels] if labels is not None else None
+
+    @property
+    def labels(self) -> list[str]:
+        """Class names from the constructor, the endpoint's ``labels`` field, or the output width."""
+        if self._labels is None:
+            self._post(["probe"])
+        return self._labels
+
+    def _request(self, texts: list[TextInput]) -> dict:
+        body = json.dumps({"texts": [t if isinstance(t, str) else list(t) for t in texts]}).encode()
+        request = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+        last_error = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    payload = response.read()
+            except urllib.error.HTTPError as exc:
+                detail = exc.read()[:200].decode(errors="replace")
+                if exc.code < 500 and exc.code != 429:
+                    raise ClassifierError(f"endpoint {self.url} answered HTTP {exc.code}: {detail}") from None
+                last_error = f"HTTP {exc.code}: {detail}"
+                continue
+            except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                last_error = f"{type(reason).__name__}: {reason}"
+                continue
+            try:
+                data = json.loads(payload)
+            except json.JSONDecodeError:
+                raise ClassifierError(f"endpoint {self.url} did not answer JSON: {payload[:200]!r}") from None
+            if not isinstance(data, dict) or "probs" not in data:
+                raise ClassifierError(f'endpoint {self.url} answered without a "probs" field: {str(data)[:200]}')
+            return data
+        raise ClassifierError(f"endpoint {self.url} failed after {self.retries + 1} attempts (timeout {self.timeout}s): {last_error}")
+
+    def _post(self, texts: list[TextInput]) -> np.ndarray:
+        data = self._request(texts)
+        if self._labels is None and isinstance(data.get("labels"), list):
+            self._labels = [str(x) for x in data["labels"]]
+        k = len(self._labels) if self._labels is not None else None
+        probs = to_probabilities(data["probs"], len(texts), k, f"endpoint {self.url}")
+        if self._labels is None:
+            self._labels = [str(i) for i in range(probs.shape[1])]
+        return probs
+
+    def predict_proba(self, texts: Sequence[TextInput]) -> np.ndarray:
+        """POST the texts in chunks of ``batch_size`` with timeout and bounded retries."""
+        items = check_inputs(texts)
+        if not items:
+            return np.zeros((0, len(self.labels)))
+        return np.concatenate([self._post(items[i : i + self.batch_size]) for i in range(0, len(items), self.batch_size)])
+
+
+def load_default_classifier(adapter_dir: str | Path = DEFAULT_CLASSIFIER_DIR, **kwargs) -> HFClassifier:
+    """The offline default: packaged MiniLM encoder + the committed LoRA adapter and head, merged."""
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    adapter_dir = Path(adapter_dir)
+    meta_path = adapter_dir / "arena_classifier.json"
+    if not (adapter_dir / "adapter_model.safetensors").exists() or not meta_path.exists():
+        raise ClassifierError(f"no trained adapter in {adapter_dir}; train one with `arena train classifier` (see README)")
+    meta = json.loads(meta_path.read_text())
+    base = minilm_path() if meta.get("base", "minilm") == "minilm" else meta["base"]
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the head is "newly initialised" until the adapter loads it
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            base, num_labels=len(meta["labels"]), id2label=dict(enumerate(meta["labels"])), label2id={l: i for i, l in enumerate(meta["labels"])}
+        )
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    model = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    return HFClassifier(model, tokenizer, name=str(adapter_dir) if adapter_dir != DEFAULT_CLASSIFIER_DIR else "default", **kwargs)
+
+
+def load_classifier(spec: str, *, labels: Sequence[str] | None = None, **kwargs) -> Classifier:
+    """Build a classifier from a spec: ``default``, a trained adapter folder, ``module:function``,
+    ``http(s)://...``, a local model folder or a hub id."""
+    if spec == "default":
+        return load_default_classifier(**kwargs)
+    if spec.startswith(("http://", "https://")):
+        return HTTPClassifier(spec, labels)
+    path = Path(spec).expanduser()
+    if path.is_dir() and (path / "arena_classifier.json").exists():
+        return load_default_classifier(path, **kwargs)
+    if ":" in spec and not path.exists():
+        return CallableClassifier.from_spec(spec, labels)
+    return HFClassifier.from_pretrained(spec, labels=labels, **kwargs)

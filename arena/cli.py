@@ -1,0 +1,170 @@
+"""The ``arena`` command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",")] if value else None
+
+
+def add_data_options(parser: argparse.ArgumentParser, default: str | None = "builtin") -> None:
+    """The data spec plus its column/label options."""
+    parser.add_argument("--data", default=default, required=default is None,
+                        help="builtin | hf:NAME[:CONFIG][:SPLIT] | file.csv/.tsv/.jsonl | TextFooler file | aclImdb folder")
+    parser.add_argument("--text-col", help="text column (name, or 0-based index for files without a header)")
+    parser.add_argument("--label-col", help="label column")
+    parser.add_argument("--pair-col", help="second-segment column (NLI hypothesis)")
+    parser.add_argument("--labels", help="comma-separated label names, index = label id")
+
+
+def load_data_from_args(args: argparse.Namespace, n: int | None = None, seed: int | None = None):
+    """Load ``--data`` with the column options."""
+    from arena.data import load_data
+
+    return load_data(args.data, n=n, seed=seed, text_col=args.text_col, label_col=args.label_col,
+                     pair_col=args.pair_col, labels=_split(args.labels))
+
+
+def add_classifier_options(parser: argparse.ArgumentParser, flag: str = "--classifier") -> None:
+    """The classifier spec plus the options every classifier-loading command shares."""
+    parser.add_argument(flag, default="default",
+                        help="default (offline MiniLM sentiment) | trained folder | HF id or folder | module:function | http://host:port/path")
+    parser.add_argument("--max-length", type=int, default=256, help="truncation length in tokens (HF models)")
+    parser.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
+
+
+def load_classifier_from_args(args: argparse.Namespace, spec: str):
+    """Build the classifier named on the command line."""
+    from arena.classifier import load_classifier
+
+    return load_classifier(spec, labels=_split(getattr(args, "classifier_labels", None)), max_length=args.max_length, device=args.device)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import platform
+    from importlib import metadata
+
+    import torch
+
+    from arena.resources import offline_resources, pick_device
+
+    versions = {"python": platform.python_version()}
+    for package in ("firearena", "torch", "transformers", "sentence-transformers", "peft", "nltk", "textattack", "gradio", "datasets", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    device = pick_device()
+    info = {
+        "versions": versions,
+        "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f" ({torch.get_num_threads()} threads)"),
+        "offline_resources": offline_resources(),
+    }
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    print("FireArena")
+    for section, values in info.items():
+        if isinstance(values, dict):
+            print(f"{section}:")
+            for key, value in values.items():
+                print(f"  {key:28s} {value}")
+        else:
+            print(f"{section}: {values}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from arena.evaluate import evaluate
+    from arena.store import Store
+
+    data = load_data_from_args(args, n=args.n, seed=args.seed)
+    classifier = load_classifier_from_args(args, args.classifier)
+    data_name = args.data + (f"?n={args.n}" if args.n else "") + (f"&seed={args.seed}" if args.seed is not None else "")
+    with Store(args.db) as store:
+        summary = evaluate(classifier, data, store, classifier_name=args.classifier, data_name=data_name, progress=not args.json)
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(f"classifier  {summary['classifier']}")
+    print(f"data        {summary['data']}  (n={summary['n']})")
+    print(f"accuracy    {summary['accuracy']:.4f}")
+    for name, value in summary["per_class_accuracy"].items():
+        print(f"  {name:10s}{'-' if value is None else f'{value:.4f}'}")
+    print(f"examples/s  {summary['examples_per_second']}")
+    print(f"run         {summary['run_id']} in {args.db}" + (f" (resumed {summary['resumed']} done)" if summary["resumed"] else ""))
+    return 0
+
+
+def cmd_train_classifier(args: argparse.Namespace) -> int:
+    from defenses.train import TrainConfig, train_classifier
+
+    data = load_data_from_args(args, n=args.n, seed=args.seed if args.n else None)
+    config = TrainConfig(base=args.base, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
+                         max_length=args.max_length, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
+                         checkpoint_every=args.checkpoint_every, seed=args.seed)
+    summary = train_classifier(data, args.out, config, device=args.device, progress=not args.json)
+    summary["out"] = args.out
+    print(json.dumps(summary) if args.json else "\n".join(f"{k}: {v}" for k, v in summary.items()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="arena", description="FireArena: attack, defend and score NLP classifiers.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    info = commands.add_parser("info", help="versions, device, and which offline resources were found where")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(func=cmd_info)
+
+    ev = commands.add_parser("eval", help="clean accuracy of a classifier on a data set (resumable run in --db)")
+    add_classifier_options(ev)
+    ev.add_argument("--classifier-labels", help="comma-separated class names for callables/endpoints that do not name them")
+    add_data_options(ev)
+    ev.add_argument("--n", type=int, help="evaluate the first N examples (after a seeded shuffle with --seed)")
+    ev.add_argument("--seed", type=int, help="shuffle the data with this seed before taking --n")
+    ev.add_argument("--db", default="arena.db", help="results store (SQLite file)")
+    ev.add_argument("--json", action="store_true", help="print one JSON summary object")
+    ev.set_defaults(func=cmd_eval)
+
+    train = commands.add_parser("train", help="train a classifier (LoRA fine-tune)")
+    what = train.add_subparsers(dest="what", metavar="WHAT", required=True)
+    tc = what.add_parser("classifier", help="LoRA fine-tune an encoder into a classifier folder")
+    add_data_options(tc, default=None)
+    tc.add_argument("--out", required=True, help="output folder (resumes from its checkpoint)")
+    tc.add_argument("--base", default="minilm", help="minilm (packaged, offline) | HF id | model folder")
+    tc.add_argument("--n", type=int, help="train on the first N examples (after a seeded shuffle)")
+    tc.add_argument("--epochs", type=float, default=1.0)
+    tc.add_argument("--lr", type=float, default=5e-4)
+    tc.add_argument("--batch-size", type=int, default=32)
+    tc.add_argument("--max-length", type=int, default=64)
+    tc.add_argument("--lora-r", type=int, default=8)
+    tc.add_argument("--lora-alpha", type=int, default=16)
+    tc.add_argument("--checkpoint-every", type=int, default=200)
+    tc.add_argument("--seed", type=int, default=0)
+    tc.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
+    tc.add_argument("--json", action="store_true")
+    tc.set_defaults(func=cmd_train_classifier)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``arena`` console script; expected errors print one line and exit 2."""
+    from arena.classifier import ClassifierError
+    from arena.data import DataError
+    from arena.resources import ResourceMissing
+    from arena.scorer import QueryBudgetExceeded
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ClassifierError, DataError, ResourceMissing, QueryBudgetExceeded, FileNotFoundError, ValueError) as exc:
+        print(f"arena {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""The Scorer: the single gateway every attacker, defense and metric uses to query a classifier.
+
+- inputs from many examples go into one call (``example_ids`` says whose each text is);
+- HF-backed classifiers: each text is tokenised once, then batched by length under a token
+  budget (never padded to the max length), under ``torch.inference_mode`` with bf16/fp16
+  autocast on CUDA (see :class:`arena.classifier.HFClassifier`);
+- other classifiers (callables, HTTP) get the cache misses in chunks of ``max_batch``;
+- an LRU cache keyed by input (off for stochastic defenses: ``cache_size=0``);
+- per-example query counting and an optional per-example query budget that raises
+  :class:`QueryBudgetExceeded`.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Hashable, Sequence
+
+import numpy as np
+
+from arena.classifier import Classifier, ClassifierError, HFClassifier, TextInput, check_inputs, to_probabilities
+
+
+class QueryBudgetExceeded(RuntimeError):
+    """An example asked for more model queries than its budget allows."""
+
+    def __init__(self, example_id: Hashable, budget: int, used: int, requested: int):
+        super().__init__(f"example {example_id!r}: query budget {budget} exceeded ({used} used, {requested} more requested)")
+        self.example_id = example_id
+        self.budget = budget
+        self.used = used
+        self.requested = requested
+
+
+@dataclass
+class ScorerStats:
+    """Counters over the Scorer's lifetime."""
+
+    requests: int = 0
+    cache_hits: int = 0
+    cache_misses: int = 0
+    model_calls: int = 0
+
+
+class Scorer:
+    """Batched, cached, budgeted access to a :class:`Classifier`."""
+
+    def __init__(self, classifier: Classifier, *, cache_size: int = 100_000, query_budget: int | None = None, max_batch: int = 256):
+        self.classifier = classifier
+        self.labels = list(classifier.labels)
+        self.cache_size = cache_size
+        self.query_budget = query_budget
+        self.max_batch = max_batch
+        self.stats = ScorerStats()
+        self._cache: OrderedDict[TextInput, np.ndarray] = OrderedDict()
+        self._queries: dict[Hashable, int] = {}
+        self._seen: dict[Hashable, set[TextInput]] = {}
+
+    @property
+    def caching(self) -> bool:
+        """Whether results are cached (False for stochastic classifiers)."""
+        return self.cache_size > 0
+
+    def queries(self, example_id: Hashable) -> int:
+        """Model queries charged to an example so far (distinct inputs when caching, all inputs otherwise)."""
+        return self._queries.get(example_id, 0)
+
+    def forget(self, example_id: Hashable) -> None:
+        """Drop an example's query count (when it is finished)."""
+        self._queries.pop(example_id, None)
+        self._seen.pop(example_id, None)
+
+    def _charge(self, items: list[TextInput], owners: list[Hashable | None]) -> None:
+        new: dict[Hashable, list[TextInput]] = {}
+        for item, owner in zip(items, owners):
+            if owner is None:
+                continue
+            if self.caching:
+                seen = self._seen.setdefault(owner, set())
+                if item in seen or item in new.get(owner, ()):
+                    continue
+            new.setdefault(owner, []).append(item)
+        if self.query_budget is not None:
+            for owner, fresh in new.items():
+                used = self._queries.get(owner, 0)
+                if used + len(fresh) > self.query_budget:
+                    raise QueryBudgetExceeded(owner, self.query_budget, used, len(fresh))
+        for owner, fresh in new.items():
+            self._queries[owner] = self._queries.get(owner, 0) + len(fresh)
+            if self.caching:
+                self._seen[owner].update(fresh)
+
+    def _score_uncached(self, items: list[TextInput]) -> np.ndarray:
+        """Run the model. HF classifiers bucket by length themselves; others get chunks of ``max_batch``."""
+        if isinstance(self.classifier, HFClassifier):
+            self.stats.model_calls += 1
+            return self.classifier.proba_from_encoded(self.classifier.encode(items))
+        name = getattr(self.classifier, "name", type(self.classifier).__name__)
+        parts = []
+        for start in range(0, len(items), self.max_batch):
+            chunk = items[start : start + self.max_batch]
+            self.stats.model_calls += 1
+            try:
+                raw = self.classifier.predict_proba(chunk)
+            except ClassifierError:
+                raise
+            except Exception as exc:
+                raise ClassifierError(f"classifier {name!r} raised {type(exc).__name__}: {exc}") from exc
+            parts.append(to_probabilities(raw, len(chunk), len(self.labels), f"classifier {name!r}"))
+        return np.concatenate(parts)
+
+    def predict_proba(self, texts: Sequence[TextInput], example_ids: Hashable | list[Hashable] | None = None) -> np.ndarray:
+        """Probabilities for ``texts`` in order.
+
+        ``example_ids`` is one id for all texts, or a list with one id per text; queries are
+        charged to those examples (and checked against the budget) before the model runs.
+        """
+        items = check_inputs(texts)
+        if isinstance(example_ids, list):
+            if len(example_ids) != len(items):
+                raise ValueError(f"{len(example_ids)} example ids for {len(items)} texts")
+            owners = example_ids
+        else:
+            owners = [example_ids] * len(items)
+        self._charge(items, owners)
+        self.stats.requests += len(items)
+        if not items:
+            return np.empty((0, len(self.labels)), dtype=np.float64)
+        if not self.caching:
+            self.stats.cache_misses += len(items)
+            return self._score_uncached(items)
+        out = np.empty((len(items), len(self.labels)), dtype=np.float64)
+        missing: dict[TextInput, list[int]] = {}
+        for i, item in enumerate(items):
+            hit = self._cache.get(item)
+            if hit is None:
+                missing.setdefault(item, []).append(i)
+                continue
+            self._cache.move_to_end(item)
+            out[i] = hit
+            self.stats.cache_hits += 1
+        if missing:
+            unique = list(missing)
+            self.stats.cache_misses += len(unique)
+            for item, row in zip(unique, self._score_uncached(unique)):
+                out[missing[item]] = row
+                self._cache[item] = row
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return out
+
+    def predict(self, texts: Sequence[TextInput], example_ids: Hashable | list[Hashable] | None = None) -> np.ndarray:
+        """Argmax class ids."""
+        return self.predict_proba(texts, example_ids).argmax(axis=1)

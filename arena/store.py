@@ -1,0 +1,175 @@
+"""SQLite results store: runs and per-example results, written as they happen, resumable.
+
+One database file (``--db PATH``, default ``./arena.db``) in WAL mode. A run's id is a hash
+of its configuration, so re-running the same command finds the same run and skips the
+examples already done; each result is committed on its own, so a ``kill -9`` loses at most
+the examples in flight.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Iterable
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id      TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,              -- eval | match | ...
+    defender    TEXT NOT NULL,
+    attacker    TEXT,
+    data        TEXT NOT NULL,
+    config      TEXT NOT NULL,              -- JSON of everything that defines the run
+    created_at  REAL NOT NULL,
+    finished_at REAL,
+    summary     TEXT                        -- JSON, set when the run completes
+);
+CREATE TABLE IF NOT EXISTS results (
+    run_id         TEXT NOT NULL REFERENCES runs(run_id),
+    idx            INTEGER NOT NULL,        -- position of the example in the run's data
+    example_id     TEXT NOT NULL,
+    label          INTEGER NOT NULL,
+    original_text  TEXT NOT NULL,
+    text_pair      TEXT,
+    original_pred  INTEGER,
+    original_proba TEXT,                    -- JSON list
+    perturbed_text TEXT,
+    perturbed_pred INTEGER,
+    perturbed_proba TEXT,
+    status         TEXT NOT NULL,           -- correct | wrong (eval); succeeded | failed | skipped (attacks)
+    queries        INTEGER,
+    words_changed  INTEGER,
+    words_total    INTEGER,
+    similarity     REAL,
+    seconds        REAL,
+    extra          TEXT,                    -- JSON for attacker-specific fields
+    created_at     REAL NOT NULL,
+    PRIMARY KEY (run_id, example_id)
+);
+CREATE INDEX IF NOT EXISTS results_by_run ON results(run_id, idx);
+"""
+
+
+@dataclass
+class ExampleResult:
+    """One example's outcome in a run (clean evaluation or attack)."""
+
+    idx: int
+    example_id: str
+    label: int
+    original_text: str
+    status: str
+    text_pair: str | None = None
+    original_pred: int | None = None
+    original_proba: list[float] | None = None
+    perturbed_text: str | None = None
+    perturbed_pred: int | None = None
+    perturbed_proba: list[float] | None = None
+    queries: int | None = None
+    words_changed: int | None = None
+    words_total: int | None = None
+    similarity: float | None = None
+    seconds: float | None = None
+    extra: dict = field(default_factory=dict)
+
+
+_JSON_FIELDS = ("original_proba", "perturbed_proba", "extra")
+_COLUMNS = [f.name for f in fields(ExampleResult)]
+
+
+def run_id_for(config: dict) -> str:
+    """Stable id of a run: a hash of its configuration (same command -> same run)."""
+    blob = json.dumps(config, sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+
+class Store:
+    """Runs and per-example results in one SQLite file."""
+
+    def __init__(self, path: str | Path = "arena.db"):
+        self.path = Path(path)
+        if self.path.parent and not self.path.parent.exists():
+            raise FileNotFoundError(f"--db {path}: folder {self.path.parent} does not exist")
+        self.conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def start_run(self, kind: str, defender: str, data: str, config: dict, attacker: str | None = None) -> str:
+        """Create the run if new; return its id either way (resume = same id)."""
+        full = {"kind": kind, "defender": defender, "attacker": attacker, "data": data, **config}
+        run_id = run_id_for(full)
+        self.conn.execute(
+            "INSERT OR IGNORE INTO runs(run_id, kind, defender, attacker, data, config, created_at) VALUES (?,?,?,?,?,?,?)",
+            (run_id, kind, defender, attacker, data, json.dumps(full, sort_keys=True, default=str), time.time()),
+        )
+        return run_id
+
+    def done_ids(self, run_id: str) -> set[str]:
+        """Example ids that already have a result in this run."""
+        return {row[0] for row in self.conn.execute("SELECT example_id FROM results WHERE run_id=?", (run_id,))}
+
+    def add_results(self, run_id: str, results: Iterable[ExampleResult]) -> int:
+        """Write results in one transaction; an example already stored is kept, not duplicated. Returns rows added."""
+        rows = []
+        now = time.time()
+        for result in results:
+            values = asdict(result)
+            for key in _JSON_FIELDS:
+                if values[key] is not None:
+                    values[key] = json.dumps(values[key])
+            rows.append((run_id, *(values[c] for c in _COLUMNS), now))
+        if not rows:
+            return 0
+        placeholders = ",".join("?" * (len(_COLUMNS) + 2))
+        with self.conn:
+            self.conn.execute("BEGIN")
+            before = self.conn.total_changes
+            self.conn.executemany(f"INSERT OR IGNORE INTO results(run_id, {', '.join(_COLUMNS)}, created_at) VALUES ({placeholders})", rows)
+            return self.conn.total_changes - before
+
+    def results(self, run_id: str) -> list[ExampleResult]:
+        """A run's results in data order."""
+        out = []
+        for row in self.conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM results WHERE run_id=? ORDER BY idx", (run_id,)):
+            values = dict(row)
+            for key in _JSON_FIELDS:
+                if values[key] is not None:
+                    values[key] = json.loads(values[key])
+            if values["extra"] is None:
+                values["extra"] = {}
+            out.append(ExampleResult(**values))
+        return out
+
+    def finish_run(self, run_id: str, summary: dict) -> None:
+        """Record the run's summary and completion time."""
+        self.conn.execute("UPDATE runs SET finished_at=?, summary=? WHERE run_id=?", (time.time(), json.dumps(summary), run_id))
+
+    def run(self, run_id: str) -> dict | None:
+        """A run's row as a dict (config and summary decoded), or None."""
+        row = self.conn.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        if row is None:
+            return None
+        out = dict(row)
+        out["config"] = json.loads(out["config"])
+        out["summary"] = json.loads(out["summary"]) if out["summary"] else None
+        return out
+
+    def runs(self, kind: str | None = None) -> list[dict]:
+        """All runs (optionally of one kind), newest first."""
+        query = "SELECT run_id FROM runs" + (" WHERE kind=?" if kind else "") + " ORDER BY created_at DESC"
+        return [self.run(row[0]) for row in self.conn.execute(query, (kind,) if kind else ())]

@@ -1,0 +1,191 @@
+"""Fine-tuning a text classifier: LoRA on any HF encoder, length-sorted batches, checkpoints and resume.
+
+``arena train classifier`` calls :func:`train_classifier`; the result is a small folder
+(``adapter_model.safetensors`` + ``adapter_config.json`` + ``arena_classifier.json``)
+that ``load_classifier(folder)`` reads back. The committed default classifier was
+made this way (README gives the exact command).
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from arena.data import Example, LabelledData
+from arena.resources import pick_device, resolve_base_model
+
+CHECKPOINT = "checkpoint"
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of a LoRA fine-tune (defaults: the measured default-classifier recipe)."""
+
+    base: str = "minilm"
+    epochs: float = 1.0
+    lr: float = 5e-4
+    batch_size: int = 32
+    max_length: int = 64
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.1
+    lora_targets: list[str] = field(default_factory=lambda: ["query", "key", "value", "dense"])
+    warmup: float = 0.06
+    weight_decay: float = 0.0
+    sort_chunk: int = 50
+    checkpoint_every: int = 200
+    seed: int = 0
+
+
+def batch_order(lengths: list[int], batch_size: int, sort_chunk: int, seed: int) -> list[list[int]]:
+    """Shuffled indices, length-sorted within chunks of ``batch_size * sort_chunk``, cut into
+    batches whose order is shuffled again; deterministic for a seed (resume relies on it)."""
+    rng = random.Random(seed)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    chunk = batch_size * sort_chunk
+    batches = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start : start + chunk], key=lambda i: lengths[i])
+        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def _build_model(config: TrainConfig, labels: list[str]):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    base = resolve_base_model(config.base)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            base, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)}, trust_remote_code=False
+        )
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
+    lora = LoraConfig(
+        task_type="SEQ_CLS", r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+        target_modules=config.lora_targets, modules_to_save=["classifier"],
+    )
+    return get_peft_model(model, lora), tokenizer
+
+
+def _trainable_state(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if "lora_" in k or "modules_to_save" in k}
+
+
+def _save_adapter(model, out: Path, config: TrainConfig, labels: list[str], extra: dict) -> None:
+    model.save_pretrained(str(out), safe_serialization=True)
+    adapter_config = out / "adapter_config.json"
+    settings = json.loads(adapter_config.read_text())
+    settings["base_model_name_or_path"] = config.base  # not this machine's absolute path
+    adapter_config.write_text(json.dumps(settings, indent=2, sort_keys=True))
+    meta = {"base": config.base, "labels": labels, "train": asdict(config), **extra}
+    (out / "arena_classifier.json").write_text(json.dumps(meta, indent=2))
+    readme = out / "README.md"  # peft writes a model card template; we keep our own metadata file instead
+    if readme.exists():
+        readme.unlink()
+
+
+def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfig, *, device: str | None = None, progress: bool = True) -> dict:
+    """LoRA fine-tune ``config.base`` on ``data``; checkpoints every ``checkpoint_every`` steps into
+    ``out_dir/checkpoint`` and resumes from there when re-run with the same arguments."""
+    if len(data) == 0:
+        raise ValueError("no training examples")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.seed)
+    labels = data.label_names
+    model, tokenizer = _build_model(config, labels)
+    dev = pick_device(device)
+    model.to(dev)
+    examples: list[Example] = data.examples
+    firsts = [ex.text for ex in examples]
+    seconds = [ex.text_pair for ex in examples] if examples[0].text_pair is not None else None
+    encoded = tokenizer(firsts, seconds, truncation=True, max_length=config.max_length)
+    lengths = [len(ids) for ids in encoded["input_ids"]]
+    targets = torch.tensor([ex.label for ex in examples])
+    if targets.max() >= len(labels) or targets.min() < 0:
+        raise ValueError(f"labels must be in 0..{len(labels) - 1}")
+
+    epochs = max(1, math.ceil(config.epochs))
+    per_epoch = [batch_order(lengths, config.batch_size, config.sort_chunk, config.seed + e) for e in range(epochs)]
+    schedule = [b for batches in per_epoch for b in batches]
+    schedule = schedule[: max(1, int(round(len(per_epoch[0]) * config.epochs)))]
+    total = len(schedule)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    warmup = max(1, int(config.warmup * total))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: (step + 1) / warmup if step < warmup else max(0.0, (total - step) / max(1, total - warmup))
+    )
+
+    ckpt = out / CHECKPOINT
+    step = 0
+    fingerprint = {"data": data.fingerprint, "config": asdict(config)}
+    if (ckpt / "state.json").exists():
+        state = json.loads((ckpt / "state.json").read_text())
+        if state["fingerprint"] != fingerprint:
+            raise ValueError(f"{ckpt} belongs to a different run (other data or settings); remove it or pick another --out")
+        model.load_state_dict(load_file(str(ckpt / "trainable.safetensors")), strict=False)
+        opt_state = torch.load(ckpt / "optimizer.pt", weights_only=True)
+        optimizer.load_state_dict(opt_state["optimizer"])
+        scheduler.load_state_dict(opt_state["scheduler"])
+        step = state["step"]
+
+    def save_checkpoint() -> None:
+        ckpt.mkdir(exist_ok=True)
+        save_file(_trainable_state(model), str(ckpt / "trainable.safetensors"))
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, ckpt / "optimizer.pt")
+        (ckpt / "state.json").write_text(json.dumps({"step": step, "fingerprint": fingerprint}))
+
+    model.train()
+    pad_id = tokenizer.pad_token_id or 0
+    keys = [k for k in ("input_ids", "token_type_ids") if k in encoded]
+    started = time.time()
+    losses: list[float] = []
+    bar = tqdm(total=total, initial=step, desc="train classifier", unit="step", disable=not progress)
+    while step < total:
+        batch = schedule[step]
+        width = max(lengths[i] for i in batch)
+        inputs = {k: torch.full((len(batch), width), pad_id if k == "input_ids" else 0, dtype=torch.long) for k in keys}
+        mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, i in enumerate(batch):
+            for k in keys:
+                inputs[k][row, : lengths[i]] = torch.tensor(encoded[k][i])
+            mask[row, : lengths[i]] = 1
+        inputs = {k: v.to(dev) for k, v in inputs.items()}
+        loss = model(**inputs, attention_mask=mask.to(dev), labels=targets[batch].to(dev)).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        losses.append(loss.item())
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+        if step % config.checkpoint_every == 0 and step < total:
+            save_checkpoint()
+    bar.close()
+    summary = {"steps": total, "train_examples": len(examples), "seconds_this_run": round(time.time() - started, 1),
+               "final_loss_avg50": round(float(np.mean(losses[-50:])), 4) if losses else None}
+    model.eval()
+    _save_adapter(model, out, config, labels, {"data": data.source, "data_fingerprint": data.fingerprint})
+    if ckpt.exists():
+        for file in ckpt.iterdir():
+            file.unlink()
+        ckpt.rmdir()
+    return summary
