@@ -1,0 +1,38 @@
+"""Shared fixtures: offline environment and tiny models built in the test session (no downloads)."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import pytest
+import torch
+
+from arena.classifier import HFClassifier
+from arena.resources import minilm_path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> str:
+    """A randomly initialised 2-layer BERT classifier (3 labels) with the packaged MiniLM tokenizer, saved as safetensors."""
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                        max_position_embeddings=512, num_labels=3, id2label={0: "contradiction", 1: "entailment", 2: "neutral"},
+                        label2id={"contradiction": 0, "entailment": 1, "neutral": 2})
+    model = BertForSequenceClassification(config).eval()
+    folder = tmp_path_factory.mktemp("tiny_bert")
+    model.save_pretrained(folder, safe_serialization=True)
+    AutoTokenizer.from_pretrained(minilm_path()).save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier(tiny_model_dir) -> HFClassifier:
+    """The tiny model loaded through the HF adapter (small token budget so batching really splits)."""
+    return HFClassifier.from_pretrained(tiny_model_dir, token_budget=256, max_batch=8, device="cpu")

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+
+from arena.classifier import CallableClassifier
+from arena.data import load_data
+from arena.evaluate import evaluate
+from arena.store import ExampleResult, Store
+
+CRASHING_EVAL = textwrap.dedent("""
+    import os, signal, sys
+    import numpy as np
+    from arena.classifier import CallableClassifier
+    from arena.data import load_data
+    from arena.evaluate import evaluate
+    from arena.store import Store
+
+    calls = 0
+    def predict(texts):
+        global calls
+        calls += 1
+        if calls == int(sys.argv[2]):
+            os.kill(os.getpid(), signal.SIGKILL)  # crash mid-run, no cleanup
+        return np.array([[0.1, 0.9] if "good" in t or "great" in t else [0.8, 0.2] for t in texts])
+
+    with Store(sys.argv[1]) as store:
+        print(evaluate(CallableClassifier(predict, ["negative", "positive"]), load_data("builtin"), store,
+                       classifier_name="keywords", data_name="builtin", chunk_size=10, progress=False))
+""")
+
+
+def test_resume_after_kill_minus_nine(tmp_path):
+    db = tmp_path / "arena.db"
+    script = tmp_path / "run.py"
+    script.write_text(CRASHING_EVAL)
+    crashed = subprocess.run([sys.executable, str(script), str(db), "5"], capture_output=True, text=True)
+    assert crashed.returncode == -signal.SIGKILL
+    with Store(db) as store:
+        (run,) = store.runs()
+        assert run["finished_at"] is None
+        assert len(store.done_ids(run["run_id"])) == 40  # the four chunks before the crash, nothing more
+    finished = subprocess.run([sys.executable, str(script), str(db), "0"], capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+    assert "'resumed': 40" in finished.stdout
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT COUNT(*), COUNT(DISTINCT example_id) FROM results").fetchone()
+    assert rows == (120, 120)
+    assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
+
+
+def test_add_results_is_idempotent_and_roundtrips(tmp_path):
+    with Store(tmp_path / "a.db") as store:
+        run_id = store.start_run("match", "plain", "mr", {"n": 2}, attacker="textfooler")
+        assert store.start_run("match", "plain", "mr", {"n": 2}, attacker="textfooler") == run_id
+        assert store.start_run("match", "plain", "mr", {"n": 3}, attacker="textfooler") != run_id
+        result = ExampleResult(idx=0, example_id="mr:1", label=1, original_text="a good film", status="succeeded",
+                               original_pred=1, original_proba=[0.1, 0.9], perturbed_text="a decent film", perturbed_pred=0,
+                               perturbed_proba=[0.6, 0.4], queries=17, words_changed=1, words_total=3, similarity=0.91,
+                               seconds=0.2, extra={"changed": [1]})
+        assert store.add_results(run_id, [result]) == 1
+        assert store.add_results(run_id, [result]) == 0
+        assert store.results(run_id) == [result]
+        store.finish_run(run_id, {"attack_success_rate": 1.0})
+        assert store.run(run_id)["summary"] == {"attack_success_rate": 1.0}
+
+
+def test_evaluate_resumes_without_duplicates(tmp_path):
+    clf = CallableClassifier(lambda texts: np.tile([0.3, 0.7], (len(texts), 1)), ["negative", "positive"])
+    data = load_data("builtin")
+    with Store(tmp_path / "e.db") as store:
+        first = evaluate(clf, data, store, classifier_name="const", data_name="builtin", progress=False)
+        again = evaluate(clf, data, store, classifier_name="const", data_name="builtin", progress=False)
+    assert first["accuracy"] == again["accuracy"] == 0.5
+    assert first["resumed"] == 0 and again["resumed"] == 120 and again["n"] == 120
+    assert first["per_class_accuracy"] == {"negative": 0.0, "positive": 1.0}
