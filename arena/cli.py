@@ -99,6 +99,63 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_match(args: argparse.Namespace) -> int:
+    from arena.match import mark_changes, run_match
+    from arena.store import Store
+    from arena.zoo import AttackOptions, build_attacker
+
+    data = load_data_from_args(args, n=args.n, seed=args.seed)
+    defender = load_classifier_from_args(args, args.defender)
+    options = AttackOptions(synonyms=args.synonyms, sim_threshold=args.sim_threshold, pos=args.pos, importance=args.importance,
+                            max_candidates=args.max_candidates, min_cos=args.min_cos, chunk_size=args.chunk_size, device=args.device)
+    attacker = build_attacker(args.attacker, options)
+    data_name = args.data + (f"?n={args.n}" if args.n else "") + (f"&seed={args.seed}" if args.seed is not None else "")
+    with Store(args.db) as store:
+        summary = run_match(defender, attacker, data, store, defender_name=args.defender, attacker_name=args.attacker,
+                            data_name=data_name, config={"attack": options.identity(), "max_length": args.max_length},
+                            query_budget=args.query_budget, progress=not args.json)
+        shown = [r for r in store.results(summary["run_id"]) if r.status == "succeeded"][: args.show]
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print_attack_summary(summary)
+    for result in shown:
+        changed = result.extra.get("changed", [])
+        labels = defender.labels
+        print(f"\n--- {result.example_id}: {labels[result.original_pred]} ({max(result.original_proba):.0%}) -> "
+              f"{labels[result.perturbed_pred]} ({max(result.perturbed_proba):.0%}), {len(changed)} word(s), {result.queries} queries")
+        print("  original:    " + mark_changes(result.original_text if result.text_pair is None else result.text_pair, changed, "original"))
+        print("  adversarial: " + mark_changes(result.perturbed_text, changed, "perturbed"))
+    return 0
+
+
+def print_attack_summary(summary: dict) -> None:
+    """TextAttack-style results table."""
+    def fmt(value, suffix=""):
+        return "-" if value is None else (f"{value:.2%}" if suffix == "%" else f"{value}{suffix}")
+
+    rows = [
+        ("Number of successful attacks", summary["succeeded"]),
+        ("Number of failed attacks", summary["failed"]),
+        ("Number of skipped attacks", summary["skipped"]),
+        ("Original accuracy", fmt(summary["clean_accuracy"], "%")),
+        ("Accuracy under attack", fmt(summary["accuracy_under_attack"], "%")),
+        ("Attack success rate", fmt(summary["attack_success_rate"], "%")),
+        ("Average perturbed word %", fmt(summary["avg_perturbed_words_pct"], "%") if summary["avg_perturbed_words_pct"] is None else f"{summary['avg_perturbed_words_pct']:.2f}%"),
+        ("Average num. words per input", fmt(summary["avg_words_per_input"])),
+        ("Avg num queries", fmt(summary["avg_queries"])),
+        ("Average similarity (successful)", fmt(summary["avg_similarity"])),
+        ("Examples per second", fmt(summary["examples_per_second"])),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print(f"{summary['attacker']} vs {summary['defender']} on {summary['data']}  (run {summary['run_id']}"
+          + (f", resumed {summary['resumed']} done" if summary.get("resumed") else "") + ")")
+    print("+" + "-" * (width + 2) + "+" + "-" * 12 + "+")
+    for name, value in rows:
+        print(f"| {name:<{width}} | {str(value):>10} |")
+    print("+" + "-" * (width + 2) + "+" + "-" * 12 + "+")
+
+
 def cmd_train_classifier(args: argparse.Namespace) -> int:
     from defenses.train import TrainConfig, train_classifier
 
@@ -129,6 +186,26 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--db", default="arena.db", help="results store (SQLite file)")
     ev.add_argument("--json", action="store_true", help="print one JSON summary object")
     ev.set_defaults(func=cmd_eval)
+
+    ma = commands.add_parser("match", help="attack a defender on a data set; resumable run in --db; TextAttack-style summary")
+    add_classifier_options(ma, "--defender")
+    ma.add_argument("--classifier-labels", help="comma-separated class names for callables/endpoints that do not name them")
+    ma.add_argument("--attacker", default="textfooler", help="textfooler | textattack:RECIPE (e.g. textattack:textfooler, textattack:pwws)")
+    add_data_options(ma)
+    ma.add_argument("--n", type=int, help="attack the first N examples (after a seeded shuffle with --seed)")
+    ma.add_argument("--seed", type=int, help="shuffle the data with this seed before taking --n")
+    ma.add_argument("--synonyms", default="auto", help="neighbors:PATH.json | vectors:PATH.txt | wordnet | textattack | auto")
+    ma.add_argument("--sim-threshold", type=float, help="angular similarity threshold of the 15-word windows (default 0.8408)")
+    ma.add_argument("--pos", default="auto", choices=["auto", "nltk", "pattern", "none"], help="POS tagger for the POS constraint")
+    ma.add_argument("--importance", default="delete", choices=["delete", "oov"], help="word importance by deleting the word or replacing it with <oov>")
+    ma.add_argument("--max-candidates", type=int, default=50)
+    ma.add_argument("--min-cos", type=float, default=0.5, help="minimum cosine of synonym candidates (vector sources)")
+    ma.add_argument("--chunk-size", type=int, default=32, help="examples attacked in lockstep (one model call per step)")
+    ma.add_argument("--query-budget", type=int, help="maximum model queries per example")
+    ma.add_argument("--show", type=int, default=0, metavar="K", help="print K adversarial examples with changed words [[marked]]")
+    ma.add_argument("--db", default="arena.db", help="results store (SQLite file)")
+    ma.add_argument("--json", action="store_true", help="print one JSON summary object")
+    ma.set_defaults(func=cmd_match)
 
     train = commands.add_parser("train", help="train a classifier (LoRA fine-tune)")
     what = train.add_subparsers(dest="what", metavar="WHAT", required=True)

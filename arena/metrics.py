@@ -26,3 +26,39 @@ def examples_per_second(results: Sequence[ExampleResult]) -> float | None:
     """Examples per second of model time, from the per-example seconds stored with each result."""
     seconds = sum(r.seconds or 0.0 for r in results)
     return len(results) / seconds if seconds > 0 else None
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def attack_summary(results: Sequence[ExampleResult]) -> dict:
+    """TextAttack-style attack summary.
+
+    clean accuracy = (succeeded + failed) / n; accuracy under attack = failed / n; attack
+    success rate = succeeded / (succeeded + failed); perturbed-word % and similarity averaged
+    over successful attacks; queries averaged over attacked (not skipped) examples.
+    """
+    succeeded = [r for r in results if r.status == "succeeded"]
+    failed = [r for r in results if r.status == "failed"]
+    attacked = succeeded + failed
+    n = len(results)
+    eps = examples_per_second(results)
+    return {
+        "n": n,
+        "succeeded": len(succeeded),
+        "failed": len(failed),
+        "skipped": n - len(attacked),
+        "clean_accuracy": round(len(attacked) / n, 4) if n else None,
+        "accuracy_under_attack": round(len(failed) / n, 4) if n else None,
+        "attack_success_rate": round(len(succeeded) / len(attacked), 4) if attacked else None,
+        "avg_perturbed_words_pct": _round(_mean([100.0 * r.words_changed / max(1, r.words_total) for r in succeeded])),
+        "avg_words_per_input": _round(_mean([float(r.words_total) for r in results if r.words_total is not None])),
+        "avg_queries": _round(_mean([float(r.queries) for r in attacked if r.queries is not None])),
+        "avg_similarity": _round(_mean([r.similarity for r in succeeded if r.similarity is not None]), 4),
+        "examples_per_second": _round(eps, 3),
+    }
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return round(value, digits) if value is not None else None

@@ -1,0 +1,25 @@
+"""What an attacker is to the arena: examples and a Scorer in, one result per example out."""
+from __future__ import annotations
+
+from typing import Iterator, Protocol, Sequence
+
+from arena.data import Example
+from arena.scorer import Scorer
+from arena.store import ExampleResult
+
+SUCCEEDED, FAILED, SKIPPED = "succeeded", "failed", "skipped"
+
+
+class Attacker(Protocol):
+    """An attack: yields each example's :class:`ExampleResult` as soon as it is final.
+
+    Results carry status ``succeeded`` / ``failed`` / ``skipped`` (skipped = the defender
+    was already wrong on the clean input), the perturbed text of the attacked segment, queries,
+    words changed, similarity and seconds; ``extra["changed"]`` lists ``[position, old, new]``.
+    """
+
+    name: str
+
+    def attack(self, items: Sequence[tuple[int, Example]], scorer: Scorer) -> Iterator[ExampleResult]:
+        """Attack ``(idx, example)`` pairs through ``scorer``; order of results may differ from input."""
+        ...

@@ -1,0 +1,63 @@
+"""One matchup (a defender against an attacker on a data set) as a resumable run in the store."""
+from __future__ import annotations
+
+from tqdm.auto import tqdm
+
+from arena.attack import Attacker
+from arena.classifier import Classifier
+from arena.data import LabelledData, align_labels
+from arena.metrics import attack_summary
+from arena.scorer import Scorer
+from arena.store import Store
+from arena.words import WordView
+
+
+def run_match(
+    defender: Classifier,
+    attacker: Attacker,
+    data: LabelledData,
+    store: Store,
+    *,
+    defender_name: str,
+    attacker_name: str,
+    data_name: str,
+    config: dict | None = None,
+    cache: bool = True,
+    query_budget: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """Attack every example not yet done in this run, writing each result as soon as it is final.
+
+    ``config`` holds whatever else defines the run (attacker options...); the same defender,
+    attacker, data and config resume the same run. Returns the summary over all its results.
+    """
+    data = align_labels(data, defender.labels)
+    run_config = {"fingerprint": data.fingerprint, "n": len(data), "query_budget": query_budget, **(config or {})}
+    run_id = store.start_run("match", defender_name, data_name, run_config, attacker=attacker_name)
+    done = store.done_ids(run_id)
+    todo = [(i, ex) for i, ex in enumerate(data.examples) if ex.id not in done]
+    scorer = Scorer(defender, cache_size=100_000 if cache else 0, query_budget=query_budget)
+    bar = tqdm(total=len(data), initial=len(data) - len(todo), desc=f"{attacker_name} vs {defender_name}", unit="ex", disable=not progress)
+    for result in attacker.attack(todo, scorer):
+        store.add_results(run_id, [result])
+        bar.update(1)
+    bar.close()
+    summary = {"run_id": run_id, "defender": defender_name, "attacker": attacker_name, "data": data_name,
+               **attack_summary(store.results(run_id)), "resumed": len(done)}
+    store.finish_run(run_id, summary)
+    return summary
+
+
+def mark_changes(text: str, changed: list[list], side: str, left: str = "[[", right: str = "]]") -> str:
+    """``text`` with the changed words of ``extra["changed"]`` wrapped in markers.
+
+    ``side`` is ``"original"`` (mark the old words in the original) or ``"perturbed"``.
+    """
+    from arena.words import WordView
+
+    view = WordView.of(text)
+    column = 1 if side == "original" else 2
+    for position, *words in changed:
+        if position < len(view):
+            view = view.replace(position, f"{left}{words[column - 1]}{right}")
+    return view.text

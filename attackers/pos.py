@@ -1,0 +1,70 @@
+"""Part-of-speech tagging for word-swap constraints, offline.
+
+nltk's averaged-perceptron tagger when its data is installed (``nltk.download`` is never
+called); otherwise TextBlob's Pattern tagger, whose lexicon ships inside the PyPI package.
+Both give Penn Treebank tags, mapped here to the universal tagset that TextFooler compares.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Sequence
+
+PENN_TO_UNIVERSAL = {
+    "NN": "NOUN", "NNS": "NOUN", "NNP": "NOUN", "NNPS": "NOUN",
+    "VB": "VERB", "VBD": "VERB", "VBG": "VERB", "VBN": "VERB", "VBP": "VERB", "VBZ": "VERB", "MD": "VERB",
+    "JJ": "ADJ", "JJR": "ADJ", "JJS": "ADJ",
+    "RB": "ADV", "RBR": "ADV", "RBS": "ADV", "WRB": "ADV",
+    "PRP": "PRON", "PRP$": "PRON", "WP": "PRON", "WP$": "PRON", "EX": "PRON",
+    "DT": "DET", "PDT": "DET", "WDT": "DET",
+    "IN": "ADP", "TO": "PRT", "RP": "PRT", "POS": "PRT",
+    "CC": "CONJ", "CD": "NUM", "UH": "X", "FW": "X", "SYM": "X", "LS": "X",
+}
+
+
+def to_universal(tag: str) -> str:
+    """Penn Treebank tag -> universal tag (punctuation -> '.')."""
+    if tag in PENN_TO_UNIVERSAL:
+        return PENN_TO_UNIVERSAL[tag]
+    return "." if not tag[:1].isalpha() else "X"
+
+
+class PosTagger:
+    """Tags whitespace-split token lists; ``backend`` is ``nltk`` or ``pattern`` (auto-chosen by default)."""
+
+    def __init__(self, backend: str = "auto"):
+        if backend == "auto":
+            backend = "nltk" if self._nltk_ready() else "pattern"
+        if backend == "nltk":
+            if not self._nltk_ready():
+                raise LookupError("nltk's averaged_perceptron_tagger_eng data is not installed (FireArena never downloads it)")
+            import nltk
+
+            self._tag_tokens = lambda tokens: nltk.pos_tag(list(tokens))
+        elif backend == "pattern":
+            from textblob.en import tag as pattern_tag
+
+            self._tag_tokens = lambda tokens: pattern_tag(" ".join(tokens), tokenize=False)
+        else:
+            raise ValueError(f"unknown POS backend {backend!r}; use auto, nltk or pattern")
+        self.backend = backend
+        self._cached = lru_cache(maxsize=200_000)(self._tag)
+
+    @staticmethod
+    def _nltk_ready() -> bool:
+        import nltk
+
+        try:
+            nltk.data.find("taggers/averaged_perceptron_tagger_eng")
+            return True
+        except LookupError:
+            return False
+
+    def _tag(self, tokens: tuple[str, ...]) -> tuple[str, ...]:
+        tagged = self._tag_tokens(tokens)
+        if len(tagged) != len(tokens):  # a tagger that re-tokenised: fall back to word-by-word tags
+            tagged = [self._tag_tokens((t,))[0] for t in tokens]
+        return tuple(to_universal(tag) for _, tag in tagged)
+
+    def tags(self, tokens: Sequence[str]) -> tuple[str, ...]:
+        """Universal tags of ``tokens`` (memoised)."""
+        return self._cached(tuple(tokens))

@@ -1,0 +1,255 @@
+"""TextFooler (Jin et al., AAAI 2020), batched across examples.
+
+Black-box: the attack sees only class probabilities, through the Scorer. Per example:
+
+1. skip it if the defender is already wrong;
+2. word importance by deletion: I_i = p_y - p'_y, plus p'_yhat - p_yhat when deleting word i
+   flips the prediction to yhat (``importance="oov"`` substitutes ``<oov>`` as the released code does);
+3. rank words by importance, drop stop words (TextFooler's list) and words without synonyms;
+4. for each ranked word: one candidate per synonym (top 50, cosine >= 0.5) substituted into the
+   current text; a candidate passes when its POS tag equals the original's (or both are
+   NOUN/VERB) and the angular similarity of the 15-word windows around the word, previous
+   text vs candidate, is >= ``sim_threshold`` (texts shorter than the window skip the check);
+   if any passing candidate flips the prediction, take the most similar one: success. Otherwise
+   take the candidate minimising p_y + [sim fails] + [POS fails] if that is below p_y of the
+   original text, and go on to the next word.
+
+Batched across examples: a chunk of examples advances in lockstep, so each model call carries
+the candidates of every example of the chunk, and each similarity call encodes every window of
+the step (cached across steps). Deterministic: batched results equal one-at-a-time results.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from arena.attack import FAILED, SKIPPED, SUCCEEDED
+from arena.data import Example
+from arena.scorer import Scorer
+from arena.similarity import SentenceSimilarity
+from arena.store import ExampleResult
+from attackers.pos import PosTagger
+from attackers.synonyms import SynonymSource
+from arena.words import WordView, match_case
+
+STOPWORDS = frozenset(
+    line.strip() for line in (Path(__file__).with_name("stopwords.txt")).read_text().splitlines() if line.strip() and not line.startswith("#")
+)
+# MiniLM calibration of TextAttack's USE threshold (0.840845057, angular): see README "TextFooler".
+DEFAULT_SIM_THRESHOLD = 0.840845057
+
+
+@dataclass
+class _State:
+    """One example's progress through the attack."""
+
+    idx: int
+    example: Example
+    y: int
+    original: WordView
+    current: WordView
+    p_original: float = 0.0
+    original_proba: np.ndarray | None = None
+    proba: np.ndarray | None = None
+    queue: list[tuple[int, list[str]]] = field(default_factory=list)  # (position, candidates) in rank order
+    changed: dict[int, str] = field(default_factory=dict)
+    status: str | None = None
+    note: str | None = None
+
+    @property
+    def owner(self) -> str:
+        return self.example.id
+
+    def model_input(self, segment: str):
+        """The classifier input with ``segment`` as the attacked (last) segment."""
+        return segment if self.example.text_pair is None else (self.example.text, segment)
+
+
+class TextFooler:
+    """The TextFooler attack; see the module docstring. Options default to the released code."""
+
+    name = "textfooler"
+
+    def __init__(
+        self,
+        synonyms: SynonymSource,
+        similarity: SentenceSimilarity,
+        pos: PosTagger | None,
+        *,
+        max_candidates: int = 50,
+        min_cos: float = 0.5,
+        sim_threshold: float = DEFAULT_SIM_THRESHOLD,
+        window: int = 15,
+        pos_window: int = 4,
+        importance: str = "delete",
+        stopwords: frozenset[str] = STOPWORDS,
+        chunk_size: int = 32,
+        max_perturb_ratio: float | None = None,
+    ):
+        if importance not in ("delete", "oov"):
+            raise ValueError("importance must be 'delete' (paper) or 'oov' (released code)")
+        self.synonyms = synonyms
+        self.similarity = similarity
+        self.pos = pos
+        self.max_candidates = max_candidates
+        self.min_cos = min_cos
+        self.sim_threshold = sim_threshold
+        self.window = window
+        self.pos_window = pos_window
+        self.importance = importance
+        self.stopwords = stopwords
+        self.chunk_size = chunk_size
+        self.max_perturb_ratio = max_perturb_ratio
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def _start(self, items: Sequence[tuple[int, Example]], scorer: Scorer) -> list[_State]:
+        states = []
+        for idx, ex in items:
+            segment = ex.text if ex.text_pair is None else ex.text_pair
+            view = WordView.of(segment)
+            states.append(_State(idx, ex, ex.label, view, view))
+        probs = scorer.predict_proba([s.model_input(s.original.text) for s in states], [s.owner for s in states])
+        for state, row in zip(states, probs):
+            state.original_proba = state.proba = row
+            state.p_original = float(row[state.y])
+            if int(row.argmax()) != state.y:
+                state.status, state.note = SKIPPED, "defender already wrong"
+            elif len(state.original) == 0:
+                state.status, state.note = FAILED, "no words to perturb"
+        return states
+
+    def _rank(self, states: list[_State], scorer: Scorer) -> None:
+        """Deletion importance for every word of every active example, in one scorer call."""
+        texts, owners, spans = [], [], []
+        for state in states:
+            start = len(texts)
+            for position in range(len(state.original)):
+                reduced = state.original.delete(position) if self.importance == "delete" else state.original.replace(position, "<oov>").text
+                texts.append(state.model_input(reduced))
+                owners.append(state.owner)
+            spans.append((start, len(texts)))
+        probs = scorer.predict_proba(texts, owners)
+        for state, (start, end) in zip(states, spans):
+            p = state.original_proba
+            deleted = probs[start:end]
+            preds = deleted.argmax(axis=1)
+            importance = p[state.y] - deleted[:, state.y]
+            flipped = preds != state.y
+            importance[flipped] += deleted[flipped, preds[flipped]] - p[preds[flipped]]
+            words = state.original.words
+            for position in np.argsort(-importance, kind="stable"):
+                word = words[position].lower()
+                if word in self.stopwords:
+                    continue
+                candidates = [c for c in self.synonyms.neighbours(word, self.max_candidates, self.min_cos) if c != word]
+                if candidates:
+                    state.queue.append((int(position), candidates))
+            if not state.queue:
+                state.status, state.note = FAILED, "no word has synonyms"
+
+    def _pos_ok(self, state: _State, position: int, candidates: list[str]) -> np.ndarray:
+        if self.pos is None:
+            return np.ones(len(candidates), dtype=bool)
+        words = state.current.words
+        if len(words) > 10:
+            lo, hi = max(0, position - self.pos_window), min(len(words), position + self.pos_window + 1)
+        else:
+            lo, hi = 0, len(words)
+        context = words[lo:hi]
+        at = position - lo
+        original_tag = self.pos.tags(context)[at]
+        ok = []
+        for candidate in candidates:
+            tag = self.pos.tags(context[:at] + [candidate] + context[at + 1 :])[at]
+            ok.append(tag == original_tag or {tag, original_tag} <= {"NOUN", "VERB"})
+        return np.array(ok, dtype=bool)
+
+    def _step(self, states: list[_State], scorer: Scorer) -> None:
+        """Try the next ranked word of every active example: one model call, one similarity call."""
+        plans = []
+        for state in states:
+            position, synonyms = state.queue.pop(0)
+            original_word = state.current.words[position]
+            variants = [state.current.replace(position, match_case(original_word, s)) for s in synonyms]
+            plans.append((state, position, synonyms, variants))
+        texts = [s.model_input(v.text) for s, _, _, vs in plans for v in vs]
+        owners = [s.owner for s, _, _, vs in plans for _ in vs]
+        probs = scorer.predict_proba(texts, owners)
+        before = [s.current.window(p, self.window) for s, p, _, vs in plans for _ in vs]
+        after = [v.window(p, self.window) for s, p, _, vs in plans for v in vs]
+        sims = self.similarity.similarity(before, after)
+        offset = 0
+        for state, position, synonyms, variants in plans:
+            n = len(variants)
+            p, sim = probs[offset : offset + n], sims[offset : offset + n]
+            offset += n
+            sim_ok = sim >= self.sim_threshold if len(state.current) >= self.window else np.ones(n, dtype=bool)
+            pos_ok = self._pos_ok(state, position, synonyms)
+            flips = (p.argmax(axis=1) != state.y) & sim_ok & pos_ok
+            if flips.any():
+                best = int(np.argmax(np.where(flips, sim, -np.inf)))
+                self._commit(state, position, variants[best], p[best])
+                state.status = SUCCEEDED
+                continue
+            score = p[:, state.y] + (~sim_ok) + (~pos_ok)
+            best = int(np.argmin(score))
+            if score[best] < state.p_original:
+                self._commit(state, position, variants[best], p[best])
+            if self.max_perturb_ratio is not None and len(state.changed) >= self.max_perturb_ratio * len(state.original):
+                state.queue.clear()
+            if not state.queue:
+                state.status = FAILED
+
+    @staticmethod
+    def _commit(state: _State, position: int, variant: WordView, proba: np.ndarray) -> None:
+        state.current = variant
+        state.proba = proba
+        state.changed[position] = variant.words[position]
+
+    def _result(self, state: _State, scorer: Scorer, seconds: float, similarity: float | None) -> ExampleResult:
+        original_words = state.original.words
+        return ExampleResult(
+            idx=state.idx, example_id=state.owner, label=state.y, original_text=state.original.text,
+            text_pair=None if state.example.text_pair is None else state.example.text_pair, status=state.status,
+            original_pred=int(state.original_proba.argmax()), original_proba=[round(float(x), 6) for x in state.original_proba],
+            perturbed_text=state.current.text if state.status != SKIPPED else None,
+            perturbed_pred=int(state.proba.argmax()), perturbed_proba=[round(float(x), 6) for x in state.proba],
+            queries=scorer.queries(state.owner), words_changed=len(state.changed), words_total=len(original_words),
+            similarity=similarity, seconds=seconds,
+            extra={"changed": [[p, original_words[p], w] for p, w in sorted(state.changed.items())], **({"note": state.note} if state.note else {})},
+        )
+
+    # -- driver ----------------------------------------------------------------------------------
+
+    def attack(self, items: Sequence[tuple[int, Example]], scorer: Scorer) -> Iterator[ExampleResult]:
+        """Attack in chunks of ``chunk_size``; yields each result when its example is final."""
+        for start in range(0, len(items), self.chunk_size):
+            yield from self._attack_chunk(items[start : start + self.chunk_size], scorer)
+
+    def _attack_chunk(self, items: Sequence[tuple[int, Example]], scorer: Scorer) -> Iterator[ExampleResult]:
+        clock = time.perf_counter()
+        states = self._start(items, scorer)
+        active = [s for s in states if s.status is None]
+        if active:
+            self._rank(active, scorer)
+        pending = list(states)
+        while True:
+            done = [s for s in pending if s.status is not None]
+            if done:
+                pending = [s for s in pending if s.status is None]
+                attacked = [s for s in done if s.status != SKIPPED]
+                sims = self.similarity.similarity([s.original.text for s in attacked], [s.current.text for s in attacked])
+                sim_of = {id(s): float(v) for s, v in zip(attacked, sims)}
+                now = time.perf_counter()
+                per_example, clock = (now - clock) / len(done), now  # time since the last batch of finished examples
+                for state in done:
+                    yield self._result(state, scorer, per_example, sim_of.get(id(state)))
+                    scorer.forget(state.owner)
+            if not pending:
+                return
+            self._step(pending, scorer)
