@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     ma.add_argument("--synonyms", default="auto", help="neighbors:PATH.json | vectors:PATH.txt | wordnet | textattack | auto")
     ma.add_argument("--sim-threshold", type=float, help="angular similarity threshold of the 15-word windows (default 0.8408)")
     ma.add_argument("--pos", default="auto", choices=["auto", "nltk", "pattern", "none"], help="POS tagger for the POS constraint")
-    ma.add_argument("--importance", default="delete", choices=["delete", "oov"], help="word importance by deleting the word or replacing it with <oov>")
+    ma.add_argument("--importance", default="oov", choices=["oov", "delete"], help="word importance by replacing the word with <oov> (released code) or deleting it (paper, TextAttack)")
     ma.add_argument("--max-candidates", type=int, default=50)
     ma.add_argument("--min-cos", type=float, default=0.5, help="minimum cosine of synonym candidates (vector sources)")
     ma.add_argument("--chunk-size", type=int, default=32, help="examples attacked in lockstep (one model call per step)")

@@ -11,7 +11,7 @@ class AttackOptions:
     synonyms: str = "auto"
     sim_threshold: float | None = None
     pos: str = "auto"
-    importance: str = "delete"
+    importance: str = "oov"
     max_candidates: int = 50
     min_cos: float = 0.5
     chunk_size: int = 32
