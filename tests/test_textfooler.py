@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from arena.classifier import CallableClassifier
+from arena.data import Example, LabelledData, load_data
+from arena.match import mark_changes, run_match
+from arena.scorer import Scorer
+from arena.store import Store
+from attackers.synonyms import NeighbourTable
+from attackers.textfooler import TextFooler
+
+WEIGHTS = {"good": 2.0, "great": 3.0, "fine": 0.1, "decent": 0.8, "nice": 0.0, "lovely": 2.5, "bad": -2.0, "awful": -3.0,
+           "dull": -1.5, "poor": -1.0, "weak": -0.8, "superb": 3.0, "ok": 0.2, "boring": -2.0}
+TABLE = NeighbourTable({
+    "good": ["fine", "decent", "ok"], "great": ["nice", "superb"], "lovely": ["nice", "fine"], "bad": ["poor", "weak"],
+    "awful": ["dull", "poor"], "boring": ["dull"], "film": ["movie"], "superb": ["great"],
+})
+
+
+def keyword_probs(texts):
+    """P(positive) = sigmoid(sum of word weights - 0.5); a transparent black box."""
+    scores = np.array([sum(WEIGHTS.get(w, 0.0) for w in t.lower().split()) - 0.5 for t in texts])
+    pos = 1 / (1 + np.exp(-scores))
+    return np.stack([1 - pos, pos], axis=1)
+
+
+class FakeSimilarity:
+    """Similarity 1.0, or ``low`` when the second window contains a word in ``penalised``."""
+
+    def __init__(self, penalised=(), low=0.1, scores=None):
+        self.penalised = set(penalised)
+        self.low = low
+        self.scores = scores or {}
+
+    def similarity(self, a, b):
+        out = []
+        for x, y in zip(a, b):
+            words = set(y.split())
+            value = min([self.scores[w] for w in words if w in self.scores] or [1.0])
+            out.append(self.low if words & self.penalised else value)
+        return np.array(out)
+
+
+class FakeTagger:
+    """Every word is a NOUN except those mapped otherwise."""
+
+    def __init__(self, tags=None):
+        self.map = tags or {}
+
+    def tags(self, tokens):
+        return tuple(self.map.get(t.lower(), "NOUN") for t in tokens)
+
+
+def attack_one(text, label=1, sim=None, pos=None, **options):
+    clf = CallableClassifier(keyword_probs, ["negative", "positive"])
+    scorer = Scorer(clf)
+    attacker = TextFooler(TABLE, sim or FakeSimilarity(), pos or FakeTagger(), **options)
+    (result,) = list(attacker.attack([(0, Example(text, label, None, "x"))], scorer))
+    return result, attacker, scorer
+
+
+def test_importance_ranking_by_deletion_drops_stopwords():
+    clf = CallableClassifier(keyword_probs, ["negative", "positive"])
+    scorer = Scorer(clf)
+    attacker = TextFooler(TABLE, FakeSimilarity(), FakeTagger())
+    states = attacker._start([(0, Example("the good film was lovely and great", 1, None, "x"))], scorer)
+    attacker._rank(states, scorer)
+    words = states[0].original.words
+    assert [words[p] for p, _ in states[0].queue] == ["great", "lovely", "good", "film"]  # 'the', 'was', 'and' are stop words
+
+
+def test_importance_includes_flip_bonus():
+    """Deleting 'beta' lowers p_y more than deleting 'alpha' and flips the label: the flip bonus doubles its score."""
+    table = {"alpha beta gamma": [0.1, 0.9], "<oov> beta gamma": [0.35, 0.65], "alpha <oov> gamma": [0.55, 0.45],
+             "alpha beta <oov>": [0.1, 0.9]}
+    clf = CallableClassifier(lambda texts: np.array([table.get(t, [0.1, 0.9]) for t in texts]), ["n", "p"])
+    attacker = TextFooler(NeighbourTable({"alpha": ["x"], "beta": ["y"], "gamma": ["z"]}), FakeSimilarity(), FakeTagger())
+    scorer = Scorer(clf)
+    states = attacker._start([(0, Example("alpha beta gamma", 1, None, "x"))], scorer)
+    attacker._rank(states, scorer)
+    # importance: alpha = 0.25; beta = 0.45 + (0.55 - 0.1) = 0.9 (flip); gamma = 0
+    assert [p for p, _ in states[0].queue] == [1, 0, 2]
+
+
+def test_flip_branch_picks_most_similar_flipping_candidate():
+    # "great" -> nice / superb: neither flips, nice lowers p_y most; then "good" -> fine / ok flip, decent does not
+    result, _, _ = attack_one("great good film", sim=FakeSimilarity(scores={"fine": 0.9, "ok": 0.95, "decent": 0.99}))
+    assert result.status == "succeeded"
+    changed = {old: new for _, old, new in result.extra["changed"]}
+    assert changed["great"] == "nice"            # non-flip branch: lowest p_y among nice/superb
+    assert changed["good"] == "ok"               # flip branch: fine, decent and ok all flip; ok is most similar
+    assert result.perturbed_pred == 0 and result.perturbed_text == "nice ok film"
+
+
+def test_non_flip_branch_commits_only_when_below_original():
+    result, _, _ = attack_one("superb superb superb film")  # every swap keeps p_y near 1: superb -> great changes nothing
+    assert result.status == "failed"
+    assert result.extra["changed"] == []  # great scores the same as superb: not below the original p_y
+
+
+def test_similarity_constraint_rejects_flip_in_long_text():
+    filler = "x " * 16
+    text = filler + "good film"
+    ok, _, _ = attack_one(text)
+    assert ok.status == "succeeded"
+    rejected, _, _ = attack_one(text, sim=FakeSimilarity(penalised={"fine", "decent", "ok"}))
+    assert rejected.status == "failed"
+    short, _, _ = attack_one("good film", sim=FakeSimilarity(penalised={"fine", "decent", "ok"}))
+    assert short.status == "succeeded"  # texts shorter than the 15-word window skip the check
+
+
+def test_pos_constraint_rejects_but_allows_noun_verb_swap():
+    blocked, _, _ = attack_one("good film", pos=FakeTagger({"good": "ADJ", "fine": "ADV", "decent": "ADV", "ok": "ADV"}))
+    assert blocked.status == "failed"
+    allowed, _, _ = attack_one("good film", pos=FakeTagger({"good": "VERB", "fine": "NOUN", "decent": "NOUN", "ok": "NOUN"}))
+    assert allowed.status == "succeeded"
+
+
+def test_skipped_when_already_wrong_and_query_counting():
+    skipped, _, _ = attack_one("awful film", label=1)
+    assert skipped.status == "skipped" and skipped.queries == 1 and skipped.perturbed_text is None
+    result, _, scorer = attack_one("good film")
+    # 1 original + 2 deletions + 3 candidates for "good" (flip found there)
+    assert result.queries == 6 and result.words_changed == 1 and result.words_total == 2
+
+
+def test_batched_equals_one_at_a_time():
+    data = load_data("builtin")
+    items = list(enumerate(data.examples))
+    clf = CallableClassifier(keyword_probs, ["negative", "positive"])
+
+    def run(chunk):
+        attacker = TextFooler(TABLE, FakeSimilarity(scores={"ok": 0.5}), FakeTagger(), chunk_size=chunk)
+        return {r.example_id: r for r in attacker.attack(items, Scorer(clf))}
+
+    batched, single = run(64), run(1)
+    assert batched.keys() == single.keys()
+    for key in batched:
+        a, b = batched[key], single[key]
+        assert (a.status, a.perturbed_text, a.queries, a.words_changed) == (b.status, b.perturbed_text, b.queries, b.words_changed)
+    assert any(r.status == "succeeded" for r in batched.values())
+
+
+def test_match_resume_after_crash_gives_same_totals(tmp_path):
+    data = load_data("builtin")
+    clf = CallableClassifier(keyword_probs, ["negative", "positive"])
+
+    class CrashAfter:
+        name = "textfooler"
+
+        def __init__(self, limit):
+            self.inner = TextFooler(TABLE, FakeSimilarity(), FakeTagger(), chunk_size=8)
+            self.limit = limit
+
+        def attack(self, items, scorer):
+            for count, result in enumerate(self.inner.attack(items, scorer)):
+                if count == self.limit:
+                    raise KeyboardInterrupt("simulated crash")
+                yield result
+
+    kwargs = dict(defender_name="kw", attacker_name="textfooler", data_name="builtin", progress=False)
+    with Store(tmp_path / "a.db") as store:
+        with pytest.raises(KeyboardInterrupt):
+            run_match(clf, CrashAfter(20), data, store, **kwargs)
+        resumed = run_match(clf, CrashAfter(10**9), data, store, **kwargs)
+        rows = store.conn.execute("SELECT COUNT(*), COUNT(DISTINCT example_id) FROM results").fetchone()
+    with Store(tmp_path / "b.db") as store:
+        clean = run_match(clf, CrashAfter(10**9), data, store, **kwargs)
+    assert resumed["resumed"] == 20 and tuple(rows) == (120, 120)
+    for key in ("n", "succeeded", "failed", "skipped", "accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"):
+        assert resumed[key] == clean[key], key
+
+
+def test_mark_changes():
+    changed = [[1, "good", "ok"]]
+    assert mark_changes("a good film", changed, "original") == "a [[good]] film"
+    assert mark_changes("a ok film", changed, "perturbed") == "a [[ok]] film"
