@@ -13,7 +13,8 @@ Black-box: the attack sees only class probabilities, through the Scorer. Per exa
    text vs candidate, is >= ``sim_threshold`` (texts shorter than the window skip the check);
    if any passing candidate flips the prediction, take the most similar one: success. Otherwise
    take the candidate minimising p_y + [sim fails] + [POS fails] if that is below p_y of the
-   original text, and go on to the next word.
+   original text, and go on to the next word. (Only passing candidates are sent to the model:
+   the others can never be chosen, so results equal the released code's, with fewer queries.)
 
 Batched across examples: a chunk of examples advances in lockstep, so each model call carries
 the candidates of every example of the chunk, and each similarity call encodes every window of
@@ -174,36 +175,45 @@ class TextFooler:
         return np.array(ok, dtype=bool)
 
     def _step(self, states: list[_State], scorer: Scorer) -> None:
-        """Try the next ranked word of every active example: one model call, one similarity call."""
+        """Try the next ranked word of every active example: one similarity call, one model call.
+
+        Constraints are checked before the model is queried (as TextAttack does). The outcome is
+        the released code's query-then-check order: a candidate failing a check scores
+        p_y + 1 >= 1 there, so it can never be chosen; only the query count is lower.
+        """
         plans = []
         for state in states:
             position, synonyms = state.queue.pop(0)
             original_word = state.current.words[position]
             variants = [state.current.replace(position, match_case(original_word, s)) for s in synonyms]
             plans.append((state, position, synonyms, variants))
-        texts = [s.model_input(v.text) for s, _, _, vs in plans for v in vs]
-        owners = [s.owner for s, _, _, vs in plans for _ in vs]
-        probs = scorer.predict_proba(texts, owners)
         before = [s.current.window(p, self.window) for s, p, _, vs in plans for _ in vs]
         after = [v.window(p, self.window) for s, p, _, vs in plans for v in vs]
         sims = self.similarity.similarity(before, after)
-        offset = 0
+        passing, offset = [], 0
         for state, position, synonyms, variants in plans:
-            n = len(variants)
-            p, sim = probs[offset : offset + n], sims[offset : offset + n]
-            offset += n
-            sim_ok = sim >= self.sim_threshold if len(state.current) >= self.window else np.ones(n, dtype=bool)
-            pos_ok = self._pos_ok(state, position, synonyms)
-            flips = (p.argmax(axis=1) != state.y) & sim_ok & pos_ok
-            if flips.any():
-                best = int(np.argmax(np.where(flips, sim, -np.inf)))
-                self._commit(state, position, variants[best], p[best])
-                state.status = SUCCEEDED
-                continue
-            score = p[:, state.y] + (~sim_ok) + (~pos_ok)
-            best = int(np.argmin(score))
-            if score[best] < state.p_original:
-                self._commit(state, position, variants[best], p[best])
+            sim = sims[offset : offset + len(variants)]
+            offset += len(variants)
+            sim_ok = sim >= self.sim_threshold if len(state.current) >= self.window else np.ones(len(variants), dtype=bool)
+            keep = np.flatnonzero(sim_ok & self._pos_ok(state, position, synonyms))
+            passing.append((keep, sim[keep]))
+        texts = [s.model_input(vs[i].text) for (s, _, _, vs), (keep, _) in zip(plans, passing) for i in keep]
+        owners = [s.owner for (s, _, _, _), (keep, _) in zip(plans, passing) for _ in keep]
+        probs = scorer.predict_proba(texts, owners)
+        offset = 0
+        for (state, position, _, variants), (keep, sim) in zip(plans, passing):
+            p = probs[offset : offset + len(keep)]
+            offset += len(keep)
+            if len(keep):
+                flips = p.argmax(axis=1) != state.y
+                if flips.any():
+                    best = int(np.argmax(np.where(flips, sim, -np.inf)))
+                    self._commit(state, position, variants[keep[best]], p[best])
+                    state.status = SUCCEEDED
+                    continue
+                best = int(np.argmin(p[:, state.y]))
+                if p[best, state.y] < state.p_original:
+                    self._commit(state, position, variants[keep[best]], p[best])
             if self.max_perturb_ratio is not None and len(state.changed) >= self.max_perturb_ratio * len(state.original):
                 state.queue.clear()
             if not state.queue:
