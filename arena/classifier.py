@@ -93,6 +93,7 @@ class HFClassifier:
         token_budget: int = 16384,
         max_batch: int = 128,
         device: str | None = None,
+        precision: str = "auto",
     ):
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
@@ -106,7 +107,7 @@ class HFClassifier:
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         id2label = getattr(model.config, "id2label", None) or {}
         self.labels = [str(id2label.get(i, i)) for i in range(model.config.num_labels)]
-        self.autocast = autocast_dtype(self.device)
+        self.autocast = autocast_dtype(self.device, precision)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, *, labels: Sequence[str] | None = None, **kwargs) -> "HFClassifier":

@@ -34,13 +34,16 @@ def add_classifier_options(parser: argparse.ArgumentParser, flag: str = "--class
                         help="default (offline MiniLM sentiment) | trained folder | HF id or folder | module:function | http://host:port/path")
     parser.add_argument("--max-length", type=int, default=256, help="truncation length in tokens (HF models)")
     parser.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
+    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                        help="autocast for HF models: auto = bf16/fp16 on CUDA, fp32 on CPU; bf16 on a CPU with AVX512-BF16 is ~3x faster")
 
 
 def load_classifier_from_args(args: argparse.Namespace, spec: str):
     """Build the classifier named on the command line."""
     from arena.classifier import load_classifier
 
-    return load_classifier(spec, labels=_split(getattr(args, "classifier_labels", None)), max_length=args.max_length, device=args.device)
+    return load_classifier(spec, labels=_split(getattr(args, "classifier_labels", None)), max_length=args.max_length,
+                           device=args.device, precision=args.precision)
 
 
 def cmd_info(args: argparse.Namespace) -> int:

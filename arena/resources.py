@@ -52,11 +52,25 @@ def pick_device(device: str | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """bf16 on GPUs that support it, fp16 on older GPUs, none (fp32) on CPU."""
-    if device.type != "cuda":
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
+    """The autocast dtype for ``precision`` (None = plain fp32).
+
+    ``auto``: bf16 on GPUs that support it, fp16 on older GPUs, fp32 on CPU (exact numbers).
+    ``bf16`` on a CPU is opt-in: about 3x faster on CPUs with AVX512-BF16/AMX, probabilities
+    within ~0.005 of fp32.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
+    if precision == "fp32":
         return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if precision == "auto":
+        if device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
 def offline_resources() -> dict[str, str]:

@@ -49,3 +49,10 @@ def build_attacker(spec: str, options: AttackOptions):
 
         return TextAttackRecipe(spec.split(":", 1)[1], options)
     raise ValueError(f"unknown attacker {spec!r}; known: {', '.join(ATTACKERS)}")
+
+
+def to_textattack(classifier_or_scorer):
+    """A TextAttack ``ModelWrapper`` over an arena classifier or Scorer (dynamic padding, cache)."""
+    from attackers.textattack_adapter import to_textattack as wrap
+
+    return wrap(classifier_or_scorer)

@@ -206,3 +206,13 @@ def test_http_classifier_connection_refused():
     clf = HTTPClassifier("http://127.0.0.1:9/predict", ["a", "b"], retries=1, backoff=0.01, timeout=1)
     with pytest.raises(ClassifierError, match="failed after 2 attempts"):
         clf.predict_proba(["x"])
+
+
+def test_bf16_precision_is_opt_in_and_close(tiny_model_dir):
+    exact = HFClassifier.from_pretrained(tiny_model_dir, device="cpu")
+    fast = HFClassifier.from_pretrained(tiny_model_dir, device="cpu", precision="bf16")
+    assert exact.autocast is None and fast.autocast == torch.bfloat16
+    texts = ["a short text", "another text that is a bit longer"]
+    assert np.abs(exact.predict_proba(texts) - fast.predict_proba(texts)).max() < 0.05
+    with pytest.raises(ValueError, match="precision must be one of"):
+        HFClassifier.from_pretrained(tiny_model_dir, precision="int4")
