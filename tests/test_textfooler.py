@@ -177,3 +177,12 @@ def test_mark_changes():
     changed = [[1, "good", "ok"]]
     assert mark_changes("a good film", changed, "original") == "a [[good]] film"
     assert mark_changes("a ok film", changed, "perturbed") == "a [[ok]] film"
+
+
+def test_pairs_perturb_only_the_hypothesis():
+    clf = CallableClassifier(lambda pairs: keyword_probs([h for _, h in pairs]), ["negative", "positive"])
+    attacker = TextFooler(TABLE, FakeSimilarity(), FakeTagger())
+    (result,) = list(attacker.attack([(0, Example("a good premise", 1, "good film", "x"))], Scorer(clf)))
+    assert result.status == "succeeded"
+    assert (result.original_text, result.text_pair) == ("a good premise", "good film")
+    assert result.perturbed_text != "good film" and "film" in result.perturbed_text
