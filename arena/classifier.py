@@ -57,6 +57,13 @@ def check_inputs(texts: Sequence[TextInput]) -> list[TextInput]:
     return items
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of a logit matrix."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    out = np.exp(shifted)
+    return out / out.sum(axis=1, keepdims=True)
+
+
 def to_probabilities(raw: object, n: int, k: int | None, who: str) -> np.ndarray:
     """Validate a model's output as an ``(n, k)`` matrix; rows that are not distributions are treated as logits."""
     try:
@@ -74,9 +81,7 @@ def to_probabilities(raw: object, n: int, k: int | None, who: str) -> np.ndarray
     if not np.isfinite(out).all():
         raise ClassifierError(f"{who} returned NaN or infinite scores")
     if n and ((out < 0).any() or not np.allclose(out.sum(axis=1), 1.0, atol=1e-3)):
-        out = out - out.max(axis=1, keepdims=True)
-        out = np.exp(out)
-        out /= out.sum(axis=1, keepdims=True)
+        out = softmax(out)
     return out
 
 
@@ -165,14 +170,17 @@ class HFClassifier:
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=self.autocast or torch.float32, enabled=self.autocast is not None):
             return self.model(**inputs).logits.float()
 
-    def proba_from_encoded(self, encoded: Sequence[Encoded]) -> np.ndarray:
-        """Probabilities for pre-tokenised inputs, batched by length under the token budget."""
+    def logits_from_encoded(self, encoded: Sequence[Encoded]) -> np.ndarray:
+        """Raw logits for pre-tokenised inputs, batched by length under the token budget."""
         out = np.zeros((len(encoded), len(self.labels)), dtype=np.float64)
         lengths = [len(e["input_ids"]) for e in encoded]
         for batch in length_bucketed_batches(lengths, self.token_budget, self.max_batch):
-            probs = torch.softmax(self.logits([encoded[i] for i in batch]), dim=-1)
-            out[batch] = probs.cpu().numpy()
+            out[batch] = self.logits([encoded[i] for i in batch]).cpu().numpy()
         return out
+
+    def proba_from_encoded(self, encoded: Sequence[Encoded]) -> np.ndarray:
+        """Probabilities for pre-tokenised inputs, batched by length under the token budget."""
+        return softmax(self.logits_from_encoded(encoded))
 
     def predict_proba(self, texts: Sequence[TextInput]) -> np.ndarray:
         """Class probabilities for strings or (premise, hypothesis) pairs."""

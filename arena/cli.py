@@ -31,7 +31,10 @@ def load_data_from_args(args: argparse.Namespace, n: int | None = None, seed: in
 def add_classifier_options(parser: argparse.ArgumentParser, flag: str = "--classifier") -> None:
     """The classifier spec plus the options every classifier-loading command shares."""
     parser.add_argument(flag, default="default",
-                        help="default (offline MiniLM sentiment) | trained folder | HF id or folder | module:function | http://host:port/path")
+                        help="default (offline MiniLM sentiment) | trained folder | HF id or folder | module:function | http://host:port/path"
+                             " | a defense: plain | fuse | five (wrap --base) | fact:PATH | fuse+fact:PATH | five+fact:PATH")
+    parser.add_argument("--base", default="default", help="base classifier that plain/fuse/five wrap")
+    parser.add_argument("--defense-seed", type=int, default=0, help="seed of stochastic defenses (FuSE, FIVE)")
     parser.add_argument("--max-length", type=int, default=256, help="truncation length in tokens (HF models)")
     parser.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
@@ -40,10 +43,18 @@ def add_classifier_options(parser: argparse.ArgumentParser, flag: str = "--class
 
 def load_classifier_from_args(args: argparse.Namespace, spec: str):
     """Build the classifier named on the command line."""
-    from arena.classifier import load_classifier
+    from arena.zoo import build_defender
 
-    return load_classifier(spec, labels=_split(getattr(args, "classifier_labels", None)), max_length=args.max_length,
-                           device=args.device, precision=args.precision)
+    return build_defender(spec, args.base, synonyms=getattr(args, "synonyms", "auto"), seed=args.defense_seed,
+                          labels=_split(getattr(args, "classifier_labels", None)), max_length=args.max_length,
+                          device=args.device, precision=args.precision)
+
+
+def _defender_name(args: argparse.Namespace, spec: str) -> str:
+    """The name a run is stored under: defenses of a base carry it (``fuse[default]``)."""
+    if spec in ("plain", "fuse", "five"):
+        spec = f"{spec}[{args.base}]"
+    return spec + (f"#seed{args.defense_seed}" if spec.split(":")[0].split("[")[0] in ("fuse", "five", "fuse+fact", "five+fact") else "")
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -88,7 +99,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     classifier = load_classifier_from_args(args, args.classifier)
     data_name = args.data + (f"?n={args.n}" if args.n else "") + (f"&seed={args.seed}" if args.seed is not None else "")
     with Store(args.db) as store:
-        summary = evaluate(classifier, data, store, classifier_name=args.classifier, data_name=data_name, progress=not args.json)
+        summary = evaluate(classifier, data, store, classifier_name=_defender_name(args, args.classifier), data_name=data_name,
+                           progress=not args.json)
     if args.json:
         print(json.dumps(summary))
         return 0
@@ -114,7 +126,7 @@ def cmd_match(args: argparse.Namespace) -> int:
     attacker = build_attacker(args.attacker, options)
     data_name = args.data + (f"?n={args.n}" if args.n else "") + (f"&seed={args.seed}" if args.seed is not None else "")
     with Store(args.db) as store:
-        summary = run_match(defender, attacker, data, store, defender_name=args.defender, attacker_name=args.attacker,
+        summary = run_match(defender, attacker, data, store, defender_name=_defender_name(args, args.defender), attacker_name=args.attacker,
                             data_name=data_name, config={"attack": options.identity(), "max_length": args.max_length},
                             query_budget=args.query_budget, progress=not args.json)
         shown = [r for r in store.results(summary["run_id"]) if r.status == "succeeded"][: args.show]

@@ -47,7 +47,7 @@ class Scorer:
     def __init__(self, classifier: Classifier, *, cache_size: int = 100_000, query_budget: int | None = None, max_batch: int = 256):
         self.classifier = classifier
         self.labels = list(classifier.labels)
-        self.cache_size = cache_size
+        self.cache_size = 0 if getattr(classifier, "stochastic", False) else cache_size  # stochastic defenses: never cached
         self.query_budget = query_budget
         self.max_batch = max_batch
         self.stats = ScorerStats()

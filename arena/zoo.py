@@ -26,6 +26,37 @@ class AttackOptions:
 
 
 ATTACKERS = ("textfooler", "textattack:RECIPE")
+DEFENSES = ("plain", "fuse", "five", "fact:PATH", "fuse+fact:PATH", "five+fact:PATH")
+
+
+def build_defender(spec: str, base: str = "default", *, synonyms: str = "auto", seed: int = 0, labels=None, **classifier_options):
+    """A defender by name: ``plain | fuse | five`` wrap ``base``; ``fact:PATH``, ``fuse+fact:PATH``,
+    ``five+fact:PATH`` wrap the FACT-tuned classifier at PATH; anything else is a classifier spec."""
+    from arena.classifier import load_classifier
+
+    name, _, path = spec.partition(":")
+    if name in ("fact", "fuse+fact", "five+fact"):
+        if not path:
+            raise ValueError(f"{spec!r}: give the FACT-tuned classifier folder, e.g. {name}:runs/fact")
+        model = load_classifier(path, labels=labels, **classifier_options)
+        wrapper = name.split("+")[0] if "+" in name else None
+    elif spec in ("plain", "fuse", "five"):
+        model = load_classifier(base, labels=labels, **classifier_options)
+        wrapper = None if spec == "plain" else spec
+    else:
+        return load_classifier(spec, labels=labels, **classifier_options)
+    if wrapper == "fuse":
+        from arena.similarity import SentenceSimilarity
+        from attackers.pos import PosTagger
+        from attackers.synonyms import load_synonyms
+        from defenses.fuse import FuSE
+
+        return FuSE(model, load_synonyms(synonyms), SentenceSimilarity(device=classifier_options.get("device")), PosTagger(), seed=seed)
+    if wrapper == "five":
+        from defenses.five import FIVE
+
+        return FIVE(model, seed=seed)
+    return model
 
 
 def build_attacker(spec: str, options: AttackOptions):

@@ -1,0 +1,204 @@
+"""SWITCH: FireBERT's word-substitution generator (shared by FuSE, FIVE and FACT).
+
+For one input and a *judge* (an HF-backed classifier whose internals we can read):
+
+1. importance by gradient: embed the word pieces with the judge's input-embedding table, run
+   the classifier on ``inputs_embeds``, back-propagate the logits themselves (the gradient of
+   ½‖logits‖²); a piece's importance is the L2 norm of its embedding's gradient. Pieces outside
+   the perturbable segment (the premise of a pair, special tokens) score 0. A word's importance
+   is that of its most important piece;
+2. filter: drop TextFooler's stop words and words without neighbours, skip the top
+   ``leave_alone`` words, keep the top ``perturb_words``;
+3. candidates: the first ``candidates_per_word`` neighbours (optionally only those whose POS tag,
+   out of context, equals the word's), plus the original word;
+4. sampling: ``total_alternatives * multiplier`` texts, each chosen word replaced independently by
+   a uniformly random entry of its list (seeded);
+5. similarity: ``1 - arccos(cos)`` of MiniLM embeddings (original vs candidate), as the spec's
+   USE form; ``filter`` keeps candidates with similarity > 0 in sampled order, ``rank`` sorts
+   them best first; a first candidate equal to the original is dropped; truncate to
+   ``total_alternatives`` (no de-duplication, as in the authors' code).
+
+In ``filter`` mode only as many candidates are embedded as the truncation needs (same output,
+less work): that is what keeps FuSE's cost per example bounded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from arena.classifier import ClassifierError, HFClassifier, TextInput
+from arena.similarity import SentenceSimilarity
+from arena.words import WordView, match_case
+from attackers.pos import PosTagger
+from attackers.synonyms import SynonymSource
+from attackers.textfooler import STOPWORDS
+
+
+@dataclass
+class SwitchConfig:
+    """SWITCH settings (defaults: the authors' code defaults)."""
+
+    perturb_words: int = 2
+    candidates_per_word: int = 10
+    total_alternatives: int = 5
+    multiplier: int = 3
+    method: str = "filter"
+    match_pos: bool = True
+    leave_alone: int = 0
+    neighbours: int = 100
+
+
+def require_hf(classifier, what: str) -> HFClassifier:
+    """The classifier as an :class:`HFClassifier`, or a clear error for black-box ones."""
+    if not isinstance(classifier, HFClassifier):
+        name = getattr(classifier, "name", type(classifier).__name__)
+        raise ClassifierError(
+            f"{what} needs the model's input embeddings and gradients; {name!r} is a black box "
+            "(callable/HTTP). Use an HF model id/folder or a trained classifier folder as the base."
+        )
+    return classifier
+
+
+def segment_of(item: TextInput) -> str:
+    """The perturbable segment: the text, or the hypothesis of a pair."""
+    return item if isinstance(item, str) else item[1]
+
+
+def with_segment(item: TextInput, segment: str) -> TextInput:
+    """``item`` with its perturbable segment replaced."""
+    return segment if isinstance(item, str) else (item[0], segment)
+
+
+class Switch:
+    """The SWITCH generator around one judge classifier."""
+
+    def __init__(self, judge, synonyms: SynonymSource, similarity: SentenceSimilarity | None,
+                 pos: PosTagger | None, config: SwitchConfig | None = None):
+        self.judge = require_hf(judge, "SWITCH")
+        self.synonyms = synonyms
+        self.similarity = similarity
+        self.pos = pos
+        self.config = config or SwitchConfig()
+        if self.config.method not in ("filter", "rank"):
+            raise ValueError("SWITCH method must be 'filter' or 'rank'")
+
+    def ranked_words(self, items: Sequence[TextInput]) -> list[list[int]]:
+        """Per input: word positions of the perturbable segment by gradient importance, filtered."""
+        ranked = []
+        importance = gradient_importance(self.judge, items)
+        for item, scores, words in zip(items, importance.scores, importance.words):
+            view_words = WordView.of(segment_of(item)).words
+            best: dict[int, float] = {}
+            for score, word in zip(scores, words):
+                if word is not None:
+                    best[word] = max(best.get(word, 0.0), float(score))
+            order = sorted(best, key=lambda w: -best[w])
+            keep = [w for w in order if view_words[w].lower() not in STOPWORDS and view_words[w].lower() in self.synonyms]
+            ranked.append(keep[self.config.leave_alone : self.config.leave_alone + self.config.perturb_words])
+        return ranked
+
+    def candidates(self, word: str) -> list[str]:
+        """Neighbour list of one word (POS-matched out of context when configured), original appended."""
+        lower = word.lower()
+        pool = [n for n in self.synonyms.neighbours(lower, self.config.neighbours, 0.0) if n != lower]
+        if self.config.match_pos and self.pos is not None:
+            tag = self.pos.tags([lower])[0]
+            pool = [n for n in pool if self.pos.tags([n])[0] == tag]
+        return [match_case(word, n) for n in pool[: self.config.candidates_per_word]] + [word]
+
+    def alternatives(self, items: Sequence[TextInput], rng: np.random.Generator) -> list[list[TextInput]]:
+        """Per input: up to ``total_alternatives`` perturbed copies (SWITCH steps 1-5)."""
+        config = self.config
+        out = []
+        for item, positions in zip(items, self.ranked_words(items)):
+            view = WordView.of(segment_of(item))
+            if not positions:
+                out.append([])
+                continue
+            lists = {p: self.candidates(view.words[p]) for p in positions}
+            sampled = []
+            for _ in range(config.total_alternatives * config.multiplier):
+                variant = view
+                for position, options in lists.items():
+                    variant = variant.replace(position, options[rng.integers(len(options))])
+                sampled.append(variant.text)
+            out.append([with_segment(item, text) for text in self._select(view.text, sampled)])
+        return out
+
+    def _select(self, original: str, sampled: list[str]) -> list[str]:
+        limit = self.config.total_alternatives
+        if self.similarity is None:
+            kept = sampled
+        elif self.config.method == "rank":
+            sims = self._sims(original, sampled)
+            kept = [sampled[i] for i in np.argsort(-sims, kind="stable") if sims[i] > 0]
+        else:  # filter: embed only as many as needed, in sampled order
+            kept, start = [], 0
+            while start < len(sampled) and len(kept) <= limit:
+                block = sampled[start : start + limit + 1]
+                sims = self._sims(original, block)
+                kept.extend(t for t, s in zip(block, sims) if s > 0)
+                start += len(block)
+        if kept and kept[0] == original:
+            kept = kept[1:]
+        return kept[:limit]
+
+    def _sims(self, original: str, texts: list[str]) -> np.ndarray:
+        """``1 - arccos(cos)`` (the spec's USE form, not divided by pi)."""
+        vectors = self.similarity.embed([original, *texts])
+        cos = np.clip(vectors[1:] @ vectors[0], -1.0, 1.0)
+        return 1.0 - np.arccos(cos)
+
+
+@dataclass
+class PieceImportance:
+    """Gradient importance of a padded batch: model inputs, per-row piece scores and piece -> word."""
+
+    inputs: dict[str, torch.Tensor]
+    scores: list[np.ndarray]
+    words: list[list[int | None]]
+
+
+def gradient_importance(judge: HFClassifier, items: Sequence[TextInput]) -> PieceImportance:
+    """Per input: gradient importance of each word piece (L2 norm of d(½‖logits‖²)/d(embedding))
+    and the word of the perturbable segment each piece belongs to (None outside it, score 0)."""
+    firsts = [segment_of(i) if isinstance(i, str) else i[0] for i in items]
+    seconds = [i[1] for i in items if not isinstance(i, str)] or None
+    enc = judge.tokenizer(firsts, seconds, truncation=True, max_length=judge.max_length, padding=True,
+                          return_offsets_mapping=True, return_tensors="pt")
+    inputs = {k: enc[k].to(judge.device) for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
+    ids = inputs.pop("input_ids")
+    embeds = judge.model.get_input_embeddings()(ids).detach().requires_grad_(True)
+    with torch.enable_grad():
+        logits = judge.model(inputs_embeds=embeds, **inputs).logits
+        logits.backward(gradient=logits.detach())
+    norms = embeds.grad.norm(dim=-1).float().cpu().numpy()
+    result = PieceImportance({"input_ids": ids, **inputs}, [], [])
+    target_sequence = 0 if seconds is None else 1
+    for row, item in enumerate(items):
+        spans = _word_spans(segment_of(item))
+        words = [_word_at(spans, start) if sequence == target_sequence and end > start else None
+                 for sequence, (start, end) in zip(enc.sequence_ids(row), enc["offset_mapping"][row].tolist())]
+        result.scores.append(np.where([w is not None for w in words], norms[row], 0.0))
+        result.words.append(words)
+    return result
+
+
+def _word_spans(text: str) -> list[tuple[int, int]]:
+    spans, offset = [], 0
+    view = WordView.of(text)
+    for index, piece in enumerate(view.pieces):
+        if index % 2 == 1:
+            spans.append((offset, offset + len(piece)))
+        offset += len(piece)
+    return spans
+
+
+def _word_at(spans: list[tuple[int, int]], char: int) -> int | None:
+    for index, (start, end) in enumerate(spans):
+        if start <= char < end:
+            return index
+    return None

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from arena.classifier import CallableClassifier, ClassifierError, HFClassifier
+from arena.scorer import Scorer
+from arena.words import WordView
+from arena.zoo import build_defender
+from attackers.synonyms import NeighbourTable
+from defenses.ensemble import combine
+from defenses.five import FIVE
+from defenses.fuse import FuSE
+from defenses.switch import Switch, SwitchConfig, gradient_importance
+
+TABLE = NeighbourTable({"movie": ["film", "picture", "flick"], "great": ["fine", "nice", "superb"],
+                        "acting": ["performance", "playing"], "plot": ["story", "storyline"]})
+TEXT = "the movie had great acting but a thin plot"
+
+
+class FakeTagger:
+    def tags(self, tokens):
+        return tuple("NOUN" for _ in tokens)
+
+
+def make_switch(clf, **config):
+    return Switch(clf, TABLE, None, FakeTagger(), SwitchConfig(**{"perturb_words": 2, **config}))
+
+
+def test_gradient_importance_only_scores_the_perturbable_segment(tiny_classifier):
+    result = gradient_importance(tiny_classifier, [("premise words here", "the hypothesis")])
+    words, scores = result.words[0], result.scores[0]
+    ids = result.inputs["input_ids"][0].tolist()
+    tokens = tiny_classifier.tokenizer.convert_ids_to_tokens(ids)
+    hypothesis = [i for i, w in enumerate(words) if w is not None]
+    assert [tokens[i] for i in hypothesis] == ["the", "hypothesis"]
+    assert (scores[[i for i in range(len(words)) if words[i] is None]] == 0).all() and (scores[hypothesis] > 0).all()
+
+
+def test_switch_changes_only_chosen_words_and_keeps_original_candidate(tiny_classifier):
+    switch = make_switch(tiny_classifier, total_alternatives=6, multiplier=3)
+    (positions,) = switch.ranked_words([TEXT])
+    assert len(positions) == 2
+    chosen = {WordView.of(TEXT).words[p] for p in positions}
+    assert chosen <= {"movie", "great", "acting", "plot"}  # stop words and unknown words are never chosen
+    assert switch.candidates("Movie")[-1] == "Movie" and switch.candidates("Movie")[0] == "Film"
+    (alternatives,) = switch.alternatives([TEXT], np.random.default_rng(0))
+    assert 0 < len(alternatives) <= 6
+    original = WordView.of(TEXT).words
+    for alternative in alternatives:
+        words = WordView.of(alternative).words
+        changed = {i for i, (a, b) in enumerate(zip(original, words)) if a != b}
+        assert changed <= set(positions)
+
+
+def test_switch_sampling_is_seeded(tiny_classifier):
+    switch = make_switch(tiny_classifier, total_alternatives=8, multiplier=3)
+    a = switch.alternatives([TEXT], np.random.default_rng(1))
+    b = switch.alternatives([TEXT], np.random.default_rng(1))
+    c = switch.alternatives([TEXT], np.random.default_rng(2))
+    assert a == b and a != c
+
+
+def test_switch_pairs_perturb_only_hypothesis(tiny_classifier):
+    switch = make_switch(tiny_classifier)
+    (alternatives,) = switch.alternatives([("the great movie premise", "a movie with great acting")], np.random.default_rng(0))
+    assert alternatives and all(p == "the great movie premise" for p, _ in alternatives)
+
+
+def test_switch_similarity_filter_and_rank(tiny_classifier):
+    from arena.similarity import SentenceSimilarity
+
+    sim = SentenceSimilarity(device="cpu")
+    for method in ("filter", "rank"):
+        switch = Switch(tiny_classifier, TABLE, sim, FakeTagger(), SwitchConfig(method=method, total_alternatives=4))
+        (alternatives,) = switch.alternatives([TEXT], np.random.default_rng(0))
+        assert 0 < len(alternatives) <= 4
+        if method == "rank":
+            sims = switch._sims(TEXT, alternatives)
+            assert list(sims) == sorted(sims, reverse=True)
+
+
+def test_combine_logit_average_and_vote():
+    logits = np.array([[2.0, 0.0], [0.0, 1.0], [0.0, 1.5]])
+    assert combine(logits, "logits") == pytest.approx(torch.softmax(torch.tensor([2 / 3, 2.5 / 3]), 0).numpy())
+    assert list(combine(logits, "vote")) == pytest.approx([1 / 3, 2 / 3])
+    with pytest.raises(ValueError):
+        combine(logits, "median")
+
+
+def test_five_noise_only_at_chosen_positions(tiny_classifier):
+    five = FIVE(tiny_classifier, embeddings=2, std=2.0, samples=4, seed=0)
+    embeds = torch.randn(7, 32)
+    copies = five.noisy_embeddings(embeds, [1, 4])
+    assert copies.shape == (4, 7, 32)
+    unchanged = [0, 2, 3, 5, 6]
+    assert torch.equal(copies[:, unchanged], embeds[unchanged].expand(4, -1, -1))
+    assert not torch.allclose(copies[:, [1, 4]], embeds[[1, 4]].expand(4, -1, -1))
+    assert not torch.allclose(copies[0, 1], copies[1, 1])  # every copy draws its own noise
+
+
+def test_five_and_fuse_predict_groups(tiny_classifier):
+    five = FIVE(tiny_classifier, samples=5, seed=0)
+    probs = five.predict_proba([TEXT, "great acting"])
+    assert probs.shape == (2, 3) and np.allclose(probs.sum(1), 1)
+    assert [g.shape for g in five.last_groups] == [(6, 3), (6, 3)]
+    (importance, positions) = five.chosen_positions([TEXT])
+    tokens = tiny_classifier.tokenizer.convert_ids_to_tokens(importance.inputs["input_ids"][0].tolist())
+    assert tokens[positions[0][0]] not in ("the", "had", "but", "a", "[CLS]", "[SEP]")
+    fuse = FuSE(tiny_classifier, TABLE, None, FakeTagger(), SwitchConfig(perturb_words=2, total_alternatives=3, multiplier=2), seed=0)
+    probs = fuse.predict_proba([TEXT])
+    assert probs.shape == (1, 3) and len(fuse.last_groups[0]) <= 3
+
+
+def test_five_is_seeded_and_never_cached(tiny_classifier):
+    a = FIVE(tiny_classifier, std=8.0, seed=3).predict_proba([TEXT])
+    b = FIVE(tiny_classifier, std=8.0, seed=3).predict_proba([TEXT])
+    assert np.allclose(a, b)
+    scorer = Scorer(FIVE(tiny_classifier, std=8.0, seed=3))
+    first, second = scorer.predict_proba([TEXT]), scorer.predict_proba([TEXT])
+    assert scorer.caching is False and not np.array_equal(first, second)
+
+
+def test_registry_names(tiny_model_dir):
+    options = {"device": "cpu"}
+    assert isinstance(build_defender("plain", tiny_model_dir, **options), HFClassifier)
+    assert isinstance(build_defender("five", tiny_model_dir, **options), FIVE)
+    assert isinstance(build_defender("fact:" + tiny_model_dir, **options), HFClassifier)
+    assert isinstance(build_defender("five+fact:" + tiny_model_dir, **options), FIVE)
+    assert isinstance(build_defender(tiny_model_dir, **options), HFClassifier)
+    with pytest.raises(ValueError, match="FACT-tuned classifier folder"):
+        build_defender("fuse+fact")
+
+
+def test_defenses_reject_black_box_bases():
+    black_box = CallableClassifier(lambda texts: np.tile([0.5, 0.5], (len(texts), 1)), ["a", "b"], name="mymod:predict")
+    with pytest.raises(ClassifierError, match="'mymod:predict' is a black box"):
+        FIVE(black_box)
+    with pytest.raises(ClassifierError, match="black box"):
+        FuSE(black_box, TABLE, None, None)
