@@ -172,16 +172,53 @@ def print_attack_summary(summary: dict) -> None:
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> int:
-    from defenses.train import TrainConfig, train_classifier
+    from defenses.train import train_classifier
 
     data = load_data_from_args(args, n=args.n, seed=args.seed if args.n else None)
-    config = TrainConfig(base=args.base, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size,
-                         max_length=args.max_length, lora_r=args.lora_r, lora_alpha=args.lora_alpha,
-                         checkpoint_every=args.checkpoint_every, seed=args.seed)
-    summary = train_classifier(data, args.out, config, device=args.device, progress=not args.json)
+    summary = train_classifier(data, args.out, _train_config(args), device=args.device, progress=not args.json)
     summary["out"] = args.out
     print(json.dumps(summary) if args.json else "\n".join(f"{k}: {v}" for k, v in summary.items()))
     return 0
+
+
+def cmd_train_fact(args: argparse.Namespace) -> int:
+    from arena.classifier import load_classifier
+    from arena.similarity import SentenceSimilarity
+    from attackers.pos import PosTagger
+    from attackers.synonyms import load_synonyms
+    from defenses.fact import FactAugmenter, train_fact
+
+    data = load_data_from_args(args, n=args.n, seed=args.seed if args.n else None)
+    judge = load_classifier(args.judge, max_length=args.max_length, device=args.device)
+    augmenter = FactAugmenter(judge, load_synonyms(args.synonyms), SentenceSimilarity(device=args.device), PosTagger(), seed=args.seed)
+    summary = train_fact(data, args.out, _train_config(args), augmenter, judge_name=args.judge, device=args.device, progress=not args.json)
+    summary["out"] = args.out
+    print(json.dumps(summary) if args.json else "\n".join(f"{k}: {v}" for k, v in summary.items()))
+    return 0
+
+
+def _train_config(args: argparse.Namespace):
+    from defenses.train import TrainConfig
+
+    return TrainConfig(base=args.base, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length,
+                       lora_r=args.lora_r, lora_alpha=args.lora_alpha, checkpoint_every=args.checkpoint_every, seed=args.seed)
+
+
+def _add_train_options(parser: argparse.ArgumentParser, batch_size: int = 32) -> None:
+    add_data_options(parser, default=None)
+    parser.add_argument("--out", required=True, help="output folder (resumes from its checkpoint)")
+    parser.add_argument("--base", default="minilm", help="encoder to fine-tune: minilm (packaged, offline) | HF id | model folder")
+    parser.add_argument("--n", type=int, help="train on the first N examples (after a seeded shuffle)")
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--max-length", type=int, default=64)
+    parser.add_argument("--lora-r", type=int, default=8)
+    parser.add_argument("--lora-alpha", type=int, default=16)
+    parser.add_argument("--checkpoint-every", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
+    parser.add_argument("--json", action="store_true")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -222,24 +259,17 @@ def build_parser() -> argparse.ArgumentParser:
     ma.add_argument("--json", action="store_true", help="print one JSON summary object")
     ma.set_defaults(func=cmd_match)
 
-    train = commands.add_parser("train", help="train a classifier (LoRA fine-tune)")
+    train = commands.add_parser("train", help="train a classifier (LoRA fine-tune) or a defense (FACT)")
     what = train.add_subparsers(dest="what", metavar="WHAT", required=True)
     tc = what.add_parser("classifier", help="LoRA fine-tune an encoder into a classifier folder")
-    add_data_options(tc, default=None)
-    tc.add_argument("--out", required=True, help="output folder (resumes from its checkpoint)")
-    tc.add_argument("--base", default="minilm", help="minilm (packaged, offline) | HF id | model folder")
-    tc.add_argument("--n", type=int, help="train on the first N examples (after a seeded shuffle)")
-    tc.add_argument("--epochs", type=float, default=1.0)
-    tc.add_argument("--lr", type=float, default=5e-4)
-    tc.add_argument("--batch-size", type=int, default=32)
-    tc.add_argument("--max-length", type=int, default=64)
-    tc.add_argument("--lora-r", type=int, default=8)
-    tc.add_argument("--lora-alpha", type=int, default=16)
-    tc.add_argument("--checkpoint-every", type=int, default=200)
-    tc.add_argument("--seed", type=int, default=0)
-    tc.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
-    tc.add_argument("--json", action="store_true")
+    _add_train_options(tc)
     tc.set_defaults(func=cmd_train_classifier)
+    td = what.add_parser("defense", help="train a defense: fact (co-tuning on SWITCH copies)")
+    td.add_argument("method", choices=["fact"])
+    _add_train_options(td, batch_size=16)
+    td.add_argument("--judge", default="default", help="frozen classifier whose gradients pick SWITCH's words")
+    td.add_argument("--synonyms", default="auto", help="neighbors:PATH.json | vectors:PATH.txt | wordnet | textattack | auto")
+    td.set_defaults(func=cmd_train_fact)
     return parser
 
 

@@ -13,6 +13,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -99,9 +100,18 @@ def _save_adapter(model, out: Path, config: TrainConfig, labels: list[str], extr
         readme.unlink()
 
 
-def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfig, *, device: str | None = None, progress: bool = True) -> dict:
+Augment = Callable[[list[Example], int], list[Example]]
+
+
+def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfig, *, device: str | None = None,
+                     progress: bool = True, augment: Augment | None = None, augment_id: dict | None = None) -> dict:
     """LoRA fine-tune ``config.base`` on ``data``; checkpoints every ``checkpoint_every`` steps into
-    ``out_dir/checkpoint`` and resumes from there when re-run with the same arguments."""
+    ``out_dir/checkpoint`` and resumes from there when re-run with the same arguments.
+
+    ``augment(batch_examples, step)`` may return extra examples appended to that batch (FACT's
+    co-tuning); it must be deterministic in ``step`` for resume to repeat the same batches.
+    ``augment_id`` describes it in the run's fingerprint.
+    """
     if len(data) == 0:
         raise ValueError("no training examples")
     out = Path(out_dir)
@@ -116,8 +126,7 @@ def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfi
     seconds = [ex.text_pair for ex in examples] if examples[0].text_pair is not None else None
     encoded = tokenizer(firsts, seconds, truncation=True, max_length=config.max_length)
     lengths = [len(ids) for ids in encoded["input_ids"]]
-    targets = torch.tensor([ex.label for ex in examples])
-    if targets.max() >= len(labels) or targets.min() < 0:
+    if any(not 0 <= ex.label < len(labels) for ex in examples):
         raise ValueError(f"labels must be in 0..{len(labels) - 1}")
 
     epochs = max(1, math.ceil(config.epochs))
@@ -134,7 +143,7 @@ def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfi
 
     ckpt = out / CHECKPOINT
     step = 0
-    fingerprint = {"data": data.fingerprint, "config": asdict(config)}
+    fingerprint = {"data": data.fingerprint, "config": asdict(config), "augment": augment_id}
     if (ckpt / "state.json").exists():
         state = json.loads((ckpt / "state.json").read_text())
         if state["fingerprint"] != fingerprint:
@@ -156,18 +165,30 @@ def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfi
     keys = [k for k in ("input_ids", "token_type_ids") if k in encoded]
     started = time.time()
     losses: list[float] = []
+    augmented = 0
     bar = tqdm(total=total, initial=step, desc="train classifier", unit="step", disable=not progress)
     while step < total:
         batch = schedule[step]
-        width = max(lengths[i] for i in batch)
-        inputs = {k: torch.full((len(batch), width), pad_id if k == "input_ids" else 0, dtype=torch.long) for k in keys}
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, i in enumerate(batch):
+        rows = [{k: encoded[k][i] for k in keys} for i in batch]
+        labels_now = [examples[i].label for i in batch]
+        if augment is not None:
+            extra = augment([examples[i] for i in batch], step)
+            if extra:
+                more = tokenizer([ex.text for ex in extra], [ex.text_pair for ex in extra] if extra[0].text_pair is not None else None,
+                                 truncation=True, max_length=config.max_length)
+                rows += [{k: more[k][j] for k in keys} for j in range(len(extra))]
+                labels_now += [ex.label for ex in extra]
+                augmented += len(extra)
+        width = max(len(r["input_ids"]) for r in rows)
+        inputs = {k: torch.full((len(rows), width), pad_id if k == "input_ids" else 0, dtype=torch.long) for k in keys}
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for row, enc in enumerate(rows):
+            length = len(enc["input_ids"])
             for k in keys:
-                inputs[k][row, : lengths[i]] = torch.tensor(encoded[k][i])
-            mask[row, : lengths[i]] = 1
+                inputs[k][row, :length] = torch.tensor(enc[k])
+            mask[row, :length] = 1
         inputs = {k: v.to(dev) for k, v in inputs.items()}
-        loss = model(**inputs, attention_mask=mask.to(dev), labels=targets[batch].to(dev)).loss
+        loss = model(**inputs, attention_mask=mask.to(dev), labels=torch.tensor(labels_now, device=dev)).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
@@ -180,7 +201,8 @@ def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfi
         if step % config.checkpoint_every == 0 and step < total:
             save_checkpoint()
     bar.close()
-    summary = {"steps": total, "train_examples": len(examples), "seconds_this_run": round(time.time() - started, 1),
+    summary = {"steps": total, "train_examples": len(examples), "augmented_examples_this_run": augmented,
+               "seconds_this_run": round(time.time() - started, 1),
                "final_loss_avg50": round(float(np.mean(losses[-50:])), 4) if losses else None}
     model.eval()
     _save_adapter(model, out, config, labels, {"data": data.source, "data_fingerprint": data.fingerprint})
