@@ -114,22 +114,45 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_match(args: argparse.Namespace) -> int:
-    from arena.match import mark_changes, run_match
+def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
+    """Load data, defender and attacker from the options; run (or resume) the match; return
+    (summary, the run's results, the defender)."""
+    from arena.match import run_match
     from arena.store import Store
     from arena.zoo import AttackOptions, build_attacker
 
     data = load_data_from_args(args, n=args.n, seed=args.seed)
-    defender = load_classifier_from_args(args, args.defender)
+    defender = load_classifier_from_args(args, defender_spec)
     options = AttackOptions(synonyms=args.synonyms, sim_threshold=args.sim_threshold, pos=args.pos, importance=args.importance,
                             max_candidates=args.max_candidates, min_cos=args.min_cos, chunk_size=args.chunk_size, device=args.device)
     attacker = build_attacker(args.attacker, options)
     data_name = args.data + (f"?n={args.n}" if args.n else "") + (f"&seed={args.seed}" if args.seed is not None else "")
     with Store(args.db) as store:
-        summary = run_match(defender, attacker, data, store, defender_name=_defender_name(args, args.defender), attacker_name=args.attacker,
+        summary = run_match(defender, attacker, data, store, defender_name=_defender_name(args, defender_spec), attacker_name=args.attacker,
                             data_name=data_name, config={"attack": options.identity(), "max_length": args.max_length},
                             query_budget=args.query_budget, progress=not args.json)
-        shown = [r for r in store.results(summary["run_id"]) if r.status == "succeeded"][: args.show]
+        results = store.results(summary["run_id"])
+    return summary, results, defender
+
+
+def cmd_premade(args: argparse.Namespace) -> int:
+    summary, results, defender = _run_match_from_args(args, args.classifier)
+    kept = [r for r in results if r.status == "succeeded"]
+    with open(args.out, "w", encoding="utf-8") as handle:
+        for r in kept:
+            row = ({"text": r.perturbed_text} if r.text_pair is None else {"premise": r.original_text, "hypothesis": r.perturbed_text})
+            row.update(label=r.label, label_name=defender.labels[r.label], id=r.example_id)
+            handle.write(json.dumps(row) + "\n")
+    summary["premade"] = {"out": args.out, "examples": len(kept)}
+    print(json.dumps(summary) if args.json else f"wrote {len(kept)} successful adversarial examples (true labels) to {args.out}")
+    return 0
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    from arena.match import mark_changes
+
+    summary, results, defender = _run_match_from_args(args, args.defender)
+    shown = [r for r in results if r.status == "succeeded"][: args.show]
     if args.json:
         print(json.dumps(summary))
         return 0
@@ -221,6 +244,25 @@ def _add_train_options(parser: argparse.ArgumentParser, batch_size: int = 32) ->
     parser.add_argument("--json", action="store_true")
 
 
+def _add_attack_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--classifier-labels", help="comma-separated class names for callables/endpoints that do not name them")
+    parser.add_argument("--attacker", default="textfooler", help="textfooler | textattack:RECIPE (e.g. textattack:textfooler, textattack:pwws)")
+    add_data_options(parser)
+    parser.add_argument("--n", type=int, help="attack the first N examples (after a seeded shuffle with --seed)")
+    parser.add_argument("--seed", type=int, help="shuffle the data with this seed before taking --n")
+    parser.add_argument("--synonyms", default="auto", help="neighbors:PATH.json | vectors:PATH.txt | wordnet | textattack | auto")
+    parser.add_argument("--sim-threshold", type=float, help="angular similarity threshold of the 15-word windows (default 0.80, MiniLM)")
+    parser.add_argument("--pos", default="auto", choices=["auto", "nltk", "pattern", "none"], help="POS tagger for the POS constraint")
+    parser.add_argument("--importance", default="oov", choices=["oov", "delete"],
+                        help="word importance by replacing the word with <oov> (released code) or deleting it (paper, TextAttack)")
+    parser.add_argument("--max-candidates", type=int, default=50)
+    parser.add_argument("--min-cos", type=float, default=0.5, help="minimum cosine of synonym candidates (vector sources)")
+    parser.add_argument("--chunk-size", type=int, default=32, help="examples attacked in lockstep (one model call per step)")
+    parser.add_argument("--query-budget", type=int, help="maximum model queries per example")
+    parser.add_argument("--db", default="arena.db", help="results store (SQLite file)")
+    parser.add_argument("--json", action="store_true", help="print one JSON summary object")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="arena", description="FireArena: attack, defend and score NLP classifiers.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -241,23 +283,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     ma = commands.add_parser("match", help="attack a defender on a data set; resumable run in --db; TextAttack-style summary")
     add_classifier_options(ma, "--defender")
-    ma.add_argument("--classifier-labels", help="comma-separated class names for callables/endpoints that do not name them")
-    ma.add_argument("--attacker", default="textfooler", help="textfooler | textattack:RECIPE (e.g. textattack:textfooler, textattack:pwws)")
-    add_data_options(ma)
-    ma.add_argument("--n", type=int, help="attack the first N examples (after a seeded shuffle with --seed)")
-    ma.add_argument("--seed", type=int, help="shuffle the data with this seed before taking --n")
-    ma.add_argument("--synonyms", default="auto", help="neighbors:PATH.json | vectors:PATH.txt | wordnet | textattack | auto")
-    ma.add_argument("--sim-threshold", type=float, help="angular similarity threshold of the 15-word windows (default 0.8408)")
-    ma.add_argument("--pos", default="auto", choices=["auto", "nltk", "pattern", "none"], help="POS tagger for the POS constraint")
-    ma.add_argument("--importance", default="oov", choices=["oov", "delete"], help="word importance by replacing the word with <oov> (released code) or deleting it (paper, TextAttack)")
-    ma.add_argument("--max-candidates", type=int, default=50)
-    ma.add_argument("--min-cos", type=float, default=0.5, help="minimum cosine of synonym candidates (vector sources)")
-    ma.add_argument("--chunk-size", type=int, default=32, help="examples attacked in lockstep (one model call per step)")
-    ma.add_argument("--query-budget", type=int, help="maximum model queries per example")
+    _add_attack_options(ma)
     ma.add_argument("--show", type=int, default=0, metavar="K", help="print K adversarial examples with changed words [[marked]]")
-    ma.add_argument("--db", default="arena.db", help="results store (SQLite file)")
-    ma.add_argument("--json", action="store_true", help="print one JSON summary object")
     ma.set_defaults(func=cmd_match)
+
+    pm = commands.add_parser("premade", help="attack a classifier and keep its successful adversarial examples (a pre-made set)")
+    add_classifier_options(pm)
+    _add_attack_options(pm)
+    pm.add_argument("--out", required=True, help="JSONL file for the adversarial examples (text or premise/hypothesis, label)")
+    pm.set_defaults(func=cmd_premade)
 
     train = commands.add_parser("train", help="train a classifier (LoRA fine-tune) or a defense (FACT)")
     what = train.add_subparsers(dest="what", metavar="WHAT", required=True)

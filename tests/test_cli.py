@@ -51,3 +51,26 @@ def test_info_json(capsys):
 def test_train_classifier_defaults_match_the_documented_recipe():
     args = build_parser().parse_args(["train", "classifier", "--data", "x", "--out", "y"])
     assert (args.lr, args.batch_size, args.max_length, args.lora_r, args.epochs, args.base) == (5e-4, 32, 64, 8, 1.0, "minilm")
+
+
+def test_match_json_show_and_premade_roundtrip(tmp_path, capsys):
+    from arena.data import load_data
+
+    table = tmp_path / "syn.json"
+    table.write_text(json.dumps({"good": ["decent", "fine"], "great": ["fine"], "lovely": ["fine"]}))
+    data = tmp_path / "d.tsv"
+    data.write_text("text\tlabel\na good film\t1\na really good movie\t1\nbad\t0\na great and good cast\t1\n")
+    common = ["--data", str(data), "--synonyms", f"neighbors:{table}", "--pos", "none", "--db", str(tmp_path / "m.db")]
+    assert main(["match", "--defender", "test_classifier:keyword_probs", *common, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("n", "succeeded", "failed", "skipped", "clean_accuracy", "accuracy_under_attack", "attack_success_rate",
+                "avg_perturbed_words_pct", "avg_queries", "avg_similarity", "examples_per_second", "run_id"):
+        assert key in summary
+    assert (summary["n"], summary["succeeded"], summary["failed"], summary["skipped"]) == (4, 3, 1, 0)  # "bad" has no synonyms
+    assert main(["match", "--defender", "test_classifier:keyword_probs", *common, "--show", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Attack success rate" in out and "[[good]]" in out and "resumed 4 done" in out
+    premade = tmp_path / "adv.jsonl"
+    assert main(["premade", "--classifier", "test_classifier:keyword_probs", *common, "--out", str(premade)]) == 0
+    adversarial = load_data(str(premade))
+    assert len(adversarial) == 3 and all(ex.label == 1 and "good" not in ex.text for ex in adversarial)
