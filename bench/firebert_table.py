@@ -1,0 +1,134 @@
+"""FireBERT's tables on our default classifier: plain, FuSE, FIVE, FACT, FuSE(FACT), FIVE(FACT).
+
+Per data set (the first N of ``../shared/data/textfooler/{mr,imdb}``):
+
+- ``clean``: accuracy on the clean examples, and inference seconds per example (``cost_ratio`` =
+  that / plain's);
+- ``premade``: accuracy on the pre-made adversarial set: TextFooler's successful adversarial
+  examples against ``plain`` (true labels kept), as in the paper;
+- ``under_attack``: accuracy under an active TextFooler attack against that row's defender, and
+  the ``queries`` the attacker needed (mean over attacked examples).
+
+Every run goes through a results store (``--db``), so an interrupted bench resumes.
+
+    python bench/firebert_table.py --fact runs/fact [--mr 300] [--imdb 200] [--json]
+    python bench/firebert_table.py --from-results [--json]
+
+Writes ``bench/results/firebert.{md,json}``; with ``--json`` the last line is the JSON object
+``{"mr": {"plain": {"clean", "premade", "under_attack", "queries", "cost_ratio"}, ...}, "imdb": {...}}``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from arena.data import LabelledData, load_data
+from arena.evaluate import evaluate
+from arena.match import run_match
+from arena.store import Store
+from arena.zoo import AttackOptions, build_attacker, build_defender
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+RESULTS = Path(__file__).resolve().parent / "results"
+ROWS = ("plain", "fuse", "five", "fact", "fuse+fact", "five+fact")
+
+
+def defender_spec(row: str, fact: str | None) -> str | None:
+    """Registry spec of a table row (None when the row needs a FACT model that was not given)."""
+    if "fact" in row:
+        return f"{row}:{fact}" if fact else None
+    return row
+
+
+def premade_set(results, data: LabelledData) -> LabelledData:
+    """The successful adversarial texts with their true labels."""
+    from arena.data import Example
+
+    examples = [Example(r.original_text if r.text_pair is not None else r.perturbed_text, r.label,
+                        r.perturbed_text if r.text_pair is not None else None, r.example_id)
+                for r in results if r.status == "succeeded"]
+    return LabelledData(examples, data.label_names, data.source + "#premade")
+
+
+def run_dataset(name: str, n: int, args, store: Store) -> dict:
+    """All rows of one data set."""
+    data = load_data(str(Path(args.data_dir) / name), n=n)
+    options = AttackOptions(synonyms=args.synonyms)
+    attacker = build_attacker("textfooler", options)
+    attack_config = {"attack": options.identity(), "max_length": args.max_length}
+    plain = build_defender("plain", "default", max_length=args.max_length)
+    made = run_match(plain, attacker, data, store, defender_name="plain[default]", attacker_name="textfooler",
+                     data_name=f"{name}?n={n}", config=attack_config, progress=not args.json)
+    premade = premade_set(store.results(made["run_id"]), data)
+    table = {}
+    for row in ROWS:
+        spec = defender_spec(row, args.fact)
+        if spec is None:
+            continue
+        defender = build_defender(spec, "default", synonyms=args.synonyms, max_length=args.max_length)
+        clean = evaluate(defender, data, store, classifier_name=spec, data_name=f"{name}?n={n}", progress=not args.json)
+        adversarial = (evaluate(defender, premade, store, classifier_name=spec, data_name=f"{name}?n={n}#premade", progress=not args.json)
+                       if len(premade) else {"accuracy": None})
+        attacked = made if row == "plain" else run_match(defender, attacker, data, store, defender_name=spec, attacker_name="textfooler",
+                                                         data_name=f"{name}?n={n}", config=attack_config, progress=not args.json)
+        table[row] = {"clean": clean["accuracy"], "premade": adversarial["accuracy"], "under_attack": attacked["accuracy_under_attack"],
+                      "queries": attacked["avg_queries"], "perturbed_pct": attacked["avg_perturbed_words_pct"],
+                      "seconds_per_example": 1.0 / clean["examples_per_second"], "premade_n": len(premade)}
+    base = table["plain"]["seconds_per_example"]
+    for values in table.values():
+        values["cost_ratio"] = round(values.pop("seconds_per_example") / base, 2)
+    return table
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else (f"{value:.3f}" if isinstance(value, float) and value <= 1 else str(value))
+
+
+def render(result: dict) -> str:
+    """Markdown tables, one per data set."""
+    lines = []
+    for name, table in result.items():
+        if not isinstance(table, dict) or "plain" not in table:
+            continue
+        lines += [f"### {name} (premade set: {table['plain']['premade_n']} adversarial examples made against plain)", "",
+                  "| defender | clean acc | premade acc | acc under TextFooler | queries | perturbed % | cost ratio |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for row, v in table.items():
+            cells = [_fmt(v[k]) for k in ("clean", "premade", "under_attack", "queries", "perturbed_pct", "cost_ratio")]
+            lines.append(f"| {row} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mr", type=int, default=300)
+    parser.add_argument("--imdb", type=int, default=200)
+    parser.add_argument("--fact", help="FACT-tuned classifier folder (from `arena train defense fact`)")
+    parser.add_argument("--data-dir", default=str(SHARED / "textfooler"))
+    parser.add_argument("--synonyms", default=f"neighbors:{SHARED / 'synonyms' / 'counterfitted_neighbors.json'}")
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--db", default="firebert_bench.db", help="results store (resumable)")
+    parser.add_argument("--from-results", action="store_true", help="reprint from bench/results/firebert.json")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    out_json = RESULTS / "firebert.json"
+    if args.from_results:
+        result = json.loads(out_json.read_text())
+    else:
+        with Store(args.db) as store:
+            result = {name: run_dataset(name, n, args, store) for name, n in (("mr", args.mr), ("imdb", args.imdb)) if n > 0}
+        result["settings"] = {"mr": args.mr, "imdb": args.imdb, "fact": args.fact, "synonyms": args.synonyms, "max_length": args.max_length}
+        RESULTS.mkdir(exist_ok=True)
+        out_json.write_text(json.dumps(result, indent=2))
+        (RESULTS / "firebert.md").write_text("# FireBERT table (`python bench/firebert_table.py`)\n\n" + render(result))
+    print(render(result))
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
