@@ -93,10 +93,14 @@ def summarise(results: list[ExampleResult], seconds: float, setup: float) -> dic
 def comparisons(block: dict) -> dict:
     """Speed ratios and success-rate difference of one block of method summaries."""
     def ratio(other: str) -> float | None:
+        if "arena" not in block or other not in block:
+            return None
         a, b = block["arena"]["examples_per_second"], block[other]["examples_per_second"]
         return round(a / b, 3) if a and b else None
 
-    a, b = block["arena"]["attack_success_rate"], block["textattack"]["attack_success_rate"]
+    reference = block.get("textattack") or block.get("textattack_dynamic")
+    a = block["arena"]["attack_success_rate"] if "arena" in block else None
+    b = reference["attack_success_rate"] if reference else None
     return {"speedup": ratio("textattack"), "speedup_dynamic": ratio("textattack_dynamic"),
             "asr_diff": round(100 * (a - b), 2) if a is not None and b is not None else None}
 
@@ -106,7 +110,7 @@ def print_table(title: str, block: dict) -> None:
     print(f"\n### {title}\n")
     print("| method | " + " | ".join(COLUMNS) + " |")
     print("|---|" + "---:|" * len(COLUMNS))
-    for method in METHODS:
+    for method in (m for m in METHODS if m in block):
         row = block[method]
         print(f"| {method} | " + " | ".join("-" if row.get(k) is None else str(row[k]) for k in COLUMNS) + " |")
     c = comparisons(block)
@@ -120,7 +124,7 @@ def report(result: dict, as_json: bool) -> None:
     print(f"TextFooler: arena vs TextAttack; classifier {config['classifier']}, max_length {config['max_length']}, "
           f"{config['device']} ({config['threads']} threads), synonyms {config['synonyms']}")
     for name, block in result["per_dataset"].items():
-        print_table(f"{name} (first {block['arena']['n']})", block)
+        print_table(f"{name} (first {next(block[m]['n'] for m in METHODS if m in block)})", block)
     print_table("overall", result)
     if as_json:
         print(json.dumps(result))
@@ -137,8 +141,12 @@ def main() -> int:
                         help="arena's classifier precision (auto: fp32 on CPU, bf16/fp16 on GPU); TextAttack's wrapper always runs fp32")
     parser.add_argument("--out", default=str(RESULTS), help="where the JSON object is written")
     parser.add_argument("--from-results", action="store_true", help="reprint the tables from --out without running")
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ", ".join(METHODS))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    methods = [m for m in args.methods.split(",") if m]
+    if not set(methods) <= set(METHODS):
+        parser.error(f"--methods: choose from {', '.join(METHODS)}")
 
     if args.from_results:
         report(json.loads(Path(args.out).read_text()), args.json)
@@ -151,9 +159,9 @@ def main() -> int:
     options = AttackOptions(synonyms=args.synonyms, importance=args.importance)
     clf.predict_proba(["warm-up", "threads and allocator"])
 
-    pooled: dict[str, list[ExampleResult]] = {m: [] for m in METHODS}
-    seconds: dict[str, float] = {m: 0.0 for m in METHODS}
-    setup: dict[str, float] = {m: 0.0 for m in METHODS}
+    pooled: dict[str, list[ExampleResult]] = {m: [] for m in methods}
+    seconds: dict[str, float] = {m: 0.0 for m in methods}
+    setup: dict[str, float] = {m: 0.0 for m in methods}
     per_dataset: dict[str, dict] = {}
     for name, n in (("mr", args.mr), ("imdb", args.imdb)):
         if n <= 0:
@@ -164,7 +172,7 @@ def main() -> int:
             return 2
         items = list(enumerate(align_labels(load_data(str(path), n=n), clf.labels).examples))
         block = {}
-        for method in METHODS:
+        for method in methods:
             results, built, total = run_method(method, clf, items, options)
             print(f"  {name:<5s} {method:<19s} {len(results)} examples in {total:8.1f} s (setup {built:.1f} s)", file=sys.stderr, flush=True)
             block[method] = summarise(results, total, built)
@@ -173,7 +181,7 @@ def main() -> int:
             setup[method] += built
         per_dataset[name] = {**block, **comparisons(block)}
 
-    overall = {m: summarise(pooled[m], seconds[m], setup[m]) for m in METHODS}
+    overall = {m: summarise(pooled[m], seconds[m], setup[m]) for m in methods}
     result = {
         **overall, **comparisons(overall), "per_dataset": per_dataset,
         "config": {"classifier": "default", "max_length": MAX_LENGTH, "mr": args.mr, "imdb": args.imdb, "synonyms": args.synonyms,
