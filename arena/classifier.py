@@ -167,8 +167,12 @@ class HFClassifier:
         inputs = {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
         if types is not None:
             inputs["token_type_ids"] = types.to(self.device)
-        with torch.inference_mode(), torch.autocast(self.device.type, dtype=self.autocast or torch.float32, enabled=self.autocast is not None):
+        with torch.inference_mode(), self.autocast_context():
             return self.model(**inputs).logits.float()
+
+    def autocast_context(self) -> torch.autocast:
+        """The autocast context for this model's precision (disabled for fp32)."""
+        return torch.autocast(self.device.type, dtype=self.autocast or torch.float32, enabled=self.autocast is not None)
 
     def logits_from_encoded(self, encoded: Sequence[Encoded]) -> np.ndarray:
         """Raw logits for pre-tokenised inputs, batched by length under the token budget."""

@@ -65,8 +65,7 @@ class FIVE:
         embeds = model.get_input_embeddings()(inputs["input_ids"][row : row + 1])[0]
         group = torch.cat([embeds.unsqueeze(0), self.noisy_embeddings(embeds, positions)])
         extra = {k: v[row : row + 1].expand(len(group), -1) for k, v in inputs.items() if k != "input_ids"}
-        autocast = self.base.autocast
-        with torch.autocast(self.base.device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
+        with self.base.autocast_context():
             return model(inputs_embeds=group, **extra).logits.float().cpu().numpy()
 
     def predict_proba(self, texts: Sequence[TextInput]) -> np.ndarray:
