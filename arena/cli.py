@@ -35,6 +35,8 @@ def add_classifier_options(parser: argparse.ArgumentParser, flag: str = "--class
                              " | a defense: plain | fuse | five (wrap --base) | fact:PATH | fuse+fact:PATH | five+fact:PATH")
     parser.add_argument("--base", default="default", help="base classifier that plain/fuse/five wrap")
     parser.add_argument("--defense-seed", type=int, default=0, help="seed of stochastic defenses (FuSE, FIVE)")
+    parser.add_argument("--synonyms", default="auto",
+                        help="synonym source of attacks and FuSE: neighbors:PATH.json | vectors:PATH.txt | wordnet | textattack | auto")
     parser.add_argument("--max-length", type=int, default=256, help="truncation length in tokens (HF models)")
     parser.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
@@ -45,7 +47,7 @@ def load_classifier_from_args(args: argparse.Namespace, spec: str):
     """Build the classifier named on the command line."""
     from arena.zoo import build_defender
 
-    return build_defender(spec, args.base, synonyms=getattr(args, "synonyms", "auto"), seed=args.defense_seed,
+    return build_defender(spec, args.base, synonyms=args.synonyms, seed=args.defense_seed,
                           labels=_split(getattr(args, "classifier_labels", None)), max_length=args.max_length,
                           device=args.device, precision=args.precision)
 
@@ -54,7 +56,10 @@ def _defender_name(args: argparse.Namespace, spec: str) -> str:
     """The name a run is stored under: defenses of a base carry it (``fuse[default]``)."""
     if spec in ("plain", "fuse", "five"):
         spec = f"{spec}[{args.base}]"
-    return spec + (f"#seed{args.defense_seed}" if spec.split(":")[0].split("[")[0] in ("fuse", "five", "fuse+fact", "five+fact") else "")
+    kind = spec.split(":")[0].split("[")[0]
+    if kind in ("fuse", "fuse+fact"):
+        spec += f"@{args.synonyms}"  # FuSE's alternatives depend on the synonym source
+    return spec + (f"#seed{args.defense_seed}" if kind in ("fuse", "five", "fuse+fact", "five+fact") else "")
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -250,7 +255,6 @@ def _add_attack_options(parser: argparse.ArgumentParser) -> None:
     add_data_options(parser)
     parser.add_argument("--n", type=int, help="attack the first N examples (after a seeded shuffle with --seed)")
     parser.add_argument("--seed", type=int, help="shuffle the data with this seed before taking --n")
-    parser.add_argument("--synonyms", default="auto", help="neighbors:PATH.json | vectors:PATH.txt | wordnet | textattack | auto")
     parser.add_argument("--sim-threshold", type=float, help="angular similarity threshold of the 15-word windows (default 0.80, MiniLM)")
     parser.add_argument("--pos", default="auto", choices=["auto", "nltk", "pattern", "none"], help="POS tagger for the POS constraint")
     parser.add_argument("--importance", default="oov", choices=["oov", "delete"],
