@@ -53,11 +53,9 @@ def mark_changes(text: str, changed: list[list], side: str, left: str = "[[", ri
 
     ``side`` is ``"original"`` (mark the old words in the original) or ``"perturbed"``.
     """
-    from arena.words import WordView
-
     view = WordView.of(text)
-    column = 1 if side == "original" else 2
+    which = 0 if side == "original" else 1
     for position, *words in changed:
         if position < len(view):
-            view = view.replace(position, f"{left}{words[column - 1]}{right}")
+            view = view.replace(position, f"{left}{words[which]}{right}")
     return view.text

@@ -108,8 +108,8 @@ def main() -> int:
 
     print(f"\nScorer bench: {len(texts)} texts (mr + imdb, shuffled), truncation {args.max_length}, "
           f"{clf.device} ({torch.get_num_threads()} threads)")
-    print(f"| method     | seconds | texts/s | x padded32 | max |p - p_per_text| |")
-    print(f"|------------|--------:|--------:|-----------:|------------------:|")
+    print("| method     | seconds | texts/s | x padded32 | max |p - p_per_text| |")
+    print("|------------|--------:|--------:|-----------:|------------------:|")
     for name, rate in rates.items():
         ratio = rate / rates["padded32"] if "padded32" in rates else float("nan")
         print(f"| {name:<10s} | {seconds[name]:7.1f} | {rate:7.1f} | {ratio:10.2f} | {max_diff[name]:17.2e} |")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from arena.classifier import CallableClassifier
-from arena.data import Example, LabelledData, load_data
+from arena.data import Example, load_data
 from arena.match import mark_changes, run_match
 from arena.scorer import Scorer
 from arena.store import Store
