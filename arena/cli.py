@@ -128,7 +128,7 @@ def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
 
     data = load_data_from_args(args, n=args.n, seed=args.seed)
     defender = load_classifier_from_args(args, defender_spec)
-    options = AttackOptions(synonyms=args.synonyms, sim_threshold=args.sim_threshold, pos=args.pos, importance=args.importance,
+    options = AttackOptions(synonyms=args.synonyms, sim_threshold=args.sim_threshold, pos=args.pos, importance=args.importance, commit=args.commit,
                             max_candidates=args.max_candidates, min_cos=args.min_cos, chunk_size=args.chunk_size, device=args.device)
     attacker = build_attacker(args.attacker, options)
     data_name = args.data + (f"?n={args.n}" if args.n else "") + (f"&seed={args.seed}" if args.seed is not None else "")
@@ -259,6 +259,8 @@ def _add_attack_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pos", default="auto", choices=["auto", "nltk", "pattern", "none"], help="POS tagger for the POS constraint")
     parser.add_argument("--importance", default="oov", choices=["oov", "delete"],
                         help="word importance by replacing the word with <oov> (released code) or deleting it (paper, TextAttack)")
+    parser.add_argument("--commit", default="original", choices=["original", "current"],
+                        help="keep a non-flipping swap if it lowers p_y below the original text's (released code) or the current text's (TextAttack)")
     parser.add_argument("--max-candidates", type=int, default=50)
     parser.add_argument("--min-cos", type=float, default=0.5, help="minimum cosine of synonym candidates (vector sources)")
     parser.add_argument("--chunk-size", type=int, default=32, help="examples attacked in lockstep (one model call per step)")

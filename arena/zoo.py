@@ -12,6 +12,7 @@ class AttackOptions:
     sim_threshold: float | None = None
     pos: str = "auto"
     importance: str = "oov"
+    commit: str = "original"
     max_candidates: int = 50
     min_cos: float = 0.5
     chunk_size: int = 32
@@ -73,7 +74,7 @@ def build_attacker(spec: str, options: AttackOptions):
             None if options.pos == "none" else PosTagger(options.pos),
             max_candidates=options.max_candidates, min_cos=options.min_cos,
             sim_threshold=DEFAULT_SIM_THRESHOLD if options.sim_threshold is None else options.sim_threshold,
-            importance=options.importance, chunk_size=options.chunk_size,
+            importance=options.importance, commit=options.commit, chunk_size=options.chunk_size,
         )
     if spec.startswith("textattack:"):
         from attackers.textattack_adapter import TextAttackRecipe

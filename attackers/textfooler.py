@@ -13,7 +13,8 @@ Black-box: the attack sees only class probabilities, through the Scorer. Per exa
    text vs candidate, is >= ``sim_threshold`` (texts shorter than the window skip the check);
    if any passing candidate flips the prediction, take the most similar one: success. Otherwise
    take the candidate minimising p_y + [sim fails] + [POS fails] if that is below p_y of the
-   original text, and go on to the next word. (Only passing candidates are sent to the model:
+   original text (``commit="current"``: below p_y of the current text, as TextAttack's greedy
+   search does), and go on to the next word. (Only passing candidates are sent to the model:
    the others can never be chosen, so results equal the released code's, with fewer queries.)
 
 Batched across examples: a chunk of examples advances in lockstep, so each model call carries
@@ -94,7 +95,11 @@ class TextFooler:
         stopwords: frozenset[str] = STOPWORDS,
         chunk_size: int = 32,
         max_perturb_ratio: float | None = None,
+        commit: str = "original",
     ):
+        if commit not in ("original", "current"):
+            raise ValueError("commit must be 'original' (released code) or 'current' (TextAttack's greedy search)")
+        self.commit = commit
         if importance not in ("delete", "oov"):
             raise ValueError("importance must be 'oov' (released code) or 'delete' (paper, TextAttack)")
         self.synonyms = synonyms
@@ -220,7 +225,8 @@ class TextFooler:
                     state.status = SUCCEEDED
                     continue
                 best = int(np.argmin(p[:, state.y]))
-                if p[best, state.y] < state.p_original:
+                bar = state.p_original if self.commit == "original" else float(state.proba[state.y])
+                if p[best, state.y] < bar:
                     self._commit(state, position, variants[keep[best]], p[best])
             if self.max_perturb_ratio is not None and len(state.changed) >= self.max_perturb_ratio * len(state.original):
                 state.queue.clear()

@@ -186,3 +186,15 @@ def test_pairs_perturb_only_the_hypothesis():
     assert result.status == "succeeded"
     assert (result.original_text, result.text_pair) == ("a good premise", "good film")
     assert result.perturbed_text != "good film" and "film" in result.perturbed_text
+
+
+def test_commit_rule_original_vs_current():
+    """superb -> great and film -> movie leave p_y where it is: below the original's (released code commits them) but
+    not below the current text's (TextAttack's greedy rule does not)."""
+    original, _, _ = attack_one("great superb film", commit="original")
+    current, _, _ = attack_one("great superb film", commit="current")
+    assert original.status == current.status == "failed"
+    assert [old for _, old, _ in original.extra["changed"]] == ["great", "superb", "film"]  # no-op swaps kept
+    assert [old for _, old, _ in current.extra["changed"]] == ["great"]
+    with pytest.raises(ValueError, match="commit must be"):
+        attack_one("good film", commit="best")
