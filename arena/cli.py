@@ -141,12 +141,14 @@ def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
 
 
 def cmd_premade(args: argparse.Namespace) -> int:
+    from arena.match import adversarial_examples
+
     summary, results, defender = _run_match_from_args(args, args.classifier)
-    kept = [r for r in results if r.status == "succeeded"]
+    kept = adversarial_examples(results)
     with open(args.out, "w", encoding="utf-8") as handle:
-        for r in kept:
-            row = ({"text": r.perturbed_text} if r.text_pair is None else {"premise": r.original_text, "hypothesis": r.perturbed_text})
-            row.update(label=r.label, label_name=defender.labels[r.label], id=r.example_id)
+        for ex in kept:
+            row = {"text": ex.text} if ex.text_pair is None else {"premise": ex.text, "hypothesis": ex.text_pair}
+            row.update(label=ex.label, label_name=defender.labels[ex.label], id=ex.id)
             handle.write(json.dumps(row) + "\n")
     summary["premade"] = {"out": args.out, "examples": len(kept)}
     print(json.dumps(summary) if args.json else f"wrote {len(kept)} successful adversarial examples (true labels) to {args.out}")

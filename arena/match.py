@@ -5,10 +5,10 @@ from tqdm.auto import tqdm
 
 from arena.attack import Attacker
 from arena.classifier import Classifier
-from arena.data import LabelledData, align_labels
+from arena.data import Example, LabelledData, align_labels
 from arena.metrics import attack_summary
 from arena.scorer import Scorer
-from arena.store import Store
+from arena.store import ExampleResult, Store
 from arena.words import WordView
 
 
@@ -46,6 +46,14 @@ def run_match(
                **attack_summary(store.results(run_id)), "resumed": len(done)}
     store.finish_run(run_id, summary)
     return summary
+
+
+def adversarial_examples(results: list[ExampleResult]) -> list[Example]:
+    """Successful attacks as examples with their true labels (the paper's pre-made sets);
+    for pairs the premise is kept and the perturbed hypothesis becomes ``text_pair``."""
+    return [Example(r.perturbed_text, r.label, None, r.example_id) if r.text_pair is None
+            else Example(r.original_text, r.label, r.perturbed_text, r.example_id)
+            for r in results if r.status == "succeeded"]
 
 
 def mark_changes(text: str, changed: list[list], side: str, left: str = "[[", right: str = "]]") -> str:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from arena.data import LabelledData, load_data
 from arena.evaluate import evaluate
-from arena.match import run_match
+from arena.match import adversarial_examples, run_match
 from arena.store import Store
 from arena.zoo import AttackOptions, build_attacker, build_defender
 
@@ -42,16 +42,6 @@ def defender_spec(row: str, fact: str | None) -> str | None:
     return row
 
 
-def premade_set(results, data: LabelledData) -> LabelledData:
-    """The successful adversarial texts with their true labels."""
-    from arena.data import Example
-
-    examples = [Example(r.original_text if r.text_pair is not None else r.perturbed_text, r.label,
-                        r.perturbed_text if r.text_pair is not None else None, r.example_id)
-                for r in results if r.status == "succeeded"]
-    return LabelledData(examples, data.label_names, data.source + "#premade")
-
-
 def run_dataset(name: str, n: int, args, store: Store) -> dict:
     """All rows of one data set."""
     data = load_data(str(Path(args.data_dir) / name), n=n)
@@ -61,7 +51,7 @@ def run_dataset(name: str, n: int, args, store: Store) -> dict:
     plain = build_defender("plain", "default", max_length=args.max_length)
     made = run_match(plain, attacker, data, store, defender_name="plain[default]", attacker_name="textfooler",
                      data_name=f"{name}?n={n}", config=attack_config, progress=not args.json)
-    premade = premade_set(store.results(made["run_id"]), data)
+    premade = LabelledData(adversarial_examples(store.results(made["run_id"])), data.label_names, data.source + "#premade")
     table = {}
     for row in ROWS:
         spec = defender_spec(row, args.fact)

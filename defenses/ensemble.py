@@ -1,9 +1,11 @@
 """Combining a group's outputs into one prediction (FuSE and FIVE)."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
-from arena.classifier import softmax
+from arena.classifier import TextInput, check_inputs, softmax
 
 COMBINATIONS = ("logits", "vote")
 
@@ -19,3 +21,28 @@ def combine(logits: np.ndarray, how: str = "logits") -> np.ndarray:
     if how == "vote":
         return np.bincount(logits.argmax(axis=1), minlength=logits.shape[1]) / len(logits)
     raise ValueError(f"combination must be one of {', '.join(COMBINATIONS)}")
+
+
+class GroupEnsemble:
+    """A stochastic defense that scores each input as a group of variants and combines them.
+
+    Subclasses set ``labels``, ``combination``, ``chunk`` and implement :meth:`group_logits`.
+    """
+
+    stochastic = True
+    labels: list[str]
+    combination: str
+    chunk: int
+
+    def group_logits(self, items: list[TextInput]) -> list[np.ndarray]:
+        """Per input: the logits ``(m, k)`` of its group (the original first)."""
+        raise NotImplementedError
+
+    def predict_proba(self, texts: Sequence[TextInput]) -> np.ndarray:
+        """Combined probabilities of each input's group, ``chunk`` inputs at a time."""
+        items = check_inputs(texts)
+        out = np.zeros((len(items), len(self.labels)))
+        for start in range(0, len(items), self.chunk):
+            for row, logits in enumerate(self.group_logits(items[start : start + self.chunk])):
+                out[start + row] = combine(logits, self.combination)
+        return out

@@ -15,17 +15,15 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from arena.classifier import TextInput, check_inputs
+from arena.classifier import TextInput
 from arena.words import WordView
 from attackers.textfooler import STOPWORDS
-from defenses.ensemble import combine
+from defenses.ensemble import GroupEnsemble
 from defenses.switch import gradient_importance, require_hf, segment_of
 
 
-class FIVE:
+class FIVE(GroupEnsemble):
     """A defended classifier: the base model voting over embedding-noised copies of each input."""
-
-    stochastic = True
 
     def __init__(self, base, *, embeddings: int = 1, std: float = 2.29, samples: int = 10, combination: str = "logits",
                  seed: int = 0, chunk: int = 8):
@@ -68,16 +66,14 @@ class FIVE:
         with self.base.autocast_context():
             return model(inputs_embeds=group, **extra).logits.float().cpu().numpy()
 
+    def group_logits(self, items: list[TextInput]) -> list[np.ndarray]:
+        """Each input with its noisy copies, one forward per input's group."""
+        importance, positions = self.chosen_positions(items)
+        groups = [self._group_logits(importance.inputs, row, chosen) for row, chosen in enumerate(positions)]
+        self.last_groups.extend(torch.softmax(torch.from_numpy(g), -1).numpy() for g in groups)
+        return groups
+
     def predict_proba(self, texts: Sequence[TextInput]) -> np.ndarray:
         """Combined probabilities of each input's group (original + noisy copies)."""
-        items = check_inputs(texts)
-        out = np.zeros((len(items), len(self.labels)))
         self.last_groups = []
-        for start in range(0, len(items), self.chunk):
-            part = items[start : start + self.chunk]
-            importance, positions = self.chosen_positions(part)
-            for row, chosen in enumerate(positions):
-                logits = self._group_logits(importance.inputs, row, chosen)
-                self.last_groups.append(torch.softmax(torch.from_numpy(logits), -1).numpy())
-                out[start + row] = combine(logits, self.combination)
-        return out
+        return super().predict_proba(texts)

@@ -12,20 +12,18 @@ from typing import Sequence
 
 import numpy as np
 
-from arena.classifier import TextInput, check_inputs
+from arena.classifier import TextInput
 from arena.similarity import SentenceSimilarity
 from attackers.pos import PosTagger
 from attackers.synonyms import SynonymSource
-from defenses.ensemble import combine
+from defenses.ensemble import GroupEnsemble
 from defenses.switch import Switch, SwitchConfig, require_hf
 
 FUSE_DEFAULTS = SwitchConfig(perturb_words=3, candidates_per_word=10, multiplier=17, total_alternatives=12, method="filter", match_pos=True)
 
 
-class FuSE:
+class FuSE(GroupEnsemble):
     """A defended classifier: the base model voting over SWITCH alternatives of each input."""
-
-    stochastic = True
 
     def __init__(self, base, synonyms: SynonymSource, similarity: SentenceSimilarity | None, pos: PosTagger | None,
                  config: SwitchConfig | None = None, *, combination: str = "logits", seed: int = 0, chunk: int = 16):
@@ -38,20 +36,16 @@ class FuSE:
         self.name = f"fuse({getattr(base, 'name', 'base')})"
         self.last_groups: list[list[TextInput]] = []  # the alternatives behind the latest predictions (for the app)
 
+    def group_logits(self, items: list[TextInput]) -> list[np.ndarray]:
+        """Each input with its SWITCH alternatives, all inputs' groups in one batched forward."""
+        groups = self.switch.alternatives(items, self.rng)
+        self.last_groups.extend(groups)
+        flat = [x for item, alts in zip(items, groups) for x in (item, *alts)]
+        logits = self.base.logits_from_encoded(self.base.encode(flat))
+        bounds = np.cumsum([0] + [1 + len(alts) for alts in groups])
+        return [logits[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
     def predict_proba(self, texts: Sequence[TextInput]) -> np.ndarray:
         """Combined probabilities of each input's group (original + SWITCH alternatives)."""
-        items = check_inputs(texts)
-        out = np.zeros((len(items), len(self.labels)))
         self.last_groups = []
-        for start in range(0, len(items), self.chunk):
-            part = items[start : start + self.chunk]
-            groups = self.switch.alternatives(part, self.rng)
-            self.last_groups.extend(groups)
-            flat = [x for item, alts in zip(part, groups) for x in (item, *alts)]
-            logits = self.base.logits_from_encoded(self.base.encode(flat))
-            offset = 0
-            for row, alts in enumerate(groups):
-                size = 1 + len(alts)
-                out[start + row] = combine(logits[offset : offset + size], self.combination)
-                offset += size
-        return out
+        return super().predict_proba(texts)
