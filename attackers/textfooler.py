@@ -20,6 +20,11 @@ Black-box: the attack sees only class probabilities, through the Scorer. Per exa
 Batched across examples: a chunk of examples advances in lockstep, so each model call carries
 the candidates of every example of the chunk, and each similarity call encodes every window of
 the step (cached across steps). Deterministic: batched results equal one-at-a-time results.
+
+As in the released code, the final label is the defender's prediction on the final text. For a
+stochastic defender (FuSE, FIVE: the Scorer does not cache) that is a fresh query, so a flip seen
+on one draw that does not hold on the next is a failed attack (and a final text that a fresh draw
+gets wrong is a success); for a deterministic defender it is the cached answer and changes nothing.
 """
 from __future__ import annotations
 
@@ -234,6 +239,17 @@ class TextFooler:
                 state.status = FAILED
 
     @staticmethod
+    def _recheck(states: list[_State], scorer: Scorer) -> None:
+        """The released code's final label: a fresh prediction on each final text decides the status."""
+        fresh = scorer.predict_proba([s.model_input(s.current.text) for s in states], [s.owner for s in states])
+        for state, row in zip(states, fresh):
+            held = int(row.argmax()) != state.y
+            if held != (state.status == SUCCEEDED):
+                state.note = "flip did not hold on a fresh draw" if state.status == SUCCEEDED else "a fresh draw got the final text wrong"
+                state.status = SUCCEEDED if held else FAILED
+            state.proba = row
+
+    @staticmethod
     def _commit(state: _State, position: int, variant: WordView, proba: np.ndarray) -> None:
         state.current = variant
         state.proba = proba
@@ -271,6 +287,8 @@ class TextFooler:
             if done:
                 pending = [s for s in pending if s.status is None]
                 attacked = [s for s in done if s.status != SKIPPED]
+                if attacked and not scorer.caching:
+                    self._recheck(attacked, scorer)
                 sims = self.similarity.similarity([s.original.text for s in attacked], [s.current.text for s in attacked])
                 sim_of = {id(s): float(v) for s, v in zip(attacked, sims)}
                 now = time.perf_counter()

@@ -198,3 +198,33 @@ def test_commit_rule_original_vs_current():
     assert [old for _, old, _ in current.extra["changed"]] == ["great"]
     with pytest.raises(ValueError, match="commit must be"):
         attack_one("good film", commit="best")
+
+
+class FlakyClassifier(CallableClassifier):
+    """keyword_probs, except that a text with 'nice' reads as positive from the second time it is scored."""
+
+    stochastic = True
+
+    def __init__(self):
+        self.seen: dict[str, int] = {}
+        super().__init__(self._probs, ["negative", "positive"])
+
+    def _probs(self, texts):
+        out = keyword_probs(texts)
+        for i, text in enumerate(texts):
+            self.seen[text] = self.seen.get(text, 0) + 1
+            if "nice" in text.split() and self.seen[text] > 1:
+                out[i] = [0.1, 0.9]
+        return out
+
+
+def test_stochastic_defender_final_text_is_rescored():
+    """Released-code final label: a flip that does not hold on a fresh draw is a failed attack."""
+    clf = FlakyClassifier()
+    scorer = Scorer(clf)
+    assert not scorer.caching
+    attacker = TextFooler(TABLE, FakeSimilarity(), FakeTagger())
+    (result,) = list(attacker.attack([(0, Example("a lovely film", 1, None, "x"))], scorer))
+    assert result.status == "failed" and "fresh draw" in result.extra["note"]
+    assert result.perturbed_pred == 1 and result.perturbed_text == "a nice film" and clf.seen["a nice film"] == 2
+
