@@ -352,10 +352,14 @@ def load_default_classifier(adapter_dir: str | Path = DEFAULT_CLASSIFIER_DIR, **
 
 
 def load_classifier(spec: str, *, labels: Sequence[str] | None = None, **kwargs) -> Classifier:
-    """Build a classifier from a spec: ``default``, a trained adapter folder, ``module:function``,
+    """Build a classifier from a spec: ``default``, ``vader`` (lexicon), a trained adapter folder, ``module:function``,
     ``http(s)://...``, a local model folder or a hub id."""
     if spec == "default":
         return load_default_classifier(**kwargs)
+    if spec == "vader":
+        from arena.lexicon import VaderClassifier
+
+        return VaderClassifier()
     if spec.startswith(("http://", "https://")):
         return HTTPClassifier(spec, labels)
     path = Path(spec).expanduser()

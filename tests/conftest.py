@@ -36,3 +36,30 @@ def tiny_model_dir(tmp_path_factory) -> str:
 def tiny_classifier(tiny_model_dir) -> HFClassifier:
     """The tiny model loaded through the HF adapter (small token budget so batching really splits)."""
     return HFClassifier.from_pretrained(tiny_model_dir, token_budget=256, max_batch=8, device="cpu")
+
+
+TINY_WORDS = ["the", "film", "movie", "was", "is", "good", "bad", "great", "awful", "and", "but", "very", "plot", "acting", "fun", "dull"]
+
+
+def build_tiny_lm(folder) -> str:
+    """A randomly initialised 2-layer GPT-2 over a 20-token word-level vocabulary (tokenizer built with
+    the `tokenizers` package), saved as safetensors."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, decoders
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    vocab = {tok: i for i, tok in enumerate(["<pad>", "<eos>", "<unk>", "<bos>"] + TINY_WORDS)}
+    raw = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    raw.pre_tokenizer = pre_tokenizers.Whitespace()
+    raw.decoder = decoders.WordPiece(prefix="##")  # joins words with spaces
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>", bos_token="<bos>")
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(vocab), n_positions=64, n_embd=32, n_layer=2, n_head=2, bos_token_id=3, eos_token_id=1)
+    GPT2LMHeadModel(config).save_pretrained(folder, safe_serialization=True)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_dir(tmp_path_factory) -> str:
+    """Folder of the tiny GPT-2 policy model."""
+    return build_tiny_lm(tmp_path_factory.mktemp("tiny_gpt2"))

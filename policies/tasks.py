@@ -1,0 +1,119 @@
+"""The generator task (the CORY/RLGF IMDB task on arena parts): prompts, reward, judge, metrics.
+
+- Prompts: the first 2-8 words (drawn per review) of the texts of a data set; the last
+  ``heldout`` texts are kept apart for evaluation.
+- Responses: a length drawn per batch in [min_tokens, max_tokens].
+- Reward: an arena classifier's score for a target class on prompt + response: ``logit``
+  (log-odds of the target class, what TRL's and CORY's IMDB runs feed PPO) or ``prob``.
+- Judge: a second, independent classifier (default ``vader``, a lexicon model) scores the same
+  texts; ``gap`` = reward model's target probability - judge's: how much of the reward the judge
+  does not confirm (reward hacking).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from arena.classifier import Classifier
+from arena.scorer import Scorer
+
+
+class ClassifierReward:
+    """Score texts with a classifier's target class: ``logit`` (log-odds) or ``prob``."""
+
+    def __init__(self, classifier: Classifier, target: str | int = "positive", kind: str = "logit"):
+        if kind not in ("logit", "prob"):
+            raise ValueError("reward kind must be 'logit' or 'prob'")
+        labels = list(classifier.labels)
+        if isinstance(target, str) and not target.lstrip("-").isdigit():
+            lowered = [str(label).lower() for label in labels]
+            if target.lower() not in lowered:
+                raise ValueError(f"target class {target!r} is not one of the classifier's labels {labels}")
+            target = lowered.index(target.lower())
+        self.target = int(target)
+        if not 0 <= self.target < len(labels):
+            raise ValueError(f"target class index {self.target} is out of range for labels {labels}")
+        self.scorer = Scorer(classifier, cache_size=50_000)
+        self.kind = kind
+        self.labels = labels
+
+    def probability(self, texts: Sequence[str]) -> np.ndarray:
+        """P(target class) per text."""
+        return self.scorer.predict_proba(list(texts))[:, self.target] if texts else np.zeros(0)
+
+    def __call__(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(reward per text, P(target) per text)."""
+        p = self.probability(texts)
+        if self.kind == "prob":
+            return p.astype(np.float32), p
+        q = np.clip(p, 1e-6, 1 - 1e-6)
+        return np.log(q / (1 - q)).astype(np.float32), p
+
+
+def prompts_from_texts(texts: Sequence[str], rng: np.random.Generator, min_words: int = 2, max_words: int = 8) -> list[str]:
+    """The first k words of each text, k uniform in [min_words, max_words] (capped by the text's length)."""
+    out = []
+    for text in texts:
+        words = text.split()
+        if words:
+            out.append(" ".join(words[: int(rng.integers(min_words, max_words + 1))]))
+    return out
+
+
+def distinct_n(texts: Sequence[str], n: int) -> float:
+    """Distinct n-grams / all n-grams over the texts' words (0 when there are none)."""
+    grams = [tuple(words[i : i + n]) for words in (t.split() for t in texts) for i in range(len(words) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def perplexity(ref_logprobs: torch.Tensor) -> float:
+    """Perplexity of the responses under the reference LM, from its per-token log-probs ``(B, R)``."""
+    return math.exp(-float(ref_logprobs.mean())) if ref_logprobs.numel() else float("nan")
+
+
+@dataclass
+class GeneratorTask:
+    """Prompts and scorers of the generator task."""
+
+    train_texts: list[str]
+    heldout_texts: list[str]
+    reward: ClassifierReward
+    judge: ClassifierReward
+    min_tokens: int = 4
+    max_tokens: int = 16
+    min_words: int = 2
+    max_words: int = 8
+
+    def __post_init__(self):
+        if not self.train_texts:
+            raise ValueError("the generator task needs texts to cut prompts from")
+        if not 1 <= self.min_tokens <= self.max_tokens:
+            raise ValueError("need 1 <= min_tokens <= max_tokens")
+
+    def prompts(self, rng: np.random.Generator, n: int) -> list[str]:
+        """``n`` training prompts (texts drawn with replacement, a fresh cut each time)."""
+        picks = rng.integers(0, len(self.train_texts), size=n)
+        return prompts_from_texts([self.train_texts[i] for i in picks], rng, self.min_words, self.max_words)
+
+    def heldout_prompts(self, n: int, seed: int = 1234) -> list[str]:
+        """The same ``n`` held-out prompts every time (fixed seed)."""
+        texts = self.heldout_texts or self.train_texts
+        return prompts_from_texts(texts[:n], np.random.default_rng(seed), self.min_words, self.max_words)
+
+    def response_length(self, rng: np.random.Generator) -> int:
+        """This batch's response length."""
+        return int(rng.integers(self.min_tokens, self.max_tokens + 1))
+
+    def metrics(self, texts: Sequence[str], responses: Sequence[str], ref_logprobs: torch.Tensor | None = None) -> dict[str, float]:
+        """Reward-model probability, judge probability, their gap, distinct-1/2 and perplexity."""
+        reward_p = float(self.reward.probability(texts).mean())
+        judge_p = float(self.judge.probability(texts).mean())
+        out = {"reward": reward_p, "judge": judge_p, "gap": reward_p - judge_p,
+               "distinct_1": distinct_n(responses, 1), "distinct_2": distinct_n(responses, 2)}
+        if ref_logprobs is not None:
+            out["ppl"] = perplexity(ref_logprobs)
+        return out
