@@ -1,0 +1,216 @@
+"""RL library: PPO pieces, CORY, RLGF masks, the sampler, the runner (tiny GPT-2, toy rewards)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from policies.cory import CORY
+from policies.lm import PolicyLM
+from policies.ppo import PPO, AdaptiveKLController, PPOConfig, gae, kl_per_token, token_rewards, whiten
+from policies.rlgf import RLGF, loss_masks, switch_points
+from policies.tasks import ClassifierReward, distinct_n, prompts_from_texts
+from policies.train import PolicyRunConfig, train_policy
+
+TOY_REWARD = '''
+import numpy as np
+def predict(texts):
+    """P(positive) grows with the number of 'good' tokens."""
+    p = np.array([min(0.99, 0.05 + t.split().count("good") / 4) for t in texts])
+    return np.stack([1 - p, p], 1)
+predict.labels = ["negative", "positive"]
+'''
+TEXTS = ["the film was good", "the movie is bad", "the plot and the acting", "very dull movie", "the acting was great",
+         "the film is awful but fun", "the plot was very fun", "the movie and the plot"]
+
+
+def count_good(texts):
+    """Reward = number of 'good' words; P(target) = the same, capped."""
+    counts = np.array([t.split().count("good") for t in texts], dtype=np.float32)
+    return counts, np.minimum(counts / 4, 1.0)
+
+
+@pytest.fixture()
+def policy(tiny_lm_dir):
+    torch.manual_seed(0)
+    return PolicyLM.from_pretrained(tiny_lm_dir, lora_r=0, device="cpu")
+
+
+def test_gae_matches_hand_computed_case():
+    values = torch.tensor([[0.5, 0.2]])
+    rewards = torch.tensor([[0.0, 1.0]])
+    adv, ret = gae(values, rewards, gamma=1.0, lam=0.95)
+    # delta_1 = 1 - 0.2 = 0.8; delta_0 = 0 + 0.2 - 0.5 = -0.3; A_0 = -0.3 + 0.95 * 0.8
+    assert torch.allclose(adv, torch.tensor([[0.46, 0.8]]))
+    assert torch.allclose(ret, torch.tensor([[0.96, 1.0]]))
+    adv, _ = gae(values, rewards, gamma=0.5, lam=1.0)
+    assert torch.allclose(adv, torch.tensor([[-0.5 + 0.5 * 1.0, 0.8]]))
+
+
+def test_kl_estimators_and_token_rewards():
+    logits, ref_logits = torch.randn(2, 3, 5), torch.randn(2, 3, 5)
+    taken = torch.zeros(2, 3, 1, dtype=torch.long)
+    lp = logits.log_softmax(-1).gather(2, taken).squeeze(-1)
+    rlp = ref_logits.log_softmax(-1).gather(2, taken).squeeze(-1)
+    assert torch.allclose(kl_per_token(lp, rlp, "kl"), lp - rlp)
+    assert torch.allclose(kl_per_token(lp, rlp, "abs"), (lp - rlp).abs())
+    assert torch.allclose(kl_per_token(lp, rlp, "mse"), 0.5 * (lp - rlp) ** 2)
+    full = torch.nn.functional.kl_div(ref_logits.log_softmax(-1), logits.log_softmax(-1), log_target=True, reduction="none").sum(-1)
+    assert torch.allclose(kl_per_token(lp, rlp, "full", logits, ref_logits), full, atol=1e-6)
+    with pytest.raises(ValueError, match="logits"):
+        kl_per_token(lp, rlp, "full")
+    rewards = token_rewards(torch.tensor([1.0, 2.0]), torch.ones(2, 3), 0.1)
+    assert torch.allclose(rewards, torch.tensor([[-0.1, -0.1, 0.9], [-0.1, -0.1, 1.9]]))
+
+
+def test_adaptive_kl_moves_towards_target_and_whiten():
+    ctl = AdaptiveKLController(0.2, target=6.0, horizon=100)
+    ctl.update(12.0, 10)  # too much KL: coefficient grows (error clipped to 20 %)
+    assert ctl.value == pytest.approx(0.2 * 1.02)
+    ctl.update(0.0, 10)
+    assert ctl.value < 0.2 * 1.02
+    x = whiten(torch.tensor([[1.0, 2.0, 3.0, 100.0]]), torch.tensor([[1.0, 1.0, 1.0, 0.0]]))
+    assert abs(float(x[0, :3].mean())) < 1e-5
+
+
+def test_sampler_forces_roll_in_and_keeps_lengths(policy):
+    forced = torch.full((3, 5), policy.tokenizer.convert_tokens_to_ids("good"))
+    batch = policy.sample(["the film", "the", "the movie was very"], 5, forced=forced, force_until=torch.tensor([0, 2, 5]))
+    good = policy.tokenizer.convert_tokens_to_ids("good")
+    assert batch.response.shape == (3, 5)
+    assert (batch.response[1, :2] == good).all() and (batch.response[2] == good).all()
+    assert not set(batch.response.flatten().tolist()) & set(policy.special_ids)
+    texts = policy.texts(batch)
+    assert texts[2].startswith("the movie was very good good")
+    lp, values, _ = policy(batch)
+    ref_lp, none, _ = policy(batch, reference=True)
+    assert lp.shape == values.shape == (3, 5) and none is None
+    assert torch.allclose(lp, ref_lp)  # untrained: policy == reference
+
+
+def test_lora_reference_is_the_adapter_switched_off(tiny_lm_dir):
+    torch.manual_seed(0)
+    policy = PolicyLM.from_pretrained(tiny_lm_dir, lora_r=4, device="cpu")
+    batch = policy.sample(["the film"] * 2, 4)
+    for p in policy.model.parameters():
+        if p.requires_grad:
+            torch.nn.init.normal_(p, std=0.5)
+    lp, _, _ = policy(batch)
+    ref_lp, _, _ = policy(batch, reference=True)
+    assert not torch.allclose(lp, ref_lp)
+    assert all("lora" in n or "value_heads" in n for n, p in policy.named_parameters() if p.requires_grad)
+
+
+def test_rlgf_switch_points_and_loss_masks():
+    rng = np.random.default_rng(0)
+    assert switch_points(8, 6, 0.0, rng).tolist() == [0] * 8
+    t = switch_points(200, 6, 1.0, rng)
+    assert int(t.min()) >= 1 and int(t.max()) <= 5 and len(set(t.tolist())) == 5
+    switch = torch.tensor([0, 2, 4])
+    p, v = loss_masks("ppo++", switch, 4)  # learner tokens: positions >= t
+    assert p.tolist() == v.tolist() == [[True] * 4, [False, False, True, True], [False] * 4]
+    p, v = loss_masks("aggrevated", switch, 4)  # policy loss on the learner's prefix, value loss on guide tokens
+    assert p.tolist() == [[False] * 4, [True, True, False, False], [True] * 4]
+    assert v.tolist() == [[True] * 4, [False, False, True, True], [False] * 4]
+
+
+def test_d2lols_phases_and_guide_critic(tiny_lm_dir):
+    torch.manual_seed(0)
+    policy = PolicyLM.from_pretrained(tiny_lm_dir, lora_r=0, value_heads=2, device="cpu")
+    algo = RLGF(policy, PPOConfig(mini_batch_size=4, ppo_epochs=1), count_good, mode="d2lols", tau=1)
+    assert (algo.phase(0), algo.phase(1)) == ("aggrevated", "ppo++")
+    heads = [h.weight.detach().clone() for h in policy.value_heads]
+    algo.iteration(["the film"] * 4, 4, 0)  # AggreVaTeD: only the guide critic (head 1) learns
+    assert torch.equal(heads[0], policy.value_heads[0].weight) and not torch.equal(heads[1], policy.value_heads[1].weight)
+    algo.iteration(["the film"] * 4, 4, 1)
+    assert not torch.equal(heads[0], policy.value_heads[0].weight)
+    with pytest.raises(ValueError, match="two value heads"):
+        RLGF(PolicyLM.from_pretrained(tiny_lm_dir, lora_r=0, device="cpu"), PPOConfig(), count_good, mode="d2lols")
+
+
+def test_cory_observer_prompt_shared_reward_and_role_swap(tiny_lm_dir):
+    torch.manual_seed(0)
+    a1 = PolicyLM.from_pretrained(tiny_lm_dir, lora_r=0, device="cpu")
+    a2 = PolicyLM.from_pretrained(tiny_lm_dir, lora_r=0, device="cpu")
+    seen: list[list[str]] = []
+
+    def reward(texts):
+        seen.append(list(texts))
+        return count_good(texts)
+
+    cory = CORY(a1, a2, PPOConfig(mini_batch_size=2, ppo_epochs=1), reward, exchange_every=2)
+    assert cory.observer_prompts(["the film"], ["the film was good"]) == ['I can make this sentence "the film was good" more positive: the film']
+    scores = []
+    for trainer in cory.trainers:
+        original = trainer.step
+        trainer.step = lambda batch, s, _orig=original, **kw: (scores.append(np.asarray(s)), _orig(batch, s, **kw))[1]
+    cory.iteration(["the film", "the plot"], 3, 0)
+    pioneer_texts, observer_texts = seen
+    assert all(t.startswith(("the film", "the plot")) and "I can make" not in t for t in observer_texts)  # scored on s0 + a2
+    shared = count_good(pioneer_texts)[0] + count_good(observer_texts)[0]
+    assert np.allclose(scores[0], shared) and np.allclose(scores[1], shared)
+    opt0 = cory.trainers[0].optimizer
+    state0 = {k: v["exp_avg"].clone() for k, v in zip(range(3), opt0.state.values())}
+    assert cory.pioneer == 0
+    cory.iteration(["the film", "the plot"], 3, 1)
+    assert cory.pioneer == 1  # swapped after the 2nd iteration
+    assert cory.trainers[0].policy is a1 and cory.trainers[0].optimizer is opt0 and opt0.state  # Adam state stays with its agent
+    assert any(not torch.equal(state0[k], v["exp_avg"]) for k, v in zip(range(3), opt0.state.values()))
+    with pytest.raises(ValueError, match="template"):
+        CORY(a1, a2, PPOConfig(), reward, template="no slots")
+
+
+def test_reward_and_task_helpers(tiny_classifier):
+    with pytest.raises(ValueError, match="not one of"):
+        ClassifierReward(tiny_classifier, "positive")
+    reward = ClassifierReward(tiny_classifier, "Entailment", kind="logit")
+    r, p = reward(["a", "b c"])
+    assert np.allclose(r, np.log(p / (1 - p)), atol=1e-4)
+    prompts = prompts_from_texts(["one two three four five six seven eight nine ten"] * 20, np.random.default_rng(0))
+    assert all(2 <= len(x.split()) <= 8 for x in prompts) and len(set(prompts)) > 1
+    assert distinct_n(["a b a b"], 1) == 0.5 and distinct_n(["a b a b"], 2) == pytest.approx(2 / 3)
+
+
+@pytest.fixture()
+def toy_run(tmp_path, tiny_lm_dir):
+    (tmp_path / "toy_reward.py").write_text(TOY_REWARD)
+    (tmp_path / "texts.tsv").write_text("text\tlabel\n" + "".join(f"{t}\t{i % 2}\n" for i, t in enumerate(TEXTS)))
+
+    def make(algo: str, iterations: int, out: str = "run", **extra) -> PolicyRunConfig:
+        return PolicyRunConfig(out=str(tmp_path / out), algo=algo, policy=tiny_lm_dir, reward=f"{tmp_path}/toy_reward.py:predict",
+                               judge="vader", data=str(tmp_path / "texts.tsv"), heldout=2, iterations=iterations, batch=8, lora_r=0,
+                               min_tokens=4, max_tokens=6, eval_every=6, checkpoint_every=2, tau=4, eval_length=6, device="cpu",
+                               ppo={"learning_rate": 3e-3, "mini_batch_size": 4}, **extra)
+    return make
+
+
+@pytest.mark.parametrize("algo", ["ppo", "cory", "ppo++", "aggrevated", "d2lols"])
+def test_each_algorithm_raises_a_toy_reward(toy_run, algo):
+    summary = train_policy(toy_run(algo, 12, out=algo), progress=False)
+    assert summary["final"]["reward"] > summary["untrained"]["reward"] + 0.2, summary
+
+
+def test_runner_resumes_without_duplicates_and_saves_a_loadable_policy(toy_run, tmp_path):
+    train_policy(toy_run("ppo", 3), progress=False)  # checkpoint after iteration 2, metrics for 0..2
+    first = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in first if r["split"] == "train"] == [0, 1, 2]
+    with (tmp_path / "run" / "metrics.jsonl").open("a") as f:  # a crash after logging iteration 3, before its checkpoint
+        f.write(json.dumps({**first[-2], "iteration": 3}) + "\n")
+    summary = train_policy(toy_run("ppo", 6), progress=False)  # resumes after 3 (final checkpoint), runs 3..5
+    rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["iteration"] for r in rows if r["split"] == "train"] == list(range(6))
+    assert [r["iteration"] for r in rows if r["split"] == "heldout"] == [0, 3, 6]
+    assert summary["iterations"] == 6 and (tmp_path / "run" / "curves.png").stat().st_size > 1000
+    loaded = PolicyLM.load(tmp_path / "run" / "policy")
+    assert len(loaded.sample(["the film"], 4).response[0]) == 4
+    with pytest.raises(ValueError, match="other settings"):
+        train_policy(toy_run("cory", 6), progress=False)
+
+
+def test_ppo_algorithm_rollout_fields(policy):
+    algo = PPO(policy, PPOConfig(mini_batch_size=2, ppo_epochs=1), count_good)
+    rollout = algo.iteration(["the film", "the plot"], 3, 0)
+    assert len(rollout.texts) == 2 and rollout.ref_logprobs.shape == (2, 3)
+    assert {"kl", "pg_loss", "vf_loss", "clipfrac", "kl_coef"} <= set(rollout.stats)
