@@ -271,6 +271,13 @@ def _add_attack_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON summary object")
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from app import main as app_main  # imports gradio: only for this command
+
+    app_main(args.app_args, prog="arena demo")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="arena", description="FireArena: attack, defend and score NLP classifiers.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -312,6 +319,13 @@ def build_parser() -> argparse.ArgumentParser:
     td.add_argument("--judge", default="default", help="frozen classifier whose gradients pick SWITCH's words")
     td.add_argument("--synonyms", default="auto", help="neighbors:PATH.json | vectors:PATH.txt | wordnet | textattack | auto")
     td.set_defaults(func=cmd_train_fact)
+
+    # Every option after `demo` belongs to the app (`arena demo --help` lists them): prefix_chars="+" makes
+    # this subparser pass `--port 7860` on as words instead of parsing them, so gradio loads only here.
+    de = commands.add_parser("demo", add_help=False, prefix_chars="+",
+                             help="the Gradio app (attack, perturb by hand, defend, leaderboard) on 127.0.0.1")
+    de.add_argument("app_args", nargs="*", help="app options: see `arena demo --help`")
+    de.set_defaults(func=cmd_demo)
     return parser
 
 
