@@ -227,6 +227,56 @@ def cmd_train_fact(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_policy(args: argparse.Namespace) -> int:
+    from policies.train import PolicyRunConfig, train_policy
+
+    ppo = {"learning_rate": args.lr, "init_kl_coef": args.kl_coef, "adaptive_kl": args.adaptive_kl, "kl_estimator": args.kl_estimator,
+           "score_norm": args.score_norm, "ppo_epochs": args.ppo_epochs, "mini_batch_size": args.mini_batch,
+           "gradient_accumulation_steps": args.grad_accum}
+    cfg = PolicyRunConfig(out=args.out, algo=args.algo, policy=args.policy, reward=args.reward, judge=args.judge, target=args.target,
+                          reward_kind=args.reward_kind, data=args.data, heldout=args.heldout, iterations=args.iterations, batch=args.batch,
+                          seed=args.seed, lora_r=args.lora_r, min_tokens=args.min_tokens, max_tokens=args.max_tokens,
+                          eval_every=args.eval_every, checkpoint_every=args.checkpoint_every, beta=args.beta, tau=args.tau,
+                          exchange_every=args.exchange_every, guide=args.guide, device=args.device, ppo=ppo)
+    summary = train_policy(cfg, progress=not args.json)
+    summary["out"] = args.out
+    print(json.dumps(summary) if args.json else json.dumps(summary, indent=1))
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from policies.lm import PolicyLM
+
+    prompts = Path(args.prompts).read_text().splitlines() if Path(args.prompts).is_file() else _split(args.prompts.replace("|", ","))
+    prompts = [p for p in (prompts or []) if p.strip()]
+    if not prompts:
+        raise ValueError("--prompts: give prompts separated by '|' or a file with one prompt per line")
+    torch_seed(args.seed)
+    policy = PolicyLM.from_pretrained(args.policy, frozen=True, device=args.device)
+    batch = policy.sample([p for p in prompts for _ in range(args.samples)], args.tokens, top_k=args.top_k, top_p=args.top_p)
+    texts = policy.texts(batch)
+    scores = {}
+    for spec in filter(None, (args.reward, args.judge)):
+        from arena.classifier import load_classifier
+        from policies.tasks import ClassifierReward
+
+        scores[spec] = ClassifierReward(load_classifier(spec), args.target, "prob").probability(texts)
+    rows = [{"prompt": p, "text": t, **{f"p_{args.target}[{k}]": round(float(v[i]), 4) for k, v in scores.items()}}
+            for i, (p, t) in enumerate(zip([p for p in prompts for _ in range(args.samples)], texts))]
+    for row in rows:
+        print(json.dumps(row) if args.json else " | ".join(str(v) for v in row.values()))
+    return 0
+
+
+def torch_seed(seed: int) -> None:
+    """Seed torch's sampler."""
+    import torch
+
+    torch.manual_seed(seed)
+
+
 def _train_config(args: argparse.Namespace):
     from defenses.train import TrainConfig
 
@@ -308,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
     pm.add_argument("--out", required=True, help="JSONL file for the adversarial examples (text or premise/hypothesis, label)")
     pm.set_defaults(func=cmd_premade)
 
-    train = commands.add_parser("train", help="train a classifier (LoRA fine-tune) or a defense (FACT)")
+    train = commands.add_parser("train", help="train a classifier (LoRA fine-tune), a defense (FACT) or an RL policy")
     what = train.add_subparsers(dest="what", metavar="WHAT", required=True)
     tc = what.add_parser("classifier", help="LoRA fine-tune an encoder into a classifier folder")
     _add_train_options(tc)
@@ -319,6 +369,55 @@ def build_parser() -> argparse.ArgumentParser:
     td.add_argument("--judge", default="default", help="frozen classifier whose gradients pick SWITCH's words")
     td.add_argument("--synonyms", default="auto", help="neighbors:PATH.json | vectors:PATH.txt | wordnet | textattack | auto")
     td.set_defaults(func=cmd_train_fact)
+    tp = what.add_parser("policy", help="RL fine-tune a causal LM: ppo | cory | ppo++ | aggrevated | d2lols (generator task)")
+    tp.add_argument("--algo", default="ppo", choices=["ppo", "cory", "ppo++", "aggrevated", "d2lols"])
+    tp.add_argument("--task", default="generator", choices=["generator"], help="generator: continue review prompts towards --target")
+    tp.add_argument("--policy", default="smollm2", help="smollm2 (offline, SmolLM2-135M-Instruct) | gpt2 | HF id | folder")
+    tp.add_argument("--reward", default="default", help="classifier whose --target score is the reward")
+    tp.add_argument("--judge", default="vader", help="independent classifier scoring the same texts (default: VADER lexicon)")
+    tp.add_argument("--target", default="positive", help="target class name (or index)")
+    tp.add_argument("--reward-kind", default="logit", choices=["logit", "prob"], help="log-odds of the target class, or its probability")
+    tp.add_argument("--data", default="builtin", help="texts to cut prompts from (first 2-8 words): builtin | file | hf:...")
+    tp.add_argument("--heldout", type=int, default=64, help="texts held out for evaluation prompts")
+    tp.add_argument("--iterations", type=int, default=60)
+    tp.add_argument("--batch", type=int, default=16, help="prompts per iteration")
+    tp.add_argument("--mini-batch", type=int, default=8)
+    tp.add_argument("--grad-accum", type=int, default=1, help="gradient-accumulation micro-batches per minibatch")
+    tp.add_argument("--ppo-epochs", type=int, default=4)
+    tp.add_argument("--lr", type=float, default=2e-4)
+    tp.add_argument("--kl-coef", type=float, default=0.05, help="(initial) KL coefficient")
+    tp.add_argument("--adaptive-kl", action="store_true", help="Ziegler et al.'s adaptive KL controller (target 6)")
+    tp.add_argument("--kl-estimator", default="kl", choices=["kl", "abs", "mse", "full"])
+    tp.add_argument("--score-norm", default="normalize", choices=["none", "scale", "normalize"], help="running score scaling/normalisation")
+    tp.add_argument("--lora-r", type=int, default=16, help="LoRA rank (0: full fine-tune)")
+    tp.add_argument("--min-tokens", type=int, default=4)
+    tp.add_argument("--max-tokens", type=int, default=12)
+    tp.add_argument("--beta", type=float, help="RLGF mixing probability (default: ppo++ 0.6, aggrevated/d2lols 0.8)")
+    tp.add_argument("--tau", type=int, default=20, help="D2LOLS: AggreVaTeD iterations before switching to PPO++")
+    tp.add_argument("--exchange-every", type=int, default=5, help="CORY: role exchange period")
+    tp.add_argument("--guide", help="RLGF guide LM (same tokenizer; default: the frozen starting policy)")
+    tp.add_argument("--eval-every", type=int, default=10)
+    tp.add_argument("--checkpoint-every", type=int, default=5)
+    tp.add_argument("--out", required=True, help="run folder (resumes from its checkpoint)")
+    tp.add_argument("--seed", type=int, default=0)
+    tp.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
+    tp.add_argument("--json", action="store_true")
+    tp.set_defaults(func=cmd_train_policy)
+
+    ge = commands.add_parser("generate", help="sample continuations from a trained policy (and score them)")
+    ge.add_argument("--policy", required=True, help="a policy folder from `arena train policy` (DIR/policy), smollm2, or an HF causal LM")
+    ge.add_argument("--prompts", required=True, help="prompts separated by '|', or a file with one prompt per line")
+    ge.add_argument("--samples", type=int, default=1, help="samples per prompt")
+    ge.add_argument("--tokens", type=int, default=12, help="new tokens per sample")
+    ge.add_argument("--top-k", type=int, default=0)
+    ge.add_argument("--top-p", type=float, default=1.0)
+    ge.add_argument("--reward", default="default", help="classifier to score samples with ('' for none)")
+    ge.add_argument("--judge", default="vader", help="second classifier to score samples with ('' for none)")
+    ge.add_argument("--target", default="positive")
+    ge.add_argument("--seed", type=int, default=0)
+    ge.add_argument("--device")
+    ge.add_argument("--json", action="store_true", help="one JSON object per sample")
+    ge.set_defaults(func=cmd_generate)
 
     # Every option after `demo` belongs to the app (`arena demo --help` lists them): prefix_chars="+" makes
     # this subparser pass `--port 7860` on as words instead of parsing them, so gradio loads only here.

@@ -150,13 +150,21 @@ class PolicyLM(nn.Module):
 
     @classmethod
     def from_pretrained(cls, spec: str, **kwargs) -> "PolicyLM":
-        """Load ``spec`` (``smollm2``, hub id, LM folder, or a folder saved by :meth:`save`)."""
-        meta = Path(spec) / POLICY_FILE
-        if meta.exists():
-            return cls.load(spec, **{k: v for k, v in kwargs.items() if k in ("device", "value_heads")})
+        """Load ``spec``: ``smollm2``, a hub id, an LM folder, or a policy saved by :meth:`save` (its
+        value heads restored; a run folder of ``arena train policy`` means its ``policy/``)."""
+        if (Path(spec) / "policy" / POLICY_FILE).exists():
+            spec = str(Path(spec) / "policy")
         model, tokenizer = load_causal_lm(spec)
         policy = cls(model, tokenizer, **kwargs)
         policy.base_spec = spec
+        heads = Path(spec) / "value_heads.safetensors"
+        if heads.exists():
+            from safetensors.torch import load_file
+
+            state = load_file(str(heads))
+            for i, head in enumerate(policy.value_heads):
+                if f"head{i}.weight" in state:
+                    head.load_state_dict({"weight": state[f"head{i}.weight"], "bias": state[f"head{i}.bias"]})
         return policy
 
     # -- tokens ----------------------------------------------------------------------------------
@@ -302,17 +310,8 @@ class PolicyLM(nn.Module):
                                                        "value_heads": len(self.value_heads), "name": self.name}, indent=1))
 
     @classmethod
-    def load(cls, folder: str | Path, *, device: str | None = None, value_heads: int | None = None) -> "PolicyLM":
+    def load(cls, folder: str | Path, *, device: str | None = None) -> "PolicyLM":
         """A policy saved by :meth:`save`, frozen, ready for sampling (merged weights, no adapter)."""
-        folder = Path(folder)
-        meta = json.loads((folder / POLICY_FILE).read_text())
-        model, tokenizer = load_causal_lm(str(folder))
-        policy = cls(model, tokenizer, frozen=True, value_heads=value_heads or meta["value_heads"], device=device, name=meta.get("name", "policy"))
-        policy.base_spec = str(folder)
-        from safetensors.torch import load_file
-
-        state = load_file(str(folder / "value_heads.safetensors"))
-        for i, head in enumerate(policy.value_heads):
-            if f"head{i}.weight" in state:
-                head.load_state_dict({"weight": state[f"head{i}.weight"], "bias": state[f"head{i}.bias"]})
-        return policy
+        if not (Path(folder) / POLICY_FILE).exists() and not (Path(folder) / "policy" / POLICY_FILE).exists():
+            raise FileNotFoundError(f"{folder} is not a saved policy (no {POLICY_FILE}); train one with `arena train policy`")
+        return cls.from_pretrained(str(folder), frozen=True, device=device)

@@ -214,3 +214,22 @@ def test_ppo_algorithm_rollout_fields(policy):
     rollout = algo.iteration(["the film", "the plot"], 3, 0)
     assert len(rollout.texts) == 2 and rollout.ref_logprobs.shape == (2, 3)
     assert {"kl", "pg_loss", "vf_loss", "clipfrac", "kl_coef"} <= set(rollout.stats)
+
+
+def test_cli_train_policy_and_generate(tmp_path, tiny_lm_dir, capsys):
+    from arena.cli import main
+
+    (tmp_path / "toy_reward.py").write_text(TOY_REWARD)
+    (tmp_path / "texts.tsv").write_text("text\tlabel\n" + "".join(f"{t}\t{i % 2}\n" for i, t in enumerate(TEXTS)))
+    reward = f"{tmp_path}/toy_reward.py:predict"
+    out = tmp_path / "cli_run"
+    assert main(["train", "policy", "--algo", "ppo++", "--policy", tiny_lm_dir, "--reward", reward, "--data", str(tmp_path / "texts.tsv"),
+                 "--heldout", "2", "--iterations", "2", "--batch", "4", "--mini-batch", "2", "--lora-r", "0", "--out", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["iterations"] == 2 and (out / "policy" / "model.safetensors").exists()
+    assert main(["generate", "--policy", str(out), "--prompts", "the film|the plot", "--samples", "2", "--tokens", "3",
+                 "--reward", reward, "--json"]) == 0
+    rows = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
+    assert len(rows) == 4 and rows[0]["text"].startswith("the film") and 0 <= rows[0]["p_positive[vader]"] <= 1
+    assert main(["generate", "--policy", str(tmp_path / "missing"), "--prompts", "x"]) == 2
+    assert main(["train", "policy", "--policy", tiny_lm_dir, "--data", str(tmp_path / "texts.tsv"), "--heldout", "50", "--out", str(out / "x")]) == 2
