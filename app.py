@@ -56,9 +56,9 @@ ATTACKER_CHOICES = {
     "textattack:textfooler": "TextAttack: TextFooler",
     "textattack:deepwordbug": "TextAttack: DeepWordBug (characters)",
 }
-EXAMPLES = [
-    "A warm, funny and beautifully acted film that never loses its charm; the cast is superb and the story is moving.",
-    "The plot is thin, the jokes fall flat and the two leads share no chemistry at all; a dull and forgettable film.",
+EXAMPLES = [  # 20 words each
+    "Warm, funny and beautifully acted, this film never loses its charm; the cast is superb and the story is moving.",
+    "The plot is thin, the jokes fall flat and the two leads share no chemistry at all; a forgettable film.",
 ]
 CANDIDATE_COLUMNS = ["synonym", "moves prediction by", "prediction"]
 COLORS = {"swapped": "#fca5a5", "replaced": "#d1d5db", "selected": "#93c5fd", "word": "#f3f4f6"}
@@ -234,8 +234,8 @@ def changed_positions(original: str, perturbed: str) -> tuple[set[int], set[int]
     word counts agree, else by aligning the two word lists)."""
     old, new = WordView.of(original).words, WordView.of(perturbed).words
     if len(old) == len(new):
-        same = {i for i, (a, b) in enumerate(zip(old, new)) if a != b}
-        return same, set(same)
+        differ = {i for i, (a, b) in enumerate(zip(old, new)) if a != b}
+        return differ, set(differ)
     ops = difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes()
     return ({i for tag, i1, i2, _, _ in ops if tag != "equal" for i in range(i1, i2)},
             {j for tag, _, _, j1, j2 in ops if tag != "equal" for j in range(j1, j2)})
@@ -273,8 +273,8 @@ def describe_attack(result: ExampleResult, labels: Sequence[str], seconds: float
     """One Markdown paragraph: outcome, prediction before -> after, words changed, queries, time."""
     before, after = np.asarray(result.original_proba), np.asarray(result.perturbed_proba)
     b, a = int(before.argmax()), int(after.argmax())
-    head = {SUCCEEDED: "**Attack succeeded**", SKIPPED: "**Skipped**"}.get(result.status, "**Attack failed**: no flip found")
-    note = f" ({result.extra['note']})" if result.extra.get("note") else ""
+    head = {SUCCEEDED: "**Attack succeeded**", SKIPPED: "**Skipped**"}.get(result.status, "**Attack failed**")
+    note = f" ({result.extra['note']})" if result.extra.get("note") else (": no flip found" if result.status != SUCCEEDED else "")
     parts = [f"{head}{note}.",
              f"Prediction **{labels[b]}** ({before[b]:.0%}) -> **{labels[a]}** ({after[a]:.0%}).",
              f"{result.words_changed} of {result.words_total} words changed, {result.queries} queries, {seconds:.1f} s."]
@@ -589,7 +589,7 @@ def build_app(models: Models, limits: Limits = Limits(), db: str | Path = "arena
         with gr.Tab("Attack", id="attack"):
             with gr.Row():
                 defender = gr.Dropdown(list(models.defenders), value="plain", label="Defender", elem_id="defender")
-                attacker = gr.Dropdown([(ATTACKER_CHOICES[name], name) for name in models.attackers], value="textfooler",
+                attacker = gr.Dropdown([(ATTACKER_CHOICES.get(name, name), name) for name in models.attackers], value="textfooler",
                                        label="Attacker", elem_id="attacker")
             attack_button = gr.Button("Attack", variant="primary", elem_id="attack-button")
             summary = gr.Markdown(elem_id="attack-summary")
@@ -598,7 +598,8 @@ def build_app(models: Models, limits: Limits = Limits(), db: str | Path = "arena
                                               elem_id="attack-original")
                 adversarial = gr.HighlightedText(label="Adversarial", color_map=COLORS, show_legend=False, show_inline_category=False,
                                                  elem_id="attack-adversarial")
-            chart = gr.BarPlot(x="text", y="probability", color="class", y_lim=[0, 1], sort="-x", height=320,
+            # sort="-x": "original" before "adversarial" (a list of values here renders no chart in gradio 6.17)
+            chart = gr.BarPlot(x="text", y="probability", color="class", y_lim=[0, 1], sort="-x",
                                label="Class probabilities before / after", elem_id="attack-chart")
             attack_button.click(on_attack, [text, defender, attacker], [summary, original, adversarial, chart], **heavy)
 
@@ -635,7 +636,7 @@ def build_app(models: Models, limits: Limits = Limits(), db: str | Path = "arena
                         "averaging logits, so the combined answer can differ from the vote count.")
             defend_button = gr.Button("Run every defender", variant="primary", elem_id="defend-button")
             defend_outputs = []
-            with gr.Row():
+            with gr.Row(elem_id="defend-outputs"):
                 for name in models.defenders:
                     with gr.Column():
                         defend_outputs += [gr.Markdown(f"**{name}**"), gr.Label(label=f"{name}: combined"),
@@ -658,10 +659,11 @@ def build_app(models: Models, limits: Limits = Limits(), db: str | Path = "arena
 
 
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True) -> None:
-    """Serve the app on ``host:port`` (no share link; fonts from the system, so the page loads offline)."""
+    """Serve the app on ``host:port``: no share link, no file uploads (gradio's upload route takes any file
+    otherwise; the app has no file input), fonts from the system so the page loads offline."""
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     demo.launch(server_name=host, server_port=port, share=False, prevent_thread_lock=not block, theme=theme, css=CSS,
-                quiet=not block)
+                max_file_size=0, quiet=not block)
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:

@@ -105,3 +105,10 @@ def test_leaderboard_and_input_cap(page):
     page.locator("#text textarea").fill("word " * (Limits.max_words + 1))
     page.click("#attack-button")
     page.wait_for_selector(f"text=this app takes at most {Limits.max_words}")
+
+
+def test_uploads_are_refused(app_url):
+    import httpx
+
+    response = httpx.post(app_url + "gradio_api/upload", files={"files": ("data.csv", b"text,label\nhello,1\n")})
+    assert response.status_code == 413
