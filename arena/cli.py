@@ -124,17 +124,18 @@ def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
     (summary, the run's results, the defender)."""
     from arena.match import run_match
     from arena.store import Store
-    from arena.zoo import AttackOptions, build_attacker
+    from arena.zoo import AttackOptions, build_attacker, match_config
 
     data = load_data_from_args(args, n=args.n, seed=args.seed)
     defender = load_classifier_from_args(args, defender_spec)
     options = AttackOptions(synonyms=args.synonyms, sim_threshold=args.sim_threshold, pos=args.pos, importance=args.importance, commit=args.commit,
-                            max_candidates=args.max_candidates, min_cos=args.min_cos, chunk_size=args.chunk_size, device=args.device)
+                            max_candidates=args.max_candidates, min_cos=args.min_cos, chunk_size=args.chunk_size, device=args.device,
+                            rl_samples=args.rl_samples)
     attacker = build_attacker(args.attacker, options)
     data_name = args.data + (f"?n={args.n}" if args.n else "") + (f"&seed={args.seed}" if args.seed is not None else "")
     with Store(args.db) as store:
         summary = run_match(defender, attacker, data, store, defender_name=_defender_name(args, defender_spec), attacker_name=args.attacker,
-                            data_name=data_name, config={"attack": options.identity(), "max_length": args.max_length},
+                            data_name=data_name, config=match_config(args.attacker, options, args.max_length),
                             query_budget=args.query_budget, progress=not args.json)
         results = store.results(summary["run_id"])
     return summary, results, defender
@@ -169,8 +170,12 @@ def cmd_match(args: argparse.Namespace) -> int:
         labels = defender.labels
         print(f"\n--- {result.example_id}: {labels[result.original_pred]} ({max(result.original_proba):.0%}) -> "
               f"{labels[result.perturbed_pred]} ({max(result.perturbed_proba):.0%}), {len(changed)} word(s), {result.queries} queries")
-        print("  original:    " + mark_changes(result.original_text if result.text_pair is None else result.text_pair, changed, "original"))
-        print("  adversarial: " + mark_changes(result.perturbed_text, changed, "perturbed"))
+        original = result.original_text if result.text_pair is None else result.text_pair
+        print("  original:    " + mark_changes(original, changed, "original"))
+        if "added_tokens" in result.extra and result.perturbed_text.startswith(original):  # an RL continuation
+            print(f"  adversarial: {original} [[{result.perturbed_text[len(original):].strip()}]]")
+        else:
+            print("  adversarial: " + mark_changes(result.perturbed_text, changed, "perturbed"))
     return 0
 
 
@@ -192,6 +197,8 @@ def print_attack_summary(summary: dict) -> None:
         ("Average similarity (successful)", fmt(summary["avg_similarity"])),
         ("Examples per second", fmt(summary["examples_per_second"])),
     ]
+    if "judge_agreement" in summary:
+        rows += [("Judge agreement (successful)", fmt(summary["judge_agreement"], "%")), ("Avg added tokens", fmt(summary["avg_added_tokens"]))]
     width = max(len(name) for name, _ in rows)
     print(f"{summary['attacker']} vs {summary['defender']} on {summary['data']}  (run {summary['run_id']}"
           + (f", resumed {summary['resumed']} done" if summary.get("resumed") else "") + ")")
@@ -233,7 +240,7 @@ def cmd_train_policy(args: argparse.Namespace) -> int:
     ppo = {"learning_rate": args.lr, "init_kl_coef": args.kl_coef, "adaptive_kl": args.adaptive_kl, "kl_estimator": args.kl_estimator,
            "score_norm": args.score_norm, "ppo_epochs": args.ppo_epochs, "mini_batch_size": args.mini_batch,
            "gradient_accumulation_steps": args.grad_accum}
-    cfg = PolicyRunConfig(out=args.out, algo=args.algo, policy=args.policy, reward=args.reward, judge=args.judge, target=args.target,
+    cfg = PolicyRunConfig(out=args.out, algo=args.algo, task=args.task, template=args.template, policy=args.policy, reward=args.reward, judge=args.judge, target=args.target,
                           reward_kind=args.reward_kind, data=args.data, heldout=args.heldout, iterations=args.iterations, batch=args.batch,
                           seed=args.seed, lora_r=args.lora_r, min_tokens=args.min_tokens, max_tokens=args.max_tokens,
                           eval_every=args.eval_every, checkpoint_every=args.checkpoint_every, beta=args.beta, tau=args.tau,
@@ -303,7 +310,9 @@ def _add_train_options(parser: argparse.ArgumentParser, batch_size: int = 32) ->
 
 def _add_attack_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classifier-labels", help="comma-separated class names for callables/endpoints that do not name them")
-    parser.add_argument("--attacker", default="textfooler", help="textfooler | textattack:RECIPE (e.g. textattack:textfooler, textattack:pwws)")
+    parser.add_argument("--attacker", default="textfooler",
+                        help="textfooler | textattack:RECIPE (e.g. textattack:pwws) | rl:DIR (a policy from `arena train policy --task attacker`)")
+    parser.add_argument("--rl-samples", type=int, default=8, help="rl:DIR: continuations sampled per example (best by attack reward)")
     add_data_options(parser)
     parser.add_argument("--n", type=int, help="attack the first N examples (after a seeded shuffle with --seed)")
     parser.add_argument("--seed", type=int, help="shuffle the data with this seed before taking --n")
@@ -371,9 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
     td.set_defaults(func=cmd_train_fact)
     tp = what.add_parser("policy", help="RL fine-tune a causal LM: ppo | cory | ppo++ | aggrevated | d2lols (generator task)")
     tp.add_argument("--algo", default="ppo", choices=["ppo", "cory", "ppo++", "aggrevated", "d2lols"])
-    tp.add_argument("--task", default="generator", choices=["generator"], help="generator: continue review prompts towards --target")
+    tp.add_argument("--task", default="generator", choices=["generator", "attacker"],
+                    help="generator: continue review prompts towards --target; attacker: append to correctly classified texts of "
+                         "--data so the --reward classifier (the defender) errs while the --judge keeps the label")
     tp.add_argument("--policy", default="smollm2", help="smollm2 (offline, SmolLM2-135M-Instruct) | gpt2 | HF id | folder")
-    tp.add_argument("--reward", default="default", help="classifier whose --target score is the reward")
+    tp.add_argument("--reward", default="default",
+                    help="generator: classifier whose --target score is the reward; attacker: the defender to fool (e.g. plain, five)")
     tp.add_argument("--judge", default="vader", help="independent classifier scoring the same texts (default: VADER lexicon)")
     tp.add_argument("--target", default="positive", help="target class name (or index)")
     tp.add_argument("--reward-kind", default="logit", choices=["logit", "prob"], help="log-odds of the target class, or its probability")
@@ -395,6 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--beta", type=float, help="RLGF mixing probability (default: ppo++ 0.6, aggrevated/d2lols 0.8)")
     tp.add_argument("--tau", type=int, default=20, help="D2LOLS: AggreVaTeD iterations before switching to PPO++")
     tp.add_argument("--exchange-every", type=int, default=5, help="CORY: role exchange period")
+    tp.add_argument("--template", help="CORY observer prompt with {sentence} and {query} (default: the paper's IMDB one)")
     tp.add_argument("--guide", help="RLGF guide LM (same tokenizer; default: the frozen starting policy)")
     tp.add_argument("--eval-every", type=int, default=10)
     tp.add_argument("--checkpoint-every", type=int, default=5)

@@ -57,7 +57,17 @@ def attack_summary(results: Sequence[ExampleResult]) -> dict:
         "avg_queries": _round(_mean([float(r.queries) for r in attacked if r.queries is not None])),
         "avg_similarity": _round(_mean([r.similarity for r in succeeded if r.similarity is not None]), 4),
         "examples_per_second": _round(eps, 3),
+        **_rl_fields(succeeded, attacked),
     }
+
+
+def _rl_fields(succeeded: list[ExampleResult], attacked: list[ExampleResult]) -> dict:
+    """RL attackers' extras: share of successes the judge still labels correctly, tokens added."""
+    if not any("judge_keeps" in r.extra for r in attacked):
+        return {}
+    keeps = [r.extra["judge_keeps"] for r in succeeded if "judge_keeps" in r.extra]
+    return {"judge_agreement": _round(_mean([float(k) for k in keeps]), 4),
+            "avg_added_tokens": _round(_mean([float(r.extra.get("added_tokens", 0)) for r in attacked]))}
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:

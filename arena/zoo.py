@@ -17,16 +17,25 @@ class AttackOptions:
     min_cos: float = 0.5
     chunk_size: int = 32
     device: str | None = None
+    rl_samples: int = 8
 
     def identity(self) -> dict:
-        """What makes results differ (part of the run id); ``chunk_size``/``device`` do not."""
+        """What makes word-swap results differ (part of the run id); ``chunk_size``/``device`` do not."""
         out = asdict(self)
-        out.pop("chunk_size")
-        out.pop("device")
+        for key in ("chunk_size", "device", "rl_samples"):
+            out.pop(key)
         return out
 
 
-ATTACKERS = ("textfooler", "textattack:RECIPE")
+def match_config(attacker: str, options: AttackOptions, max_length: int) -> dict:
+    """What defines a match run besides defender and data (the store's run key)."""
+    config = {"attack": options.identity(), "max_length": max_length}
+    if attacker.startswith("rl:"):
+        config["rl_samples"] = options.rl_samples
+    return config
+
+
+ATTACKERS = ("textfooler", "textattack:RECIPE", "rl:DIR")
 DEFENSES = ("plain", "fuse", "five", "fact:PATH", "fuse+fact:PATH", "five+fact:PATH")
 
 
@@ -61,7 +70,7 @@ def build_defender(spec: str, base: str = "default", *, synonyms: str = "auto", 
 
 
 def build_attacker(spec: str, options: AttackOptions):
-    """``textfooler`` or ``textattack:RECIPE``."""
+    """``textfooler``, ``textattack:RECIPE`` or ``rl:DIR`` (a policy trained with ``--task attacker``)."""
     if spec == "textfooler":
         from arena.similarity import SentenceSimilarity
         from attackers.pos import PosTagger
@@ -80,6 +89,10 @@ def build_attacker(spec: str, options: AttackOptions):
         from attackers.textattack_adapter import TextAttackRecipe
 
         return TextAttackRecipe(spec.split(":", 1)[1], options)
+    if spec.startswith("rl:"):
+        from attackers.rl_policy import RLPolicyAttacker
+
+        return RLPolicyAttacker(spec.split(":", 1)[1], samples=options.rl_samples, device=options.device)
     raise ValueError(f"unknown attacker {spec!r}; known: {', '.join(ATTACKERS)}")
 
 

@@ -274,7 +274,7 @@ class Rollout:
     stats: dict[str, float]
 
 
-RewardFn = Callable[[list[str]], tuple[np.ndarray, np.ndarray]]  # texts -> (reward, P(target))
+RewardFn = Callable[[list[str], list[str]], tuple[np.ndarray, np.ndarray]]  # (texts, prompts) -> (reward, task score)
 
 
 class PPO:
@@ -292,7 +292,7 @@ class PPO:
         """Sample ``length`` tokens per prompt and update on the reward."""
         batch = self.policy.sample(prompts, length, **self.sampling)
         texts = self.policy.texts(batch)
-        scores, probs = self.reward(texts)
+        scores, _ = self.reward(texts, prompts)
         stats = self.trainer.step(batch, scores)
         return Rollout(texts, self.policy.decode(batch.response), self.trainer.last["ref_logprobs"], stats)
 

@@ -99,7 +99,7 @@ class RLGF:
         policy_mask, value_mask = loss_masks(phase, switch, length)
         head = 1 if self.mode == "d2lols" and phase == "aggrevated" else 0
         texts = self.policy.texts(batch)
-        scores, _ = self.reward(texts)
+        scores, _ = self.reward(texts, prompts)
         stats = self.trainer.step(batch, scores, policy_mask=policy_mask, value_mask=value_mask, head=head)
         stats.update(phase=phase, learner_tokens=float(policy_mask.float().mean()))
         return Rollout(texts, self.policy.decode(batch.response), self.trainer.last["ref_logprobs"], stats)

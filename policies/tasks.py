@@ -1,4 +1,6 @@
-"""The generator task (the CORY/RLGF IMDB task on arena parts): prompts, reward, judge, metrics.
+"""The RL tasks on arena parts: prompts, reward, judge, metrics.
+
+**Generator** (the CORY/RLGF IMDB task):
 
 - Prompts: the first 2-8 words (drawn per review) of the texts of a data set; the last
   ``heldout`` texts are kept apart for evaluation.
@@ -8,6 +10,9 @@
 - Judge: a second, independent classifier (default ``vader``, a lexicon model) scores the same
   texts; ``gap`` = reward model's target probability - judge's: how much of the reward the judge
   does not confirm (reward hacking).
+
+**Attacker**: the prompt is a text the defender classifies correctly; the policy appends a short
+continuation; reward = P_defender(wrong) x P_judge(true) x similarity (:class:`AttackReward`).
 """
 from __future__ import annotations
 
@@ -45,8 +50,8 @@ class ClassifierReward:
         """P(target class) per text."""
         return self.scorer.predict_proba(list(texts))[:, self.target] if texts else np.zeros(0)
 
-    def __call__(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(reward per text, P(target) per text)."""
+    def __call__(self, texts: Sequence[str], prompts: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(reward per text, P(target) per text); the prompts do not matter here."""
         p = self.probability(texts)
         if self.kind == "prob":
             return p.astype(np.float32), p
@@ -108,11 +113,104 @@ class GeneratorTask:
         """This batch's response length."""
         return int(rng.integers(self.min_tokens, self.max_tokens + 1))
 
-    def metrics(self, texts: Sequence[str], responses: Sequence[str], ref_logprobs: torch.Tensor | None = None) -> dict[str, float]:
+    def metrics(self, texts: Sequence[str], responses: Sequence[str], ref_logprobs: torch.Tensor | None = None,
+                prompts: Sequence[str] = ()) -> dict[str, float]:
         """Reward-model probability, judge probability, their gap, distinct-1/2 and perplexity."""
         reward_p = float(self.reward.probability(texts).mean())
         judge_p = float(self.judge.probability(texts).mean())
         out = {"reward": reward_p, "judge": judge_p, "gap": reward_p - judge_p,
+               "distinct_1": distinct_n(responses, 1), "distinct_2": distinct_n(responses, 2)}
+        if ref_logprobs is not None:
+            out["ppl"] = perplexity(ref_logprobs)
+        return out
+
+
+class AttackReward:
+    """The attacker task's reward for x -> x': P_defender(wrong | x') * P_judge(true | x') * sim(x, x').
+
+    The policy must fool the defender while an independent judge still reads the true label and
+    the similarity model still finds the same meaning. ``labels`` maps each prompt (an original
+    text) to its true label id, in the defender's label order.
+    """
+
+    def __init__(self, defender: Classifier, judge: Classifier, similarity, labels: dict[str, int] | None = None):
+        self.defender = Scorer(defender, cache_size=50_000)
+        self.judge = Scorer(judge, cache_size=50_000)
+        self.judge_index = _label_map(defender.labels, judge.labels)
+        self.similarity = similarity
+        self.labels = labels or {}
+
+    def parts(self, originals: Sequence[str], texts: Sequence[str], labels: Sequence[int],
+              p_def: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Per text: p_wrong (defender), p_judge (judge's P(true)), sim, reward, fooled, judge_keeps.
+        ``p_def``: the defender's probabilities when the caller already has them (an attack's Scorer)."""
+        y = np.asarray(labels, dtype=int)
+        rows = np.arange(len(y))
+        p_def = self.defender.predict_proba(list(texts)) if p_def is None else p_def
+        p_judge_all = self.judge.predict_proba(list(texts))
+        p_judge = p_judge_all[rows, self.judge_index[y]]
+        sim = np.asarray(self.similarity.similarity(list(originals), list(texts)), dtype=np.float64)
+        p_wrong = 1.0 - p_def[rows, y]
+        return {"p_wrong": p_wrong, "p_judge": p_judge, "sim": sim, "reward": p_wrong * p_judge * sim,
+                "fooled": p_def.argmax(1) != y, "judge_keeps": p_judge_all.argmax(1) == self.judge_index[y]}
+
+    def __call__(self, texts: Sequence[str], prompts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(reward, P_defender(wrong)) for prompt -> text pairs; prompts must be known originals."""
+        try:
+            labels = [self.labels[p] for p in prompts]
+        except KeyError as exc:
+            raise KeyError(f"attack reward: prompt {exc} is not one of the task's texts") from None
+        parts = self.parts(prompts, texts, labels)
+        return parts["reward"].astype(np.float32), parts["p_wrong"]
+
+
+def _label_map(defender_labels: Sequence[str], judge_labels: Sequence[str]) -> np.ndarray:
+    """Index in the judge's labels of each defender label (by name, case-insensitive)."""
+    judge = [str(label).lower() for label in judge_labels]
+    missing = [label for label in defender_labels if str(label).lower() not in judge]
+    if missing:
+        raise ValueError(f"the judge's labels {list(judge_labels)} lack the defender's {missing}: pick a judge with the same classes")
+    return np.array([judge.index(str(label).lower()) for label in defender_labels])
+
+
+@dataclass
+class AttackerTask:
+    """Continue a correctly classified text with up to ``max_tokens`` tokens so the defender flips
+    while the judge and the similarity model keep its meaning."""
+
+    train: list[tuple[str, int]]
+    heldout: list[tuple[str, int]]
+    reward: AttackReward
+    min_tokens: int = 4
+    max_tokens: int = 16
+
+    def __post_init__(self):
+        if not self.train:
+            raise ValueError("the attacker task needs texts the defender classifies correctly")
+        for text, label in self.train + self.heldout:
+            self.reward.labels[text] = label
+
+    def prompts(self, rng: np.random.Generator, n: int) -> list[str]:
+        """``n`` training texts (drawn with replacement)."""
+        return [self.train[i][0] for i in rng.integers(0, len(self.train), size=n)]
+
+    def heldout_prompts(self, n: int, seed: int = 1234) -> list[str]:
+        """The first ``n`` held-out texts."""
+        return [text for text, _ in (self.heldout or self.train)[:n]]
+
+    def response_length(self, rng: np.random.Generator) -> int:
+        """This batch's continuation length."""
+        return int(rng.integers(self.min_tokens, self.max_tokens + 1))
+
+    def metrics(self, texts: Sequence[str], responses: Sequence[str], ref_logprobs: torch.Tensor | None = None,
+                prompts: Sequence[str] = ()) -> dict[str, float]:
+        """Mean reward, attack success rate, judge agreement on successes (``judge``), ``gap`` (share of
+        texts that fool the defender *and* flip the judge), similarity, distinct-n and perplexity."""
+        parts = self.reward.parts(prompts, texts, [self.reward.labels[p] for p in prompts])
+        fooled = parts["fooled"]
+        out = {"reward": float(parts["reward"].mean()), "success": float(fooled.mean()),
+               "judge": float(parts["judge_keeps"][fooled].mean()) if fooled.any() else 1.0,
+               "gap": float((fooled & ~parts["judge_keeps"]).mean()), "similarity": float(parts["sim"].mean()),
                "distinct_1": distinct_n(responses, 1), "distinct_2": distinct_n(responses, 2)}
         if ref_logprobs is not None:
             out["ppl"] = perplexity(ref_logprobs)

@@ -29,9 +29,11 @@ from policies.cory import CORY, IMDB_TEMPLATE
 from policies.lm import PolicyLM
 from policies.ppo import PPO, PPOConfig
 from policies.rlgf import MODES, RLGF
-from policies.tasks import ClassifierReward, GeneratorTask
+from policies.tasks import AttackerTask, AttackReward, ClassifierReward, GeneratorTask
 
 ALGOS = ("ppo", "cory") + MODES
+TASKS = ("generator", "attacker")
+ATTACKER_TEMPLATE = 'Another way to end "{sentence}": {query}'
 
 
 @dataclass
@@ -40,6 +42,7 @@ class PolicyRunConfig:
 
     out: str
     algo: str = "ppo"
+    task: str = "generator"
     policy: str = "smollm2"
     reward: str = "default"
     judge: str = "vader"
@@ -59,7 +62,7 @@ class PolicyRunConfig:
     beta: float | None = None
     tau: int = 20
     exchange_every: int = 5
-    template: str = IMDB_TEMPLATE
+    template: str | None = None  # CORY's observer prompt (default: the paper's IMDB one; attacker: ATTACKER_TEMPLATE)
     guide: str | None = None
     device: str | None = None
     ppo: dict = field(default_factory=dict)
@@ -67,6 +70,8 @@ class PolicyRunConfig:
     def __post_init__(self):
         if self.algo not in ALGOS:
             raise ValueError(f"--algo must be one of {', '.join(ALGOS)}")
+        if self.task not in TASKS:
+            raise ValueError(f"--task must be one of {', '.join(TASKS)}")
         if self.batch < 1 or self.iterations < 0:
             raise ValueError("--batch must be >= 1 and --iterations >= 0")
 
@@ -75,7 +80,12 @@ class PolicyRunConfig:
         out = asdict(self)
         for key in ("iterations", "device", "out", "eval_every", "checkpoint_every"):
             out.pop(key)
+        out["template"] = self.observer_template()
         return out
+
+    def observer_template(self) -> str:
+        """CORY's observer prompt: ``template``, else the task's default."""
+        return self.template or (ATTACKER_TEMPLATE if self.task == "attacker" else IMDB_TEMPLATE)
 
 
 def _texts(spec: str) -> list[str]:
@@ -84,10 +94,12 @@ def _texts(spec: str) -> list[str]:
     return [ex.text for ex in load_data(spec).examples]
 
 
-def build_task(cfg: PolicyRunConfig) -> GeneratorTask:
+def build_task(cfg: PolicyRunConfig) -> GeneratorTask | AttackerTask:
     """Prompts from ``cfg.data`` (the last ``heldout`` texts held out), reward and judge classifiers."""
     from arena.classifier import load_classifier
 
+    if cfg.task == "attacker":
+        return build_attacker_task(cfg)
     texts = _texts(cfg.data)
     if len(texts) < 2 * cfg.heldout:
         raise ValueError(f"{cfg.data}: {len(texts)} texts, need at least {2 * cfg.heldout} to hold out {cfg.heldout} (lower --heldout)")
@@ -100,7 +112,30 @@ def build_task(cfg: PolicyRunConfig) -> GeneratorTask:
                          min_tokens=cfg.min_tokens, max_tokens=cfg.max_tokens)
 
 
-def build_algorithm(cfg: PolicyRunConfig, task: GeneratorTask):
+def build_attacker_task(cfg: PolicyRunConfig) -> AttackerTask:
+    """Labelled texts from ``cfg.data`` that the defender (``cfg.reward``) gets right; the last
+    ``heldout`` of them (after a seeded shuffle) held out."""
+    from arena.data import align_labels, load_data
+    from arena.similarity import SentenceSimilarity
+    from arena.zoo import build_defender
+
+    defender = build_defender(cfg.reward, device=cfg.device)
+    judge = build_defender(cfg.judge, device=cfg.device)
+    data = align_labels(load_data(cfg.data), defender.labels)
+    items = [(ex.text, ex.label) for ex in data.examples if ex.text_pair is None]
+    if not items:
+        raise ValueError(f"{cfg.data}: the attacker task needs single-text examples")
+    reward = AttackReward(defender, judge, SentenceSimilarity(device=cfg.device))
+    correct = reward.defender.predict_proba([t for t, _ in items]).argmax(1) == [y for _, y in items]
+    items = [item for item, ok in zip(items, correct) if ok]
+    random.Random(cfg.seed).shuffle(items)
+    if len(items) < 2 * cfg.heldout:
+        raise ValueError(f"{cfg.data}: {len(items)} correctly classified texts, need {2 * cfg.heldout} to hold out {cfg.heldout} (lower --heldout)")
+    return AttackerTask(items[: len(items) - cfg.heldout], items[len(items) - cfg.heldout :], reward,
+                        min_tokens=cfg.min_tokens, max_tokens=cfg.max_tokens)
+
+
+def build_algorithm(cfg: PolicyRunConfig, task: GeneratorTask | AttackerTask):
     """The algorithm object with fresh policies (LoRA on the starting LM)."""
     config = PPOConfig(**cfg.ppo)
     heads = 2 if cfg.algo == "d2lols" else 1
@@ -110,20 +145,20 @@ def build_algorithm(cfg: PolicyRunConfig, task: GeneratorTask):
     if cfg.algo == "cory":
         torch.manual_seed(cfg.seed + 1)  # the second agent's value head
         agent2 = PolicyLM.from_pretrained(cfg.policy, lora_r=cfg.lora_r, device=cfg.device, name="agent2")
-        return CORY(policy, agent2, config, task.reward, template=cfg.template, exchange_every=cfg.exchange_every)
+        return CORY(policy, agent2, config, task.reward, template=cfg.observer_template(), exchange_every=cfg.exchange_every)
     guide = PolicyLM.from_pretrained(cfg.guide, frozen=True, device=cfg.device, name="guide") if cfg.guide else None
     return RLGF(policy, config, task.reward, mode=cfg.algo, beta=cfg.beta, tau=cfg.tau, guide=guide, seed=cfg.seed)
 
 
 @torch.no_grad()
-def evaluate_policy(policy: PolicyLM, task: GeneratorTask, n: int, length: int) -> dict[str, float]:
+def evaluate_policy(policy: PolicyLM, task: GeneratorTask | AttackerTask, n: int, length: int) -> dict[str, float]:
     """Held-out metrics: the policy alone on ``n`` fixed held-out prompts, ``length`` tokens each."""
     prompts = task.heldout_prompts(n)
     with torch.random.fork_rng(devices=[]):  # the same draws for every evaluation, training's random stream untouched
         torch.manual_seed(1234)
         batch = policy.sample(prompts, length)
     ref_logprobs, _, _ = policy(batch, reference=True)
-    return task.metrics(policy.texts(batch), policy.decode(batch.response), ref_logprobs)
+    return task.metrics(policy.texts(batch), policy.decode(batch.response), ref_logprobs, prompts)
 
 
 def _trainable_state(policy: PolicyLM) -> dict[str, torch.Tensor]:
@@ -195,8 +230,8 @@ def train_policy(cfg: PolicyRunConfig, *, progress: bool = True, log=print) -> d
     out.mkdir(parents=True, exist_ok=True)
     config_path, metrics_path, ckpt = out / "config.json", out / "metrics.jsonl", out / "checkpoint.pt"
     if config_path.exists():
-        previous = json.loads(config_path.read_text())
-        if {k: previous.get(k) for k in cfg.identity()} != cfg.identity():
+        previous = PolicyRunConfig(**{**json.loads(config_path.read_text()), "out": cfg.out}).identity()
+        if previous != cfg.identity():
             raise ValueError(f"{out} holds a run with other settings ({config_path}); pick another --out")
     config_path.write_text(json.dumps(asdict(cfg), indent=1))
     torch.manual_seed(cfg.seed)
@@ -220,9 +255,10 @@ def train_policy(cfg: PolicyRunConfig, *, progress: bool = True, log=print) -> d
     bar = tqdm(range(start, cfg.iterations), initial=start, total=cfg.iterations, disable=not progress, desc=f"{cfg.algo}")
     for it in bar:
         clock = time.perf_counter()
-        rollout = algorithm.iteration(task.prompts(rng, cfg.batch), task.response_length(rng), it)
+        prompts = task.prompts(rng, cfg.batch)
+        rollout = algorithm.iteration(prompts, task.response_length(rng), it)
         seconds = time.perf_counter() - clock
-        row = {"split": "train", "iteration": it, **task.metrics(rollout.texts, rollout.responses, rollout.ref_logprobs),
+        row = {"split": "train", "iteration": it, **task.metrics(rollout.texts, rollout.responses, rollout.ref_logprobs, prompts),
                "seconds": seconds, **{k: v for k, v in rollout.stats.items() if k not in ("score",)}}
         write(row)
         bar.set_postfix(reward=f"{row['reward']:.3f}", kl=f"{row['kl']:.2f}", judge=f"{row['judge']:.3f}")
@@ -233,7 +269,9 @@ def train_policy(cfg: PolicyRunConfig, *, progress: bool = True, log=print) -> d
             save_checkpoint(ckpt, algorithm, done, rng)
     for name, (agent, _) in algorithm.agents().items():
         agent.save(out / name)
-    plot_curves(rows, out / "curves.png", f"{cfg.algo} on {cfg.policy} (reward {cfg.reward}, judge {cfg.judge})")
+    plot_curves(rows, out / "curves.png", f"{cfg.algo} on {cfg.policy}, {cfg.task} task (reward {cfg.reward}, judge {cfg.judge})")
+    (out / "policy" / "arena_task.json").write_text(json.dumps({"task": cfg.task, "reward": cfg.reward, "judge": cfg.judge,
+                                                                "target": cfg.target, "max_tokens": cfg.max_tokens}))
     summary = summarise(rows)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
@@ -243,7 +281,7 @@ def summarise(rows: list[dict]) -> dict:
     """Untrained vs final held-out metrics, the last training KL and seconds per iteration."""
     held = sorted((r for r in rows if r["split"] == "heldout"), key=lambda r: r["iteration"])
     train = [r for r in rows if r["split"] == "train"]
-    keys = ("reward", "judge", "gap", "ppl", "distinct_1", "distinct_2")
+    keys = [k for k in ("reward", "success", "judge", "gap", "similarity", "ppl", "distinct_1", "distinct_2") if held and k in held[0]]
     tail = train[-5:]
     return {
         "untrained": {k: held[0][k] for k in keys} if held else {},

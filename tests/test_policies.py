@@ -26,7 +26,7 @@ TEXTS = ["the film was good", "the movie is bad", "the plot and the acting", "ve
          "the film is awful but fun", "the plot was very fun", "the movie and the plot"]
 
 
-def count_good(texts):
+def count_good(texts, prompts=None):
     """Reward = number of 'good' words; P(target) = the same, capped."""
     counts = np.array([t.split().count("good") for t in texts], dtype=np.float32)
     return counts, np.minimum(counts / 4, 1.0)
@@ -136,7 +136,7 @@ def test_cory_observer_prompt_shared_reward_and_role_swap(tiny_lm_dir):
     a2 = PolicyLM.from_pretrained(tiny_lm_dir, lora_r=0, device="cpu")
     seen: list[list[str]] = []
 
-    def reward(texts):
+    def reward(texts, prompts):
         seen.append(list(texts))
         return count_good(texts)
 

@@ -1,0 +1,94 @@
+"""A trained RL policy (``arena train policy --task attacker``) as an arena attacker.
+
+Per example the defender gets right: ``samples`` continuations of up to ``tokens`` tokens are
+sampled from the policy (all examples of a chunk in one batch), every x' = x + continuation is
+scored by the defender through the arena Scorer (the queries), by the judge and by the
+similarity model, and the candidate with the highest attack reward
+P_defender(wrong) x P_judge(true) x sim(x, x') is kept. The attack succeeded when the defender
+is wrong on it. ``extra`` records ``judge_keeps`` (the judge still reads the true label) and
+``added_tokens``, which ``arena match`` summarises as ``judge_agreement`` and ``avg_added_tokens``.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from arena.attack import FAILED, SKIPPED, SUCCEEDED
+from arena.data import Example
+from arena.scorer import Scorer
+from arena.store import ExampleResult
+from arena.words import WordView
+
+
+class RLPolicyAttacker:
+    """``rl:DIR``: sample continuations from a trained policy; keep the best by attack reward."""
+
+    def __init__(self, policy_dir: str, *, judge: str | None = None, samples: int = 8, tokens: int | None = None,
+                 chunk_size: int = 16, seed: int = 0, device: str | None = None):
+        from arena.classifier import load_classifier
+        from arena.similarity import SentenceSimilarity
+        from policies.lm import PolicyLM
+
+        self.policy = PolicyLM.load(policy_dir, device=device)
+        meta_path = Path(self.policy.base_spec) / "arena_task.json"
+        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        self.judge_spec = judge or meta.get("judge", "vader")
+        self.judge = load_classifier(self.judge_spec)
+        self.similarity = SentenceSimilarity(device=device)
+        self.samples = samples
+        self.tokens = tokens or int(meta.get("max_tokens", 16))
+        self.chunk_size = chunk_size
+        self.seed = seed
+        self.name = f"rl:{policy_dir}"
+
+    def attack(self, items: Sequence[tuple[int, Example]], scorer: Scorer) -> Iterator[ExampleResult]:
+        """Attack in chunks; one policy batch and one defender call per chunk."""
+        from policies.tasks import AttackReward
+
+        reward = AttackReward(scorer.classifier, self.judge, self.similarity)
+        generator = torch.Generator().manual_seed(self.seed)
+        for start in range(0, len(items), self.chunk_size):
+            yield from self._chunk(items[start : start + self.chunk_size], scorer, reward, generator)
+
+    def _chunk(self, items, scorer: Scorer, reward, generator) -> Iterator[ExampleResult]:
+        clock = time.perf_counter()
+        for _, ex in items:
+            if ex.text_pair is not None:
+                raise ValueError("the RL attacker appends to single texts; (premise, hypothesis) pairs are not supported")
+        owners = [ex.id for _, ex in items]
+        clean = scorer.predict_proba([ex.text for _, ex in items], owners)
+        active = [i for i, (_, ex) in enumerate(items) if int(clean[i].argmax()) == ex.label]
+        best: dict[int, tuple[str, np.ndarray, dict]] = {}
+        if active:
+            prompts = [items[i][1].text for i in active for _ in range(self.samples)]
+            batch = self.policy.sample(prompts, self.tokens, generator=generator)
+            texts = self.policy.texts(batch)
+            labels = [items[i][1].label for i in active for _ in range(self.samples)]
+            p_def = scorer.predict_proba(texts, [items[i][1].id for i in active for _ in range(self.samples)])
+            parts = reward.parts(prompts, texts, labels, p_def=p_def)
+            for j, i in enumerate(active):
+                rows = slice(j * self.samples, (j + 1) * self.samples)
+                k = j * self.samples + int(np.argmax(parts["reward"][rows]))
+                best[i] = (texts[k], p_def[k], {key: float(parts[key][k]) for key in ("reward", "sim", "p_judge")}
+                           | {"judge_keeps": bool(parts["judge_keeps"][k]), "added_tokens": self.tokens})
+        per_example = (time.perf_counter() - clock) / len(items)
+        for i, (idx, ex) in enumerate(items):
+            words = len(WordView.of(ex.text))
+            if i not in best:
+                yield ExampleResult(idx=idx, example_id=ex.id, label=ex.label, original_text=ex.text, status=SKIPPED,
+                                    original_pred=int(clean[i].argmax()), original_proba=[round(float(x), 6) for x in clean[i]],
+                                    queries=scorer.queries(ex.id), words_total=words, seconds=per_example)
+            else:
+                text, proba, extra = best[i]
+                fooled = int(proba.argmax()) != ex.label
+                yield ExampleResult(idx=idx, example_id=ex.id, label=ex.label, original_text=ex.text, status=SUCCEEDED if fooled else FAILED,
+                                    original_pred=int(clean[i].argmax()), original_proba=[round(float(x), 6) for x in clean[i]],
+                                    perturbed_text=text, perturbed_pred=int(proba.argmax()), perturbed_proba=[round(float(x), 6) for x in proba],
+                                    queries=scorer.queries(ex.id), words_changed=max(0, len(WordView.of(text)) - words), words_total=words,
+                                    similarity=extra.pop("sim"), seconds=per_example, extra=extra)
+            scorer.forget(ex.id)

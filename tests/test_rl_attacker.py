@@ -1,0 +1,87 @@
+"""The attacker task's reward, the attacker training task and ``--attacker rl:DIR`` in matches."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from arena.classifier import CallableClassifier
+from policies.lm import PolicyLM
+from policies.tasks import AttackerTask, AttackReward
+
+LABELS = ["negative", "positive"]
+
+
+def defender_probs(texts):
+    """P(positive) = 0.9 unless the text contains 'but', then 0.2."""
+    p = np.array([0.2 if "but" in t.split() else 0.9 for t in texts])
+    return np.stack([1 - p, p], 1)
+
+
+def judge_probs(texts):
+    """Judge: P(positive) 0.8 unless the text contains 'awful' (0.1)."""
+    p = np.array([0.1 if "awful" in t.split() else 0.8 for t in texts])
+    return np.stack([1 - p, p], 1)
+
+
+class FixedSimilarity:
+    def __init__(self, value=0.5):
+        self.value = value
+
+    def similarity(self, a, b):
+        return np.full(len(a), self.value)
+
+
+def make_reward(sim=0.5):
+    return AttackReward(CallableClassifier(defender_probs, LABELS), CallableClassifier(judge_probs, ["NEGATIVE", "POSITIVE"]),
+                        FixedSimilarity(sim))
+
+
+def test_attack_reward_on_hand_made_cases():
+    reward = make_reward(sim=0.5)
+    parts = reward.parts(["good film"] * 3, ["good film but", "good film but awful", "good film fun"], [1, 1, 1])
+    assert np.allclose(parts["p_wrong"], [0.8, 0.8, 0.1])
+    assert np.allclose(parts["p_judge"], [0.8, 0.1, 0.8])
+    assert np.allclose(parts["reward"], [0.8 * 0.8 * 0.5, 0.8 * 0.1 * 0.5, 0.1 * 0.8 * 0.5])
+    assert parts["fooled"].tolist() == [True, True, False] and parts["judge_keeps"].tolist() == [True, False, True]
+    reward.labels["good film"] = 1
+    r, p_wrong = reward(["good film but"], ["good film"])
+    assert r[0] == pytest.approx(0.32) and p_wrong[0] == pytest.approx(0.8)
+    with pytest.raises(KeyError, match="not one of the task's texts"):
+        reward(["x y"], ["x"])
+    with pytest.raises(ValueError, match="lack the defender"):
+        AttackReward(CallableClassifier(defender_probs, LABELS), CallableClassifier(judge_probs, ["a", "b"]), FixedSimilarity())
+
+
+def test_attacker_task_metrics():
+    task = AttackerTask([("good film", 1), ("nice plot", 1)], [("fine acting", 1)], make_reward(0.9))
+    m = task.metrics(["good film but", "nice plot but awful"], ["but", "but awful"], None, ["good film", "nice plot"])
+    assert m["success"] == 1.0 and m["judge"] == 0.5 and m["gap"] == 0.5 and m["similarity"] == pytest.approx(0.9)
+    assert task.heldout_prompts(5) == ["fine acting"]
+
+
+def test_rl_policy_attacker_in_a_match(tmp_path, tiny_lm_dir, capsys):
+    from arena.cli import main
+
+    torch.manual_seed(0)
+    policy = PolicyLM.from_pretrained(tiny_lm_dir, lora_r=0, device="cpu")
+    policy.save(tmp_path / "policy")
+    (tmp_path / "policy" / "arena_task.json").write_text(json.dumps({"task": "attacker", "judge": "vader", "max_tokens": 4}))
+    (tmp_path / "defender.py").write_text(
+        "import numpy as np\n"
+        "def predict(texts):\n"
+        "    p = np.array([0.2 if 'bad' in t.split() or 'dull' in t.split() else 0.9 for t in texts])\n"
+        "    return np.stack([1 - p, p], 1)\n"
+        "predict.labels = ['negative', 'positive']\n")
+    (tmp_path / "d.tsv").write_text("text\tlabel\n" + "".join(f"{t}\t1\n" for t in
+                                    ["the film was great", "the acting is fun", "the plot", "a very good movie", "the movie is bad"]))
+    args = ["match", "--defender", f"{tmp_path}/defender.py:predict", "--attacker", f"rl:{tmp_path}/policy", "--rl-samples", "16",
+            "--data", str(tmp_path / "d.tsv"), "--db", str(tmp_path / "a.db"), "--json"]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["n"] == 5 and summary["skipped"] == 1  # 'the movie is bad' is already wrong
+    assert summary["succeeded"] >= 1 and summary["avg_added_tokens"] == 4.0  # 16 samples of 4 tokens over 22 words: 'bad'/'dull' turn up
+    assert 0.0 <= summary["judge_agreement"] <= 1.0
+    assert main(args) == 0 and json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_id"] == summary["run_id"]  # resumed
