@@ -19,7 +19,6 @@ from defenses.switch import SwitchConfig
 from test_textfooler import TABLE, FakeSimilarity, FakeTagger, keyword_probs
 
 
-
 class Noisy:
     """A stochastic defender stand-in (never probed word by word)."""
 
