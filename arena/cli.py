@@ -28,11 +28,13 @@ def load_data_from_args(args: argparse.Namespace, n: int | None = None, seed: in
                      pair_col=args.pair_col, labels=_split(args.labels))
 
 
-def add_classifier_options(parser: argparse.ArgumentParser, flag: str = "--classifier") -> None:
-    """The classifier spec plus the options every classifier-loading command shares."""
-    parser.add_argument(flag, default="default",
-                        help="default (offline MiniLM sentiment) | trained folder | HF id or folder | module:function | http://host:port/path"
-                             " | a defense: plain | fuse | five (wrap --base) | fact:PATH | fuse+fact:PATH | five+fact:PATH")
+def add_classifier_options(parser: argparse.ArgumentParser, flag: str | None = "--classifier") -> None:
+    """The classifier spec (``flag``; None: the command names its classifiers otherwise) plus the
+    options every classifier-loading command shares."""
+    if flag:
+        parser.add_argument(flag, default="default",
+                            help="default (offline MiniLM sentiment) | trained folder | HF id or folder | module:function | http://host:port/path"
+                                 " | a defense: plain | fuse | five (wrap --base) | fact:PATH | fuse+fact:PATH | five+fact:PATH")
     parser.add_argument("--base", default="default", help="base classifier that plain/fuse/five wrap")
     parser.add_argument("--defense-seed", type=int, default=0, help="seed of stochastic defenses (FuSE, FIVE)")
     parser.add_argument("--synonyms", default="auto",
@@ -53,13 +55,15 @@ def load_classifier_from_args(args: argparse.Namespace, spec: str):
 
 
 def _defender_name(args: argparse.Namespace, spec: str) -> str:
-    """The name a run is stored under: defenses of a base carry it (``fuse[default]``)."""
-    if spec in ("plain", "fuse", "five"):
-        spec = f"{spec}[{args.base}]"
-    kind = spec.split(":")[0].split("[")[0]
-    if kind in ("fuse", "fuse+fact"):
-        spec += f"@{args.synonyms}"  # FuSE's alternatives depend on the synonym source
-    return spec + (f"#seed{args.defense_seed}" if kind in ("fuse", "five", "fuse+fact", "five+fact") else "")
+    from arena.zoo import defender_name
+
+    return defender_name(spec, args.base, args.synonyms, args.defense_seed)
+
+
+def _data_name(args: argparse.Namespace) -> str:
+    from arena.zoo import data_name
+
+    return data_name(args.data, args.n, args.seed)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -102,9 +106,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     data = load_data_from_args(args, n=args.n, seed=args.seed)
     classifier = load_classifier_from_args(args, args.classifier)
-    data_name = args.data + (f"?n={args.n}" if args.n else "") + (f"&seed={args.seed}" if args.seed is not None else "")
     with Store(args.db) as store:
-        summary = evaluate(classifier, data, store, classifier_name=_defender_name(args, args.classifier), data_name=data_name,
+        summary = evaluate(classifier, data, store, classifier_name=_defender_name(args, args.classifier), data_name=_data_name(args),
                            progress=not args.json)
     if args.json:
         print(json.dumps(summary))
@@ -132,10 +135,9 @@ def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
                             max_candidates=args.max_candidates, min_cos=args.min_cos, chunk_size=args.chunk_size, device=args.device,
                             rl_samples=args.rl_samples)
     attacker = build_attacker(args.attacker, options)
-    data_name = args.data + (f"?n={args.n}" if args.n else "") + (f"&seed={args.seed}" if args.seed is not None else "")
     with Store(args.db) as store:
         summary = run_match(defender, attacker, data, store, defender_name=_defender_name(args, defender_spec), attacker_name=args.attacker,
-                            data_name=data_name, config=match_config(args.attacker, options, args.max_length),
+                            data_name=_data_name(args), config=match_config(args.attacker, options, args.max_length),
                             query_budget=args.query_budget, progress=not args.json)
         results = store.results(summary["run_id"])
     return summary, results, defender
@@ -206,6 +208,88 @@ def print_attack_summary(summary: dict) -> None:
     for name, value in rows:
         print(f"| {name:<{width}} | {str(value):>10} |")
     print("+" + "-" * (width + 2) + "+" + "-" * 12 + "+")
+
+
+def _matchup_template(args: argparse.Namespace):
+    from dataclasses import asdict
+
+    from arena.tournament import Matchup
+    from arena.zoo import AttackOptions
+
+    options = AttackOptions(synonyms=args.synonyms, sim_threshold=args.sim_threshold, pos=args.pos, importance=args.importance, commit=args.commit,
+                            max_candidates=args.max_candidates, min_cos=args.min_cos, chunk_size=args.chunk_size, rl_samples=args.rl_samples)
+    opts = {k: v for k, v in asdict(options).items() if k not in ("synonyms", "device")}
+    return Matchup(db=args.db, defender="", attacker=None, data=args.data, n=args.n, seed=args.seed, base=args.base, synonyms=args.synonyms,
+                   defense_seed=args.defense_seed, max_length=args.max_length, precision=args.precision, device=args.device,
+                   query_budget=args.query_budget, labels=tuple(_split(args.classifier_labels) or ()) or None, options=opts)
+
+
+def _play_tournament(args: argparse.Namespace, defenders: list[str], attackers: list[str]) -> dict:
+    from arena.store import Store
+    from arena.tournament import leaderboard, ray_map, run_tournament
+
+    if args.text_col or args.label_col or args.pair_col or args.labels:
+        raise ValueError("tournaments read --data with its default columns; convert the file or use a TextFooler/TSV file with text,label")
+    mapper = (lambda matchups: ray_map(matchups, args.ray)) if getattr(args, "ray", None) else None
+    say = None if args.json else (lambda what: print(f"  playing {what}", file=sys.stderr, flush=True))
+    tid = run_tournament(defenders, attackers, _matchup_template(args), mapper=mapper, progress=say)
+    with Store(args.db) as store:
+        return leaderboard(store, tid)
+
+
+def _write_leaderboard(board: dict, out: str | None) -> list[str]:
+    from pathlib import Path
+
+    from arena.tournament import heatmap_png, render_leaderboard
+
+    if not out:
+        return []
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "leaderboard.md").write_text(render_leaderboard(board))
+    (folder / "leaderboard.json").write_text(json.dumps(board, indent=1))
+    heatmap_png(board, folder / "heatmap.png")
+    return [str(folder / n) for n in ("leaderboard.md", "leaderboard.json", "heatmap.png")]
+
+
+def cmd_tournament(args: argparse.Namespace) -> int:
+    from arena.tournament import render_leaderboard
+
+    board = _play_tournament(args, _split(args.defenders) or [], _split(args.attackers) or [])
+    files = _write_leaderboard(board, args.out)
+    print(json.dumps({**board, "files": files}) if args.json else render_leaderboard(board) + "".join(f"\nwrote {f}" for f in files))
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from arena.store import Store
+    from arena.tournament import leaderboard, render_leaderboard
+
+    with Store(args.db) as store:
+        board = leaderboard(store, args.tournament)
+    files = _write_leaderboard(board, args.out)
+    print(json.dumps({**board, "files": files}) if args.json else render_leaderboard(board))
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from arena.report import write_report
+    from arena.store import Store
+    from arena.zoo import defender_name
+
+    attackers = _split(args.attackers) or ["textfooler"]
+    board = _play_tournament(args, [args.classifier], attackers)
+    name = defender_name(args.classifier, args.base, args.synonyms, args.defense_seed)
+    with Store(args.db) as store:
+        runs = store.run(board["tournament"])["summary"]["matches"][args.classifier]
+        per_attacker = {a: store.results(run_id) for a, run_id in runs.items()}
+    labels = load_classifier_from_args(args, args.classifier).labels
+    path = write_report(args.out, name, board, per_attacker.get("textfooler", []), [r for rs in per_attacker.values() for r in rs], list(labels))
+    if args.json:
+        print(json.dumps({**board, "report": str(path)}))
+    else:
+        print(path.read_text() + f"\nwrote {path} and {path.with_suffix('.png')}")
+    return 0
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> int:
@@ -308,10 +392,12 @@ def _add_train_options(parser: argparse.ArgumentParser, batch_size: int = 32) ->
     parser.add_argument("--json", action="store_true")
 
 
-def _add_attack_options(parser: argparse.ArgumentParser) -> None:
+def _add_attack_options(parser: argparse.ArgumentParser, attacker_flag: bool = True) -> None:
+    """Data, attack tuning and store options of commands that run attacks (``--attacker`` unless told not to)."""
     parser.add_argument("--classifier-labels", help="comma-separated class names for callables/endpoints that do not name them")
-    parser.add_argument("--attacker", default="textfooler",
-                        help="textfooler | textattack:RECIPE (e.g. textattack:pwws) | rl:DIR (a policy from `arena train policy --task attacker`)")
+    if attacker_flag:
+        parser.add_argument("--attacker", default="textfooler",
+                            help="textfooler | textattack:RECIPE (e.g. textattack:pwws) | rl:DIR (a policy from `arena train policy --task attacker`)")
     parser.add_argument("--rl-samples", type=int, default=8, help="rl:DIR: continuations sampled per example (best by attack reward)")
     add_data_options(parser)
     parser.add_argument("--n", type=int, help="attack the first N examples (after a seeded shuffle with --seed)")
@@ -335,6 +421,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     app_main(args.app_args, prog="arena demo")
     return 0
+
+
+def _add_tournament_options(parser: argparse.ArgumentParser, out: str) -> None:
+    """Options of commands that play tournaments: classifier/defense options minus --classifier, attack options, --out, --ray."""
+    add_classifier_options(parser, flag=None)
+    _add_attack_options(parser, attacker_flag=False)
+    parser.add_argument("--out", default=out, help=f"folder for the written files (default: {out})")
+    parser.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                        help="run matchups as Ray tasks: a local Ray instance, or the cluster at ADDRESS")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -416,6 +511,25 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
     tp.add_argument("--json", action="store_true")
     tp.set_defaults(func=cmd_train_policy)
+
+    to = commands.add_parser("tournament", help="every defender against every attacker (resumable, in --db); leaderboard + heatmap")
+    to.add_argument("--defenders", required=True, help="comma-separated defenders, e.g. plain,fuse,five,fact:PATH")
+    to.add_argument("--attackers", required=True, help="comma-separated attackers, e.g. textfooler,textattack:pwws,rl:DIR")
+    _add_tournament_options(to, "leaderboard")
+    to.set_defaults(func=cmd_tournament)
+
+    lb = commands.add_parser("leaderboard", help="print a tournament's leaderboard again from the store")
+    lb.add_argument("--db", default="arena.db", help="results store (SQLite file)")
+    lb.add_argument("--tournament", help="tournament id (default: the newest)")
+    lb.add_argument("--out", help="also write leaderboard.md/.json and heatmap.png to this folder")
+    lb.add_argument("--json", action="store_true")
+    lb.set_defaults(func=cmd_leaderboard)
+
+    sc = commands.add_parser("score", help="robustness report card for your classifier (markdown + PNG)")
+    sc.add_argument("--classifier", required=True, help="module:function | file.py:function | HF id or folder | http://host:port/predict")
+    sc.add_argument("--attackers", default="textfooler", help="comma-separated attackers (default: textfooler)")
+    _add_tournament_options(sc, "report_card")
+    sc.set_defaults(func=cmd_score)
 
     ge = commands.add_parser("generate", help="sample continuations from a trained policy (and score them)")
     ge.add_argument("--policy", required=True, help="a policy folder from `arena train policy` (DIR/policy), smollm2, or an HF causal LM")

@@ -39,6 +39,22 @@ ATTACKERS = ("textfooler", "textattack:RECIPE", "rl:DIR")
 DEFENSES = ("plain", "fuse", "five", "fact:PATH", "fuse+fact:PATH", "five+fact:PATH")
 
 
+def defender_name(spec: str, base: str = "default", synonyms: str = "auto", seed: int = 0) -> str:
+    """The name a defender's runs are stored under: defenses of a base carry it (``fuse[default]``),
+    FuSE its synonym source, stochastic defenses their seed."""
+    if spec in ("plain", "fuse", "five"):
+        spec = f"{spec}[{base}]"
+    kind = spec.split(":")[0].split("[")[0]
+    if kind in ("fuse", "fuse+fact"):
+        spec += f"@{synonyms}"  # FuSE's alternatives depend on the synonym source
+    return spec + (f"#seed{seed}" if kind in ("fuse", "five", "fuse+fact", "five+fact") else "")
+
+
+def data_name(data: str, n: int | None = None, seed: int | None = None) -> str:
+    """How a data selection is named in the store."""
+    return data + (f"?n={n}" if n else "") + (f"&seed={seed}" if seed is not None else "")
+
+
 def build_defender(spec: str, base: str = "default", *, synonyms: str = "auto", seed: int = 0, labels=None, **classifier_options):
     """A defender by name: ``plain | fuse | five`` wrap ``base``; ``fact:PATH``, ``fuse+fact:PATH``,
     ``five+fact:PATH`` wrap the FACT-tuned classifier at PATH; anything else is a classifier spec."""

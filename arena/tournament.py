@@ -1,0 +1,174 @@
+"""Tournaments: every defender against every attacker on one data set, through the results store.
+
+A tournament is a list of *matchups*, each a plain, picklable :class:`Matchup` (defender spec,
+attacker spec or None for the clean evaluation, data spec, options). :func:`play` runs one
+matchup into the store (resumable like any ``arena eval``/``arena match`` run) and returns its
+run id, so matchups run the same way in this process or as Ray tasks on other machines
+(``ray_map``), all writing to the one SQLite store. The tournament itself is recorded as a run
+of kind ``tournament`` whose summary lists its matchups' run ids; :func:`leaderboard`
+recomputes every number from the per-example results those runs hold.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from arena.metrics import accuracy, attack_summary
+from arena.store import Store
+from arena.zoo import data_name, defender_name
+
+
+@dataclass(frozen=True)
+class Matchup:
+    """One defender against one attacker (``attacker=None``: the clean evaluation)."""
+
+    db: str
+    defender: str
+    attacker: str | None
+    data: str
+    n: int | None = None
+    seed: int | None = None
+    base: str = "default"
+    synonyms: str = "auto"
+    defense_seed: int = 0
+    max_length: int = 256
+    precision: str = "auto"
+    device: str | None = None
+    query_budget: int | None = None
+    labels: tuple[str, ...] | None = None  # class names for callables/endpoints that do not name them
+    options: dict = field(default_factory=dict)  # AttackOptions fields
+
+
+def play(m: Matchup) -> str:
+    """Run (or resume) one matchup into ``m.db``; returns its run id."""
+    from arena.data import load_data
+    from arena.evaluate import evaluate
+    from arena.match import run_match
+    from arena.zoo import AttackOptions, build_attacker, build_defender, match_config
+
+    data = load_data(m.data, n=m.n, seed=m.seed)
+    defender = build_defender(m.defender, m.base, synonyms=m.synonyms, seed=m.defense_seed, labels=m.labels,
+                              max_length=m.max_length, device=m.device, precision=m.precision)
+    name, dname = defender_name(m.defender, m.base, m.synonyms, m.defense_seed), data_name(m.data, m.n, m.seed)
+    with Store(m.db) as store:
+        if m.attacker is None:
+            return evaluate(defender, data, store, classifier_name=name, data_name=dname, progress=False)["run_id"]
+        options = AttackOptions(**{"synonyms": m.synonyms, "device": m.device, **m.options})
+        attacker = build_attacker(m.attacker, options)
+        return run_match(defender, attacker, data, store, defender_name=name, attacker_name=m.attacker, data_name=dname,
+                         config=match_config(m.attacker, options, m.max_length), query_budget=m.query_budget, progress=False)["run_id"]
+
+
+def ray_map(matchups: Sequence[Matchup], address: str | None = None) -> list[str]:
+    """:func:`play` every matchup as a Ray task (``address``: a cluster, or None for a local Ray)."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(address=None if address in (None, "local") else address, include_dashboard=False, log_to_driver=False)
+    remote = ray.remote(play)
+    return ray.get([remote.remote(m) for m in matchups])
+
+
+def run_tournament(defenders: Sequence[str], attackers: Sequence[str], template: Matchup,
+                   mapper: Callable[[Sequence[Matchup]], list[str]] | None = None, progress: Callable[[str], None] | None = None) -> str:
+    """Play every defender's clean evaluation and every defender x attacker match; record the
+    tournament in the store; returns its id. ``mapper`` runs a list of matchups (default: here, in turn)."""
+    if not defenders or not attackers:
+        raise ValueError("a tournament needs at least one defender and one attacker")
+    matchups = [Matchup(**{**asdict(template), "defender": d, "attacker": a}) for d in defenders for a in (None, *attackers)]
+    if mapper is None:
+        run_ids = []
+        for m in matchups:
+            if progress:
+                progress(f"{m.attacker or 'clean'} vs {m.defender}")
+            run_ids.append(play(m))
+    else:
+        run_ids = mapper(matchups)
+    table = {"clean": {}, "matches": {}}
+    for m, run_id in zip(matchups, run_ids):
+        if m.attacker is None:
+            table["clean"][m.defender] = run_id
+        else:
+            table["matches"].setdefault(m.defender, {})[m.attacker] = run_id
+    config = {**asdict(template), "defenders": list(defenders), "attackers": list(attackers)}
+    config.pop("db")
+    with Store(template.db) as store:
+        tid = store.start_run("tournament", ",".join(defenders), data_name(template.data, template.n, template.seed), config,
+                              attacker=",".join(attackers))
+        store.finish_run(tid, table)
+    return tid
+
+
+def leaderboard(store: Store, tournament_id: str | None = None) -> dict:
+    """The leaderboard of a tournament (default: the newest), from the per-example results.
+
+    Per defender: clean accuracy, accuracy under each attacker, the worst case. Per attacker:
+    success rate, queries and similarity, averaged over defenders (and per defender).
+    """
+    runs = store.runs("tournament")
+    if not runs:
+        raise ValueError(f"{store.path} holds no tournament: run `arena tournament` first")
+    run = next((r for r in runs if r["run_id"] == tournament_id), None) if tournament_id else runs[0]
+    if run is None:
+        raise ValueError(f"no tournament {tournament_id!r} in {store.path}; known: {', '.join(r['run_id'] for r in runs)}")
+    table = run["summary"]
+    defenders, attackers = run["config"]["defenders"], run["config"]["attackers"]
+    summaries = {d: {a: attack_summary(store.results(table["matches"][d][a])) for a in attackers} for d in defenders}
+    board = {"tournament": run["run_id"], "data": run["data"], "defenders": {}, "attackers": {}}
+    for d in defenders:
+        under = {a: summaries[d][a]["accuracy_under_attack"] for a in attackers}
+        worst = min(attackers, key=lambda a: under[a])
+        board["defenders"][d] = {"clean_accuracy": round(accuracy(store.results(table["clean"][d])), 4), "under_attack": under,
+                                 "worst_case": under[worst], "worst_attacker": worst}
+    for a in attackers:
+        def mean(key: str) -> float | None:
+            values = [summaries[d][a][key] for d in defenders if summaries[d][a][key] is not None]
+            return round(float(np.mean(values)), 4) if values else None
+
+        board["attackers"][a] = {"attack_success_rate": mean("attack_success_rate"), "avg_queries": mean("avg_queries"),
+                                 "avg_similarity": mean("avg_similarity"),
+                                 "per_defender": {d: summaries[d][a]["attack_success_rate"] for d in defenders}}
+    return board
+
+
+def render_leaderboard(board: dict) -> str:
+    """Markdown: defenders ranked by worst-case accuracy, then the attackers."""
+    attackers = list(board["attackers"])
+    fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+    lines = [f"## Leaderboard (tournament {board['tournament']}, data {board['data']})", "",
+             "| rank | defender | clean | " + " | ".join(attackers) + " | worst case |",
+             "|---:|---|---:|" + "---:|" * len(attackers) + "---:|"]
+    ranked = sorted(board["defenders"].items(), key=lambda kv: -(kv[1]["worst_case"] or 0))
+    for rank, (d, row) in enumerate(ranked, 1):
+        lines.append(f"| {rank} | {d} | {fmt(row['clean_accuracy'])} | " + " | ".join(fmt(row["under_attack"][a]) for a in attackers)
+                     + f" | {fmt(row['worst_case'])} ({row['worst_attacker']}) |")
+    lines += ["", "| attacker | success rate | queries | similarity |", "|---|---:|---:|---:|"]
+    for a, row in sorted(board["attackers"].items(), key=lambda kv: -(kv[1]["attack_success_rate"] or 0)):
+        lines.append(f"| {a} | {fmt(row['attack_success_rate'])} | {row['avg_queries']} | {fmt(row['avg_similarity'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def heatmap_png(board: dict, path: str | Path) -> None:
+    """Accuracy under attack, defenders x attackers (clean accuracy as the first column)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    defenders, attackers = list(board["defenders"]), list(board["attackers"])
+    grid = np.array([[board["defenders"][d]["clean_accuracy"]] + [board["defenders"][d]["under_attack"][a] or 0.0 for a in attackers]
+                     for d in defenders])
+    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * (len(attackers) + 1), 1.2 + 0.55 * len(defenders)))
+    image = ax.imshow(grid, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto")
+    ax.set_xticks(range(len(attackers) + 1), ["clean"] + attackers, rotation=20, ha="right")
+    ax.set_yticks(range(len(defenders)), defenders)
+    for (i, j), value in np.ndenumerate(grid):
+        ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=9)
+    fig.colorbar(image, ax=ax, label="accuracy")
+    ax.set_title("accuracy (clean, under attack)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

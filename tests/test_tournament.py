@@ -1,0 +1,120 @@
+"""Tournaments through the store: resume, leaderboard from per-example results, Ray sharding, report card."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from arena.metrics import accuracy, attack_summary
+from arena.report import instructive_examples, robustness_curve
+from arena.store import ExampleResult, Store
+from arena.tournament import Matchup, leaderboard, render_leaderboard, run_tournament
+
+DEFENDER = '''
+import numpy as np
+WEIGHTS = {{"good": 2.0, "great": 3.0, "fine": {fine}, "decent": 0.8, "nice": {nice}, "lovely": 2.5, "bad": -2.0, "awful": -3.0,
+           "dull": -1.5, "poor": -1.0, "weak": -0.8, "superb": 3.0, "ok": 0.2, "boring": -2.0}}
+def predict(texts):
+    s = np.array([sum(WEIGHTS.get(w, 0.0) for w in t.lower().split()) - 0.5 for t in texts])
+    p = 1 / (1 + np.exp(-s))
+    return np.stack([1 - p, p], 1)
+predict.labels = ["negative", "positive"]
+'''
+NEIGHBOURS = {"good": ["fine", "decent", "ok"], "great": ["nice", "superb"], "lovely": ["nice", "fine"], "bad": ["poor", "weak"],
+              "awful": ["dull", "poor"], "boring": ["dull"], "film": ["movie"], "superb": ["great"]}
+TEXTS = [("a good film", 1), ("a great and lovely film", 1), ("an awful film", 0), ("a boring bad film", 0), ("a lovely film", 1),
+         ("good film and great cast", 1), ("a bad film", 0), ("a superb film", 1)]
+
+
+@pytest.fixture()
+def setup(tmp_path):
+    (tmp_path / "weak.py").write_text(DEFENDER.format(fine=0.1, nice=0.0))
+    (tmp_path / "strong.py").write_text(DEFENDER.format(fine=1.5, nice=2.0))  # synonyms keep their sentiment: nothing flips
+    (tmp_path / "syn.json").write_text(json.dumps(NEIGHBOURS))
+    (tmp_path / "d.tsv").write_text("text\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in TEXTS))
+    template = Matchup(db=str(tmp_path / "t.db"), defender="", attacker=None, data=str(tmp_path / "d.tsv"), synonyms=f"neighbors:{tmp_path}/syn.json",
+                       options={"pos": "none"})
+    defenders = [f"{tmp_path}/weak.py:predict", f"{tmp_path}/strong.py:predict"]
+    return template, defenders
+
+
+def result_rows(db: str) -> int:
+    with Store(db) as store:
+        return store.conn.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+
+
+def test_tournament_resumes_and_leaderboard_equals_store(setup):
+    template, defenders = setup
+    attackers = ["textfooler", "textattack:deepwordbug"]
+    tid = run_tournament(defenders, attackers, template)
+    rows = result_rows(template.db)
+    assert rows == len(TEXTS) * len(defenders) * (1 + len(attackers))
+    assert run_tournament(defenders, attackers, template) == tid and result_rows(template.db) == rows  # instant, nothing redone
+    with Store(template.db) as store:
+        board = leaderboard(store, tid)
+        table = store.run(tid)["summary"]
+        for d in defenders:
+            clean = store.results(table["clean"][d])
+            assert board["defenders"][d]["clean_accuracy"] == round(accuracy(clean), 4)
+            for a in attackers:
+                results = store.results(table["matches"][d][a])
+                assert board["defenders"][d]["under_attack"][a] == attack_summary(results)["accuracy_under_attack"]
+                assert board["attackers"][a]["per_defender"][d] == attack_summary(results)["attack_success_rate"]
+            assert board["defenders"][d]["worst_case"] == min(board["defenders"][d]["under_attack"].values())
+    assert board["defenders"][defenders[1]]["under_attack"]["textfooler"] > board["defenders"][defenders[0]]["under_attack"]["textfooler"]
+    text = render_leaderboard(board)
+    order = sorted(defenders, key=text.index)
+    assert [board["defenders"][d]["worst_case"] for d in order] == sorted((board["defenders"][d]["worst_case"] for d in defenders), reverse=True)
+    with pytest.raises(ValueError, match="no tournament"):
+        with Store(template.db) as store:
+            leaderboard(store, "nope")
+
+
+def test_ray_sharding_gives_the_local_leaderboard(setup, tmp_path):
+    ray = pytest.importorskip("ray")
+    from arena.tournament import ray_map
+
+    template, defenders = setup
+    local = replace(template, db=str(tmp_path / "local.db"))
+    sharded = replace(template, db=str(tmp_path / "ray.db"))
+    with Store(local.db) as store:
+        expected = leaderboard(store, run_tournament(defenders, ["textfooler"], local))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        tid = run_tournament(defenders, ["textfooler"], sharded, mapper=lambda ms: ray_map(ms))
+    finally:
+        ray.shutdown()
+    with Store(sharded.db) as store:
+        got = leaderboard(store, tid)
+    assert {k: v for k, v in got.items() if k != "tournament"} == {k: v for k, v in expected.items() if k != "tournament"}
+
+
+def test_report_card_pieces():
+    def result(status, changed=0, total=10, sim=0.9):
+        return ExampleResult(idx=0, example_id=str(np.random.rand()), label=1, original_text="a b", status=status, perturbed_text="a c",
+                             perturbed_pred=0, words_changed=changed, words_total=total, similarity=sim)
+
+    results = [result("failed"), result("succeeded", 1), result("succeeded", 3), result("skipped")]
+    curve = dict(robustness_curve(results))
+    assert curve[0.0] == 0.75 and curve[0.05] == 0.75 and curve[0.10] == 0.5 and curve[0.30] == 0.25
+    best = instructive_examples(results + [result("succeeded", 1, sim=0.99)], k=2)
+    assert [r.similarity for r in best] == [0.99, 0.9]
+
+
+def test_cli_tournament_leaderboard_and_score(setup, tmp_path, capsys):
+    from arena.cli import main
+
+    template, defenders = setup
+    common = ["--data", template.data, "--synonyms", template.synonyms, "--pos", "none", "--db", template.db]
+    assert main(["tournament", "--defenders", ",".join(defenders), "--attackers", "textfooler", *common, "--out", str(tmp_path / "lb"), "--json"]) == 0
+    board = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (tmp_path / "lb" / "heatmap.png").stat().st_size > 1000 and (tmp_path / "lb" / "leaderboard.md").exists()
+    assert main(["leaderboard", "--db", template.db, "--json"]) == 0
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert again["defenders"] == board["defenders"]
+    assert main(["score", "--classifier", defenders[0], *common, "--out", str(tmp_path / "card")]) == 0
+    card = (tmp_path / "card" / "report.md").read_text()
+    assert "Robustness curve" in card and "clean accuracy" in card and (tmp_path / "card" / "report.png").exists()
+    assert main(["leaderboard", "--db", str(tmp_path / "empty.db")]) == 2
