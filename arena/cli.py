@@ -325,7 +325,7 @@ def cmd_train_policy(args: argparse.Namespace) -> int:
            "score_norm": args.score_norm, "ppo_epochs": args.ppo_epochs, "mini_batch_size": args.mini_batch,
            "gradient_accumulation_steps": args.grad_accum}
     cfg = PolicyRunConfig(out=args.out, algo=args.algo, task=args.task, template=args.template, policy=args.policy, reward=args.reward, judge=args.judge, target=args.target,
-                          reward_kind=args.reward_kind, data=args.data, heldout=args.heldout, iterations=args.iterations, batch=args.batch,
+                          reward_kind=args.reward_kind, data=args.data, data_n=args.data_n, heldout=args.heldout, iterations=args.iterations, batch=args.batch,
                           seed=args.seed, lora_r=args.lora_r, min_tokens=args.min_tokens, max_tokens=args.max_tokens,
                           eval_every=args.eval_every, checkpoint_every=args.checkpoint_every, beta=args.beta, tau=args.tau,
                           exchange_every=args.exchange_every, guide=args.guide, device=args.device, ppo=ppo)
@@ -485,6 +485,7 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--target", default="positive", help="target class name (or index)")
     tp.add_argument("--reward-kind", default="logit", choices=["logit", "prob"], help="log-odds of the target class, or its probability")
     tp.add_argument("--data", default="builtin", help="texts to cut prompts from (first 2-8 words): builtin | file | hf:...")
+    tp.add_argument("--data-n", type=int, help="use N texts of --data (seeded shuffle)")
     tp.add_argument("--heldout", type=int, default=64, help="texts held out for evaluation prompts")
     tp.add_argument("--iterations", type=int, default=60)
     tp.add_argument("--batch", type=int, default=16, help="prompts per iteration")

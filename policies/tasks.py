@@ -152,7 +152,7 @@ class AttackReward:
         sim = np.asarray(self.similarity.similarity(list(originals), list(texts)), dtype=np.float64)
         p_wrong = 1.0 - p_def[rows, y]
         return {"p_wrong": p_wrong, "p_judge": p_judge, "sim": sim, "reward": p_wrong * p_judge * sim,
-                "fooled": p_def.argmax(1) != y, "judge_keeps": p_judge_all.argmax(1) == self.judge_index[y]}
+                "fooled": p_def.argmax(1) != y, "judge_keeps": p_judge >= p_judge_all.max(1)}  # a tie does not contradict
 
     def __call__(self, texts: Sequence[str], prompts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(reward, P_defender(wrong)) for prompt -> text pairs; prompts must be known originals."""

@@ -49,6 +49,7 @@ class PolicyRunConfig:
     target: str = "positive"
     reward_kind: str = "logit"
     data: str = "builtin"
+    data_n: int | None = None  # use N texts of --data (seeded shuffle)
     heldout: int = 64
     iterations: int = 60
     batch: int = 16
@@ -88,10 +89,10 @@ class PolicyRunConfig:
         return self.template or (ATTACKER_TEMPLATE if self.task == "attacker" else IMDB_TEMPLATE)
 
 
-def _texts(spec: str) -> list[str]:
+def _texts(spec: str, n: int | None, seed: int) -> list[str]:
     from arena.data import load_data
 
-    return [ex.text for ex in load_data(spec).examples]
+    return [ex.text for ex in load_data(spec, n=n, seed=seed if n else None).examples]
 
 
 def build_task(cfg: PolicyRunConfig) -> GeneratorTask | AttackerTask:
@@ -100,7 +101,7 @@ def build_task(cfg: PolicyRunConfig) -> GeneratorTask | AttackerTask:
 
     if cfg.task == "attacker":
         return build_attacker_task(cfg)
-    texts = _texts(cfg.data)
+    texts = _texts(cfg.data, cfg.data_n, cfg.seed)
     if len(texts) < 2 * cfg.heldout:
         raise ValueError(f"{cfg.data}: {len(texts)} texts, need at least {2 * cfg.heldout} to hold out {cfg.heldout} (lower --heldout)")
     rng = random.Random(cfg.seed)
@@ -121,7 +122,7 @@ def build_attacker_task(cfg: PolicyRunConfig) -> AttackerTask:
 
     defender = build_defender(cfg.reward, device=cfg.device)
     judge = build_defender(cfg.judge, device=cfg.device)
-    data = align_labels(load_data(cfg.data), defender.labels)
+    data = align_labels(load_data(cfg.data, n=cfg.data_n, seed=cfg.seed if cfg.data_n else None), defender.labels)
     items = [(ex.text, ex.label) for ex in data.examples if ex.text_pair is None]
     if not items:
         raise ValueError(f"{cfg.data}: the attacker task needs single-text examples")

@@ -85,3 +85,24 @@ def test_rl_policy_attacker_in_a_match(tmp_path, tiny_lm_dir, capsys):
     assert summary["succeeded"] >= 1 and summary["avg_added_tokens"] == 4.0  # 16 samples of 4 tokens over 22 words: 'bad'/'dull' turn up
     assert 0.0 <= summary["judge_agreement"] <= 1.0
     assert main(args) == 0 and json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_id"] == summary["run_id"]  # resumed
+
+
+def test_train_attacker_task_end_to_end(tmp_path, tiny_lm_dir):
+    from policies.train import PolicyRunConfig, train_policy
+
+    (tmp_path / "defender.py").write_text(
+        "import numpy as np\n"
+        "def predict(texts):\n"
+        "    p = np.array([0.2 if 'bad' in t.split() else 0.9 for t in texts])\n"
+        "    return np.stack([1 - p, p], 1)\n"
+        "predict.labels = ['negative', 'positive']\n")
+    (tmp_path / "d.tsv").write_text("text\tlabel\n" + "".join(f"{t}\t1\n" for t in
+                                    ["the film was great", "the acting is fun", "the plot", "a very good movie", "the movie is bad", "great fun"]))
+    cfg = PolicyRunConfig(out=str(tmp_path / "run"), algo="cory", task="attacker", policy=tiny_lm_dir, reward=f"{tmp_path}/defender.py:predict",
+                          judge="vader", data=str(tmp_path / "d.tsv"), heldout=2, iterations=2, batch=4, lora_r=0, min_tokens=2, max_tokens=3,
+                          eval_length=3, device="cpu", ppo={"mini_batch_size": 2, "ppo_epochs": 1})
+    summary = train_policy(cfg, progress=False)
+    assert {"reward", "success", "judge", "gap", "similarity"} <= set(summary["final"])
+    assert json.loads((tmp_path / "run" / "policy" / "arena_task.json").read_text())["task"] == "attacker"
+    with pytest.raises(ValueError, match="correctly classified"):
+        train_policy(PolicyRunConfig(**{**cfg.__dict__, "out": str(tmp_path / "r2"), "heldout": 3}), progress=False)

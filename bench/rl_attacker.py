@@ -1,0 +1,112 @@
+"""Train an RL attacker with CORY against ``plain`` and evaluate it in the arena.
+
+Training (``arena train policy --task attacker --algo cory``): SmolLM2-135M (LoRA r=16) appends
+``--min-tokens``..``--max-tokens`` tokens to SST-2 training sentences that the ``default``
+classifier gets right; reward = P_plain(wrong) x P_VADER(true) x MiniLM similarity. VADER is the
+judge: a hand-built lexicon with rules, sharing no model, tokenizer or training data with the
+MiniLM defender, so text that flips the defender but not VADER has not simply turned negative.
+
+Evaluation (``arena match --attacker rl:DIR``, ``--rl-samples`` continuations per example, best
+by reward) on the first ``--n`` examples of ``../shared/data/textfooler/mr`` against ``plain``,
+``five`` and ``fact:PATH`` (when ``--fact`` is given), plus TextFooler against ``plain`` for scale.
+
+    python bench/rl_attacker.py [--iterations 40] [--fact runs/fact] [--json]
+    python bench/rl_attacker.py --json --from-results
+
+Writes ``bench/results/rl_attacker.json``: ``{"plain": {"attack_success_rate", "judge_agreement",
+...}, "five": {...}, "fact": {...}, "textfooler_plain": {...}, "training": {...}}``; with ``--json``
+the last line is that object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SHARED = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "bench" / "results" / "rl_attacker.json"
+KEYS = ("n", "succeeded", "failed", "skipped", "clean_accuracy", "accuracy_under_attack", "attack_success_rate", "judge_agreement",
+        "avg_added_tokens", "avg_perturbed_words_pct", "avg_queries", "avg_similarity")
+
+
+def train(args) -> dict:
+    """Train (or resume) the CORY attacker; returns the run summary plus wall seconds."""
+    from policies.train import PolicyRunConfig, train_policy
+
+    cfg = PolicyRunConfig(out=args.out, algo="cory", task="attacker", policy="smollm2", reward="plain", judge="vader",
+                          data=str(SHARED / "sst2" / "train.tsv"), data_n=args.train_texts, heldout=64, iterations=args.iterations,
+                          batch=args.batch, min_tokens=args.min_tokens, max_tokens=args.max_tokens, eval_every=10, checkpoint_every=5,
+                          seed=args.seed, ppo={"learning_rate": args.lr, "init_kl_coef": args.kl_coef, "mini_batch_size": 8,
+                                               "score_norm": "normalize"})
+    start = time.perf_counter()
+    summary = train_policy(cfg, progress=not args.json)
+    summary["wall_seconds_this_sitting"] = round(time.perf_counter() - start, 1)
+    return summary
+
+
+def evaluate(args) -> dict:
+    """Matches of the trained policy (and TextFooler) on MR, through a resumable store."""
+    from arena.data import load_data
+    from arena.match import run_match
+    from arena.store import Store
+    from arena.zoo import AttackOptions, build_attacker, build_defender, match_config
+
+    data = load_data(str(SHARED / "textfooler" / "mr"), n=args.n)
+    options = AttackOptions(synonyms=f"neighbors:{SHARED / 'synonyms' / 'counterfitted_neighbors.json'}", rl_samples=args.samples)
+    rl = f"rl:{Path(args.out) / 'policy'}"
+    defenders = {"plain": "plain", "five": "five"} | ({"fact": f"fact:{args.fact}"} if args.fact else {})
+    plays = [(name, spec, rl) for name, spec in defenders.items()] + [("textfooler_plain", "plain", "textfooler")]
+    out = {}
+    with Store(args.db) as store:
+        for name, spec, attacker_spec in plays:
+            defender = build_defender(spec, "default")
+            summary = run_match(defender, build_attacker(attacker_spec, options), data, store, defender_name=spec, attacker_name=attacker_spec,
+                                data_name=f"mr?n={args.n}", config=match_config(attacker_spec, options, 256), progress=not args.json)
+            out[name] = {k: summary.get(k) for k in KEYS}
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--iterations", type=int, default=40)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--min-tokens", type=int, default=2)
+    parser.add_argument("--max-tokens", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=2e-4)
+    parser.add_argument("--kl-coef", type=float, default=0.05)
+    parser.add_argument("--train-texts", type=int, default=3000, help="SST-2 training sentences to draw prompts from")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n", type=int, default=200, help="MR examples to attack")
+    parser.add_argument("--samples", type=int, default=8, help="continuations per example at attack time")
+    parser.add_argument("--fact", help="FACT-tuned classifier folder for the fact row")
+    parser.add_argument("--out", default=str(ROOT / "runs" / "rl_attacker"))
+    parser.add_argument("--db", default=str(ROOT / "runs" / "rl_attacker.db"))
+    parser.add_argument("--from-results", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.from_results:
+        result = json.loads(RESULTS.read_text())
+    else:
+        training = train(args)
+        result = {**evaluate(args), "training": training,
+                  "settings": {k: getattr(args, k) for k in ("iterations", "batch", "min_tokens", "max_tokens", "lr", "kl_coef", "train_texts",
+                                                              "seed", "n", "samples")}}
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(json.dumps(result, indent=1))
+    print("| matchup | success rate | judge agreement | acc. under attack | queries | similarity |\n|---|---:|---:|---:|---:|---:|")
+    for name in ("plain", "five", "fact", "textfooler_plain"):
+        if name in result:
+            r = result[name]
+            print(f"| {name} | {r['attack_success_rate']} | {r.get('judge_agreement', '-')} | {r['accuracy_under_attack']} | {r['avg_queries']} | {r['avg_similarity']} |")
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
