@@ -80,6 +80,27 @@ class _State:
         return segment if self.example.text_pair is None else (self.example.text, segment)
 
 
+@dataclass
+class _Plan:
+    """One example's step: the word position, its candidate texts and what the checks found."""
+
+    state: _State
+    position: int
+    variants: list[WordView]
+    pos_ok: np.ndarray
+    sim: np.ndarray = field(init=False)
+    keep: np.ndarray = field(init=False)
+    probs: np.ndarray = field(init=False)
+    flips: np.ndarray = field(init=False)
+
+    def __post_init__(self):
+        self.sim = np.ones(len(self.variants))  # 1.0 = not computed (texts shorter than the window: no constraint)
+
+    def windowed(self, window: int) -> bool:
+        """Whether the similarity constraint applies (the text is at least a window long)."""
+        return len(self.state.current) >= window
+
+
 class TextFooler:
     """The TextFooler attack; see the module docstring. Options default to the released code."""
 
@@ -193,50 +214,63 @@ class TextFooler:
         return np.array(ok, dtype=bool)
 
     def _step(self, states: list[_State], scorer: Scorer) -> None:
-        """Try the next ranked word of every active example: one similarity call, one model call.
+        """Try the next ranked word of every active example: at most two similarity calls, one model call.
 
-        Constraints are checked before the model is queried (as TextAttack does). The outcome is
-        the released code's query-then-check order: a candidate failing a check scores
-        p_y + 1 >= 1 there, so it can never be chosen; only the query count is lower.
+        Constraints are checked before the model is queried (as TextAttack does), the cheap POS
+        check first, so only POS-passing candidates are encoded. The outcome is the released
+        code's query-then-check order: a candidate failing a check scores p_y + 1 >= 1 there, so
+        it can never be chosen; only the query count is lower. For texts shorter than the window
+        the similarity is no constraint and only breaks ties between flips, so it is computed
+        after the model call and only when more than one candidate flips.
         """
         plans = []
         for state in states:
             position, synonyms = state.queue.pop(0)
             original_word = state.current.words[position]
             variants = [state.current.replace(position, match_case(original_word, s)) for s in synonyms]
-            plans.append((state, position, synonyms, variants))
-        before = [s.current.window(p, self.window) for s, p, _, vs in plans for _ in vs]
-        after = [v.window(p, self.window) for s, p, _, vs in plans for v in vs]
-        sims = self.similarity.similarity(before, after)
-        passing, offset = [], 0
-        for state, position, synonyms, variants in plans:
-            sim = sims[offset : offset + len(variants)]
-            offset += len(variants)
-            sim_ok = sim >= self.sim_threshold if len(state.current) >= self.window else np.ones(len(variants), dtype=bool)
-            keep = np.flatnonzero(sim_ok & self._pos_ok(state, position, synonyms))
-            passing.append((keep, sim[keep]))
-        texts = [s.model_input(vs[i].text) for (s, _, _, vs), (keep, _) in zip(plans, passing) for i in keep]
-        owners = [s.owner for (s, _, _, _), (keep, _) in zip(plans, passing) for _ in keep]
+            plans.append(_Plan(state, position, variants, self._pos_ok(state, position, synonyms)))
+        self._similarities([(plan, np.flatnonzero(plan.pos_ok)) for plan in plans if plan.windowed(self.window)])
+        for plan in plans:
+            plan.keep = np.flatnonzero(plan.pos_ok & (plan.sim >= self.sim_threshold)) if plan.windowed(self.window) else np.flatnonzero(plan.pos_ok)
+        texts = [plan.state.model_input(plan.variants[i].text) for plan in plans for i in plan.keep]
+        owners = [plan.state.owner for plan in plans for _ in plan.keep]
         probs = scorer.predict_proba(texts, owners)
         offset = 0
-        for (state, position, _, variants), (keep, sim) in zip(plans, passing):
-            p = probs[offset : offset + len(keep)]
-            offset += len(keep)
-            if len(keep):
-                flips = p.argmax(axis=1) != state.y
-                if flips.any():
-                    best = int(np.argmax(np.where(flips, sim, -np.inf)))
-                    self._commit(state, position, variants[keep[best]], p[best])
-                    state.status = SUCCEEDED
-                    continue
-                best = int(np.argmin(p[:, state.y]))
-                bar = state.p_original if self.commit == "original" else float(state.proba[state.y])
-                if p[best, state.y] < bar:
-                    self._commit(state, position, variants[keep[best]], p[best])
-            if self.max_perturb_ratio is not None and len(state.changed) >= self.max_perturb_ratio * len(state.original):
-                state.queue.clear()
-            if not state.queue:
-                state.status = FAILED
+        for plan in plans:
+            plan.probs = probs[offset : offset + len(plan.keep)]
+            offset += len(plan.keep)
+            plan.flips = plan.probs.argmax(axis=1) != plan.state.y if len(plan.keep) else np.zeros(0, dtype=bool)
+        self._similarities([(plan, plan.keep[plan.flips]) for plan in plans if not plan.windowed(self.window) and plan.flips.sum() > 1])
+        for plan in plans:
+            self._choose(plan)
+
+    def _similarities(self, wanted: list[tuple["_Plan", np.ndarray]]) -> None:
+        """Fill ``plan.sim[i]`` for the wanted candidates: windows of the current text vs each candidate, one call."""
+        before = [plan.state.current.window(plan.position, self.window) for plan, idx in wanted for _ in idx]
+        after = [plan.variants[i].window(plan.position, self.window) for plan, idx in wanted for i in idx]
+        sims = self.similarity.similarity(before, after) if before else np.zeros(0)
+        offset = 0
+        for plan, idx in wanted:
+            plan.sim[idx] = sims[offset : offset + len(idx)]
+            offset += len(idx)
+
+    def _choose(self, plan: "_Plan") -> None:
+        """The two selection branches: the most similar flip (success), else the swap that lowers p_y most."""
+        state, keep, p = plan.state, plan.keep, plan.probs
+        if len(keep):
+            if plan.flips.any():
+                best = int(np.argmax(np.where(plan.flips, plan.sim[keep], -np.inf)))
+                self._commit(state, plan.position, plan.variants[keep[best]], p[best])
+                state.status = SUCCEEDED
+                return
+            best = int(np.argmin(p[:, state.y]))
+            bar = state.p_original if self.commit == "original" else float(state.proba[state.y])
+            if p[best, state.y] < bar:
+                self._commit(state, plan.position, plan.variants[keep[best]], p[best])
+        if self.max_perturb_ratio is not None and len(state.changed) >= self.max_perturb_ratio * len(state.original):
+            state.queue.clear()
+        if not state.queue:
+            state.status = FAILED
 
     @staticmethod
     def _recheck(states: list[_State], scorer: Scorer) -> None:
