@@ -1,13 +1,16 @@
 """FireArena's Gradio app: attack a classifier, perturb a text by hand, compare defenses, browse results.
 
-    python app.py [--classifier default] [--fact PATH] [--db arena.db] [--host 127.0.0.1] [--port 7860]
+    python app.py [--classifier default] [--fact PATH] [--rl-attacker DIR] [--generator DIR] [--db arena.db]
+                  [--host 127.0.0.1] [--port 7860]
     arena demo ...                                   (same options)
 
-Tabs: **Attack** (a defender against an attacker on the text, changed words highlighted,
-probabilities before/after, queries, time), **Perturb by hand** (swap one word at a time for a
-synonym ranked by how much it moves the prediction; undo), **Defend** (the text through every
-defender with their members' votes), **Leaderboard** (match runs of the results store as a
-table and a defender x attacker heatmap of accuracy under attack).
+Tabs: **Attack** (a defender against an attacker on the text, changed or appended words
+highlighted, probabilities before/after, queries, time; the RL policy attacker with
+``--rl-attacker``), **Perturb by hand** (swap one word at a time for a synonym ranked by how much
+it moves the prediction; undo), **Defend** (the text through every defender with their members'
+votes), **Generate** (only with ``--generator``: prompts through a trained policy, each sample's
+defender and judge scores), **Leaderboard** (the newest tournament's leaderboard and heatmap when
+the store holds one; match runs as a table and a defender x attacker heatmap of accuracy under attack).
 
 Safe by default: binds 127.0.0.1 unless ``--host`` says otherwise; caps the text (characters
 and words) and the attack time with a clear message; every model-using event shares one
@@ -21,12 +24,13 @@ import argparse
 import difflib
 import functools
 import html
+import json
 import logging
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Hashable, Sequence
+from typing import TYPE_CHECKING, Callable, Hashable, Sequence
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -45,6 +49,12 @@ from arena.store import ExampleResult, Store  # noqa: E402
 from arena.words import WordView, match_case  # noqa: E402
 from attackers.synonyms import SynonymSource  # noqa: E402
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from policies.lm import PolicyLM
+    from policies.tasks import ClassifierReward
+
 logger = logging.getLogger("firearena.app")
 
 MAX_QUEUE = 16  # visitors waiting for a model at once; more get "queue full"
@@ -55,13 +65,14 @@ ATTACKER_CHOICES = {
     "textattack:pwws": "TextAttack: PWWS",
     "textattack:textfooler": "TextAttack: TextFooler",
     "textattack:deepwordbug": "TextAttack: DeepWordBug (characters)",
+    "rl": "RL policy (appends a continuation)",
 }
 EXAMPLES = [  # 20 words each
     "Warm, funny and beautifully acted, this film never loses its charm; the cast is superb and the story is moving.",
     "The plot is thin, the jokes fall flat and the two leads share no chemistry at all; a forgettable film.",
 ]
 CANDIDATE_COLUMNS = ["synonym", "moves prediction by", "prediction"]
-COLORS = {"swapped": "#fca5a5", "replaced": "#d1d5db", "selected": "#93c5fd", "word": "#f3f4f6"}
+COLORS = {"swapped": "#fca5a5", "appended": "#fdba74", "replaced": "#d1d5db", "selected": "#93c5fd", "word": "#f3f4f6"}
 
 
 class AppError(ValueError):
@@ -78,6 +89,9 @@ class Limits:
     max_chars: int = 1500
     max_words: int = 200
     attack_seconds: float = 60.0
+    max_prompt_chars: int = 300  # Generate: one prompt
+    max_samples: int = 32  # Generate: prompts x samples per click
+    max_new_tokens: int = 48  # Generate: tokens per sample
 
 
 def check_text(text: str | None, limits: Limits) -> str:
@@ -95,6 +109,120 @@ def check_text(text: str | None, limits: Limits) -> str:
     return text
 
 
+# -- policies --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicyTask:
+    """A saved policy folder and what ``arena train policy`` recorded about it (``arena_task.json``;
+    defaults for a policy saved without one)."""
+
+    folder: str
+    task: str | None = None
+    judge: str = "vader"
+    target: str = "positive"
+    max_tokens: int = 16
+
+
+def read_policy(folder: str | Path, task: str) -> PolicyTask:
+    """The policy saved in ``folder`` (a run folder of ``arena train policy`` means its ``policy/``):
+    FileNotFoundError when there is none, ValueError when it was trained for another task than ``task``."""
+    from policies.lm import POLICY_FILE
+
+    path = Path(folder)
+    if (path / "policy" / POLICY_FILE).exists():
+        path = path / "policy"
+    if not (path / POLICY_FILE).exists():
+        raise FileNotFoundError(f"{folder} is not a saved policy (no {POLICY_FILE}); train one with `arena train policy --task {task}`")
+    meta_path = path / "arena_task.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    if meta.get("task", task) != task:
+        raise ValueError(f"{folder} holds a policy trained for the {meta['task']} task; this option takes a {task} policy")
+    return PolicyTask(str(path), meta.get("task"), meta.get("judge") or "vader", meta.get("target") or "positive",
+                      int(meta.get("max_tokens") or 16))
+
+
+GENERATE_COLUMNS = ["prompt", "text", "defender P", "judge P", "gap"]  # P columns get the target class appended
+
+
+class PolicyGenerator:
+    """A generator policy with its judge: samples continuations of prompts and scores them for the
+    target class by a defender and by the judge (the policy is loaded on first use)."""
+
+    def __init__(self, task: PolicyTask, judge: Classifier, *, device: str | None = None):
+        from policies.tasks import ClassifierReward
+
+        self.task = task
+        self.judge_name = task.judge
+        self.judge = ClassifierReward(judge, task.target, "prob")  # checks the target is one of the judge's classes
+        self.device = device
+        self._policy: PolicyLM | None = None
+
+    @property
+    def policy(self) -> PolicyLM:
+        """The frozen policy (loaded on first use)."""
+        if self._policy is None:
+            from policies.lm import PolicyLM
+
+            self._policy = PolicyLM.load(self.task.folder, device=self.device)
+        return self._policy
+
+    def reward(self, defender: Classifier) -> ClassifierReward:
+        """The defender's P(target) scorer, or :class:`AppError` when the target is not one of its classes."""
+        from policies.tasks import ClassifierReward
+
+        try:
+            return ClassifierReward(defender, self.task.target, "prob")
+        except ValueError as exc:
+            raise AppError(f"generator policy: {exc}") from exc
+
+    def generate(self, prompts: Sequence[str], samples: int, tokens: int, defender: Classifier, *, seed: int = 0) -> pd.DataFrame:
+        """``samples`` continuations of ``tokens`` tokens per prompt (one batch, seeded), each with the
+        defender's and the judge's P(target) and their gap (defender - judge: what the judge does not confirm)."""
+        import torch
+
+        reward = self.reward(defender)
+        repeated = [p for p in prompts for _ in range(samples)]
+        texts = self.policy.texts(self.policy.sample(repeated, tokens, generator=torch.Generator().manual_seed(seed)))
+        return generation_frame(repeated, texts, reward.probability(texts), self.judge.probability(texts), self.task.target)
+
+
+def generation_frame(prompts: Sequence[str], texts: Sequence[str], p_defender: Sequence[float], p_judge: Sequence[float],
+                     target: str) -> pd.DataFrame:
+    """One row per sample: prompt, text, defender's and judge's P(target), gap (rounded to 3 places)."""
+    rows = [[p, t, round(float(d), 3), round(float(j), 3), round(float(d) - float(j), 3)]
+            for p, t, d, j in zip(prompts, texts, p_defender, p_judge)]
+    columns = [f"{c} ({target})" if c.endswith(" P") else c for c in GENERATE_COLUMNS]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def check_generation(prompts: str | None, samples: float, tokens: float, limits: Limits) -> tuple[list[str], int, int]:
+    """Prompts (one per non-empty line), samples and tokens, or :class:`AppError` when a prompt is too
+    long or the request is over the caps (``max_samples`` prompts x samples, ``max_new_tokens``)."""
+    lines = [line.strip() for line in (prompts or "").splitlines() if line.strip()]
+    if not lines:
+        raise AppError("Type at least one prompt (one per line).")
+    for i, line in enumerate(lines, 1):
+        if len(line) > limits.max_prompt_chars:
+            raise AppError(f"Prompt {i} has {len(line)} characters; this app takes at most {limits.max_prompt_chars} per prompt.")
+    samples, tokens = int(samples or 0), int(tokens or 0)
+    if samples < 1 or tokens < 1:
+        raise AppError("Samples per prompt and tokens must be at least 1.")
+    if tokens > limits.max_new_tokens:
+        raise AppError(f"{tokens} tokens per sample; this app generates at most {limits.max_new_tokens}.")
+    if len(lines) * samples > limits.max_samples:
+        raise AppError(f"{len(lines)} prompt(s) x {samples} sample(s) = {len(lines) * samples} samples; this app generates at most "
+                       f"{limits.max_samples} per click: fewer prompts or samples.")
+    return lines, samples, tokens
+
+
+def describe_generation(table: pd.DataFrame, defender: str, judge: str, target: str) -> str:
+    """One Markdown line: how many samples and the mean defender and judge P(target) and gap."""
+    d, j, g = (table[c].mean() for c in table.columns[2:5])
+    return (f"{len(table)} sample(s). Mean P({target}): defender **{defender}** {d:.3f}, judge **{judge}** {j:.3f}, "
+            f"gap {g:+.3f} (a large gap: the defender sees {target} where the judge does not, a sign of reward hacking).")
+
+
 # -- models ----------------------------------------------------------------------------------------
 
 
@@ -103,12 +231,14 @@ class Models:
     """Everything the app serves, loaded once when the server starts.
 
     ``defenders`` maps the names shown to classifiers (``plain`` is the base classifier);
-    ``attackers`` maps attacker names to builders, called once on first use.
+    ``attackers`` maps attacker names to builders, called once on first use; ``generator``, when
+    given, adds the Generate tab.
     """
 
     defenders: dict[str, Classifier]
     attackers: dict[str, Callable[[], Attacker]]
     synonyms: SynonymSource
+    generator: PolicyGenerator | None = None  # the Generate tab's policy (``--generator``)
     _built: dict[str, Attacker] = field(default_factory=dict, repr=False)
     _scorers: dict[str, Scorer] = field(default_factory=dict, repr=False)
 
@@ -145,12 +275,16 @@ class Models:
         return self._scorers[name]
 
 
-def load_models(classifier: str = "default", *, fact: str | None = None, synonyms: str = "auto", device: str | None = None) -> Models:
+def load_models(classifier: str = "default", *, fact: str | None = None, synonyms: str = "auto", device: str | None = None,
+                rl_attacker: str | None = None, generator: str | None = None) -> Models:
     """Load the base classifier, the defenses that apply to it, the synonym source and the attackers.
 
     FuSE and FIVE need an HF model (embeddings, gradients): for a callable or HTTP classifier
     only ``plain`` (and ``FACT``) are offered. FACT is offered only when ``fact`` names a folder.
     Similarity model, POS tagger and synonyms are shared by FuSE and the attackers.
+    ``rl_attacker`` (an attacker policy folder) adds the RL policy attacker (built on first use),
+    ``generator`` (a generator policy folder) the Generate tab with the judge its task names;
+    both folders are checked before anything loads.
     """
     from arena.classifier import load_classifier
     from arena.similarity import SentenceSimilarity
@@ -159,6 +293,8 @@ def load_models(classifier: str = "default", *, fact: str | None = None, synonym
     from attackers.synonyms import load_synonyms
     from attackers.textfooler import TextFooler
 
+    rl_task = read_policy(rl_attacker, "attacker") if rl_attacker else None
+    generator_task = read_policy(generator, "generator") if generator else None
     base = load_classifier(classifier, device=device)
     source = load_synonyms(synonyms)
     similarity = SentenceSimilarity(device=device)
@@ -184,7 +320,17 @@ def load_models(classifier: str = "default", *, fact: str | None = None, synonym
 
     attackers: dict[str, Callable[[], Attacker]] = {"textfooler": lambda: TextFooler(source, similarity, pos)}
     attackers.update({name: textattack(name.split(":", 1)[1]) for name in ATTACKER_CHOICES if name.startswith("textattack:")})
-    return Models(defenders, attackers, source)
+    if rl_task:
+        def rl() -> Attacker:
+            from attackers.rl_policy import RLPolicyAttacker
+
+            return RLPolicyAttacker(rl_task.folder, device=device)
+        attackers["rl"] = rl
+    policy = None
+    if generator_task:
+        policy = PolicyGenerator(generator_task, load_classifier(generator_task.judge, device=device), device=device)
+        policy.reward(base)  # the target must be one of the base classifier's classes: fail at start, not on every click
+    return Models(defenders, attackers, source, policy)
 
 
 # -- attack ----------------------------------------------------------------------------------------
@@ -262,6 +408,26 @@ def diff_segments(original: str, perturbed: str) -> tuple[Segments, Segments]:
             word_segments(perturbed, dict.fromkeys(new, "swapped")))
 
 
+def is_continuation(result: ExampleResult) -> bool:
+    """Whether the attack appended a continuation to the text (the RL attacker) instead of swapping words."""
+    return "added_tokens" in result.extra
+
+
+def attack_segments(result: ExampleResult) -> tuple[Segments, Segments]:
+    """Original and adversarial text of an attack as segments. Swapped words as in :func:`diff_segments`;
+    a continuation (adversarial = original + continuation) labels the words reaching past the original
+    ``appended`` (a word the continuation glued onto the last one included)."""
+    original, perturbed = result.original_text, result.perturbed_text or result.original_text
+    if not (is_continuation(result) and perturbed.startswith(original)):  # a tokenizer may not round-trip the original
+        return diff_segments(original, perturbed)
+    marks, end = {}, 0
+    for i, piece in enumerate(WordView.of(perturbed).pieces):
+        end += len(piece)
+        if i % 2 and end > len(original):
+            marks[i // 2] = "appended"
+    return word_segments(original, {}), word_segments(perturbed, marks)
+
+
 def probability_frame(labels: Sequence[str], before: Sequence[float], after: Sequence[float]) -> pd.DataFrame:
     """Long-form class probabilities of the original and the adversarial text (for a stacked bar chart)."""
     rows = [(which, label, float(p)) for which, probs in (("original", before), ("adversarial", after))
@@ -269,17 +435,23 @@ def probability_frame(labels: Sequence[str], before: Sequence[float], after: Seq
     return pd.DataFrame(rows, columns=["text", "class", "probability"])
 
 
-def describe_attack(result: ExampleResult, labels: Sequence[str], seconds: float) -> str:
-    """One Markdown paragraph: outcome, prediction before -> after, words changed, queries, time."""
+def describe_attack(result: ExampleResult, labels: Sequence[str], seconds: float, judge: str = "judge") -> str:
+    """One Markdown paragraph: outcome, prediction before -> after, words changed (or appended, with
+    what the ``judge`` reads, for a continuation), queries, time."""
     before, after = np.asarray(result.original_proba), np.asarray(result.perturbed_proba)
     b, a = int(before.argmax()), int(after.argmax())
     head = {SUCCEEDED: "**Attack succeeded**", SKIPPED: "**Skipped**"}.get(result.status, "**Attack failed**")
     note = f" ({result.extra['note']})" if result.extra.get("note") else (": no flip found" if result.status != SUCCEEDED else "")
+    changed = (f"{result.words_changed} word(s) appended ({result.extra['added_tokens']} tokens) to {result.words_total}"
+               if is_continuation(result) else f"{result.words_changed} of {result.words_total} words changed")
     parts = [f"{head}{note}.",
              f"Prediction **{labels[b]}** ({before[b]:.0%}) -> **{labels[a]}** ({after[a]:.0%}).",
-             f"{result.words_changed} of {result.words_total} words changed, {result.queries} queries, {seconds:.1f} s."]
+             f"{changed}, {result.queries} queries, {seconds:.1f} s."]
     if result.similarity is not None:
         parts.append(f"Similarity {result.similarity:.2f}.")
+    if "judge_keeps" in result.extra:
+        reads = "still reads" if result.extra["judge_keeps"] else "no longer reads"
+        parts.append(f"The judge ({judge}) {reads} **{labels[result.label]}** (P {result.extra['p_judge']:.2f}).")
     return " ".join(parts)
 
 
@@ -457,6 +629,22 @@ def heatmap_html(rows: list[dict], data: str) -> str:
             f"<tr><th></th>{head}</tr>{''.join(body)}</table>")
 
 
+def tournament_view(db: str | Path) -> tuple[str, Figure] | None:
+    """The newest tournament in the store as Markdown (:func:`arena.tournament.render_leaderboard`) and a
+    heatmap figure (:func:`arena.tournament.heatmap_figure`); None when the store holds no tournament
+    (an absent store is not created)."""
+    from arena.tournament import heatmap_figure, leaderboard, render_leaderboard
+
+    if not Path(db).exists():
+        return None
+    with Store(db) as store:
+        count = len(store.runs("tournament"))
+        if not count:
+            return None
+        board = leaderboard(store)
+    return f"{count} tournament(s) in `{db}`; the newest:\n\n" + render_leaderboard(board), heatmap_figure(board)
+
+
 # -- the app ---------------------------------------------------------------------------------------
 
 CSS = """
@@ -491,10 +679,11 @@ def build_app(models: Models, limits: Limits = Limits(), db: str | Path = "arena
         result = run_attack(text, defender, attacker, seconds=limits.attack_seconds,
                             on_scored=lambda n: progress((n, None), desc="attacking: texts scored", unit="texts"))
         seconds = time.perf_counter() - began
-        original, adversarial = diff_segments(result.original_text, result.perturbed_text or result.original_text)
+        original, adversarial = attack_segments(result)
         clf_labels = list(defender.labels)
         chart = probability_frame(clf_labels, result.original_proba, result.perturbed_proba)
-        return describe_attack(result, clf_labels, seconds), original, adversarial, chart
+        judge = getattr(attacker, "judge_spec", "judge")
+        return describe_attack(result, clf_labels, seconds, judge), original, adversarial, chart
 
     def perturb_view(session: dict, probe: str, selected: int | None = None):
         current = session["history"][-1]
@@ -568,15 +757,28 @@ def build_app(models: Models, limits: Limits = Limits(), db: str | Path = "arena
             out += [f"**{view.name}**: votes {tally}", dict(zip(clf_labels, map(float, view.proba))), members_frame(view, clf_labels)]
         return out
 
+    @shown_errors
+    def on_generate(prompts: str, samples: float, tokens: float, defender_name: str, seed: float, progress=gr.Progress()):
+        generator = models.generator  # this event exists only when the server has one
+        lines, samples, tokens = check_generation(prompts, samples, tokens, limits)
+        progress(0, desc=f"sampling {len(lines) * samples} continuation(s)")
+        began = time.perf_counter()
+        table = generator.generate(lines, samples, tokens, models.defender(defender_name), seed=int(seed or 0))
+        summary = describe_generation(table, defender_name, generator.judge_name, generator.task.target)
+        return f"{summary} {time.perf_counter() - began:.1f} s.", table
+
     def on_leaderboard(data: str | None = None):
+        tournament = tournament_view(db)
+        shown = ([gr.update(value=tournament[0], visible=True), gr.update(value=tournament[1], visible=True)] if tournament
+                 else [gr.update(visible=False), gr.update(visible=False)])
         rows = leaderboard_rows(db)
         if not rows:
             message = f"No match runs in `{db}` yet: run `arena match --db {db} ...` (or `--db PATH` when starting the app)."
-            return message, gr.update(choices=[], value=None), pd.DataFrame(columns=LEADERBOARD_COLUMNS), ""
+            return message, gr.update(choices=[], value=None), pd.DataFrame(columns=LEADERBOARD_COLUMNS), "", *shown
         names = data_sets(rows)
         data = data if data in names else names[0]
         table = pd.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
-        return f"{len(rows)} match run(s) in `{db}`.", gr.update(choices=names, value=data), table, heatmap_html(rows, data)
+        return f"{len(rows)} match run(s) in `{db}`.", gr.update(choices=names, value=data), table, heatmap_html(rows, data), *shown
 
     with gr.Blocks(title="FireArena") as demo:
         gr.Markdown("# FireArena\nAttack, perturb and defend a text classifier. "
@@ -643,14 +845,36 @@ def build_app(models: Models, limits: Limits = Limits(), db: str | Path = "arena
                                            gr.Dataframe(label=f"{name}: members", interactive=False, wrap=True)]
             defend_button.click(on_defend, text, defend_outputs, **heavy)
 
+        if models.generator is not None:
+            task = models.generator.task
+            with gr.Tab("Generate", id="generate"):
+                gr.Markdown(f"Prompts through the trained policy `{task.folder}`; each sample scored for **{task.target}** by a defender "
+                            f"and by the judge **{models.generator.judge_name}** (gap = defender - judge). At most "
+                            f"{limits.max_samples} samples per click, {limits.max_prompt_chars} characters per prompt.")
+                prompts = gr.Textbox(label="Prompts (one per line)", lines=3, max_length=limits.max_chars, elem_id="generate-prompts",
+                                     value="The movie was\nI watched this film and")
+                with gr.Row():
+                    samples = gr.Slider(1, min(8, limits.max_samples), value=min(4, limits.max_samples), step=1, label="Samples per prompt")
+                    new_tokens = gr.Slider(1, limits.max_new_tokens, value=min(task.max_tokens, limits.max_new_tokens), step=1,
+                                           label="Tokens per sample")
+                    generate_defender = gr.Dropdown(list(models.defenders), value="plain", label="Defender")
+                    seed = gr.Number(0, precision=0, label="Seed")
+                generate_button = gr.Button("Generate", variant="primary", elem_id="generate-button")
+                generate_summary = gr.Markdown(elem_id="generate-summary")
+                samples_table = gr.Dataframe(interactive=False, wrap=True, label="Samples", elem_id="generate-table")
+                generate_button.click(on_generate, [prompts, samples, new_tokens, generate_defender, seed],
+                                      [generate_summary, samples_table], **heavy)
+
         with gr.Tab("Leaderboard", id="leaderboard"):
+            tournament_board = gr.Markdown(visible=False, elem_id="tournament-board")
+            tournament_heat = gr.Plot(visible=False, label="Newest tournament: accuracy (clean, under attack)", elem_id="tournament-heatmap")
             board_status = gr.Markdown()
             with gr.Row():
                 board_data = gr.Dropdown([], value=None, label="Data set (heatmap)", elem_id="board-data")
                 refresh = gr.Button("Refresh")
             heat = gr.HTML()
             board = gr.Dataframe(interactive=False, label="Match runs (newest first)", elem_id="board-table")
-            board_outputs = [board_status, board_data, board, heat]
+            board_outputs = [board_status, board_data, board, heat, tournament_board, tournament_heat]
             refresh.click(on_leaderboard, board_data, board_outputs)
             board_data.input(on_leaderboard, board_data, board_outputs)
             demo.load(on_leaderboard, None, board_outputs)
@@ -670,6 +894,10 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     """The app's command-line options (shared by ``python app.py`` and ``arena demo``)."""
     parser.add_argument("--classifier", default="default", help="base classifier (plain) that FuSE and FIVE wrap")
     parser.add_argument("--fact", metavar="PATH", help="a FACT-tuned classifier folder (`arena train defense fact`): adds the FACT defender")
+    parser.add_argument("--rl-attacker", metavar="DIR",
+                        help="a policy from `arena train policy --task attacker` (DIR or DIR/policy): adds the RL policy attacker")
+    parser.add_argument("--generator", metavar="DIR",
+                        help="a policy from `arena train policy` (generator task): adds the Generate tab (judge and target from its arena_task.json)")
     parser.add_argument("--synonyms", default="auto", help="synonym source of attacks, FuSE and the Perturb tab (see `arena match --help`)")
     parser.add_argument("--db", default="arena.db", help="results store the Leaderboard reads (not created when absent)")
     parser.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
@@ -683,7 +911,8 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     """Load the models named by ``args`` and serve the app until interrupted."""
     began = time.perf_counter()
-    models = load_models(args.classifier, fact=args.fact, synonyms=args.synonyms, device=args.device)
+    models = load_models(args.classifier, fact=args.fact, synonyms=args.synonyms, device=args.device, rl_attacker=args.rl_attacker,
+                         generator=args.generator)
     demo = build_app(models, Limits(args.max_chars, args.max_words, args.attack_seconds), args.db)
     print(f"FireArena app: models loaded in {time.perf_counter() - began:.1f} s; serving http://{args.host}:{args.port}", flush=True)
     launch(demo, args.host, args.port)
@@ -691,7 +920,7 @@ def run(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     """Parse options and serve the app; a missing resource or a classifier that cannot load is one line and exit 2."""
-    parser = argparse.ArgumentParser(prog=prog, description="FireArena's Gradio app: attack, perturb by hand, defend, leaderboard.")
+    parser = argparse.ArgumentParser(prog=prog, description="FireArena's Gradio app: attack, perturb by hand, defend, generate, leaderboard.")
     add_options(parser)
     args = parser.parse_args(argv)
     try:

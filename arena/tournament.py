@@ -13,12 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from arena.metrics import accuracy, attack_summary
 from arena.store import Store
 from arena.zoo import data_name, defender_name
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -151,17 +155,16 @@ def render_leaderboard(board: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def heatmap_png(board: dict, path: str | Path) -> None:
-    """Accuracy under attack, defenders x attackers (clean accuracy as the first column)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def heatmap_figure(board: dict) -> Figure:
+    """Accuracy under attack, defenders x attackers (clean accuracy as the first column), as a matplotlib
+    Figure (no pyplot: nothing global, safe to build in a server thread)."""
+    from matplotlib.figure import Figure
 
     defenders, attackers = list(board["defenders"]), list(board["attackers"])
     grid = np.array([[board["defenders"][d]["clean_accuracy"]] + [board["defenders"][d]["under_attack"][a] or 0.0 for a in attackers]
                      for d in defenders])
-    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * (len(attackers) + 1), 1.2 + 0.55 * len(defenders)))
+    fig = Figure(figsize=(1.6 + 1.4 * (len(attackers) + 1), 1.2 + 0.55 * len(defenders)))
+    ax = fig.subplots()
     image = ax.imshow(grid, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto")
     ax.set_xticks(range(len(attackers) + 1), ["clean"] + attackers, rotation=20, ha="right")
     ax.set_yticks(range(len(defenders)), defenders)
@@ -170,5 +173,9 @@ def heatmap_png(board: dict, path: str | Path) -> None:
     fig.colorbar(image, ax=ax, label="accuracy")
     ax.set_title("accuracy (clean, under attack)")
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    return fig
+
+
+def heatmap_png(board: dict, path: str | Path) -> None:
+    """:func:`heatmap_figure` saved as a PNG."""
+    heatmap_figure(board).savefig(path, dpi=90)

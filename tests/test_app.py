@@ -1,14 +1,19 @@
-"""The app's pure parts: input caps, highlighting, candidate ranking, defenders' members, leaderboard."""
+"""The app's pure parts: input caps, highlighting, candidate ranking, defenders' members, leaderboard,
+the RL policy attacker's and the generator policy's views (over a tiny GPT-2 policy)."""
 from __future__ import annotations
+
+import json
 
 import gradio as gr
 import numpy as np
 import pytest
 
-from app import (AppError, AttackTimeout, Limits, Models, build_app, changed_positions, check_text, defend, describe_attack,
-                 diff_segments, heatmap, heatmap_html, leaderboard_rows, members_frame, probability_frame, rank_candidates,
-                 run_attack, segment_position, shown_errors, token_segments, votes, word_choices)
+from app import (AppError, AttackTimeout, Limits, Models, PolicyGenerator, attack_segments, build_app, changed_positions,
+                 check_generation, check_text, defend, describe_attack, describe_generation, diff_segments, generation_frame, heatmap,
+                 heatmap_html, leaderboard_rows, members_frame, probability_frame, rank_candidates, read_policy, run_attack,
+                 segment_position, shown_errors, token_segments, tournament_view, votes, word_choices)
 from arena.classifier import CallableClassifier
+from arena.lexicon import VaderClassifier
 from arena.scorer import Scorer
 from arena.store import ExampleResult, Store
 from attackers.synonyms import NeighbourTable
@@ -161,6 +166,37 @@ def test_leaderboard_table_and_heatmap(tmp_path):
     assert "No match runs" in heatmap_html(rows, "imdb")
 
 
+def _store_tournament(store: Store, data: str = "builtin") -> str:
+    """A tournament recorded by hand on ``data``: plain and five, clean and against textfooler."""
+    table = {"clean": {}, "matches": {}}
+    for defender, statuses in (("plain", ["succeeded", "succeeded", "failed", "failed"]), ("five", ["failed", "failed", "skipped", "failed"])):
+        clean = store.start_run("eval", defender, data, {"n": 4})
+        store.add_results(clean, [ExampleResult(i, f"e{i}", 1, "t", "wrong" if s == "skipped" else "correct", original_pred=int(s != "skipped"))
+                                  for i, s in enumerate(statuses)])
+        table["clean"][defender] = clean
+        table["matches"][defender] = {"textfooler": _store_run(store, defender, "textfooler", data, statuses)}
+    tid = store.start_run("tournament", "plain,five", data, {"defenders": ["plain", "five"], "attackers": ["textfooler"]}, attacker="textfooler")
+    store.finish_run(tid, table)
+    return tid
+
+
+def test_tournament_view_shows_the_newest_leaderboard(tmp_path):
+    db = tmp_path / "arena.db"
+    assert tournament_view(db) is None and not db.exists()
+    with Store(db) as store:
+        _store_run(store, "plain", "textfooler", "builtin", ["succeeded"])
+    assert tournament_view(db) is None  # match runs only: the match-runs view alone
+    with Store(db) as store:
+        _store_tournament(store, "mr")
+        newest = _store_tournament(store)
+    text, figure = tournament_view(db)
+    assert text.startswith(f"2 tournament(s) in `{db}`") and f"tournament {newest}" in text
+    assert "| 1 | five | 0.750 | 0.750 | 0.750 (textfooler) |" in text  # ranked by worst case: 3 of 4 hold against 2 of 4
+    assert "| 2 | plain | 1.000 | 0.500 | 0.500 (textfooler) |" in text
+    assert figure.axes[0].get_title() == "accuracy (clean, under attack)"
+    assert [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["clean", "textfooler"]
+
+
 def test_shown_errors_become_gradio_messages():
     @shown_errors
     def fails():
@@ -184,7 +220,129 @@ def test_arena_demo_passes_options_to_the_app(capsys, tmp_path):
     assert exit_help.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: arena demo") and "--attack-seconds" in out and "--fact PATH" in out
+    assert "--rl-attacker DIR" in out and "--generator DIR" in out
     with pytest.raises(SystemExit) as exit_error:
         main(["demo", "--classifier", str(tmp_path / "missing"), "--port", "1"])
     assert exit_error.value.code == 2
     assert "arena demo: error:" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_policy:  # policy folders are checked before any model loads
+        main(["demo", "--generator", str(tmp_path), "--port", "1"])
+    assert exit_policy.value.code == 2 and "is not a saved policy" in capsys.readouterr().err
+
+
+# -- RL policies ---------------------------------------------------------------------------------------
+
+
+def _save_policy(folder, tiny_lm_dir: str, task: dict | None) -> str:
+    """The tiny GPT-2 saved as a policy (full weights, no LoRA), with ``task`` as its arena_task.json."""
+    import torch
+
+    from policies.lm import PolicyLM
+
+    torch.manual_seed(0)
+    PolicyLM.from_pretrained(tiny_lm_dir, lora_r=0, device="cpu").save(folder)
+    if task is not None:
+        (folder / "arena_task.json").write_text(json.dumps(task))
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def policies(tmp_path_factory, tiny_lm_dir) -> dict[str, str]:
+    """An attacker policy (a run folder: DIR/policy), a generator policy and one without arena_task.json."""
+    root = tmp_path_factory.mktemp("policies")
+    (root / "attacker_run").mkdir()
+    return {"attacker": _save_policy(root / "attacker_run" / "policy", tiny_lm_dir, {"task": "attacker", "judge": "vader", "max_tokens": 4}),
+            "generator": _save_policy(root / "generator", tiny_lm_dir, {"task": "generator", "reward": "default", "judge": "vader",
+                                                                        "target": "negative", "max_tokens": 5}),
+            "bare": _save_policy(root / "bare", tiny_lm_dir, None)}
+
+
+def test_read_policy_checks_the_folder_and_the_task(policies, tmp_path):
+    attacker = read_policy(policies["attacker"].removesuffix("/policy"), "attacker")  # a run folder means its policy/
+    assert attacker.folder == policies["attacker"] and attacker.max_tokens == 4 and attacker.judge == "vader"
+    generator = read_policy(policies["generator"], "generator")
+    assert (generator.task, generator.target, generator.max_tokens) == ("generator", "negative", 5)
+    bare = read_policy(policies["bare"], "generator")  # saved without arena_task.json: the defaults
+    assert (bare.task, bare.judge, bare.target, bare.max_tokens) == (None, "vader", "positive", 16)
+    with pytest.raises(FileNotFoundError, match="not a saved policy"):
+        read_policy(tmp_path, "attacker")
+    with pytest.raises(ValueError, match="trained for the generator task; this option takes a attacker policy"):
+        read_policy(policies["generator"], "attacker")
+
+
+def test_attack_segments_mark_an_appended_continuation():
+    def result(perturbed: str, extra: dict) -> ExampleResult:
+        return ExampleResult(0, "input", 1, "a good film", "succeeded", perturbed_text=perturbed, extra=extra)
+
+    original, adversarial = attack_segments(result("a good films are dull", {"added_tokens": 3}))
+    assert original == [("a good film", None)]
+    assert adversarial == [("a good ", None), ("films", "appended"), (" ", None), ("are", "appended"), (" ", None), ("dull", "appended")]
+    _, adversarial = attack_segments(result("a good film, dull", {"added_tokens": 2}))
+    assert adversarial == [("a good film, ", None), ("dull", "appended")]
+    # word swaps (no continuation) keep the swap view even when the text happens to extend the original
+    assert attack_segments(result("a good films", {})) == diff_segments("a good film", "a good films")
+
+
+def test_rl_policy_attacker_in_the_app(keyword_models, policies):
+    from attackers.rl_policy import RLPolicyAttacker
+
+    keyword_models.attackers["rl"] = lambda: RLPolicyAttacker(read_policy(policies["attacker"], "attacker").folder, samples=16, device="cpu")
+    text = "the film was great"  # words of the tiny policy's vocabulary: its tokenizer round-trips them
+    result = run_attack(text, keyword_models.base, keyword_models.attacker("rl"), seconds=60)
+    assert result.status in ("succeeded", "failed") and result.perturbed_text.startswith(text + " ")
+    original, adversarial = attack_segments(result)
+    assert original == [(text, None)]
+    assert "".join(s for s, _ in adversarial) == result.perturbed_text
+    appended = [s for s, label in adversarial if label == "appended"]
+    assert appended == result.perturbed_text[len(text):].split() and len(appended) == result.words_changed
+    summary = describe_attack(result, ["negative", "positive"], 1.0, "vader")
+    assert f"{result.words_changed} word(s) appended (4 tokens) to 4" in summary and "The judge (vader)" in summary
+
+
+def test_check_generation_caps_prompts_samples_and_tokens():
+    limits = Limits(max_prompt_chars=20, max_samples=6, max_new_tokens=8)
+    assert check_generation(" the film\n\n  the plot \n", 3, 8.0, limits) == (["the film", "the plot"], 3, 8)
+    for prompts, samples, tokens, message in [("", 1, 1, "at least one prompt"), ("\n \n", 1, 1, "at least one prompt"),
+                                              ("ok\n" + "x" * 21, 1, 1, "Prompt 2 has 21 characters; this app takes at most 20"),
+                                              ("a", 0, 1, "at least 1"), ("a", 1, None, "at least 1"),
+                                              ("a", 1, 9, "9 tokens per sample; this app generates at most 8"),
+                                              ("a\nb\nc", 3, 1, "3 prompt\\(s\\) x 3 sample\\(s\\) = 9 samples; this app generates at most 6")]:
+        with pytest.raises(AppError, match=message):
+            check_generation(prompts, samples, tokens, limits)
+
+
+def test_generation_frame_and_summary():
+    table = generation_frame(["p", "p"], ["p a", "p b"], [0.9, 0.4], [0.5, 0.6], "positive")
+    assert list(table.columns) == ["prompt", "text", "defender P (positive)", "judge P (positive)", "gap"]
+    assert table["gap"].tolist() == [0.4, -0.2]
+    line = describe_generation(table, "plain", "vader", "positive")
+    assert line.startswith("2 sample(s). Mean P(positive): defender **plain** 0.650, judge **vader** 0.550, gap +0.100")
+
+
+def test_policy_generator_scores_samples_by_defender_and_judge(keyword_models, policies, tiny_classifier):
+    generator = PolicyGenerator(read_policy(policies["generator"], "generator"), VaderClassifier(), device="cpu")
+    table = generator.generate(["the film", "the plot was"], 3, 5, keyword_models.base, seed=1)
+    assert len(table) == 6 and table["prompt"].tolist() == ["the film"] * 3 + ["the plot was"] * 3
+    assert all(text.startswith(prompt + " ") and len(text.split()) == len(prompt.split()) + 5 for prompt, text in zip(table["prompt"], table["text"]))
+    texts = table["text"].tolist()
+    assert table["defender P (negative)"].tolist() == pytest.approx(keyword_models.base.predict_proba(texts)[:, 0], abs=1e-3)
+    assert table["judge P (negative)"].tolist() == pytest.approx(VaderClassifier().predict_proba(texts)[:, 0], abs=1e-3)
+    assert table["gap"].tolist() == pytest.approx((table.iloc[:, 2] - table.iloc[:, 3]).tolist(), abs=2e-3)
+    assert generator.generate(["the film", "the plot was"], 3, 5, keyword_models.base, seed=1).equals(table)  # seeded
+    with pytest.raises(AppError, match="target class 'negative' is not one of the classifier's labels"):
+        generator.generate(["the film"], 1, 2, tiny_classifier)  # an NLI model has no 'negative'
+
+
+def test_app_shows_the_rl_attacker_and_generate_tab_only_when_given(keyword_models, policies, tmp_path):
+    def tabs_and_attackers(models: Models) -> tuple[list[str], list]:
+        blocks = build_app(models, Limits(), tmp_path / "none.db").blocks.values()
+        attacker = next(b for b in blocks if getattr(b, "elem_id", None) == "attacker")
+        return [b.label for b in blocks if isinstance(b, gr.Tab)], [value for _, value in attacker.choices]
+
+    tabs, attackers = tabs_and_attackers(keyword_models)
+    assert tabs == ["Attack", "Perturb by hand", "Defend", "Leaderboard"] and attackers == ["textfooler"]
+    keyword_models.attackers["rl"] = lambda: pytest.fail("built on first use only")
+    keyword_models.generator = PolicyGenerator(read_policy(policies["generator"], "generator"), VaderClassifier(), device="cpu")
+    tabs, attackers = tabs_and_attackers(keyword_models)
+    assert tabs == ["Attack", "Perturb by hand", "Defend", "Generate", "Leaderboard"] and attackers == ["textfooler", "rl"]
+    assert keyword_models.generator._policy is None  # the policy loads on the first Generate click

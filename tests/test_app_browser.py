@@ -2,7 +2,7 @@
 127.0.0.1 from a thread, over the keyword classifier (offline, deterministic, no model downloads).
 
 Types a review, runs an attack and checks the highlighted words; perturbs a word by hand and undoes it;
-reads the leaderboard. Saves ``tests/artifacts/app_attack.png`` for review.
+reads the leaderboard (a tournament and the match runs). Saves ``tests/artifacts/app_attack.png`` for review.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from app import Limits, Models, build_app, launch  # noqa: E402
 from arena.classifier import CallableClassifier  # noqa: E402
 from arena.store import Store  # noqa: E402
 from attackers.textfooler import TextFooler  # noqa: E402
-from test_app import _store_run  # noqa: E402
+from test_app import _store_run, _store_tournament  # noqa: E402
 from test_textfooler import TABLE, FakeSimilarity, FakeTagger, keyword_probs  # noqa: E402
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -40,10 +40,12 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
-    """The app over the keyword classifier, served on 127.0.0.1 from a thread, with one stored match run."""
+    """The app over the keyword classifier, served on 127.0.0.1 from a thread, with one stored match run and
+    a tournament (on another data set)."""
     db = tmp_path_factory.mktemp("app") / "arena.db"
     with Store(db) as store:
         _store_run(store, "plain", "textfooler", "builtin", ["succeeded", "failed", "failed", "failed"])
+        _store_tournament(store, "mr")
     clf = CallableClassifier(keyword_probs, ["negative", "positive"])
     models = Models({"plain": clf}, {"textfooler": lambda: TextFooler(TABLE, FakeSimilarity(), FakeTagger())}, TABLE)
     demo = build_app(models, Limits(), db)
@@ -101,6 +103,7 @@ def test_perturb_by_hand_apply_and_undo(page):
 def test_leaderboard_and_input_cap(page):
     page.get_by_role("tab", name="Leaderboard").click()
     sync_api.expect(page.locator(".heatmap")).to_contain_text("0.750")  # 3 failed of 4: accuracy under attack 0.75
+    sync_api.expect(page.locator("#tournament-board")).to_contain_text("0.750 (textfooler)")  # five's worst case
     page.get_by_role("tab", name="Attack").click()
     page.locator("#text textarea").fill("word " * (Limits.max_words + 1))
     page.click("#attack-button")
