@@ -65,7 +65,7 @@ def page(app_url):
         sync_api.expect.set_options(timeout=30_000)
         page.goto(app_url)
         page.wait_for_selector("#attack-button")
-        page.wait_for_load_state("networkidle")  # typing before Gradio has hydrated the page loses the text
+        page.wait_for_function("document.readyState === 'complete'")  # all scripts run before the test types
         yield page
         browser.close()
 
