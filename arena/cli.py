@@ -550,7 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Every option after `demo` belongs to the app (`arena demo --help` lists them): prefix_chars="+" makes
     # this subparser pass `--port 7860` on as words instead of parsing them, so gradio loads only here.
     de = commands.add_parser("demo", add_help=False, prefix_chars="+",
-                             help="the Gradio app (attack, perturb by hand, defend, leaderboard) on 127.0.0.1")
+                             help="the Gradio app (attack, perturb by hand, defend, generate, leaderboard) on 127.0.0.1")
     de.add_argument("app_args", nargs="*", help="app options: see `arena demo --help`")
     de.set_defaults(func=cmd_demo)
     return parser
