@@ -199,6 +199,9 @@ def print_attack_summary(summary: dict) -> None:
         ("Average similarity (successful)", fmt(summary["avg_similarity"])),
         ("Examples per second", fmt(summary["examples_per_second"])),
     ]
+    if "reward_hacking_gap" in summary:
+        rows += [("Defender P(target)", fmt(summary["defender_target_p"])), ("Judge P(target)", fmt(summary["judge_target_p"])),
+                 ("Reward-hacking gap", fmt(summary["reward_hacking_gap"]))]
     if "judge_agreement" in summary:
         rows += [("Judge agreement (successful)", fmt(summary["judge_agreement"], "%")), ("Avg added tokens", fmt(summary["avg_added_tokens"]))]
     width = max(len(name) for name, _ in rows)
@@ -397,7 +400,8 @@ def _add_attack_options(parser: argparse.ArgumentParser, attacker_flag: bool = T
     parser.add_argument("--classifier-labels", help="comma-separated class names for callables/endpoints that do not name them")
     if attacker_flag:
         parser.add_argument("--attacker", default="textfooler",
-                            help="textfooler | textattack:RECIPE (e.g. textattack:pwws) | rl:DIR (a policy from `arena train policy --task attacker`)")
+                            help="textfooler | textattack:RECIPE (e.g. textattack:pwws) | rl:DIR (a policy from `arena train policy --task attacker`)"
+                                 " | gen:DIR (a generator policy: reward-hacking gap against the defender)")
     parser.add_argument("--rl-samples", type=int, default=8, help="rl:DIR: continuations sampled per example (best by attack reward)")
     add_data_options(parser)
     parser.add_argument("--n", type=int, help="attack the first N examples (after a seeded shuffle with --seed)")

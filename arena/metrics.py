@@ -62,7 +62,12 @@ def attack_summary(results: Sequence[ExampleResult]) -> dict:
 
 
 def _rl_fields(succeeded: list[ExampleResult], attacked: list[ExampleResult]) -> dict:
-    """RL attackers' extras: share of successes the judge still labels correctly, tokens added."""
+    """RL policies' extras: attackers' judge agreement (share of successes the judge still labels
+    correctly) and tokens added; generators' reward-hacking gap and both target probabilities."""
+    if any("gap" in r.extra for r in attacked):  # a generator policy: reward hacking against this defender
+        return {"reward_hacking_gap": _round(_mean([r.extra["gap"] for r in attacked]), 4),
+                "defender_target_p": _round(_mean([r.extra["defender_p"] for r in attacked]), 4),
+                "judge_target_p": _round(_mean([r.extra["judge_p"] for r in attacked]), 4)}
     if not any("judge_keeps" in r.extra for r in attacked):
         return {}
     keeps = [r.extra["judge_keeps"] for r in succeeded if "judge_keeps" in r.extra]

@@ -35,7 +35,7 @@ def match_config(attacker: str, options: AttackOptions, max_length: int) -> dict
     return config
 
 
-ATTACKERS = ("textfooler", "textattack:RECIPE", "rl:DIR")
+ATTACKERS = ("textfooler", "textattack:RECIPE", "rl:DIR", "gen:DIR")
 DEFENSES = ("plain", "fuse", "five", "fact:PATH", "fuse+fact:PATH", "five+fact:PATH")
 
 
@@ -86,7 +86,8 @@ def build_defender(spec: str, base: str = "default", *, synonyms: str = "auto", 
 
 
 def build_attacker(spec: str, options: AttackOptions):
-    """``textfooler``, ``textattack:RECIPE`` or ``rl:DIR`` (a policy trained with ``--task attacker``)."""
+    """``textfooler``, ``textattack:RECIPE``, ``rl:DIR`` (a policy trained with ``--task attacker``) or
+    ``gen:DIR`` (a generator policy, scored for reward hacking)."""
     if spec == "textfooler":
         from arena.similarity import SentenceSimilarity
         from attackers.pos import PosTagger
@@ -109,6 +110,10 @@ def build_attacker(spec: str, options: AttackOptions):
         from attackers.rl_policy import RLPolicyAttacker
 
         return RLPolicyAttacker(spec.split(":", 1)[1], samples=options.rl_samples, device=options.device)
+    if spec.startswith("gen:"):
+        from attackers.rl_policy import PolicyGenerator
+
+        return PolicyGenerator(spec.split(":", 1)[1], device=options.device)
     raise ValueError(f"unknown attacker {spec!r}; known: {', '.join(ATTACKERS)}")
 
 

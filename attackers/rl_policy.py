@@ -92,3 +92,61 @@ class RLPolicyAttacker:
                                     queries=scorer.queries(ex.id), words_changed=max(0, len(WordView.of(text)) - words), words_total=words,
                                     similarity=extra.pop("sim"), seconds=per_example, extra=extra)
             scorer.forget(ex.id)
+
+
+class PolicyGenerator:
+    """``gen:DIR``: a generator policy (``arena train policy --task generator``) in a match.
+
+    For each example, the policy continues the first 2-8 words of its text (seeded cut) with
+    ``tokens`` tokens. The defender (through the Scorer) and the judge score the generated text
+    for the policy's target class. ``succeeded`` = a reward hack: the defender says target and
+    the judge does not; ``extra`` holds both probabilities and their gap, which ``arena match``
+    summarises as ``reward_hacking_gap`` (defender P(target) - judge P(target)).
+    """
+
+    def __init__(self, policy_dir: str, *, judge: str | None = None, tokens: int | None = None, chunk_size: int = 32,
+                 seed: int = 0, device: str | None = None):
+        from arena.classifier import load_classifier
+        from policies.lm import PolicyLM
+
+        self.policy = PolicyLM.load(policy_dir, device=device)
+        meta_path = Path(self.policy.base_spec) / "arena_task.json"
+        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        self.judge = load_classifier(judge or meta.get("judge", "vader"))
+        self.target = str(meta.get("target", "positive"))
+        self.tokens = tokens or int(meta.get("max_tokens", 16))
+        self.chunk_size = chunk_size
+        self.seed = seed
+        self.name = f"gen:{policy_dir}"
+
+    def attack(self, items: Sequence[tuple[int, Example]], scorer: Scorer) -> Iterator[ExampleResult]:
+        """Generate from every example's prompt; one policy batch and one defender call per chunk."""
+        from policies.tasks import label_map, prompts_from_texts
+
+        labels = [str(label).lower() for label in scorer.labels]
+        if self.target.lower() not in labels:
+            raise ValueError(f"the policy's target class {self.target!r} is not one of the defender's labels {list(scorer.labels)}")
+        target = labels.index(self.target.lower())
+        judge_target = int(label_map(scorer.labels, self.judge.labels)[target])
+        rng = np.random.default_rng(self.seed)
+        generator = torch.Generator().manual_seed(self.seed)
+        for start in range(0, len(items), self.chunk_size):
+            chunk = items[start : start + self.chunk_size]
+            clock = time.perf_counter()
+            prompts = prompts_from_texts([ex.text for _, ex in chunk], rng)
+            if len(prompts) != len(chunk):
+                raise ValueError("gen: every example needs a non-empty text to cut a prompt from")
+            texts = self.policy.texts(self.policy.sample(prompts, self.tokens, generator=generator))
+            p_def = scorer.predict_proba(texts, [ex.id for _, ex in chunk])
+            p_judge = self.judge.predict_proba(texts)
+            per_example = (time.perf_counter() - clock) / len(chunk)
+            for (idx, ex), prompt, text, pd, pj in zip(chunk, prompts, texts, p_def, p_judge):
+                hack = int(pd.argmax()) == target and int(pj.argmax()) != judge_target
+                yield ExampleResult(idx=idx, example_id=ex.id, label=ex.label, original_text=prompt, status=SUCCEEDED if hack else FAILED,
+                                    original_pred=int(pd.argmax()), original_proba=[round(float(x), 6) for x in pd], perturbed_text=text,
+                                    perturbed_pred=int(pd.argmax()), perturbed_proba=[round(float(x), 6) for x in pd],
+                                    queries=scorer.queries(ex.id), words_changed=max(0, len(WordView.of(text)) - len(WordView.of(prompt))),
+                                    words_total=len(WordView.of(prompt)), seconds=per_example,
+                                    extra={"defender_p": float(pd[target]), "judge_p": float(pj[judge_target]),
+                                           "gap": float(pd[target] - pj[judge_target]), "added_tokens": self.tokens})
+                scorer.forget(ex.id)

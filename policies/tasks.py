@@ -136,7 +136,7 @@ class AttackReward:
     def __init__(self, defender: Classifier, judge: Classifier, similarity, labels: dict[str, int] | None = None):
         self.defender = Scorer(defender, cache_size=50_000)
         self.judge = Scorer(judge, cache_size=50_000)
-        self.judge_index = _label_map(defender.labels, judge.labels)
+        self.judge_index = label_map(defender.labels, judge.labels)
         self.similarity = similarity
         self.labels = labels or {}
 
@@ -164,7 +164,7 @@ class AttackReward:
         return parts["reward"].astype(np.float32), parts["p_wrong"]
 
 
-def _label_map(defender_labels: Sequence[str], judge_labels: Sequence[str]) -> np.ndarray:
+def label_map(defender_labels: Sequence[str], judge_labels: Sequence[str]) -> np.ndarray:
     """Index in the judge's labels of each defender label (by name, case-insensitive)."""
     judge = [str(label).lower() for label in judge_labels]
     missing = [label for label in defender_labels if str(label).lower() not in judge]

@@ -106,3 +106,29 @@ def test_train_attacker_task_end_to_end(tmp_path, tiny_lm_dir):
     assert json.loads((tmp_path / "run" / "policy" / "arena_task.json").read_text())["task"] == "attacker"
     with pytest.raises(ValueError, match="correctly classified"):
         train_policy(PolicyRunConfig(**{**cfg.__dict__, "out": str(tmp_path / "r2"), "heldout": 3}), progress=False)
+
+
+def test_generator_policy_match_reports_the_reward_hacking_gap(tmp_path, tiny_lm_dir, capsys):
+    from arena.cli import main
+    from arena.store import Store
+
+    torch.manual_seed(0)
+    PolicyLM.from_pretrained(tiny_lm_dir, lora_r=0, device="cpu").save(tmp_path / "gen")
+    (tmp_path / "gen" / "arena_task.json").write_text(json.dumps({"task": "generator", "target": "positive", "judge": "vader", "max_tokens": 4}))
+    (tmp_path / "defender.py").write_text(
+        "import numpy as np\n"
+        "def predict(texts):\n"
+        "    p = np.array([0.9 if 'film' in t.split() else 0.3 for t in texts])\n"
+        "    return np.stack([1 - p, p], 1)\n"
+        "predict.labels = ['negative', 'positive']\n")
+    (tmp_path / "d.tsv").write_text("text\tlabel\n" + "".join(f"{t}\t1\n" for t in ["the film was great", "the acting is fun", "the plot", "a movie"]))
+    db = tmp_path / "g.db"
+    assert main(["match", "--defender", f"{tmp_path}/defender.py:predict", "--attacker", f"gen:{tmp_path}/gen", "--data", str(tmp_path / "d.tsv"),
+                 "--db", str(db), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    with Store(db) as store:
+        results = store.results(summary["run_id"])
+    gaps = [r.extra["defender_p"] - r.extra["judge_p"] for r in results]
+    assert summary["reward_hacking_gap"] == round(float(np.mean(gaps)), 4) and len(results) == 4
+    hacks = [r.extra["defender_p"] > 0.5 and r.extra["judge_p"] <= 0.5 for r in results]  # a neutral judge (tie) does not confirm
+    assert summary["succeeded"] == sum(hacks)
