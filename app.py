@@ -24,7 +24,6 @@ import argparse
 import difflib
 import functools
 import html
-import json
 import logging
 import os
 import time
@@ -48,6 +47,7 @@ from arena.scorer import QueryBudgetExceeded, Scorer  # noqa: E402
 from arena.store import ExampleResult, Store  # noqa: E402
 from arena.words import WordView, match_case  # noqa: E402
 from attackers.synonyms import SynonymSource  # noqa: E402
+from policies.lm import PolicyTask, read_policy  # noqa: E402
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -110,36 +110,6 @@ def check_text(text: str | None, limits: Limits) -> str:
 
 
 # -- policies --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PolicyTask:
-    """A saved policy folder and what ``arena train policy`` recorded about it (``arena_task.json``;
-    defaults for a policy saved without one)."""
-
-    folder: str
-    task: str | None = None
-    judge: str = "vader"
-    target: str = "positive"
-    max_tokens: int = 16
-
-
-def read_policy(folder: str | Path, task: str) -> PolicyTask:
-    """The policy saved in ``folder`` (a run folder of ``arena train policy`` means its ``policy/``):
-    FileNotFoundError when there is none, ValueError when it was trained for another task than ``task``."""
-    from policies.lm import POLICY_FILE
-
-    path = Path(folder)
-    if (path / "policy" / POLICY_FILE).exists():
-        path = path / "policy"
-    if not (path / POLICY_FILE).exists():
-        raise FileNotFoundError(f"{folder} is not a saved policy (no {POLICY_FILE}); train one with `arena train policy --task {task}`")
-    meta_path = path / "arena_task.json"
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    if meta.get("task", task) != task:
-        raise ValueError(f"{folder} holds a policy trained for the {meta['task']} task; this option takes a {task} policy")
-    return PolicyTask(str(path), meta.get("task"), meta.get("judge") or "vader", meta.get("target") or "positive",
-                      int(meta.get("max_tokens") or 16))
 
 
 GENERATE_COLUMNS = ["prompt", "text", "defender P", "judge P", "gap"]  # P columns get the target class appended

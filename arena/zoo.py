@@ -111,9 +111,9 @@ def build_attacker(spec: str, options: AttackOptions):
 
         return RLPolicyAttacker(spec.split(":", 1)[1], samples=options.rl_samples, device=options.device)
     if spec.startswith("gen:"):
-        from attackers.rl_policy import PolicyGenerator
+        from attackers.rl_policy import RLPolicyGenerator
 
-        return PolicyGenerator(spec.split(":", 1)[1], device=options.device)
+        return RLPolicyGenerator(spec.split(":", 1)[1], device=options.device)
     raise ValueError(f"unknown attacker {spec!r}; known: {', '.join(ATTACKERS)}")
 
 

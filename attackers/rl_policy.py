@@ -10,9 +10,7 @@ is wrong on it. ``extra`` records ``judge_keeps`` (the judge still reads the tru
 """
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
@@ -32,16 +30,15 @@ class RLPolicyAttacker:
                  chunk_size: int = 16, seed: int = 0, device: str | None = None):
         from arena.classifier import load_classifier
         from arena.similarity import SentenceSimilarity
-        from policies.lm import PolicyLM
+        from policies.lm import PolicyLM, read_policy
 
-        self.policy = PolicyLM.load(policy_dir, device=device)
-        meta_path = Path(self.policy.base_spec) / "arena_task.json"
-        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-        self.judge_spec = judge or meta.get("judge", "vader")
+        task = read_policy(policy_dir, "attacker")
+        self.policy = PolicyLM.load(task.folder, device=device)
+        self.judge_spec = judge or task.judge
         self.judge = load_classifier(self.judge_spec)
         self.similarity = SentenceSimilarity(device=device)
         self.samples = samples
-        self.tokens = tokens or int(meta.get("max_tokens", 16))
+        self.tokens = tokens or task.max_tokens
         self.chunk_size = chunk_size
         self.seed = seed
         self.name = f"rl:{policy_dir}"
@@ -94,7 +91,7 @@ class RLPolicyAttacker:
             scorer.forget(ex.id)
 
 
-class PolicyGenerator:
+class RLPolicyGenerator:
     """``gen:DIR``: a generator policy (``arena train policy --task generator``) in a match.
 
     For each example, the policy continues the first 2-8 words of its text (seeded cut) with
@@ -107,14 +104,13 @@ class PolicyGenerator:
     def __init__(self, policy_dir: str, *, judge: str | None = None, tokens: int | None = None, chunk_size: int = 32,
                  seed: int = 0, device: str | None = None):
         from arena.classifier import load_classifier
-        from policies.lm import PolicyLM
+        from policies.lm import PolicyLM, read_policy
 
-        self.policy = PolicyLM.load(policy_dir, device=device)
-        meta_path = Path(self.policy.base_spec) / "arena_task.json"
-        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-        self.judge = load_classifier(judge or meta.get("judge", "vader"))
-        self.target = str(meta.get("target", "positive"))
-        self.tokens = tokens or int(meta.get("max_tokens", 16))
+        task = read_policy(policy_dir, "generator")
+        self.policy = PolicyLM.load(task.folder, device=device)
+        self.judge = load_classifier(judge or task.judge)
+        self.target = task.target
+        self.tokens = tokens or task.max_tokens
         self.chunk_size = chunk_size
         self.seed = seed
         self.name = f"gen:{policy_dir}"

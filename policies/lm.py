@@ -32,6 +32,7 @@ from arena.resources import ResourceMissing, cache_dir, pick_device
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj", "gate_proj", "c_attn", "c_proj", "c_fc")
 POLICY_FILE = "arena_policy.json"
+TASK_FILE = "arena_task.json"  # what `arena train policy` records about a saved policy
 
 
 @dataclass
@@ -315,3 +316,31 @@ class PolicyLM(nn.Module):
         if not (Path(folder) / POLICY_FILE).exists() and not (Path(folder) / "policy" / POLICY_FILE).exists():
             raise FileNotFoundError(f"{folder} is not a saved policy (no {POLICY_FILE}); train one with `arena train policy`")
         return cls.from_pretrained(str(folder), frozen=True, device=device)
+
+
+@dataclass(frozen=True)
+class PolicyTask:
+    """A saved policy folder and what ``arena train policy`` recorded about it (``arena_task.json``;
+    defaults for a policy saved without one)."""
+
+    folder: str
+    task: str | None = None
+    judge: str = "vader"
+    target: str = "positive"
+    max_tokens: int = 16
+
+
+def read_policy(folder: str | Path, task: str) -> PolicyTask:
+    """The policy saved in ``folder`` (a run folder of ``arena train policy`` means its ``policy/``):
+    FileNotFoundError when there is none, ValueError when it was trained for another task than ``task``."""
+    path = Path(folder)
+    if (path / "policy" / POLICY_FILE).exists():
+        path = path / "policy"
+    if not (path / POLICY_FILE).exists():
+        raise FileNotFoundError(f"{folder} is not a saved policy (no {POLICY_FILE}); train one with `arena train policy --task {task}`")
+    meta_path = path / TASK_FILE
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    if meta.get("task", task) != task:
+        raise ValueError(f"{folder} holds a policy trained for the {meta['task']} task; this option takes a {task} policy")
+    return PolicyTask(str(path), meta.get("task"), meta.get("judge") or "vader", meta.get("target") or "positive",
+                      int(meta.get("max_tokens") or 16))

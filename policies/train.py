@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from policies.cory import CORY, IMDB_TEMPLATE
-from policies.lm import PolicyLM
+from policies.lm import TASK_FILE, PolicyLM
 from policies.ppo import PPO, PPOConfig
 from policies.rlgf import MODES, RLGF
 from policies.tasks import AttackerTask, AttackReward, ClassifierReward, GeneratorTask
@@ -271,7 +271,7 @@ def train_policy(cfg: PolicyRunConfig, *, progress: bool = True, log=print) -> d
     for name, (agent, _) in algorithm.agents().items():
         agent.save(out / name)
     plot_curves(rows, out / "curves.png", f"{cfg.algo} on {cfg.policy}, {cfg.task} task (reward {cfg.reward}, judge {cfg.judge})")
-    (out / "policy" / "arena_task.json").write_text(json.dumps({"task": cfg.task, "reward": cfg.reward, "judge": cfg.judge,
+    (out / "policy" / TASK_FILE).write_text(json.dumps({"task": cfg.task, "reward": cfg.reward, "judge": cfg.judge,
                                                                 "target": cfg.target, "max_tokens": cfg.max_tokens}))
     summary = summarise(rows)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
