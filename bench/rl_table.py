@@ -36,7 +36,6 @@ from policies.train import ALGOS, PolicyRunConfig, train_policy  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "bench" / "results"
-KEYS = ("reward", "kl", "judge", "gap", "ppl", "sec_per_iter")
 
 
 def run_config(args, algo: str, seed: int) -> PolicyRunConfig:

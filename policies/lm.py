@@ -49,10 +49,6 @@ class Batch:
         """Response token ids ``(B, R)``."""
         return self.input_ids[:, self.query_length :]
 
-    @property
-    def response_length(self) -> int:
-        return self.input_ids.shape[1] - self.query_length
-
     def position_ids(self) -> torch.Tensor:
         """Positions that skip the left padding."""
         return (self.attention_mask.long().cumsum(-1) - 1).clamp(min=0)
