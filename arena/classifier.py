@@ -352,14 +352,18 @@ def load_default_classifier(adapter_dir: str | Path = DEFAULT_CLASSIFIER_DIR, **
 
 
 def load_classifier(spec: str, *, labels: Sequence[str] | None = None, **kwargs) -> Classifier:
-    """Build a classifier from a spec: ``default``, ``vader`` (lexicon), a trained adapter folder, ``module:function``,
-    ``http(s)://...``, a local model folder or a hub id."""
+    """Build a classifier from a spec: ``default``, ``vader`` (lexicon), ``ngram[:DIR]`` (TF-IDF judge), a trained
+    adapter folder, ``module:function``, ``http(s)://...``, a local model folder or a hub id."""
     if spec == "default":
         return load_default_classifier(**kwargs)
     if spec == "vader":
         from arena.lexicon import VaderClassifier
 
         return VaderClassifier()
+    if spec == "ngram" or spec.startswith("ngram:"):
+        from arena.ngram import PACKAGED_JUDGE_DIR, NgramClassifier
+
+        return NgramClassifier.load(spec.partition(":")[2] or PACKAGED_JUDGE_DIR)
     if spec.startswith(("http://", "https://")):
         return HTTPClassifier(spec, labels)
     path = Path(spec).expanduser()

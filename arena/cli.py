@@ -305,6 +305,21 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_judge(args: argparse.Namespace) -> int:
+    from arena.ngram import NgramClassifier
+
+    data = load_data_from_args(args, n=args.n, seed=args.seed if args.n else None)
+    if any(ex.text_pair is not None for ex in data):
+        raise SystemExit("error: the n-gram judge reads single texts; this data has (premise, hypothesis) pairs")
+    texts, labels = [ex.text for ex in data], [ex.label for ex in data]
+    model = NgramClassifier.fit(texts, labels, data.label_names, ngram_range=(1, args.max_ngram), min_df=args.min_df, c=args.c)
+    accuracy = float((model.predict_proba(texts).argmax(1) == labels).mean())
+    summary = {"out": args.out, "examples": len(texts), "ngrams": len(model.vectorizer.vocabulary_), "train_accuracy": round(accuracy, 4)}
+    model.save(args.out, {"trained_on": data.source, "examples": len(texts), "min_df": args.min_df, "c": args.c})
+    print(json.dumps(summary) if args.json else "\n".join(f"{k}: {v}" for k, v in summary.items()))
+    return 0
+
+
 def cmd_train_fact(args: argparse.Namespace) -> int:
     from arena.classifier import load_classifier
     from arena.similarity import SentenceSimilarity
@@ -466,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     pm.add_argument("--out", required=True, help="JSONL file for the adversarial examples (text or premise/hypothesis, label)")
     pm.set_defaults(func=cmd_premade)
 
-    train = commands.add_parser("train", help="train a classifier (LoRA fine-tune), a defense (FACT) or an RL policy")
+    train = commands.add_parser("train", help="train a classifier (LoRA fine-tune), a defense (FACT), the n-gram judge or an RL policy")
     what = train.add_subparsers(dest="what", metavar="WHAT", required=True)
     tc = what.add_parser("classifier", help="LoRA fine-tune an encoder into a classifier folder")
     _add_train_options(tc)
@@ -477,6 +492,16 @@ def build_parser() -> argparse.ArgumentParser:
     td.add_argument("--judge", default="default", help="frozen classifier whose gradients pick SWITCH's words")
     td.add_argument("--synonyms", default="auto", help="neighbors:PATH.json | vectors:PATH.txt | wordnet | textattack | auto")
     td.set_defaults(func=cmd_train_fact)
+    tj = what.add_parser("judge", help="fit the n-gram judge (TF-IDF + logistic regression) used by RL attackers")
+    add_data_options(tj, default=None)
+    tj.add_argument("--out", required=True, help="output folder; use it as --judge ngram:FOLDER")
+    tj.add_argument("--n", type=int, help="train on the first N examples (after a seeded shuffle)")
+    tj.add_argument("--max-ngram", type=int, default=2, help="longest word n-gram (1: unigrams)")
+    tj.add_argument("--min-df", type=int, default=2, help="drop n-grams seen in fewer texts")
+    tj.add_argument("--c", type=float, default=10.0, help="inverse L2 strength of the logistic regression")
+    tj.add_argument("--seed", type=int, default=0)
+    tj.add_argument("--json", action="store_true")
+    tj.set_defaults(func=cmd_train_judge)
     tp = what.add_parser("policy", help="RL fine-tune a causal LM: ppo | cory | ppo++ | aggrevated | d2lols (generator task)")
     tp.add_argument("--algo", default="ppo", choices=["ppo", "cory", "ppo++", "aggrevated", "d2lols"])
     tp.add_argument("--task", default="generator", choices=["generator", "attacker"],
@@ -485,7 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--policy", default="smollm2", help="smollm2 (offline, SmolLM2-135M-Instruct) | gpt2 | HF id | folder")
     tp.add_argument("--reward", default="default",
                     help="generator: classifier whose --target score is the reward; attacker: the defender to fool (e.g. plain, five)")
-    tp.add_argument("--judge", default="vader", help="independent classifier scoring the same texts (default: VADER lexicon)")
+    tp.add_argument("--judge", help="independent classifier scoring the same texts (default: ngram, the packaged TF-IDF "
+                    "model, for attackers; vader, the VADER lexicon, for generators)")
     tp.add_argument("--target", default="positive", help="target class name (or index)")
     tp.add_argument("--reward-kind", default="logit", choices=["logit", "prob"], help="log-odds of the target class, or its probability")
     tp.add_argument("--data", default="builtin", help="texts to cut prompts from (first 2-8 words): builtin | file | hf:...")

@@ -11,8 +11,11 @@
   texts; ``gap`` = reward model's target probability - judge's: how much of the reward the judge
   does not confirm (reward hacking).
 
-**Attacker**: the prompt is a text the defender classifies correctly; the policy appends a short
-continuation; reward = P_defender(wrong) x P_judge(true) x similarity (:class:`AttackReward`).
+**Attacker**: the prompt is a text the defender (and the judge) classify correctly; the policy appends a
+short continuation; reward = P_defender(wrong) x P_judge(true) x similarity (:class:`AttackReward`).
+The judge (default ``ngram``, TF-IDF + logistic regression, :mod:`arena.ngram`) is a different model
+family from the neural defenders, so a continuation that flips the defender but not the judge has
+not simply changed the text's sentiment.
 """
 from __future__ import annotations
 

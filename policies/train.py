@@ -45,7 +45,7 @@ class PolicyRunConfig:
     task: str = "generator"
     policy: str = "smollm2"
     reward: str = "default"
-    judge: str = "vader"
+    judge: str | None = None  # default: "ngram" (TF-IDF on SST-2) for attackers, "vader" (lexicon) for generators
     target: str = "positive"
     reward_kind: str = "logit"
     data: str = "builtin"
@@ -75,6 +75,8 @@ class PolicyRunConfig:
             raise ValueError(f"--task must be one of {', '.join(TASKS)}")
         if self.batch < 1 or self.iterations < 0:
             raise ValueError("--batch must be >= 1 and --iterations >= 0")
+        if self.judge is None:
+            self.judge = "ngram" if self.task == "attacker" else "vader"
 
     def identity(self) -> dict:
         """Settings that must match to resume (``iterations`` may grow, ``device`` may change)."""
@@ -114,8 +116,9 @@ def build_task(cfg: PolicyRunConfig) -> GeneratorTask | AttackerTask:
 
 
 def build_attacker_task(cfg: PolicyRunConfig) -> AttackerTask:
-    """Labelled texts from ``cfg.data`` that the defender (``cfg.reward``) gets right; the last
-    ``heldout`` of them (after a seeded shuffle) held out."""
+    """Labelled texts from ``cfg.data`` that the defender (``cfg.reward``) and the judge both get
+    right (a text the judge already misreads scores ~0 whatever the policy appends: no signal);
+    the last ``heldout`` of them (after a seeded shuffle) held out."""
     from arena.data import align_labels, load_data
     from arena.similarity import SentenceSimilarity
     from arena.zoo import build_defender
@@ -127,11 +130,12 @@ def build_attacker_task(cfg: PolicyRunConfig) -> AttackerTask:
     if not items:
         raise ValueError(f"{cfg.data}: the attacker task needs single-text examples")
     reward = AttackReward(defender, judge, SentenceSimilarity(device=cfg.device))
-    correct = reward.defender.predict_proba([t for t, _ in items]).argmax(1) == [y for _, y in items]
-    items = [item for item, ok in zip(items, correct) if ok]
+    texts, labels = [t for t, _ in items], [y for _, y in items]
+    correct = reward.parts(texts, texts, labels)
+    items = [item for item, fooled, keeps in zip(items, correct["fooled"], correct["judge_keeps"]) if not fooled and keeps]
     random.Random(cfg.seed).shuffle(items)
     if len(items) < 2 * cfg.heldout:
-        raise ValueError(f"{cfg.data}: {len(items)} correctly classified texts, need {2 * cfg.heldout} to hold out {cfg.heldout} (lower --heldout)")
+        raise ValueError(f"{cfg.data}: {len(items)} texts both defender and judge classify correctly, need {2 * cfg.heldout} to hold out {cfg.heldout} (lower --heldout)")
     return AttackerTask(items[: len(items) - cfg.heldout], items[len(items) - cfg.heldout :], reward,
                         min_tokens=cfg.min_tokens, max_tokens=cfg.max_tokens)
 

@@ -104,7 +104,7 @@ def test_train_attacker_task_end_to_end(tmp_path, tiny_lm_dir):
     summary = train_policy(cfg, progress=False)
     assert {"reward", "success", "judge", "gap", "similarity"} <= set(summary["final"])
     assert json.loads((tmp_path / "run" / "policy" / "arena_task.json").read_text())["task"] == "attacker"
-    with pytest.raises(ValueError, match="correctly classified"):
+    with pytest.raises(ValueError, match="defender and judge classify correctly"):
         train_policy(PolicyRunConfig(**{**cfg.__dict__, "out": str(tmp_path / "r2"), "heldout": 3}), progress=False)
 
 
