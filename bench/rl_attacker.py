@@ -2,9 +2,10 @@
 
 Training (``arena train policy --task attacker --algo cory``): SmolLM2-135M (LoRA r=16) appends
 ``--min-tokens``..``--max-tokens`` tokens to SST-2 training sentences that the ``default``
-classifier gets right; reward = P_plain(wrong) x P_VADER(true) x MiniLM similarity. VADER is the
-judge: a hand-built lexicon with rules, sharing no model, tokenizer or training data with the
-MiniLM defender, so text that flips the defender but not VADER has not simply turned negative.
+classifier and the judge get right; reward = P_plain(wrong) x P_judge(true) x MiniLM similarity.
+The judge is ``ngram`` (TF-IDF uni/bigrams + logistic regression, packaged): a linear model over
+surface words sharing no tokenizer, encoder or weights with the MiniLM defender, so text that
+flips the defender but not the judge has not simply gained words of the other sentiment.
 
 Evaluation (``arena match --attacker rl:DIR``, ``--rl-samples`` continuations per example, best
 by reward) on the first ``--n`` examples of ``../shared/data/textfooler/mr`` against ``plain``,
@@ -38,7 +39,7 @@ def train(args) -> dict:
     """Train (or resume) the CORY attacker; returns the run summary plus wall seconds."""
     from policies.train import PolicyRunConfig, train_policy
 
-    cfg = PolicyRunConfig(out=args.out, algo="cory", task="attacker", policy="smollm2", reward="plain", judge="vader",
+    cfg = PolicyRunConfig(out=args.out, algo="cory", task="attacker", policy="smollm2", reward="plain", judge=args.judge,
                           data=str(SHARED / "sst2" / "train.tsv"), data_n=args.train_texts, heldout=64, iterations=args.iterations,
                           batch=args.batch, min_tokens=args.min_tokens, max_tokens=args.max_tokens, eval_every=10, checkpoint_every=5,
                           seed=args.seed, ppo={"learning_rate": args.lr, "init_kl_coef": args.kl_coef, "mini_batch_size": 8,
@@ -80,6 +81,7 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--kl-coef", type=float, default=0.05)
     parser.add_argument("--train-texts", type=int, default=3000, help="SST-2 training sentences to draw prompts from")
+    parser.add_argument("--judge", default="ngram", help="judge classifier of the reward and the evaluation")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n", type=int, default=200, help="MR examples to attack")
     parser.add_argument("--samples", type=int, default=8, help="continuations per example at attack time")
@@ -94,7 +96,7 @@ def main() -> int:
     else:
         training = train(args)
         result = {**evaluate(args), "training": training,
-                  "settings": {k: getattr(args, k) for k in ("iterations", "batch", "min_tokens", "max_tokens", "lr", "kl_coef", "train_texts",
+                  "settings": {k: getattr(args, k) for k in ("iterations", "batch", "min_tokens", "max_tokens", "lr", "kl_coef", "train_texts", "judge",
                                                               "seed", "n", "samples")}}
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(result, indent=1))
