@@ -28,10 +28,15 @@ class AttackOptions:
 
 
 def match_config(attacker: str, options: AttackOptions, max_length: int) -> dict:
-    """What defines a match run besides defender and data (the store's run key)."""
+    """What defines a match run besides defender and data (the store's run key); for a policy
+    attacker, its weights' fingerprint."""
     config = {"attack": options.identity(), "max_length": max_length}
     if attacker.startswith("rl:"):
         config["rl_samples"] = options.rl_samples
+    if attacker.startswith(("rl:", "gen:")):
+        from policies.lm import policy_fingerprint
+
+        config["policy"] = policy_fingerprint(attacker.split(":", 1)[1])  # a retrained policy is a new run
     return config
 
 

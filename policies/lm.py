@@ -17,6 +17,7 @@ All per-token tensors of a :class:`Batch` are ``(B, R)``: one column per respons
 from __future__ import annotations
 
 import copy
+import hashlib
 import importlib.util
 import json
 from dataclasses import dataclass
@@ -340,3 +341,18 @@ def read_policy(folder: str | Path, task: str) -> PolicyTask:
         raise ValueError(f"{folder} holds a policy trained for the {meta['task']} task; this option takes a {task} policy")
     return PolicyTask(str(path), meta.get("task"), meta.get("judge") or "vader", meta.get("target") or "positive",
                       int(meta.get("max_tokens") or 16))
+
+
+def policy_fingerprint(folder: str | Path) -> str:
+    """A hash of a saved policy's weights (every ``*.safetensors`` in it), so results stored for a
+    policy folder are not reused once the policy there is retrained."""
+    path = Path(folder)
+    if (path / "policy" / POLICY_FILE).exists():
+        path = path / "policy"
+    digest = hashlib.sha256()
+    for file in sorted(path.glob("*.safetensors")):
+        digest.update(file.name.encode())
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]

@@ -85,6 +85,10 @@ def test_rl_policy_attacker_in_a_match(tmp_path, tiny_lm_dir, capsys):
     assert summary["succeeded"] >= 1 and summary["avg_added_tokens"] == 4.0  # 16 samples of 4 tokens over 22 words: 'bad'/'dull' turn up
     assert 0.0 <= summary["judge_agreement"] <= 1.0
     assert main(args) == 0 and json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_id"] == summary["run_id"]  # resumed
+    with torch.no_grad():
+        next(policy.model.parameters()).add_(0.01)  # "retrained": the stored results must not be reused
+    policy.save(tmp_path / "policy")
+    assert main(args) == 0 and json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_id"] != summary["run_id"]
 
 
 def test_train_attacker_task_end_to_end(tmp_path, tiny_lm_dir):
