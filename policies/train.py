@@ -283,7 +283,7 @@ def train_policy(cfg: PolicyRunConfig, *, progress: bool = True, log=print) -> d
 
 
 def summarise(rows: list[dict]) -> dict:
-    """Untrained vs final held-out metrics, the last training KL and seconds per iteration."""
+    """Untrained vs final held-out metrics, the last training KL, seconds per iteration and in all."""
     held = sorted((r for r in rows if r["split"] == "heldout"), key=lambda r: r["iteration"])
     train = [r for r in rows if r["split"] == "train"]
     keys = [k for k in ("reward", "success", "judge", "gap", "similarity", "ppl", "distinct_1", "distinct_2") if held and k in held[0]]
@@ -295,4 +295,5 @@ def summarise(rows: list[dict]) -> dict:
         "kl": float(np.mean([r["kl"] for r in tail])) if tail else 0.0,
         "train_reward": float(np.mean([r["reward"] for r in tail])) if tail else None,
         "sec_per_iter": float(np.mean([r["seconds"] for r in train])) if train else None,
+        "train_seconds": round(float(sum(r["seconds"] for r in train)), 1),  # over all sittings, evaluations excluded
     }
