@@ -9,14 +9,15 @@ flips the defender but not the judge has not simply gained words of the other se
 
 Evaluation (``arena match --attacker rl:DIR``, ``--rl-samples`` continuations per example, best
 by reward) on the first ``--n`` examples of ``../shared/data/textfooler/mr`` against ``plain``,
-``five`` and ``fact:PATH`` (when ``--fact`` is given), plus TextFooler against ``plain`` for scale.
+``five`` and ``fact:PATH`` (when ``--fact`` is given), plus the untrained LM the same way
+(``untrained_plain``: what RL adds over best-of-k sampling) and TextFooler against ``plain``.
 
-    python bench/rl_attacker.py [--iterations 40] [--fact runs/fact] [--json]
+    python bench/rl_attacker.py [--iterations 15] [--fact runs/fact] [--json]
     python bench/rl_attacker.py --json --from-results
 
 Writes ``bench/results/rl_attacker.json``: ``{"plain": {"attack_success_rate", "judge_agreement",
-...}, "five": {...}, "fact": {...}, "textfooler_plain": {...}, "training": {...}}``; with ``--json``
-the last line is that object.
+...}, "five": {...}, "fact": {...}, "untrained_plain": {...}, "textfooler_plain": {...},
+"training": {...}}``; with ``--json`` the last line is that object.
 """
 from __future__ import annotations
 
@@ -50,6 +51,20 @@ def train(args) -> dict:
     return summary
 
 
+def untrained_policy(out: str) -> str:
+    """The same LM before any RL (SmolLM2-135M as shipped) saved beside the run, with the trained
+    policy's task file: the baseline that shows what training adds over best-of-k sampling."""
+    import shutil
+
+    from policies.lm import POLICY_FILE, TASK_FILE, PolicyLM
+
+    folder = Path(out) / "untrained"
+    if not (folder / POLICY_FILE).exists():
+        PolicyLM.from_pretrained("smollm2", lora_r=0, frozen=True, device="cpu").save(folder)
+        shutil.copy(Path(out) / "policy" / TASK_FILE, folder / TASK_FILE)
+    return str(folder)
+
+
 def evaluate(args) -> dict:
     """Matches of the trained policy (and TextFooler) on MR, through a resumable store."""
     from arena.data import load_data
@@ -61,7 +76,8 @@ def evaluate(args) -> dict:
     options = AttackOptions(synonyms=f"neighbors:{SHARED / 'synonyms' / 'counterfitted_neighbors.json'}", rl_samples=args.samples)
     rl = f"rl:{Path(args.out) / 'policy'}"
     defenders = {"plain": "plain", "five": "five"} | ({"fact": f"fact:{args.fact}"} if args.fact else {})
-    plays = [(name, spec, rl) for name, spec in defenders.items()] + [("textfooler_plain", "plain", "textfooler")]
+    plays = ([(name, spec, rl) for name, spec in defenders.items()] + [("untrained_plain", "plain", f"rl:{untrained_policy(args.out)}")]
+             + [("textfooler_plain", "plain", "textfooler")])
     out = {}
     with Store(args.db) as store:
         for name, spec, attacker_spec in plays:
@@ -74,7 +90,7 @@ def evaluate(args) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--iterations", type=int, default=40)
+    parser.add_argument("--iterations", type=int, default=15)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--min-tokens", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=8)
@@ -101,7 +117,7 @@ def main() -> int:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(result, indent=1))
     print("| matchup | success rate | judge agreement | acc. under attack | queries | similarity |\n|---|---:|---:|---:|---:|---:|")
-    for name in ("plain", "five", "fact", "textfooler_plain"):
+    for name in ("plain", "five", "fact", "untrained_plain", "textfooler_plain"):
         if name in result:
             r = result[name]
             print(f"| {name} | {r['attack_success_rate']} | {r.get('judge_agreement', '-')} | {r['accuracy_under_attack']} | {r['avg_queries']} | {r['avg_similarity']} |")
