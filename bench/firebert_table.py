@@ -33,7 +33,7 @@ from arena.zoo import AttackOptions, build_attacker, build_defender
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
-ROWS = ("plain", "fuse", "five", "fact", "fuse+fact", "five+fact")
+ROWS = ("plain", "fuse", "five", "fact", "five+fact", "fuse+fact")  # FuSE(FACT), the costliest, last
 
 
 def defender_spec(row: str, fact: str | None) -> str | None:
@@ -55,7 +55,7 @@ def run_dataset(name: str, n: int, args, store: Store) -> dict:
                      data_name=f"{name}?n={n}", config=attack_config, progress=not args.json)
     premade = LabelledData(adversarial_examples(store.results(made["run_id"])), data.label_names, data.source + "#premade")
     table = {}
-    for row in ROWS:
+    for row in args.rows:
         spec = defender_spec(row, args.fact)
         if spec is None:
             continue
@@ -99,6 +99,7 @@ def main() -> int:
     parser.add_argument("--mr", type=int, default=300)
     parser.add_argument("--imdb", type=int, default=200)
     parser.add_argument("--fact", help="FACT-tuned classifier folder (from `arena train defense fact`)")
+    parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated rows to run (plain always runs): {','.join(ROWS)}")
     parser.add_argument("--data-dir", default=str(SHARED / "textfooler"))
     parser.add_argument("--synonyms", default=f"neighbors:{SHARED / 'synonyms' / 'counterfitted_neighbors.json'}")
     parser.add_argument("--max-length", type=int, default=256)
@@ -107,6 +108,10 @@ def main() -> int:
     parser.add_argument("--from-results", action="store_true", help="reprint from bench/results/firebert.json")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    args.rows = ["plain"] + [row for row in args.rows.split(",") if row and row != "plain"]
+    unknown = sorted(set(args.rows) - set(ROWS))
+    if unknown:
+        parser.error(f"--rows: unknown {unknown}; known: {', '.join(ROWS)}")
     out_json = RESULTS / "firebert.json"
     if args.from_results:
         result = json.loads(out_json.read_text())
