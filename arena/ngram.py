@@ -51,7 +51,7 @@ class NgramClassifier:
         model = LogisticRegression(C=c, max_iter=2000).fit(features, np.asarray(labels))
         if list(model.classes_) != list(range(len(label_names))):
             raise ValueError(f"the training labels {list(model.classes_)} do not cover all of {list(label_names)}")
-        vocabulary = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
+        vocabulary = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)  # n-grams by column
         return cls(vocabulary, vectorizer.idf_, model.coef_, model.intercept_, label_names, ngram_range, name)
 
     def predict_proba(self, texts: Sequence) -> np.ndarray:

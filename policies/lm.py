@@ -151,7 +151,7 @@ class PolicyLM(nn.Module):
         """Load ``spec``: ``smollm2``, a hub id, an LM folder, or a policy saved by :meth:`save` (its
         value heads restored; a run folder of ``arena train policy`` means its ``policy/``)."""
         if (Path(spec) / "policy" / POLICY_FILE).exists():
-            spec = str(Path(spec) / "policy")
+            spec = str(policy_folder(spec))
         model, tokenizer = load_causal_lm(spec)
         policy = cls(model, tokenizer, **kwargs)
         policy.base_spec = spec
@@ -327,12 +327,16 @@ class PolicyTask:
     max_tokens: int = 16
 
 
+def policy_folder(folder: str | Path) -> Path:
+    """``folder`` itself, or its ``policy/`` when it is a run folder of ``arena train policy``."""
+    path = Path(folder)
+    return path / "policy" if (path / "policy" / POLICY_FILE).exists() else path
+
+
 def read_policy(folder: str | Path, task: str) -> PolicyTask:
     """The policy saved in ``folder`` (a run folder of ``arena train policy`` means its ``policy/``):
     FileNotFoundError when there is none, ValueError when it was trained for another task than ``task``."""
-    path = Path(folder)
-    if (path / "policy" / POLICY_FILE).exists():
-        path = path / "policy"
+    path = policy_folder(folder)
     if not (path / POLICY_FILE).exists():
         raise FileNotFoundError(f"{folder} is not a saved policy (no {POLICY_FILE}); train one with `arena train policy --task {task}`")
     meta_path = path / TASK_FILE
@@ -346,9 +350,7 @@ def read_policy(folder: str | Path, task: str) -> PolicyTask:
 def policy_fingerprint(folder: str | Path) -> str:
     """A hash of a saved policy's weights (every ``*.safetensors`` in it), so results stored for a
     policy folder are not reused once the policy there is retrained."""
-    path = Path(folder)
-    if (path / "policy" / POLICY_FILE).exists():
-        path = path / "policy"
+    path = policy_folder(folder)
     digest = hashlib.sha256()
     for file in sorted(path.glob("*.safetensors")):
         digest.update(file.name.encode())

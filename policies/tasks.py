@@ -155,7 +155,16 @@ class AttackReward:
         sim = np.asarray(self.similarity.similarity(list(originals), list(texts)), dtype=np.float64)
         p_wrong = 1.0 - p_def[rows, y]
         return {"p_wrong": p_wrong, "p_judge": p_judge, "sim": sim, "reward": p_wrong * p_judge * sim,
-                "fooled": p_def.argmax(1) != y, "judge_keeps": p_judge >= p_judge_all.max(1)}  # a tie does not contradict
+                "fooled": p_def.argmax(1) != y, "judge_keeps": self._keeps(p_judge_all, y)}
+
+    def _keeps(self, p_judge_all: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Whether the judge reads the true label (a tie does not contradict it)."""
+        return p_judge_all[np.arange(len(y)), self.judge_index[y]] >= p_judge_all.max(1)
+
+    def both_right(self, texts: Sequence[str], labels: Sequence[int]) -> np.ndarray:
+        """Per text: the defender predicts its label and the judge keeps it (no similarity needed)."""
+        y = np.asarray(labels, dtype=int)
+        return (self.defender.predict_proba(list(texts)).argmax(1) == y) & self._keeps(self.judge.predict_proba(list(texts)), y)
 
     def __call__(self, texts: Sequence[str], prompts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(reward, P_defender(wrong)) for prompt -> text pairs; prompts must be known originals."""

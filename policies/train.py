@@ -130,9 +130,8 @@ def build_attacker_task(cfg: PolicyRunConfig) -> AttackerTask:
     if not items:
         raise ValueError(f"{cfg.data}: the attacker task needs single-text examples")
     reward = AttackReward(defender, judge, SentenceSimilarity(device=cfg.device))
-    texts, labels = [t for t, _ in items], [y for _, y in items]
-    correct = reward.parts(texts, texts, labels)
-    items = [item for item, fooled, keeps in zip(items, correct["fooled"], correct["judge_keeps"]) if not fooled and keeps]
+    right = reward.both_right([t for t, _ in items], [y for _, y in items])
+    items = [item for item, ok in zip(items, right) if ok]
     random.Random(cfg.seed).shuffle(items)
     if len(items) < 2 * cfg.heldout:
         raise ValueError(f"{cfg.data}: {len(items)} texts both defender and judge classify correctly, need {2 * cfg.heldout} to hold out {cfg.heldout} (lower --heldout)")
