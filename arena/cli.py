@@ -299,7 +299,8 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
     from defenses.train import train_classifier
 
     data = load_data_from_args(args, n=args.n, seed=args.seed if args.n else None)
-    summary = train_classifier(data, args.out, _train_config(args), device=args.device, progress=not args.json)
+    summary = train_classifier(data, args.out, _train_config(args), device=args.device, progress=not args.json,
+                               overwrite=args.overwrite)
     summary["out"] = args.out
     print(json.dumps(summary) if args.json else "\n".join(f"{k}: {v}" for k, v in summary.items()))
     return 0
@@ -330,7 +331,8 @@ def cmd_train_fact(args: argparse.Namespace) -> int:
     data = load_data_from_args(args, n=args.n, seed=args.seed if args.n else None)
     judge = load_classifier(args.judge, max_length=args.max_length, device=args.device)
     augmenter = FactAugmenter(judge, load_synonyms(args.synonyms), SentenceSimilarity(device=args.device), PosTagger(), seed=args.seed)
-    summary = train_fact(data, args.out, _train_config(args), augmenter, judge_name=args.judge, device=args.device, progress=not args.json)
+    summary = train_fact(data, args.out, _train_config(args), augmenter, judge_name=args.judge, device=args.device,
+                         progress=not args.json, overwrite=args.overwrite)
     summary["out"] = args.out
     print(json.dumps(summary) if args.json else "\n".join(f"{k}: {v}" for k, v in summary.items()))
     return 0
@@ -396,6 +398,7 @@ def _train_config(args: argparse.Namespace):
 def _add_train_options(parser: argparse.ArgumentParser, batch_size: int = 32) -> None:
     add_data_options(parser, default=None)
     parser.add_argument("--out", required=True, help="output folder (resumes from its checkpoint)")
+    parser.add_argument("--overwrite", action="store_true", help="retrain even if --out already holds a finished model")
     parser.add_argument("--base", default="minilm", help="encoder to fine-tune: minilm (packaged, offline) | HF id | model folder")
     parser.add_argument("--n", type=int, help="train on the first N examples (after a seeded shuffle)")
     parser.add_argument("--epochs", type=float, default=1.0)

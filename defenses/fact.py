@@ -41,8 +41,9 @@ class FactAugmenter:
 
 
 def train_fact(data: LabelledData, out_dir, config: TrainConfig, augmenter: FactAugmenter, *, judge_name: str,
-               device: str | None = None, progress: bool = True) -> dict:
+               device: str | None = None, progress: bool = True, overwrite: bool = False) -> dict:
     """FACT co-tuning: :func:`defenses.train.train_classifier` with SWITCH batch extension."""
     identity = {"method": "fact", "judge": judge_name, "switch": vars(augmenter.switch.config), "seed": augmenter.seed,
                 "synonyms": getattr(augmenter.switch.synonyms, "name", "?")}
-    return train_classifier(data, out_dir, config, device=device, progress=progress, augment=augmenter, augment_id=identity)
+    return train_classifier(data, out_dir, config, device=device, progress=progress, augment=augmenter, augment_id=identity,
+                            overwrite=overwrite)

@@ -104,17 +104,21 @@ Augment = Callable[[list[Example], int], list[Example]]
 
 
 def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfig, *, device: str | None = None,
-                     progress: bool = True, augment: Augment | None = None, augment_id: dict | None = None) -> dict:
+                     progress: bool = True, augment: Augment | None = None, augment_id: dict | None = None,
+                     overwrite: bool = False) -> dict:
     """LoRA fine-tune ``config.base`` on ``data``; checkpoints every ``checkpoint_every`` steps into
     ``out_dir/checkpoint`` and resumes from there when re-run with the same arguments.
 
     ``augment(batch_examples, step)`` may return extra examples appended to that batch (FACT's
     co-tuning); it must be deterministic in ``step`` for resume to repeat the same batches.
-    ``augment_id`` describes it in the run's fingerprint.
+    ``augment_id`` describes it in the run's fingerprint. A folder that already holds a finished
+    model (and no checkpoint) is refused unless ``overwrite``: a rerun must not silently retrain it.
     """
     if len(data) == 0:
         raise ValueError("no training examples")
     out = Path(out_dir)
+    if (out / "arena_classifier.json").exists() and not (out / CHECKPOINT).exists() and not overwrite:
+        raise ValueError(f"{out} already holds a trained classifier; pick another --out or pass --overwrite to retrain it")
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     labels = data.label_names

@@ -52,3 +52,16 @@ def test_train_crash_resume_and_reload(tmp_path, monkeypatch):
         (out / "checkpoint").mkdir()
         (out / "checkpoint" / "state.json").write_text('{"step": 1, "fingerprint": {}}')
         train_classifier(data, out, config, device="cpu", progress=False)
+
+
+def test_finished_folder_is_not_silently_retrained(tmp_path):
+    data = load_data("builtin", n=16, seed=0)
+    config = TrainConfig(batch_size=8, max_length=32)
+    out = tmp_path / "clf"
+    train_classifier(data, out, config, device="cpu", progress=False)
+    before = (out / "adapter_model.safetensors").read_bytes()
+    with pytest.raises(ValueError, match="already holds a trained classifier"):
+        train_classifier(data, out, config, device="cpu", progress=False)
+    assert (out / "adapter_model.safetensors").read_bytes() == before
+    summary = train_classifier(data, out, TrainConfig(batch_size=8, max_length=32, seed=1), device="cpu", progress=False, overwrite=True)
+    assert summary["steps"] == 2
