@@ -1,7 +1,7 @@
 """Names -> constructors for attackers (the one place ``arena`` reaches into ``attackers``)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 
 @dataclass
@@ -46,13 +46,32 @@ DEFENSES = ("plain", "fuse", "five", "fact:PATH", "fuse+fact:PATH", "five+fact:P
 
 def defender_name(spec: str, base: str = "default", synonyms: str = "auto", seed: int = 0) -> str:
     """The name a defender's runs are stored under: defenses of a base carry it (``fuse[default]``),
-    FuSE its synonym source, stochastic defenses their seed."""
+    FuSE its synonym source, stochastic defenses their seed, tuned ones their ``?settings``."""
+    spec, _, settings = spec.partition("?")
     if spec in ("plain", "fuse", "five"):
         spec = f"{spec}[{base}]"
     kind = spec.split(":")[0].split("[")[0]
+    spec += f"?{settings}" if settings else ""
     if kind in ("fuse", "fuse+fact"):
         spec += f"@{synonyms}"  # FuSE's alternatives depend on the synonym source
     return spec + (f"#seed{seed}" if kind in ("fuse", "five", "fuse+fact", "five+fact") else "")
+
+
+def parse_settings(text: str, defaults: dict[str, object], what: str) -> dict[str, object]:
+    """``key=value,key=value`` as typed settings (each type is that of its default in ``defaults``)."""
+    out: dict[str, object] = {}
+    for item in filter(None, text.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq or key not in defaults:
+            raise ValueError(f"{what}: unknown setting {item!r}; known: {', '.join(f'{k}={v}' for k, v in defaults.items())}")
+        kind = type(defaults[key])
+        if kind is bool and value.lower() not in ("true", "false"):
+            raise ValueError(f"{what}: {key}={value!r} must be true or false")
+        try:
+            out[key] = value.lower() == "true" if kind is bool else kind(value)
+        except ValueError:
+            raise ValueError(f"{what}: {key}={value!r} is not a {kind.__name__}") from None
+    return out
 
 
 def data_name(data: str, n: int | None = None, seed: int | None = None) -> str:
@@ -62,31 +81,41 @@ def data_name(data: str, n: int | None = None, seed: int | None = None) -> str:
 
 def build_defender(spec: str, base: str = "default", *, synonyms: str = "auto", seed: int = 0, labels=None, **classifier_options):
     """A defender by name: ``plain | fuse | five`` wrap ``base``; ``fact:PATH``, ``fuse+fact:PATH``,
-    ``five+fact:PATH`` wrap the FACT-tuned classifier at PATH; anything else is a classifier spec."""
+    ``five+fact:PATH`` wrap the FACT-tuned classifier at PATH; anything else is a classifier spec.
+    FuSE and FIVE take settings after ``?``: ``five?std=8.14,samples=8``,
+    ``fuse+fact:runs/fact?perturb_words=2,combination=vote``."""
+    from dataclasses import asdict
+
     from arena.classifier import load_classifier
 
-    name, _, path = spec.partition(":")
+    core, _, settings = spec.partition("?")
+    name, _, path = core.partition(":")
     if name in ("fact", "fuse+fact", "five+fact"):
         if not path:
             raise ValueError(f"{spec!r}: give the FACT-tuned classifier folder, e.g. {name}:runs/fact")
         model = load_classifier(path, labels=labels, **classifier_options)
         wrapper = name.split("+")[0] if "+" in name else None
-    elif spec in ("plain", "fuse", "five"):
+    elif core in ("plain", "fuse", "five"):
         model = load_classifier(base, labels=labels, **classifier_options)
-        wrapper = None if spec == "plain" else spec
+        wrapper = None if core == "plain" else core
     else:
         return load_classifier(spec, labels=labels, **classifier_options)
+    if settings and wrapper is None:
+        raise ValueError(f"{spec!r}: only fuse and five take ?settings")
     if wrapper == "fuse":
         from arena.similarity import SentenceSimilarity
         from attackers.pos import PosTagger
         from attackers.synonyms import load_synonyms
-        from defenses.fuse import FuSE
+        from defenses.fuse import FUSE_DEFAULTS, FuSE
 
-        return FuSE(model, load_synonyms(synonyms), SentenceSimilarity(device=classifier_options.get("device")), PosTagger(), seed=seed)
+        chosen = parse_settings(settings, {**asdict(FUSE_DEFAULTS), "combination": "logits"}, spec)
+        combination = str(chosen.pop("combination", "logits"))
+        return FuSE(model, load_synonyms(synonyms), SentenceSimilarity(device=classifier_options.get("device")), PosTagger(),
+                    replace(FUSE_DEFAULTS, **chosen), combination=combination, seed=seed)
     if wrapper == "five":
-        from defenses.five import FIVE
+        from defenses.five import FIVE, FIVE_DEFAULTS
 
-        return FIVE(model, seed=seed)
+        return FIVE(model, seed=seed, **parse_settings(settings, FIVE_DEFAULTS, spec))
     return model
 
 

@@ -10,17 +10,22 @@ from arena.classifier import TextInput, check_inputs, softmax
 COMBINATIONS = ("logits", "vote")
 
 
+def check_combination(how: str) -> str:
+    """``how`` if it is a known combination, else a clear error."""
+    if how not in COMBINATIONS:
+        raise ValueError(f"combination must be one of {', '.join(COMBINATIONS)} (got {how!r})")
+    return how
+
+
 def combine(logits: np.ndarray, how: str = "logits") -> np.ndarray:
     """One probability row from a group's logits ``(m, k)``.
 
     ``logits``: softmax of the mean logits (the authors' ``vote_avg_logits`` default);
     ``vote``: the share of members whose argmax is each class.
     """
-    if how == "logits":
+    if check_combination(how) == "logits":
         return softmax(logits.mean(axis=0, keepdims=True))[0]
-    if how == "vote":
-        return np.bincount(logits.argmax(axis=1), minlength=logits.shape[1]) / len(logits)
-    raise ValueError(f"combination must be one of {', '.join(COMBINATIONS)}")
+    return np.bincount(logits.argmax(axis=1), minlength=logits.shape[1]) / len(logits)
 
 
 class GroupEnsemble:

@@ -18,15 +18,21 @@ import torch
 from arena.classifier import TextInput
 from arena.words import WordView
 from attackers.textfooler import STOPWORDS
-from defenses.ensemble import GroupEnsemble
+from defenses.ensemble import GroupEnsemble, check_combination
 from defenses.switch import gradient_importance, require_hf, segment_of
+
+
+FIVE_DEFAULTS = {"embeddings": 1, "std": 2.29, "samples": 10, "combination": "logits"}  # the paper's best IMDB settings
 
 
 class FIVE(GroupEnsemble):
     """A defended classifier: the base model voting over embedding-noised copies of each input."""
 
-    def __init__(self, base, *, embeddings: int = 1, std: float = 2.29, samples: int = 10, combination: str = "logits",
-                 seed: int = 0, chunk: int = 8):
+    def __init__(self, base, *, embeddings: int = FIVE_DEFAULTS["embeddings"], std: float = FIVE_DEFAULTS["std"],
+                 samples: int = FIVE_DEFAULTS["samples"], combination: str = FIVE_DEFAULTS["combination"], seed: int = 0, chunk: int = 8):
+        if embeddings < 1 or samples < 1 or std <= 0:
+            raise ValueError(f"FIVE needs embeddings >= 1, samples >= 1 and std > 0 (got {embeddings}, {samples}, {std})")
+        check_combination(combination)
         self.base = require_hf(base, "FIVE")
         self.labels = list(self.base.labels)
         self.embeddings = embeddings

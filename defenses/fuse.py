@@ -16,7 +16,7 @@ from arena.classifier import TextInput
 from arena.similarity import SentenceSimilarity
 from attackers.pos import PosTagger
 from attackers.synonyms import SynonymSource
-from defenses.ensemble import GroupEnsemble
+from defenses.ensemble import GroupEnsemble, check_combination
 from defenses.switch import Switch, SwitchConfig, require_hf
 
 FUSE_DEFAULTS = SwitchConfig(perturb_words=3, candidates_per_word=10, multiplier=17, total_alternatives=12, method="filter", match_pos=True)
@@ -27,6 +27,7 @@ class FuSE(GroupEnsemble):
 
     def __init__(self, base, synonyms: SynonymSource, similarity: SentenceSimilarity | None, pos: PosTagger | None,
                  config: SwitchConfig | None = None, *, combination: str = "logits", seed: int = 0, chunk: int = 16):
+        check_combination(combination)
         self.base = require_hf(base, "FuSE")
         self.switch = Switch(self.base, synonyms, similarity, pos, replace(config or FUSE_DEFAULTS))
         self.labels = list(self.base.labels)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,7 @@ import torch
 from arena.classifier import CallableClassifier, ClassifierError, HFClassifier
 from arena.scorer import Scorer
 from arena.words import WordView
-from arena.zoo import build_defender
+from arena.zoo import build_defender, defender_name
 from attackers.synonyms import NeighbourTable
 from defenses.ensemble import combine
 from defenses.five import FIVE
@@ -131,6 +133,18 @@ def test_registry_names(tiny_model_dir):
     assert isinstance(build_defender(tiny_model_dir, **options), HFClassifier)
     with pytest.raises(ValueError, match="FACT-tuned classifier folder"):
         build_defender("fuse+fact")
+
+
+def test_registry_settings(tiny_model_dir):
+    five = build_defender("five+fact:" + tiny_model_dir + "?std=8.14,samples=8,embeddings=2,combination=vote", device="cpu")
+    assert (five.std, five.samples, five.embeddings, five.combination) == (8.14, 8, 2, "vote")
+    assert defender_name("five?std=8.14", "default", seed=1) == "five[default]?std=8.14#seed1"
+    assert defender_name("fuse?perturb_words=2", "default") == "fuse[default]?perturb_words=2@auto#seed0"
+    for spec, error in (("five?sdt=2", "unknown setting 'sdt=2'; known: embeddings=1, std=2.29"), ("five?samples=many", "samples='many' is not a int"),
+                        ("five?combination=median", "combination must be one of logits, vote"), ("five?std=0", "std > 0"),
+                        ("plain?std=2", "only fuse and five take"), ("fuse?match_pos=maybe", "must be true or false")):
+        with pytest.raises(ValueError, match=re.escape(error)):
+            build_defender(spec, tiny_model_dir, device="cpu")
 
 
 def test_defenses_reject_black_box_bases():
