@@ -58,9 +58,9 @@ def defender_name(spec: str, base: str = "default", synonyms: str = "auto", seed
 
 
 def parse_settings(text: str, defaults: dict[str, object], what: str) -> dict[str, object]:
-    """``key=value,key=value`` as typed settings (each type is that of its default in ``defaults``)."""
+    """``key=value&key=value`` as typed settings (each type is that of its default in ``defaults``)."""
     out: dict[str, object] = {}
-    for item in filter(None, text.split(",")):
+    for item in filter(None, text.split("&")):
         key, eq, value = item.partition("=")
         if not eq or key not in defaults:
             raise ValueError(f"{what}: unknown setting {item!r}; known: {', '.join(f'{k}={v}' for k, v in defaults.items())}")
@@ -82,8 +82,8 @@ def data_name(data: str, n: int | None = None, seed: int | None = None) -> str:
 def build_defender(spec: str, base: str = "default", *, synonyms: str = "auto", seed: int = 0, labels=None, **classifier_options):
     """A defender by name: ``plain | fuse | five`` wrap ``base``; ``fact:PATH``, ``fuse+fact:PATH``,
     ``five+fact:PATH`` wrap the FACT-tuned classifier at PATH; anything else is a classifier spec.
-    FuSE and FIVE take settings after ``?``: ``five?std=8.14,samples=8``,
-    ``fuse+fact:runs/fact?perturb_words=2,combination=vote``."""
+    FuSE and FIVE take settings after ``?``: ``five?std=8.14&samples=8``,
+    ``fuse+fact:runs/fact?perturb_words=2&combination=vote``."""
     from dataclasses import asdict
 
     from arena.classifier import load_classifier

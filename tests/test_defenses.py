@@ -136,7 +136,7 @@ def test_registry_names(tiny_model_dir):
 
 
 def test_registry_settings(tiny_model_dir):
-    five = build_defender("five+fact:" + tiny_model_dir + "?std=8.14,samples=8,embeddings=2,combination=vote", device="cpu")
+    five = build_defender("five+fact:" + tiny_model_dir + "?std=8.14&samples=8&embeddings=2&combination=vote", device="cpu")
     assert (five.std, five.samples, five.embeddings, five.combination) == (8.14, 8, 2, "vote")
     assert defender_name("five?std=8.14", "default", seed=1) == "five[default]?std=8.14#seed1"
     assert defender_name("fuse?perturb_words=2", "default") == "fuse[default]?perturb_words=2@auto#seed0"
