@@ -103,7 +103,7 @@ def main() -> int:
     parser.add_argument("--data-dir", default=str(SHARED / "textfooler"))
     parser.add_argument("--synonyms", default=f"neighbors:{SHARED / 'synonyms' / 'counterfitted_neighbors.json'}")
     parser.add_argument("--max-length", type=int, default=256)
-    parser.add_argument("--precision", default="auto", choices=PRECISIONS, help="classifier precision (bf16: ~3x faster on CPUs with AVX512-BF16)")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS, help="classifier precision (bf16: ~3x faster on CPUs with AVX512-BF16/AMX, ~6x slower without)")
     parser.add_argument("--db", default="firebert_bench.db", help="results store (resumable)")
     parser.add_argument("--from-results", action="store_true", help="reprint from bench/results/firebert.json")
     parser.add_argument("--json", action="store_true")
