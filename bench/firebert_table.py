@@ -37,9 +37,11 @@ ROWS = ("plain", "fuse", "five", "fact", "five+fact", "fuse+fact")  # FuSE(FACT)
 
 
 def defender_spec(row: str, fact: str | None) -> str | None:
-    """Registry spec of a table row (None when the row needs a FACT model that was not given)."""
-    if "fact" in row:
-        return f"{row}:{fact}" if fact else None
+    """Registry spec of a table row, ``?settings`` kept (None when the row needs a FACT model that
+    was not given)."""
+    core, mark, settings = row.partition("?")
+    if "fact" in core:
+        return f"{core}:{fact}{mark}{settings}" if fact else None
     return row
 
 
@@ -99,7 +101,8 @@ def main() -> int:
     parser.add_argument("--mr", type=int, default=300)
     parser.add_argument("--imdb", type=int, default=200)
     parser.add_argument("--fact", help="FACT-tuned classifier folder (from `arena train defense fact`)")
-    parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated rows to run (plain always runs): {','.join(ROWS)}")
+    parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated rows to run (plain always runs): {','.join(ROWS)}; "
+                        "FuSE/FIVE rows may carry settings, e.g. 'five?std=0.1' (quote it)")
     parser.add_argument("--data-dir", default=str(SHARED / "textfooler"))
     parser.add_argument("--synonyms", default=f"neighbors:{SHARED / 'synonyms' / 'counterfitted_neighbors.json'}")
     parser.add_argument("--max-length", type=int, default=256)
@@ -109,7 +112,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     args.rows = ["plain"] + [row for row in args.rows.split(",") if row and row != "plain"]
-    unknown = sorted(set(args.rows) - set(ROWS))
+    unknown = sorted({row for row in args.rows if row.partition("?")[0] not in ROWS})
     if unknown:
         parser.error(f"--rows: unknown {unknown}; known: {', '.join(ROWS)}")
     out_json = RESULTS / "firebert.json"
