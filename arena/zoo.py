@@ -84,8 +84,6 @@ def build_defender(spec: str, base: str = "default", *, synonyms: str = "auto", 
     ``five+fact:PATH`` wrap the FACT-tuned classifier at PATH; anything else is a classifier spec.
     FuSE and FIVE take settings after ``?``: ``five?std=8.14&samples=8``,
     ``fuse+fact:runs/fact?perturb_words=2&combination=vote``."""
-    from dataclasses import asdict
-
     from arena.classifier import load_classifier
 
     core, _, settings = spec.partition("?")
