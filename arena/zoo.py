@@ -1,7 +1,7 @@
 """Names -> constructors for attackers (the one place ``arena`` reaches into ``attackers``)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 
 
 @dataclass
@@ -105,11 +105,13 @@ def build_defender(spec: str, base: str = "default", *, synonyms: str = "auto", 
         from attackers.pos import PosTagger
         from attackers.synonyms import load_synonyms
         from defenses.fuse import FUSE_DEFAULTS, FuSE
+        from defenses.switch import SwitchConfig
 
-        chosen = parse_settings(settings, {**asdict(FUSE_DEFAULTS), "combination": "logits"}, spec)
-        combination = str(chosen.pop("combination", "logits"))
+        defaults = {**asdict(FUSE_DEFAULTS), "combination": "logits"}
+        chosen = {**defaults, **parse_settings(settings, defaults, spec)}
+        combination = str(chosen.pop("combination"))
         return FuSE(model, load_synonyms(synonyms), SentenceSimilarity(device=classifier_options.get("device")), PosTagger(),
-                    replace(FUSE_DEFAULTS, **chosen), combination=combination, seed=seed)
+                    SwitchConfig(**chosen), combination=combination, seed=seed)
     if wrapper == "five":
         from defenses.five import FIVE, FIVE_DEFAULTS
 
