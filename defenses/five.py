@@ -4,7 +4,8 @@ SWITCH step 1 (gradient importance, stop words removed) picks the ``embeddings``
 word pieces of the perturbable segment; ``samples`` copies of the input get their input
 embeddings at those positions replaced by draws from N(v, std^2 I) (every chosen position in
 every copy: the authors' code perturbed only the last of several words, fixed here); the group
-{original + copies} runs in one forward on ``inputs_embeds`` and is combined by logit averaging
+{original + copies} (the original's logits from the gradient pass, the copies in one forward on
+``inputs_embeds``) is combined by logit averaging
 (default) or vote. Defaults: the paper's best IMDB settings (1 embedding, std 2.29, 10 samples).
 Stochastic (seeded): never served from a Scorer cache.
 """
@@ -64,18 +65,22 @@ class FIVE(GroupEnsemble):
         return copies
 
     @torch.inference_mode()
-    def _group_logits(self, inputs: dict[str, torch.Tensor], row: int, positions: list[int]) -> np.ndarray:
+    def _noisy_logits(self, inputs: dict[str, torch.Tensor], row: int, positions: list[int]) -> np.ndarray:
+        """Logits of ``samples`` noisy copies of one row of the padded batch, its padding cut off."""
         model = self.base.model
-        embeds = model.get_input_embeddings()(inputs["input_ids"][row : row + 1])[0]
-        group = torch.cat([embeds.unsqueeze(0), self.noisy_embeddings(embeds, positions)])
-        extra = {k: v[row : row + 1].expand(len(group), -1) for k, v in inputs.items() if k != "input_ids"}
+        pieces = inputs["attention_mask"][row].nonzero().squeeze(1)
+        embeds = model.get_input_embeddings()(inputs["input_ids"][row, pieces])
+        extra = {k: v[row, pieces].expand(self.samples, -1) for k, v in inputs.items() if k != "input_ids"}
+        local = [int((pieces == p).nonzero()) for p in positions]
         with self.base.autocast_context():
-            return model(inputs_embeds=group, **extra).logits.float().cpu().numpy()
+            return model(inputs_embeds=self.noisy_embeddings(embeds, local), **extra).logits.float().cpu().numpy()
 
     def group_logits(self, items: list[TextInput]) -> list[np.ndarray]:
-        """Each input with its noisy copies, one forward per input's group."""
+        """Each input with its noisy copies: the original's logits from the gradient pass, the
+        copies in one forward per input."""
         importance, positions = self.chosen_positions(items)
-        groups = [self._group_logits(importance.inputs, row, chosen) for row, chosen in enumerate(positions)]
+        groups = [np.vstack([importance.logits[row], self._noisy_logits(importance.inputs, row, chosen)])
+                  for row, chosen in enumerate(positions)]
         self.last_groups.extend(torch.softmax(torch.from_numpy(g), -1).numpy() for g in groups)
         return groups
 

@@ -1,7 +1,8 @@
 """FuSE (Fuzzy Sentence Ensemble): classify each input together with its SWITCH alternatives.
 
-The group {original + up to ``total_alternatives`` SWITCH copies} is scored in one batched
-forward of the base model and combined by logit averaging (default) or majority vote.
+The group {original + up to ``total_alternatives`` SWITCH copies} is scored by the base model
+(the original's logits from SWITCH's gradient pass, the copies in one batched forward, each
+distinct copy once: a group keeps its duplicates, as in the authors' code) and combined by logit averaging (default) or majority vote.
 Defaults: the paper's best IMDB settings (3 words, 10 candidates, POS on, multiplier 17,
 filter, 12 samples, logit averaging). Stochastic (seeded): never served from a Scorer cache.
 """
@@ -17,7 +18,7 @@ from arena.similarity import SentenceSimilarity
 from attackers.pos import PosTagger
 from attackers.synonyms import SynonymSource
 from defenses.ensemble import GroupEnsemble, check_combination
-from defenses.switch import Switch, SwitchConfig, require_hf
+from defenses.switch import Switch, SwitchConfig, gradient_importance, require_hf
 
 FUSE_DEFAULTS = SwitchConfig(perturb_words=3, candidates_per_word=10, multiplier=17, total_alternatives=12, method="filter", match_pos=True)
 
@@ -38,13 +39,16 @@ class FuSE(GroupEnsemble):
         self.last_groups: list[list[TextInput]] = []  # the alternatives behind the latest predictions (for the app)
 
     def group_logits(self, items: list[TextInput]) -> list[np.ndarray]:
-        """Each input with its SWITCH alternatives, all inputs' groups in one batched forward."""
-        groups = self.switch.alternatives(items, self.rng)
+        """Each input with its SWITCH alternatives: the originals' logits come from SWITCH's gradient
+        pass, each distinct alternative of the chunk is scored once, all in one batched forward."""
+        importance = gradient_importance(self.base, items)
+        groups = self.switch.alternatives(items, self.rng, importance)
         self.last_groups.extend(groups)
-        flat = [x for item, alts in zip(items, groups) for x in (item, *alts)]
-        logits = self.base.logits_from_encoded(self.base.encode(flat))
-        bounds = np.cumsum([0] + [1 + len(alts) for alts in groups])
-        return [logits[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        distinct = list(dict.fromkeys(alt for alts in groups for alt in alts))
+        scored = self.base.logits_from_encoded(self.base.encode(distinct)) if distinct else None
+        row_of = {alt: row for row, alt in enumerate(distinct)}
+        return [np.vstack([original, *(scored[row_of[alt]] for alt in alts)])
+                for original, alts in zip(importance.logits, groups)]
 
     def predict_proba(self, texts: Sequence[TextInput]) -> np.ndarray:
         """Combined probabilities of each input's group (original + SWITCH alternatives)."""

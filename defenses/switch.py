@@ -85,10 +85,11 @@ class Switch:
         if self.config.method not in ("filter", "rank"):
             raise ValueError("SWITCH method must be 'filter' or 'rank'")
 
-    def ranked_words(self, items: Sequence[TextInput]) -> list[list[int]]:
-        """Per input: word positions of the perturbable segment by gradient importance, filtered."""
+    def ranked_words(self, items: Sequence[TextInput], importance: "PieceImportance | None" = None) -> list[list[int]]:
+        """Per input: word positions of the perturbable segment by gradient importance, filtered
+        (``importance``: the judge's :func:`gradient_importance` of ``items`` when already computed)."""
         ranked = []
-        importance = gradient_importance(self.judge, items)
+        importance = importance or gradient_importance(self.judge, items)
         for item, scores, words in zip(items, importance.scores, importance.words):
             view_words = WordView.of(segment_of(item)).words
             best: dict[int, float] = {}
@@ -109,55 +110,67 @@ class Switch:
             pool = [n for n in pool if self.pos.tags([n])[0] == tag]
         return [match_case(word, n) for n in pool[: self.config.candidates_per_word]] + [word]
 
-    def alternatives(self, items: Sequence[TextInput], rng: np.random.Generator) -> list[list[TextInput]]:
+    def alternatives(self, items: Sequence[TextInput], rng: np.random.Generator,
+                     importance: "PieceImportance | None" = None) -> list[list[TextInput]]:
         """Per input: up to ``total_alternatives`` perturbed copies (SWITCH steps 1-5)."""
-        config = self.config
-        out = []
-        for item, positions in zip(items, self.ranked_words(items)):
+        originals, sampled = [], []
+        for item, positions in zip(items, self.ranked_words(items, importance)):
             view = WordView.of(segment_of(item))
-            if not positions:
-                out.append([])
-                continue
             lists = {p: self.candidates(view.words[p]) for p in positions}
-            sampled = []
-            for _ in range(config.total_alternatives * config.multiplier):
+            texts = []
+            for _ in range(self.config.total_alternatives * self.config.multiplier if lists else 0):
                 variant = view
                 for position, options in lists.items():
                     variant = variant.replace(position, options[rng.integers(len(options))])
-                sampled.append(variant.text)
-            out.append([with_segment(item, text) for text in self._select(view.text, sampled)])
-        return out
+                texts.append(variant.text)
+            originals.append(view.text)
+            sampled.append(texts)
+        return [[with_segment(item, text) for text in kept] for item, kept in zip(items, self._select(originals, sampled))]
 
-    def _select(self, original: str, sampled: list[str]) -> list[str]:
+    def _select(self, originals: list[str], sampled: list[list[str]]) -> list[list[str]]:
+        """Step 5 for a chunk: per input, the sampled texts that pass the similarity check."""
         limit = self.config.total_alternatives
         if self.similarity is None:
-            kept = sampled
+            kept = [list(texts) for texts in sampled]
         elif self.config.method == "rank":
-            sims = self._sims(original, sampled)
-            kept = [sampled[i] for i in np.argsort(-sims, kind="stable") if sims[i] > 0]
-        else:  # filter: embed only as many as needed, in sampled order
-            kept, start = [], 0
-            while start < len(sampled) and len(kept) <= limit:
-                block = sampled[start : start + limit + 1]
-                sims = self._sims(original, block)
-                kept.extend(t for t, s in zip(block, sims) if s > 0)
-                start += len(block)
-        if kept and kept[0] == original:
-            kept = kept[1:]
-        return kept[:limit]
+            kept = [[texts[i] for i in np.argsort(-sims, kind="stable") if sims[i] > 0]
+                    for texts, sims in zip(sampled, self._similarities(list(zip(originals, sampled))))]
+        else:  # filter: embed only as many as needed, in sampled order; each round's blocks in one call
+            kept, starts = [[] for _ in sampled], [0] * len(sampled)
+            while True:
+                blocks = {}
+                for i, (original, texts) in enumerate(zip(originals, sampled)):
+                    # a first kept text equal to the original is dropped below: then one more is needed
+                    first_is_original = kept[i][0] == original if kept[i] else original in texts[starts[i] : starts[i] + limit]
+                    needed = limit + first_is_original - len(kept[i])
+                    if needed > 0 and starts[i] < len(texts):
+                        blocks[i] = texts[starts[i] : starts[i] + needed]
+                if not blocks:
+                    break
+                for (i, block), sims in zip(blocks.items(), self._similarities([(originals[i], b) for i, b in blocks.items()])):
+                    kept[i].extend(t for t, s in zip(block, sims) if s > 0)
+                    starts[i] += len(block)
+        return [(texts[1:] if texts and texts[0] == original else texts)[:limit] for original, texts in zip(originals, kept)]
 
-    def _sims(self, original: str, texts: list[str]) -> np.ndarray:
-        """``1 - arccos(cos)`` (the spec's USE form, not divided by pi)."""
-        vectors = self.similarity.embed([original, *texts])
-        cos = np.clip(vectors[1:] @ vectors[0], -1.0, 1.0)
-        return 1.0 - np.arccos(cos)
+    def _similarities(self, groups: list[tuple[str, list[str]]]) -> list[np.ndarray]:
+        """Per (original, texts): ``1 - arccos(cos)`` of each text to the original (the spec's USE
+        form, not divided by pi); all groups in one encoder call."""
+        vectors = self.similarity.embed([text for original, texts in groups for text in (original, *texts)])
+        out, start = [], 0
+        for _, texts in groups:
+            group = vectors[start : start + 1 + len(texts)]
+            out.append(1.0 - np.arccos(np.clip(group[1:] @ group[0], -1.0, 1.0)))
+            start += len(group)
+        return out
 
 
 @dataclass
 class PieceImportance:
-    """Gradient importance of a padded batch: model inputs, per-row piece scores and piece -> word."""
+    """Gradient importance of a padded batch: model inputs, the judge's logits (float32, one row
+    per input, from the same forward), per-row piece scores and piece -> word."""
 
     inputs: dict[str, torch.Tensor]
+    logits: np.ndarray
     scores: list[np.ndarray]
     words: list[list[int | None]]
 
@@ -176,7 +189,7 @@ def gradient_importance(judge: HFClassifier, items: Sequence[TextInput]) -> Piec
         logits = judge.model(inputs_embeds=embeds, **inputs).logits
         logits.backward(gradient=logits.detach())
     norms = embeds.grad.norm(dim=-1).float().cpu().numpy()
-    result = PieceImportance({"input_ids": ids, **inputs}, [], [])
+    result = PieceImportance({"input_ids": ids, **inputs}, logits.detach().float().cpu().numpy(), [], [])
     target_sequence = 0 if seconds is None else 1
     for row, item in enumerate(items):
         spans = _word_spans(segment_of(item))

@@ -79,8 +79,40 @@ def test_switch_similarity_filter_and_rank(tiny_classifier):
         (alternatives,) = switch.alternatives([TEXT], np.random.default_rng(0))
         assert 0 < len(alternatives) <= 4
         if method == "rank":
-            sims = switch._sims(TEXT, alternatives)
+            (sims,) = switch._similarities([(TEXT, alternatives)])
             assert list(sims) == sorted(sims, reverse=True)
+
+
+class TableSimilarity:
+    """Unit vectors by text: similarity 1 to the original, -1 (filtered out) for texts holding 'fine'."""
+
+    def __init__(self):
+        self.embedded = set()
+
+    def embed(self, texts):
+        self.embedded.update(texts)
+        return np.array([[0.0, 1.0] if "fine" in t.split() else [1.0, 0.0] for t in texts])
+
+
+def test_switch_lazy_filter_keeps_what_the_full_filter_keeps(tiny_classifier):
+    switch = Switch(tiny_classifier, TABLE, TableSimilarity(), FakeTagger(), SwitchConfig(method="filter", total_alternatives=3))
+    sampled = [TEXT, "a fine movie", "a nice movie", "a fine film", "a superb film", "a nice film", "one more"]
+    (kept,) = switch._select([TEXT], [sampled])
+    passing = [t for t in sampled if "fine" not in t.split()]
+    assert kept == passing[1:4]  # the first passing text is the original: dropped, then truncated
+    assert "one more" not in switch.similarity.embedded  # stopped embedding once it had enough
+
+
+def test_group_rows_are_the_base_logits_of_their_members(tiny_classifier):
+    texts = [TEXT, "great acting", "the plot was thin but the movie had great acting and a fine cast"]
+    fuse = FuSE(tiny_classifier, TABLE, None, FakeTagger(), SwitchConfig(perturb_words=2, total_alternatives=6, multiplier=1), seed=0)
+    for text, group, alternatives in zip(texts, fuse.group_logits(texts), fuse.last_groups):
+        expected = tiny_classifier.logits_from_encoded(tiny_classifier.encode([text, *alternatives]))
+        assert group.shape == (1 + len(alternatives), 3) and np.allclose(group, expected, atol=1e-5)
+    five = FIVE(tiny_classifier, std=1e-9, samples=3, seed=0)  # noise too small to matter: every copy is the original
+    for text, group in zip(texts, five.group_logits(texts)):
+        expected = tiny_classifier.logits_from_encoded(tiny_classifier.encode([text]))
+        assert group.shape == (4, 3) and np.allclose(group, expected, atol=1e-5)
 
 
 def test_combine_logit_average_and_vote():
