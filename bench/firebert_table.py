@@ -16,7 +16,8 @@ Every run goes through a results store (``--db``), so an interrupted bench resum
     python bench/firebert_table.py --fact runs/fact [--mr 300] [--imdb 200] [--json]
     python bench/firebert_table.py --from-results [--json]
 
-Writes ``bench/results/firebert.{md,json}``; with ``--json`` the last line is the JSON object
+Writes ``bench/results/firebert.{md,json}`` (a data set skipped with ``--mr 0`` / ``--imdb 0``
+keeps its earlier table there); with ``--json`` the last line is the JSON object
 ``{"mr": {"plain": {"clean", "premade", "under_attack", "queries", "cost_ratio"}, ...}, "imdb": {...}}``.
 """
 from __future__ import annotations
@@ -138,10 +139,15 @@ def main() -> int:
     if args.from_results:
         result = json.loads(out_json.read_text())
     else:
+        # a data set not run this time (--mr 0 / --imdb 0) keeps its earlier table
+        result = json.loads(out_json.read_text()) if out_json.exists() else {}
+        settings = result.setdefault("settings", {})
         with Store(args.db) as store:
-            result = {name: run_dataset(name, n, args, store) for name, n in (("mr", args.mr), ("imdb", args.imdb)) if n > 0}
-        result["settings"] = {"mr": args.mr, "imdb": args.imdb, "fact": args.fact, "synonyms": args.synonyms, "max_length": args.max_length,
-                              "precision": args.precision, "cost_n": args.cost_n, "cost_repeats": args.cost_repeats}
+            for name, n in (("mr", args.mr), ("imdb", args.imdb)):
+                if n > 0:
+                    result[name] = run_dataset(name, n, args, store)
+                    settings[name] = {"n": n, "fact": args.fact, "synonyms": args.synonyms, "max_length": args.max_length,
+                                      "precision": args.precision, "cost_n": args.cost_n, "cost_repeats": args.cost_repeats}
         RESULTS.mkdir(exist_ok=True)
         out_json.write_text(json.dumps(result, indent=2))
         (RESULTS / "firebert.md").write_text("# FireBERT table (`python bench/firebert_table.py`)\n\n" + render(result))
