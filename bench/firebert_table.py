@@ -9,7 +9,8 @@ Per data set (the first N of ``../shared/data/textfooler/{mr,imdb}``):
 - ``premade``: accuracy on the pre-made adversarial set: TextFooler's successful adversarial
   examples against ``plain`` (true labels kept), as in the paper;
 - ``under_attack``: accuracy under an active TextFooler attack against that row's defender, and
-  the ``queries`` the attacker needed (mean over attacked examples).
+  the ``queries`` the attacker needed (mean over attacked examples); ``-`` for rows left out of
+  ``--attack-rows``.
 
 Every run goes through a results store (``--db``), so an interrupted bench resumes.
 
@@ -83,8 +84,13 @@ def run_dataset(name: str, n: int, args, store: Store) -> dict:
         clean = evaluate(defender, data, store, classifier_name=spec, data_name=f"{name}?n={n}", progress=not args.json)
         adversarial = (evaluate(defender, premade, store, classifier_name=spec, data_name=f"{name}?n={n}#premade", progress=not args.json)
                        if len(premade) else {"accuracy": None})
-        attacked = made if row == "plain" else run_match(defender, attacker, data, store, defender_name=spec, attacker_name="textfooler",
-                                                         data_name=f"{name}?n={n}", config=attack_config, progress=not args.json)
+        if row == "plain":
+            attacked = made
+        elif row in args.attack_rows:
+            attacked = run_match(defender, attacker, data, store, defender_name=spec, attacker_name="textfooler",
+                                 data_name=f"{name}?n={n}", config=attack_config, progress=not args.json)
+        else:  # passive row: clean and pre-made accuracy only
+            attacked = dict.fromkeys(("accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"))
         table[row] = {"clean": clean["accuracy"], "premade": adversarial["accuracy"], "under_attack": attacked["accuracy_under_attack"],
                       "queries": attacked["avg_queries"], "perturbed_pct": attacked["avg_perturbed_words_pct"],
                       "seconds_per_example": inference_seconds(defender, timing_texts, repeats=args.cost_repeats), "premade_n": len(premade)}
@@ -121,6 +127,8 @@ def main() -> int:
     parser.add_argument("--fact", help="FACT-tuned classifier folder (from `arena train defense fact`)")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated rows to run (plain always runs): {','.join(ROWS)}; "
                         "FuSE/FIVE rows may carry settings, e.g. 'five?std=0.1' (quote it)")
+    parser.add_argument("--attack-rows", help="rows attacked actively (default: all; plain always is); the others report clean "
+                        "and pre-made accuracy only (for long texts on a CPU, where FuSE/FIVE attacks take hours)")
     parser.add_argument("--data-dir", default=str(SHARED / "textfooler"))
     parser.add_argument("--synonyms", default=f"neighbors:{SHARED / 'synonyms' / 'counterfitted_neighbors.json'}")
     parser.add_argument("--max-length", type=int, default=256)
@@ -132,7 +140,8 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     args.rows = ["plain"] + [row for row in args.rows.split(",") if row and row != "plain"]
-    unknown = sorted({row for row in args.rows if row.partition("?")[0] not in ROWS})
+    args.attack_rows = set(args.rows if args.attack_rows is None else args.attack_rows.split(","))
+    unknown = sorted({row for row in args.rows + sorted(args.attack_rows) if row.partition("?")[0] not in ROWS})
     if unknown:
         parser.error(f"--rows: unknown {unknown}; known: {', '.join(ROWS)}")
     out_json = RESULTS / "firebert.json"
