@@ -148,15 +148,15 @@ def main() -> int:
     if args.from_results:
         result = json.loads(out_json.read_text())
     else:
+        with Store(args.db) as store:
+            tables = {name: run_dataset(name, n, args, store) for name, n in (("mr", args.mr), ("imdb", args.imdb)) if n > 0}
         # a data set not run this time (--mr 0 / --imdb 0) keeps its earlier table
         result = json.loads(out_json.read_text()) if out_json.exists() else {}
-        settings = result.setdefault("settings", {})
-        with Store(args.db) as store:
-            for name, n in (("mr", args.mr), ("imdb", args.imdb)):
-                if n > 0:
-                    result[name] = run_dataset(name, n, args, store)
-                    settings[name] = {"n": n, "fact": args.fact, "synonyms": args.synonyms, "max_length": args.max_length,
-                                      "precision": args.precision, "cost_n": args.cost_n, "cost_repeats": args.cost_repeats}
+        result.update(tables)
+        for name in tables:
+            result.setdefault("settings", {})[name] = {"n": getattr(args, name), "fact": args.fact, "synonyms": args.synonyms,
+                                                       "max_length": args.max_length, "precision": args.precision,
+                                                       "cost_n": args.cost_n, "cost_repeats": args.cost_repeats}
         RESULTS.mkdir(exist_ok=True)
         out_json.write_text(json.dumps(result, indent=2))
         (RESULTS / "firebert.md").write_text("# FireBERT table (`python bench/firebert_table.py`)\n\n" + render(result))
