@@ -2,7 +2,8 @@
 
 The group {original + up to ``total_alternatives`` SWITCH copies} is scored by the base model
 (the original's logits from SWITCH's gradient pass, the copies in one batched forward, each
-distinct copy once: a group keeps its duplicates, as in the authors' code) and combined by logit averaging (default) or majority vote.
+distinct copy once; a group keeps its duplicates, as in the authors' code) and combined by
+logit averaging (default) or majority vote.
 Defaults: the paper's best IMDB settings (3 words, 10 candidates, POS on, multiplier 17,
 filter, 12 samples, logit averaging). Stochastic (seeded): never served from a Scorer cache.
 """
