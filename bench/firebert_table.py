@@ -66,7 +66,7 @@ def inference_seconds(defender, texts: list, batch: int = 32, repeats: int = 3) 
 def run_dataset(name: str, n: int, args, store: Store) -> dict:
     """All rows of one data set."""
     data = load_data(str(Path(args.data_dir) / name), n=n)
-    options = AttackOptions(synonyms=args.synonyms)
+    options = AttackOptions(synonyms=args.synonyms, chunk_size=args.chunk_size)
     attacker = build_attacker("textfooler", options)
     attack_config = {"attack": options.identity(), "max_length": args.max_length, "precision": args.precision}
     model_options = {"max_length": args.max_length, "precision": args.precision}
@@ -129,6 +129,8 @@ def main() -> int:
                         "FuSE/FIVE rows may carry settings, e.g. 'five?std=0.1' (quote it)")
     parser.add_argument("--attack-rows", help="rows attacked actively (default: all; plain always is); the others report clean "
                         "and pre-made accuracy only (for long texts on a CPU, where FuSE/FIVE attacks take hours)")
+    parser.add_argument("--chunk-size", type=int, default=32, help="examples attacked in lockstep; smaller keeps more of an "
+                        "interrupted attack against a costly defender (not part of the run's identity: resumes either way)")
     parser.add_argument("--data-dir", default=str(SHARED / "textfooler"))
     parser.add_argument("--synonyms", default=f"neighbors:{SHARED / 'synonyms' / 'counterfitted_neighbors.json'}")
     parser.add_argument("--max-length", type=int, default=256)
