@@ -74,7 +74,7 @@ def run_dataset(name: str, n: int, args, store: Store) -> dict:
     made = run_match(plain, attacker, data, store, defender_name="plain[default]", attacker_name="textfooler",
                      data_name=f"{name}?n={n}", config=attack_config, progress=not args.json)
     premade = LabelledData(adversarial_examples(store.results(made["run_id"])), data.label_names, data.source + "#premade")
-    timing_texts = [ex.text if ex.text_pair is None else (ex.text, ex.text_pair) for ex in data.examples[: args.cost_n]]
+    timing_texts = [ex.input for ex in data.examples[: args.cost_n]]
     table = {}
     for row in args.rows:
         spec = defender_spec(row, args.fact)
@@ -145,7 +145,7 @@ def main() -> int:
     args.attack_rows = set(args.rows if args.attack_rows is None else args.attack_rows.split(","))
     unknown = sorted({row for row in args.rows + sorted(args.attack_rows) if row.partition("?")[0] not in ROWS})
     if unknown:
-        parser.error(f"--rows: unknown {unknown}; known: {', '.join(ROWS)}")
+        parser.error(f"--rows/--attack-rows: unknown {unknown}; known: {', '.join(ROWS)}")
     out_json = RESULTS / "firebert.json"
     if args.from_results:
         result = json.loads(out_json.read_text())

@@ -5,7 +5,8 @@ word pieces of the perturbable segment; ``samples`` copies of the input get thei
 embeddings at those positions replaced by draws from N(v, std^2 I) (every chosen position in
 every copy: the authors' code perturbed only the last of several words, fixed here); the group
 {original + copies} (the original's logits from the gradient pass, the copies in one forward on
-``inputs_embeds``) is combined by logit averaging (default) or vote. Defaults: the paper's best IMDB settings (1 embedding, std 2.29, 10 samples).
+``inputs_embeds``) is combined by logit averaging (default) or vote. Defaults: the paper's best
+IMDB settings (1 embedding, std 2.29, 10 samples).
 Stochastic (seeded): never served from a Scorer cache.
 """
 from __future__ import annotations
