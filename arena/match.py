@@ -25,26 +25,34 @@ def run_match(
     cache: bool = True,
     query_budget: int | None = None,
     progress: bool = True,
+    limit: int | None = None,
 ) -> dict:
     """Attack every example not yet done in this run, writing each result as soon as it is final.
 
     ``config`` holds whatever else defines the run (attacker options...); the same defender,
     attacker, data and config resume the same run. Returns the summary over all its results.
+    ``limit`` attacks only the first ``limit`` examples: the run keeps the whole data set's
+    identity (a later call goes on from there), the summary covers those examples, and the run is
+    not marked finished.
     """
     data = align_labels(data, defender.labels)
     run_config = {"fingerprint": data.fingerprint, "n": len(data), "query_budget": query_budget, **(config or {})}
     run_id = store.start_run("match", defender_name, data_name, run_config, attacker=attacker_name)
     done = store.done_ids(run_id)
-    todo = [(i, ex) for i, ex in enumerate(data.examples) if ex.id not in done]
+    wanted = data.examples[:limit] if limit is not None else data.examples
+    todo = [(i, ex) for i, ex in enumerate(wanted) if ex.id not in done]
     scorer = Scorer(defender, cache_size=100_000 if cache else 0, query_budget=query_budget)
-    bar = tqdm(total=len(data), initial=len(data) - len(todo), desc=f"{attacker_name} vs {defender_name}", unit="ex", disable=not progress)
+    bar = tqdm(total=len(wanted), initial=len(wanted) - len(todo), desc=f"{attacker_name} vs {defender_name}", unit="ex", disable=not progress)
     for result in attacker.attack(todo, scorer):
         store.add_results(run_id, [result])
         bar.update(1)
     bar.close()
+    ids = {ex.id for ex in wanted}
+    results = [r for r in store.results(run_id) if r.example_id in ids]
     summary = {"run_id": run_id, "defender": defender_name, "attacker": attacker_name, "data": data_name,
-               **attack_summary(store.results(run_id)), "resumed": len(done)}
-    store.finish_run(run_id, summary)
+               **attack_summary(results), "resumed": len(done & ids)}
+    if len(wanted) == len(data):
+        store.finish_run(run_id, summary)
     return summary
 
 

@@ -10,7 +10,9 @@ Per data set (the first N of ``../shared/data/textfooler/{mr,imdb}``):
   examples against ``plain`` (true labels kept), as in the paper;
 - ``under_attack``: accuracy under an active TextFooler attack against that row's defender, and
   the ``queries`` the attacker needed (mean over attacked examples); ``-`` for rows left out of
-  ``--attack-rows``.
+  ``--attack-rows``. A row given there as ``row@K`` is attacked on the first K examples only
+  (the run goes on from there next time); it then also reports ``attack_n`` (= K) and
+  ``plain_under_attack_same_n``, plain's accuracy under attack on those same K examples.
 
 Every run goes through a results store (``--db``), so an interrupted bench resumes.
 
@@ -32,6 +34,7 @@ from pathlib import Path
 from arena.data import LabelledData, load_data
 from arena.evaluate import evaluate
 from arena.match import adversarial_examples, run_match
+from arena.metrics import attack_summary
 from arena.resources import PRECISIONS
 from arena.store import Store
 from arena.zoo import AttackOptions, build_attacker, build_defender
@@ -48,6 +51,17 @@ def defender_spec(row: str, fact: str | None) -> str | None:
     if "fact" in core:
         return f"{core}:{fact}{mark}{settings}" if fact else None
     return row
+
+
+def parse_attack_rows(entries: list[str]) -> dict[str, int | None]:
+    """``row`` or ``row@K`` entries -> {row: K or None (every example)}."""
+    rows = {}
+    for entry in filter(None, entries):
+        row, mark, count = entry.partition("@")
+        if mark and not (count.isdigit() and int(count) > 0):
+            raise ValueError(f"{entry!r}: K in 'row@K' must be a positive whole number")
+        rows[row] = int(count) if mark else None
+    return rows
 
 
 def inference_seconds(defender, texts: list, batch: int = 32, repeats: int = 3) -> float:
@@ -84,15 +98,21 @@ def run_dataset(name: str, n: int, args, store: Store) -> dict:
         clean = evaluate(defender, data, store, classifier_name=spec, data_name=f"{name}?n={n}", progress=not args.json)
         adversarial = (evaluate(defender, premade, store, classifier_name=spec, data_name=f"{name}?n={n}#premade", progress=not args.json)
                        if len(premade) else {"accuracy": None})
+        partial = {}
         if row == "plain":
             attacked = made
         elif row in args.attack_rows:
             attacked = run_match(defender, attacker, data, store, defender_name=spec, attacker_name="textfooler",
-                                 data_name=f"{name}?n={n}", config=attack_config, progress=not args.json)
+                                 data_name=f"{name}?n={n}", config=attack_config, progress=not args.json,
+                                 limit=min(args.attack_rows[row] or n, n))
+            if attacked["n"] < n:  # attacked on the first examples only: plain on the same ones beside it
+                ids = {ex.id for ex in data.examples[: attacked["n"]]}
+                same = attack_summary([r for r in store.results(made["run_id"]) if r.example_id in ids])
+                partial = {"attack_n": attacked["n"], "plain_under_attack_same_n": same["accuracy_under_attack"]}
         else:  # passive row: clean and pre-made accuracy only
             attacked = dict.fromkeys(("accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"))
         table[row] = {"clean": clean["accuracy"], "premade": adversarial["accuracy"], "under_attack": attacked["accuracy_under_attack"],
-                      "queries": attacked["avg_queries"], "perturbed_pct": attacked["avg_perturbed_words_pct"],
+                      "queries": attacked["avg_queries"], "perturbed_pct": attacked["avg_perturbed_words_pct"], **partial,
                       "seconds_per_example": inference_seconds(defender, timing_texts, repeats=args.cost_repeats), "premade_n": len(premade)}
     base = table["plain"]["seconds_per_example"]
     for values in table.values():
@@ -115,6 +135,8 @@ def render(result: dict) -> str:
                   "|---|---:|---:|---:|---:|---:|---:|"]
         for row, v in table.items():
             cells = [_fmt(v[k]) for k in ("clean", "premade", "under_attack", "queries", "perturbed_pct", "cost_ratio")]
+            if v.get("attack_n"):
+                cells[2] += f" (first {v['attack_n']}; plain there {_fmt(v['plain_under_attack_same_n'])})"
             lines.append(f"| {row} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
@@ -127,8 +149,9 @@ def main() -> int:
     parser.add_argument("--fact", help="FACT-tuned classifier folder (from `arena train defense fact`)")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated rows to run (plain always runs): {','.join(ROWS)}; "
                         "FuSE/FIVE rows may carry settings, e.g. 'five?std=0.1' (quote it)")
-    parser.add_argument("--attack-rows", help="rows attacked actively (default: all; plain always is); the others report clean "
-                        "and pre-made accuracy only (for long texts on a CPU, where FuSE/FIVE attacks take hours)")
+    parser.add_argument("--attack-rows", help="rows attacked actively (default: all; plain always is, on every example); the "
+                        "others report clean and pre-made accuracy only (for long texts on a CPU, where FuSE/FIVE attacks take "
+                        "hours); 'row@K' attacks that row on the first K examples only")
     parser.add_argument("--chunk-size", type=int, default=32, help="examples attacked in lockstep; smaller keeps more of an "
                         "interrupted attack against a costly defender (not part of the run's identity: resumes either way)")
     parser.add_argument("--data-dir", default=str(SHARED / "textfooler"))
@@ -142,7 +165,10 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     args.rows = ["plain"] + [row for row in args.rows.split(",") if row and row != "plain"]
-    args.attack_rows = set(args.rows if args.attack_rows is None else args.attack_rows.split(","))
+    try:
+        args.attack_rows = parse_attack_rows(args.rows if args.attack_rows is None else args.attack_rows.split(","))
+    except ValueError as error:
+        parser.error(f"--attack-rows: {error}")
     unknown = sorted({row for row in args.rows + sorted(args.attack_rows) if row.partition("?")[0] not in ROWS})
     if unknown:
         parser.error(f"--rows/--attack-rows: unknown {unknown}; known: {', '.join(ROWS)}")

@@ -173,6 +173,25 @@ def test_match_resume_after_crash_gives_same_totals(tmp_path):
         assert resumed[key] == clean[key], key
 
 
+
+def test_match_limit_attacks_the_first_examples_and_the_run_goes_on_from_there(tmp_path):
+    data = load_data("builtin")
+    clf = CallableClassifier(keyword_probs, ["negative", "positive"])
+    attacker = TextFooler(TABLE, FakeSimilarity(), FakeTagger(), chunk_size=8)
+    kwargs = dict(defender_name="kw", attacker_name="textfooler", data_name="builtin", progress=False)
+    with Store(tmp_path / "a.db") as store:
+        first = run_match(clf, attacker, data, store, limit=10, **kwargs)
+        stored = {r.example_id for r in store.results(first["run_id"])}
+        unfinished = store.run(first["run_id"])["finished_at"]
+        whole = run_match(clf, attacker, data, store, **kwargs)
+        finished = store.run(whole["run_id"])["finished_at"]
+    with Store(tmp_path / "b.db") as store:
+        clean = run_match(clf, attacker, data, store, **kwargs)
+    assert first["n"] == 10 and stored == {ex.id for ex in data.examples[:10]} and unfinished is None
+    assert whole["run_id"] == first["run_id"] and whole["resumed"] == 10 and finished is not None
+    for key in ("n", "succeeded", "failed", "accuracy_under_attack", "avg_queries"):
+        assert whole[key] == clean[key], key
+
 def test_mark_changes():
     changed = [[1, "good", "ok"]]
     assert mark_changes("a good film", changed, "original") == "a [[good]] film"
