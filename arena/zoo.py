@@ -110,8 +110,8 @@ def build_defender(spec: str, base: str = "default", *, synonyms: str = "auto", 
         defaults = {**asdict(FUSE_DEFAULTS), "combination": "logits"}
         chosen = {**defaults, **parse_settings(settings, defaults, spec)}
         combination = str(chosen.pop("combination"))
-        return FuSE(model, load_synonyms(synonyms), SentenceSimilarity(device=classifier_options.get("device")), PosTagger(),
-                    SwitchConfig(**chosen), combination=combination, seed=seed)
+        similarity = SentenceSimilarity(device=classifier_options.get("device")) if chosen["use_similarity"] else None
+        return FuSE(model, load_synonyms(synonyms), similarity, PosTagger(), SwitchConfig(**chosen), combination=combination, seed=seed)
     if wrapper == "five":
         from defenses.five import FIVE, FIVE_DEFAULTS
 

@@ -103,6 +103,17 @@ def test_switch_lazy_filter_keeps_what_the_full_filter_keeps(tiny_classifier):
     assert "one more" not in switch.similarity.embedded  # stopped embedding once it had enough
 
 
+
+def test_switch_use_similarity_false_skips_the_check(tiny_classifier):
+    similarity = TableSimilarity()
+    config = SwitchConfig(method="filter", total_alternatives=3, multiplier=3, use_similarity=False)
+    unchecked = Switch(tiny_classifier, TABLE, similarity, FakeTagger(), config).alternatives([TEXT], np.random.default_rng(0))
+    without = Switch(tiny_classifier, TABLE, None, FakeTagger(), config).alternatives([TEXT], np.random.default_rng(0))
+    checked = Switch(tiny_classifier, TABLE, TableSimilarity(), FakeTagger(),
+                     SwitchConfig(method="filter", total_alternatives=3, multiplier=3)).alternatives([TEXT], np.random.default_rng(0))
+    assert unchecked == without and not similarity.embedded
+    assert any("fine" in t.split() for t in unchecked[0]) and not any("fine" in t.split() for t in checked[0])
+
 def test_group_rows_are_the_base_logits_of_their_members(tiny_classifier):
     texts = [TEXT, "great acting", "the plot was thin but the movie had great acting and a fine cast"]
     fuse = FuSE(tiny_classifier, TABLE, None, FakeTagger(), SwitchConfig(perturb_words=2, total_alternatives=6, multiplier=1), seed=0)
