@@ -178,10 +178,14 @@ def test_registry_names(tiny_model_dir):
         build_defender("fuse+fact")
 
 
-def test_registry_settings(tiny_model_dir):
+def test_registry_settings(tiny_model_dir, tmp_path):
     five = build_defender("five+fact:" + tiny_model_dir + "?std=8.14&samples=8&embeddings=2&combination=vote", device="cpu")
     assert (five.std, five.samples, five.embeddings, five.combination) == (8.14, 8, 2, "vote")
     assert defender_name("five?std=8.14", "default", seed=1) == "five[default]?std=8.14#seed1"
+    table = tmp_path / "neighbours.json"
+    table.write_text('{"movie": ["film"]}')
+    fuse = build_defender("fuse?use_similarity=false&perturb_words=2", tiny_model_dir, synonyms=f"neighbors:{table}", device="cpu")
+    assert fuse.switch.similarity is None and fuse.switch.config.perturb_words == 2
     assert defender_name("fuse?perturb_words=2", "default") == "fuse[default]?perturb_words=2@auto#seed0"
     for spec, error in (("five?sdt=2", "unknown setting 'sdt=2'; known: embeddings=1, std=2.29"), ("five?samples=many", "samples='many' is not a int"),
                         ("five?combination=median", "combination must be one of logits, vote"), ("five?std=0", "std > 0"),
