@@ -156,6 +156,11 @@ class HFClassifier:
 
     def logits(self, batch: Sequence[Encoded]) -> torch.Tensor:
         """Forward one batch of encodings, padded to its own longest sequence; returns float32 logits."""
+        with torch.inference_mode(), self.autocast_context():
+            return self.model(**self.collate(batch)).logits.float()
+
+    def collate(self, batch: Sequence[Encoded]) -> dict[str, torch.Tensor]:
+        """One batch of encodings as model inputs on the device, padded to its longest sequence."""
         width = max(len(e["input_ids"]) for e in batch)
         ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
@@ -169,8 +174,7 @@ class HFClassifier:
         inputs = {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device)}
         if types is not None:
             inputs["token_type_ids"] = types.to(self.device)
-        with torch.inference_mode(), self.autocast_context():
-            return self.model(**inputs).logits.float()
+        return inputs
 
     def autocast_context(self) -> torch.autocast:
         """The autocast context for this model's precision (disabled for fp32)."""

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from arena.classifier import TextInput
+from arena.classifier import Encoded, TextInput
 from arena.words import WordView
 from attackers.textfooler import STOPWORDS
 from defenses.ensemble import GroupEnsemble, check_combination
@@ -65,21 +65,20 @@ class FIVE(GroupEnsemble):
         return copies
 
     @torch.inference_mode()
-    def _noisy_logits(self, inputs: dict[str, torch.Tensor], row: int, positions: list[int]) -> np.ndarray:
-        """Logits of ``samples`` noisy copies of one row of the padded batch, its padding cut off."""
+    def _noisy_logits(self, encoded: Encoded, positions: list[int]) -> np.ndarray:
+        """Logits of ``samples`` noisy copies of one encoded input (no padding)."""
         model = self.base.model
-        pieces = inputs["attention_mask"][row].nonzero().squeeze(1)
-        embeds = model.get_input_embeddings()(inputs["input_ids"][row, pieces])
-        extra = {k: v[row, pieces].expand(self.samples, -1) for k, v in inputs.items() if k != "input_ids"}
-        local = [int((pieces == p).nonzero()) for p in positions]
+        inputs = self.base.collate([encoded])
+        embeds = model.get_input_embeddings()(inputs.pop("input_ids")[0])
+        extra = {k: v.expand(self.samples, -1) for k, v in inputs.items()}
         with self.base.autocast_context():
-            return model(inputs_embeds=self.noisy_embeddings(embeds, local), **extra).logits.float().cpu().numpy()
+            return model(inputs_embeds=self.noisy_embeddings(embeds, positions), **extra).logits.float().cpu().numpy()
 
     def group_logits(self, items: list[TextInput]) -> list[np.ndarray]:
         """Each input with its noisy copies: the original's logits from the gradient pass, the
         copies in one forward per input."""
         importance, positions = self.chosen_positions(items)
-        groups = [np.vstack([importance.logits[row], self._noisy_logits(importance.inputs, row, chosen)])
+        groups = [np.vstack([importance.logits[row], self._noisy_logits(importance.encoded[row], chosen)])
                   for row, chosen in enumerate(positions)]
         self.last_groups.extend(torch.softmax(torch.from_numpy(g), -1).numpy() for g in groups)
         return groups

@@ -32,7 +32,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from arena.classifier import ClassifierError, HFClassifier, TextInput
+from arena.batching import length_bucketed_batches
+from arena.classifier import ClassifierError, Encoded, HFClassifier, TextInput
 from arena.similarity import SentenceSimilarity
 from arena.words import WordView, match_case
 from attackers.pos import PosTagger
@@ -170,10 +171,10 @@ class Switch:
 
 @dataclass
 class PieceImportance:
-    """Gradient importance of a padded batch: model inputs, the judge's logits (float32, one row
-    per input, from the same forward), per-row piece scores and piece -> word."""
+    """Gradient importance of a batch, per input: its encoding (unpadded), the judge's logits
+    (float32, from the same forward), piece scores and piece -> word."""
 
-    inputs: dict[str, torch.Tensor]
+    encoded: list[Encoded]
     logits: np.ndarray
     scores: list[np.ndarray]
     words: list[list[int | None]]
@@ -181,24 +182,31 @@ class PieceImportance:
 
 def gradient_importance(judge: HFClassifier, items: Sequence[TextInput]) -> PieceImportance:
     """Per input: gradient importance of each word piece (L2 norm of d(½‖logits‖²)/d(embedding))
-    and the word of the perturbable segment each piece belongs to (None outside it, score 0)."""
+    and the word of the perturbable segment each piece belongs to (None outside it, score 0).
+    Inputs go through the judge in length-bucketed batches under its token budget."""
     firsts = [segment_of(i) if isinstance(i, str) else i[0] for i in items]
     seconds = [i[1] for i in items if not isinstance(i, str)] or None
-    enc = judge.tokenizer(firsts, seconds, truncation=True, max_length=judge.max_length, padding=True,
-                          return_offsets_mapping=True, return_tensors="pt")
-    inputs = {k: enc[k].to(judge.device) for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc}
-    ids = inputs.pop("input_ids")
-    embeds = judge.model.get_input_embeddings()(ids).detach().requires_grad_(True)
-    with torch.enable_grad():
-        logits = judge.model(inputs_embeds=embeds, **inputs).logits
-        logits.backward(gradient=logits.detach())
-    norms = embeds.grad.norm(dim=-1).float().cpu().numpy()
-    result = PieceImportance({"input_ids": ids, **inputs}, logits.detach().float().cpu().numpy(), [], [])
+    enc = judge.tokenizer(firsts, seconds, truncation=True, max_length=judge.max_length, return_offsets_mapping=True)
+    keys = [k for k in ("input_ids", "token_type_ids") if k in enc]
+    encoded = [{k: enc[k][row] for k in keys} for row in range(len(items))]
+    logits = np.zeros((len(items), len(judge.labels)), dtype=np.float32)
+    norms: list[np.ndarray] = [np.zeros(0)] * len(items)
+    for batch in length_bucketed_batches([len(e["input_ids"]) for e in encoded], judge.token_budget, judge.max_batch):
+        inputs = judge.collate([encoded[row] for row in batch])
+        embeds = judge.model.get_input_embeddings()(inputs.pop("input_ids")).detach().requires_grad_(True)
+        with torch.enable_grad():
+            out = judge.model(inputs_embeds=embeds, **inputs).logits
+            out.backward(gradient=out.detach())
+        logits[batch] = out.detach().float().cpu().numpy()
+        grads = embeds.grad.norm(dim=-1).float().cpu().numpy()
+        for slot, row in enumerate(batch):
+            norms[row] = grads[slot, : len(encoded[row]["input_ids"])]
+    result = PieceImportance(encoded, logits, [], [])
     target_sequence = 0 if seconds is None else 1
     for row, item in enumerate(items):
         spans = _word_spans(segment_of(item))
         words = [_word_at(spans, start) if sequence == target_sequence and end > start else None
-                 for sequence, (start, end) in zip(enc.sequence_ids(row), enc["offset_mapping"][row].tolist())]
+                 for sequence, (start, end) in zip(enc.sequence_ids(row), enc["offset_mapping"][row])]
         result.scores.append(np.where([w is not None for w in words], norms[row], 0.0))
         result.words.append(words)
     return result

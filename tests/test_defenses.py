@@ -33,12 +33,23 @@ def make_switch(clf, **config):
 def test_gradient_importance_only_scores_the_perturbable_segment(tiny_classifier):
     result = gradient_importance(tiny_classifier, [("premise words here", "the hypothesis")])
     words, scores = result.words[0], result.scores[0]
-    ids = result.inputs["input_ids"][0].tolist()
+    ids = result.encoded[0]["input_ids"]
     tokens = tiny_classifier.tokenizer.convert_ids_to_tokens(ids)
     hypothesis = [i for i, w in enumerate(words) if w is not None]
     assert [tokens[i] for i in hypothesis] == ["the", "hypothesis"]
     assert (scores[[i for i in range(len(words)) if words[i] is None]] == 0).all() and (scores[hypothesis] > 0).all()
 
+
+
+def test_gradient_importance_of_a_batch_is_that_of_each_input_alone(tiny_classifier, monkeypatch):
+    texts = [TEXT, "great acting", "the plot was thin but the movie had great acting and a fine cast"]
+    monkeypatch.setattr(tiny_classifier, "token_budget", 24)  # several length buckets
+    together = gradient_importance(tiny_classifier, texts)
+    for row, text in enumerate(texts):
+        alone = gradient_importance(tiny_classifier, [text])
+        assert together.encoded[row] == alone.encoded[0] and together.words[row] == alone.words[0]
+        assert np.allclose(together.scores[row], alone.scores[0], atol=1e-5)
+        assert np.allclose(together.logits[row], alone.logits[0], atol=1e-5)
 
 def test_switch_changes_only_chosen_words_and_keeps_original_candidate(tiny_classifier):
     switch = make_switch(tiny_classifier, total_alternatives=6, multiplier=3)
@@ -151,7 +162,7 @@ def test_five_and_fuse_predict_groups(tiny_classifier):
     assert probs.shape == (2, 3) and np.allclose(probs.sum(1), 1)
     assert [g.shape for g in five.last_groups] == [(6, 3), (6, 3)]
     (importance, positions) = five.chosen_positions([TEXT])
-    tokens = tiny_classifier.tokenizer.convert_ids_to_tokens(importance.inputs["input_ids"][0].tolist())
+    tokens = tiny_classifier.tokenizer.convert_ids_to_tokens(importance.encoded[0]["input_ids"])
     assert tokens[positions[0][0]] not in ("the", "had", "but", "a", "[CLS]", "[SEP]")
     fuse = FuSE(tiny_classifier, TABLE, None, FakeTagger(), SwitchConfig(perturb_words=2, total_alternatives=3, multiplier=2), seed=0)
     probs = fuse.predict_proba([TEXT])
