@@ -47,6 +47,10 @@ class SentenceSimilarity:
                 self._cache.popitem(last=False)
         return np.stack([self._cache[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
 
+    def clear_cache(self) -> None:
+        """Forget every cached embedding (for timing a cold pass)."""
+        self._cache.clear()
+
     def similarity(self, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
         """Angular similarity of ``a[i]`` and ``b[i]`` for each i (all texts embedded in one call)."""
         if len(a) != len(b):

@@ -1,0 +1,97 @@
+"""Where a defense's inference time goes: seconds per example, split into the gradient pass
+(SWITCH/FIVE word importance), the similarity check (SWITCH's MiniLM filter) and the rest
+(scoring the group's alternatives or noisy copies, sampling, combining), each also as a multiple
+of plain's seconds per example.
+
+The first ``--n`` examples of ``--data``, in batches of 32 after one warm-up batch, one pass each,
+similarity cache emptied before the timed pass (every candidate is embedded, as in a real attack).
+
+    python bench/defense_cost.py --data ../shared/data/textfooler/imdb --n 32 \\
+        --defenders 'fuse,fuse?use_similarity=false,five' [--precision fp32] [--json]
+
+With ``--json`` the last line is one JSON object
+``{"data", "n", "plain": {"seconds_per_example"}, "<defender>": {"seconds_per_example", "cost_ratio",
+"gradient_x", "similarity_x", "rest_x"}, ...}``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import defenses.five
+import defenses.fuse
+from arena.data import load_data
+from arena.resources import PRECISIONS
+from arena.similarity import SentenceSimilarity
+from arena.zoo import build_defender
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SPENT: dict[str, float] = defaultdict(float)
+
+
+def _timed(key: str, function):
+    """``function`` with its wall time added to ``SPENT[key]``."""
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            SPENT[key] += time.perf_counter() - started
+    return wrapper
+
+
+def _instrument() -> None:
+    """Time the gradient pass (as FuSE and FIVE call it) and every similarity embedding."""
+    for module in (defenses.fuse, defenses.five):
+        module.gradient_importance = _timed("gradient", module.gradient_importance)
+    SentenceSimilarity.embed = _timed("similarity", SentenceSimilarity.embed)
+
+
+def seconds_per_example(defender, texts: list, batch: int = 32) -> float:
+    """One timed pass over ``texts`` in batches (after a warm-up batch), per example."""
+    defender.predict_proba(texts[:batch])
+    similarity = getattr(getattr(defender, "switch", None), "similarity", None)
+    if similarity is not None:
+        similarity.clear_cache()
+    SPENT.clear()
+    started = time.perf_counter()
+    for start in range(0, len(texts), batch):
+        defender.predict_proba(texts[start : start + batch])
+    return (time.perf_counter() - started) / len(texts)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", default=str(SHARED / "textfooler" / "imdb"))
+    parser.add_argument("--n", type=int, default=32)
+    parser.add_argument("--defenders", default="fuse,fuse?use_similarity=false,five", help="comma-separated defender specs")
+    parser.add_argument("--synonyms", default=f"neighbors:{SHARED / 'synonyms' / 'counterfitted_neighbors.json'}")
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    texts = [ex.input for ex in load_data(args.data, n=args.n).examples]
+    options = {"max_length": args.max_length, "precision": args.precision}
+    _instrument()
+    plain = seconds_per_example(build_defender("plain", "default", **options), texts)
+    result = {"data": args.data, "n": len(texts), "plain": {"seconds_per_example": round(plain, 4)}}
+    print(f"{len(texts)} examples of {args.data}; plain {plain * 1000:.1f} ms per example\n")
+    print("| defender | ms/example | x plain | gradient pass | similarity | rest |\n|---|---:|---:|---:|---:|---:|")
+    for spec in filter(None, args.defenders.split(",")):
+        total = seconds_per_example(build_defender(spec, "default", synonyms=args.synonyms, **options), texts)
+        parts = {key: SPENT[key] / len(texts) / plain for key in ("gradient", "similarity")}
+        parts["rest"] = total / plain - sum(parts.values())
+        result[spec] = {"seconds_per_example": round(total, 4), "cost_ratio": round(total / plain, 2),
+                        **{f"{key}_x": round(value, 2) for key, value in parts.items()}}
+        print(f"| {spec} | {total * 1000:.1f} | {total / plain:.2f} | " + " | ".join(f"{v:.2f}" for v in parts.values()) + " |")
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
