@@ -54,9 +54,8 @@ def _instrument() -> None:
 def seconds_per_example(defender, texts: list, batch: int = 32) -> float:
     """One timed pass over ``texts`` in batches (after a warm-up batch), per example."""
     defender.predict_proba(texts[:batch])
-    similarity = getattr(getattr(defender, "switch", None), "similarity", None)
-    if similarity is not None:
-        similarity.clear_cache()
+    if hasattr(defender, "clear_cache"):
+        defender.clear_cache()
     SPENT.clear()
     started = time.perf_counter()
     for start in range(0, len(texts), batch):

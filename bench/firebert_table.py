@@ -5,7 +5,7 @@ Per data set (the first N of ``../shared/data/textfooler/{mr,imdb}``):
 - ``clean``: accuracy on the clean examples;
 - ``cost_ratio``: inference seconds per example ÷ plain's, timed back to back in this process on
   the first ``--cost-n`` clean examples (batches of 32, after one warm-up batch; the fastest of
-  ``--cost-repeats`` passes);
+  ``--cost-repeats`` passes, each with FuSE's similarity cache empty);
 - ``premade``: accuracy on the pre-made adversarial set: TextFooler's successful adversarial
   examples against ``plain`` (true labels kept), as in the paper;
 - ``under_attack``: accuracy under an active TextFooler attack against that row's defender, and
@@ -66,10 +66,13 @@ def parse_attack_rows(entries: list[str]) -> dict[str, int | None]:
 
 def inference_seconds(defender, texts: list, batch: int = 32, repeats: int = 3) -> float:
     """Seconds per example of ``defender.predict_proba`` over ``texts``: the fastest of ``repeats``
-    passes (after one warm-up batch), so that load from other processes inflates no row."""
+    passes (after one warm-up batch), so that load from other processes inflates no row; each pass
+    starts with FuSE's similarity cache empty, as every query of an attack is a new text."""
     defender.predict_proba(texts[:batch])
     fastest = float("inf")
     for _ in range(repeats):
+        if hasattr(defender, "clear_cache"):  # FuSE: no similarity cached from an earlier pass
+            defender.clear_cache()
         started = time.perf_counter()
         for start in range(0, len(texts), batch):
             defender.predict_proba(texts[start : start + batch])

@@ -51,6 +51,11 @@ class FuSE(GroupEnsemble):
         return [np.vstack([original, *(scored[row_of[alt]] for alt in alts)])
                 for original, alts in zip(importance.logits, groups)]
 
+    def clear_cache(self) -> None:
+        """Forget the similarity check's cached embeddings (timing: every text is new in an attack)."""
+        if self.switch.similarity is not None:
+            self.switch.similarity.clear_cache()
+
     def predict_proba(self, texts: Sequence[TextInput]) -> np.ndarray:
         """Combined probabilities of each input's group (original + SWITCH alternatives)."""
         self.last_groups = []
