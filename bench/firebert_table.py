@@ -11,8 +11,9 @@ Per data set (the first N of ``../shared/data/textfooler/{mr,imdb}``):
 - ``under_attack``: accuracy under an active TextFooler attack against that row's defender, and
   the ``queries`` the attacker needed (mean over attacked examples); ``-`` for rows left out of
   ``--attack-rows``. A row given there as ``row@K`` is attacked on the first K examples only
-  (the run goes on from there next time); it then also reports ``attack_n`` (= K) and
-  ``plain_under_attack_same_n``, plain's accuracy under attack on those same K examples.
+  (the run goes on from there next time); it then also reports ``attack_n`` (= K),
+  ``plain_under_attack_same_n`` and ``plain_queries_same_n``: plain's accuracy under attack and
+  queries on those same K examples.
 
 Every run goes through a results store (``--db``), so an interrupted bench resumes.
 
@@ -111,7 +112,8 @@ def run_dataset(name: str, n: int, args, store: Store) -> dict:
             if attacked["n"] < n:  # attacked on the first examples only: plain on the same ones beside it
                 ids = {ex.id for ex in data.examples[: attacked["n"]]}
                 same = attack_summary([r for r in store.results(made["run_id"]) if r.example_id in ids])
-                partial = {"attack_n": attacked["n"], "plain_under_attack_same_n": same["accuracy_under_attack"]}
+                partial = {"attack_n": attacked["n"], "plain_under_attack_same_n": same["accuracy_under_attack"],
+                           "plain_queries_same_n": same["avg_queries"]}
         else:  # passive row: clean and pre-made accuracy only
             attacked = dict.fromkeys(("accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"))
         table[row] = {"clean": clean["accuracy"], "premade": adversarial["accuracy"], "under_attack": attacked["accuracy_under_attack"],
@@ -140,6 +142,7 @@ def render(result: dict) -> str:
             cells = [_fmt(v[k]) for k in ("clean", "premade", "under_attack", "queries", "perturbed_pct", "cost_ratio")]
             if v.get("attack_n"):
                 cells[2] += f" (first {v['attack_n']}; plain there {_fmt(v['plain_under_attack_same_n'])})"
+                cells[3] += f" (plain there {_fmt(v['plain_queries_same_n'])})"
             lines.append(f"| {row} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
