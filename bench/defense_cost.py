@@ -1,7 +1,8 @@
 """Where a defense's inference time goes: seconds per example, split into the gradient pass
 (SWITCH/FIVE word importance), the similarity check (SWITCH's MiniLM filter) and the rest
 (scoring the group's alternatives or noisy copies, sampling, combining), each also as a multiple
-of plain's seconds per example.
+of plain's seconds per example; for FuSE also the share of checked candidates that the
+similarity check rejected (what the check's cost buys).
 
 The first ``--n`` examples of ``--data``, in batches of 32 after one warm-up batch, one pass each,
 similarity cache emptied before the timed pass (every candidate is embedded, as in a real attack).
@@ -11,7 +12,7 @@ similarity cache emptied before the timed pass (every candidate is embedded, as 
 
 With ``--json`` the last line is one JSON object
 ``{"data", "n", "plain": {"seconds_per_example"}, "<defender>": {"seconds_per_example", "cost_ratio",
-"gradient_x", "similarity_x", "rest_x"}, ...}``.
+"gradient_x", "similarity_x", "rest_x", "checked", "rejected_pct"}, ...}``.
 """
 from __future__ import annotations
 
@@ -28,9 +29,11 @@ from arena.data import load_data
 from arena.resources import PRECISIONS
 from arena.similarity import SentenceSimilarity
 from arena.zoo import build_defender
+from defenses.switch import Switch
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SPENT: dict[str, float] = defaultdict(float)
+CHECKED = {"checked": 0, "rejected": 0}
 
 
 def _timed(key: str, function):
@@ -44,11 +47,23 @@ def _timed(key: str, function):
     return wrapper
 
 
+def _counted(similarities):
+    """SWITCH's ``_similarities`` that also counts the candidates it checks and those it rejects."""
+    def wrapper(self, groups):
+        out = similarities(self, groups)
+        CHECKED["checked"] += sum(len(sims) for sims in out)
+        CHECKED["rejected"] += sum(int((sims <= 0).sum()) for sims in out)
+        return out
+    return wrapper
+
+
 def _instrument() -> None:
-    """Time the gradient pass (as FuSE and FIVE call it) and every similarity embedding."""
+    """Time the gradient pass (as FuSE and FIVE call it) and every similarity embedding; count
+    SWITCH's checked and rejected candidates."""
     for module in (defenses.fuse, defenses.five):
         module.gradient_importance = _timed("gradient", module.gradient_importance)
     SentenceSimilarity.embed = _timed("similarity", SentenceSimilarity.embed)
+    Switch._similarities = _counted(Switch._similarities)
 
 
 def seconds_per_example(defender, texts: list, batch: int = 32) -> float:
@@ -57,6 +72,7 @@ def seconds_per_example(defender, texts: list, batch: int = 32) -> float:
     if hasattr(defender, "clear_cache"):
         defender.clear_cache()
     SPENT.clear()
+    CHECKED.update(checked=0, rejected=0)
     started = time.perf_counter()
     for start in range(0, len(texts), batch):
         defender.predict_proba(texts[start : start + batch])
@@ -79,14 +95,18 @@ def main() -> int:
     plain = seconds_per_example(build_defender("plain", "default", **options), texts)
     result = {"data": args.data, "n": len(texts), "plain": {"seconds_per_example": round(plain, 4)}}
     print(f"{len(texts)} examples of {args.data}; plain {plain * 1000:.1f} ms per example\n")
-    print("| defender | ms/example | x plain | gradient pass | similarity | rest |\n|---|---:|---:|---:|---:|---:|")
+    print("| defender | ms/example | x plain | gradient pass | similarity | rest | checked | rejected % |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|")
     for spec in filter(None, args.defenders.split(",")):
         total = seconds_per_example(build_defender(spec, "default", synonyms=args.synonyms, **options), texts)
         parts = {key: SPENT[key] / len(texts) / plain for key in ("gradient", "similarity")}
         parts["rest"] = total / plain - sum(parts.values())
+        checked = CHECKED["checked"]
+        rejected = round(100 * CHECKED["rejected"] / checked, 2) if checked else None
         result[spec] = {"seconds_per_example": round(total, 4), "cost_ratio": round(total / plain, 2),
-                        **{f"{key}_x": round(value, 2) for key, value in parts.items()}}
-        print(f"| {spec} | {total * 1000:.1f} | {total / plain:.2f} | " + " | ".join(f"{v:.2f}" for v in parts.values()) + " |")
+                        **{f"{key}_x": round(value, 2) for key, value in parts.items()}, "checked": checked, "rejected_pct": rejected}
+        print(f"| {spec} | {total * 1000:.1f} | {total / plain:.2f} | " + " | ".join(f"{v:.2f}" for v in parts.values())
+              + f" | {checked} | {'-' if rejected is None else rejected} |")
     if args.json:
         print(json.dumps(result))
     return 0
