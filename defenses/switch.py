@@ -17,9 +17,10 @@ For one input and a *judge* (an HF-backed classifier whose internals we can read
    USE form; ``filter`` keeps candidates with similarity > 0 in sampled order, ``rank`` sorts
    them best first; a first candidate equal to the original is dropped; truncate to
    ``total_alternatives`` (no de-duplication, as in the authors' code). ``use_similarity=False``
-   (the authors' ``use_USE``) skips the check: on long texts it rarely rejects anything (at
-   FuSE's defaults, none of 639 sampled alternatives of 32 IMDB reviews; 2.3 % on MR) and
-   embedding every candidate costs about as much as classifying it.
+   (the authors' ``use_USE``) skips the check: on long texts it rarely rejects anything
+   (``bench/defense_cost.py``, FuSE's defaults: none of the 388 candidates checked on 32 IMDB
+   reviews, 5.8 % of 414 on 32 MR sentences), and embedding a candidate costs about as much as
+   classifying it.
 
 In ``filter`` mode only as many candidates are embedded as the truncation needs (same output,
 less work): that is what keeps FuSE's cost per example bounded.
