@@ -4,8 +4,9 @@
 of plain's seconds per example; for FuSE also the share of checked candidates that the
 similarity check rejected (what the check's cost buys).
 
-The first ``--n`` examples of ``--data``, in batches of 32 after one warm-up batch, one pass each,
-similarity cache emptied before the timed pass (every candidate is embedded, as in a real attack).
+The first ``--n`` examples of ``--data``, timed as ``bench/firebert_table.py`` times them (batches
+of 32 after one warm-up batch, similarity cache emptied: every candidate is embedded, as in a real
+attack), one pass each.
 
     python bench/defense_cost.py --data ../shared/data/textfooler/imdb --n 32 \\
         --defenders 'fuse,fuse?use_similarity=false,five' [--precision fp32] [--json]
@@ -21,7 +22,6 @@ import json
 import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import defenses.five
 import defenses.fuse
@@ -30,8 +30,8 @@ from arena.resources import PRECISIONS
 from arena.similarity import SentenceSimilarity
 from arena.zoo import build_defender
 from defenses.switch import Switch
+from firebert_table import SHARED, inference_seconds
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SPENT: dict[str, float] = defaultdict(float)
 CHECKED = {"checked": 0, "rejected": 0}
 
@@ -66,17 +66,14 @@ def _instrument() -> None:
     Switch._similarities = _counted(Switch._similarities)
 
 
-def seconds_per_example(defender, texts: list, batch: int = 32) -> float:
-    """One timed pass over ``texts`` in batches (after a warm-up batch), per example."""
-    defender.predict_proba(texts[:batch])
-    if hasattr(defender, "clear_cache"):
-        defender.clear_cache()
+def _reset_counters() -> None:
     SPENT.clear()
     CHECKED.update(checked=0, rejected=0)
-    started = time.perf_counter()
-    for start in range(0, len(texts), batch):
-        defender.predict_proba(texts[start : start + batch])
-    return (time.perf_counter() - started) / len(texts)
+
+
+def seconds_per_example(defender, texts: list) -> float:
+    """One timed pass over ``texts`` (the table bench's timing), counters covering that pass only."""
+    return inference_seconds(defender, texts, repeats=1, before_pass=_reset_counters)
 
 
 def main() -> int:

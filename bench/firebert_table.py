@@ -65,15 +65,18 @@ def parse_attack_rows(entries: list[str]) -> dict[str, int | None]:
     return rows
 
 
-def inference_seconds(defender, texts: list, batch: int = 32, repeats: int = 3) -> float:
+def inference_seconds(defender, texts: list, batch: int = 32, repeats: int = 3, before_pass=None) -> float:
     """Seconds per example of ``defender.predict_proba`` over ``texts``: the fastest of ``repeats``
     passes (after one warm-up batch), so that load from other processes inflates no row; each pass
-    starts with FuSE's similarity cache empty, as every query of an attack is a new text."""
+    starts with FuSE's similarity cache empty, as every query of an attack is a new text, and
+    after ``before_pass()`` when given."""
     defender.predict_proba(texts[:batch])
     fastest = float("inf")
     for _ in range(repeats):
         if hasattr(defender, "clear_cache"):  # FuSE: no similarity cached from an earlier pass
             defender.clear_cache()
+        if before_pass is not None:
+            before_pass()
         started = time.perf_counter()
         for start in range(0, len(texts), batch):
             defender.predict_proba(texts[start : start + batch])

@@ -40,7 +40,6 @@ def test_gradient_importance_only_scores_the_perturbable_segment(tiny_classifier
     assert (scores[[i for i in range(len(words)) if words[i] is None]] == 0).all() and (scores[hypothesis] > 0).all()
 
 
-
 def test_gradient_importance_of_a_batch_is_that_of_each_input_alone(tiny_classifier, monkeypatch):
     texts = [TEXT, "great acting", "the plot was thin but the movie had great acting and a fine cast"]
     monkeypatch.setattr(tiny_classifier, "token_budget", 24)  # several length buckets
@@ -50,6 +49,7 @@ def test_gradient_importance_of_a_batch_is_that_of_each_input_alone(tiny_classif
         assert together.encoded[row] == alone.encoded[0] and together.words[row] == alone.words[0]
         assert np.allclose(together.scores[row], alone.scores[0], atol=1e-5)
         assert np.allclose(together.logits[row], alone.logits[0], atol=1e-5)
+
 
 def test_switch_changes_only_chosen_words_and_keeps_original_candidate(tiny_classifier):
     switch = make_switch(tiny_classifier, total_alternatives=6, multiplier=3)
@@ -114,7 +114,6 @@ def test_switch_lazy_filter_keeps_what_the_full_filter_keeps(tiny_classifier):
     assert "one more" not in switch.similarity.embedded  # stopped embedding once it had enough
 
 
-
 def test_switch_use_similarity_false_skips_the_check(tiny_classifier):
     similarity = TableSimilarity()
     config = SwitchConfig(method="filter", total_alternatives=3, multiplier=3, use_similarity=False)
@@ -124,6 +123,7 @@ def test_switch_use_similarity_false_skips_the_check(tiny_classifier):
                      SwitchConfig(method="filter", total_alternatives=3, multiplier=3)).alternatives([TEXT], np.random.default_rng(0))
     assert unchecked == without and not similarity.embedded
     assert any("fine" in t.split() for t in unchecked[0]) and not any("fine" in t.split() for t in checked[0])
+
 
 def test_group_rows_are_the_base_logits_of_their_members(tiny_classifier):
     texts = [TEXT, "great acting", "the plot was thin but the movie had great acting and a fine cast"]
