@@ -20,7 +20,11 @@ For one input and a *judge* (an HF-backed classifier whose internals we can read
    (the authors' ``use_USE``) skips the check: on long texts it rarely rejects anything
    (``bench/defense_cost.py``, FuSE's defaults: none of the 388 candidates checked on 32 IMDB
    reviews, 5.8 % of 414 on 32 MR sentences), and embedding a candidate costs about as much as
-   classifying it.
+   classifying it. ``similarity_window=N`` (our option; 0, the default, compares whole texts as
+   the authors' code does) compares instead the N-word windows around each changed word, as
+   TextFooler's check does, and keeps the lowest: on a long text a check that can still see a
+   word's local meaning change, at a fraction of the cost (a window is a few dozen word pieces,
+   and windows repeat across candidates, so each is embedded once).
 
 In ``filter`` mode only as many candidates are embedded as the truncation needs (same output,
 less work): that is what keeps FuSE's cost per example bounded.
@@ -55,6 +59,7 @@ class SwitchConfig:
     leave_alone: int = 0
     neighbours: int = 100
     use_similarity: bool = True  # the authors' use_USE: False skips step 5's check (sampled order, truncated)
+    similarity_window: int = 0  # 0: whole texts (the authors' code); N: N-word windows around each changed word
 
 
 def require_hf(classifier, what: str) -> HFClassifier:
@@ -123,50 +128,63 @@ class Switch:
         for item, positions in zip(items, self.ranked_words(items, importance)):
             view = WordView.of(segment_of(item))
             lists = {p: self.candidates(view.words[p]) for p in positions}
-            texts = []
+            variants = []
             for _ in range(self.config.total_alternatives * self.config.multiplier if lists else 0):
                 variant = view
                 for position, options in lists.items():
                     variant = variant.replace(position, options[rng.integers(len(options))])
-                texts.append(variant.text)
-            originals.append(view.text)
-            sampled.append(texts)
-        return [[with_segment(item, text) for text in kept] for item, kept in zip(items, self._select(originals, sampled))]
+                variants.append(variant)
+            originals.append(view)
+            sampled.append(variants)
+        return [[with_segment(item, variant.text) for variant in kept] for item, kept in zip(items, self._select(originals, sampled))]
 
-    def _select(self, originals: list[str], sampled: list[list[str]]) -> list[list[str]]:
-        """Step 5 for a chunk: per input, the sampled texts that pass the similarity check."""
+    def _select(self, originals: list[WordView], sampled: list[list[WordView]]) -> list[list[WordView]]:
+        """Step 5 for a chunk: per input, the sampled variants that pass the similarity check."""
         limit = self.config.total_alternatives
         if self.similarity is None:
-            kept = [list(texts) for texts in sampled]
+            kept = [list(variants) for variants in sampled]
         elif self.config.method == "rank":
-            kept = [[texts[i] for i in np.argsort(-sims, kind="stable") if sims[i] > 0]
-                    for texts, sims in zip(sampled, self._similarities(list(zip(originals, sampled))))]
+            kept = [[variants[i] for i in np.argsort(-sims, kind="stable") if sims[i] > 0]
+                    for variants, sims in zip(sampled, self._similarities(list(zip(originals, sampled))))]
         else:  # filter: embed only as many as needed, in sampled order; each round's blocks in one call
             kept, starts = [[] for _ in sampled], [0] * len(sampled)
             while True:
                 blocks = {}
-                for i, (original, texts) in enumerate(zip(originals, sampled)):
-                    # a first kept text equal to the original is dropped below: then one more is needed
-                    first_is_original = kept[i][0] == original if kept[i] else original in texts[starts[i] : starts[i] + limit]
+                for i, (original, variants) in enumerate(zip(originals, sampled)):
+                    # a first kept variant equal to the original is dropped below: then one more is needed
+                    first_is_original = kept[i][0] == original if kept[i] else original in variants[starts[i] : starts[i] + limit]
                     needed = limit + first_is_original - len(kept[i])
-                    if needed > 0 and starts[i] < len(texts):
-                        blocks[i] = texts[starts[i] : starts[i] + needed]
+                    if needed > 0 and starts[i] < len(variants):
+                        blocks[i] = variants[starts[i] : starts[i] + needed]
                 if not blocks:
                     break
                 for (i, block), sims in zip(blocks.items(), self._similarities([(originals[i], b) for i, b in blocks.items()])):
-                    kept[i].extend(t for t, s in zip(block, sims) if s > 0)
+                    kept[i].extend(v for v, s in zip(block, sims) if s > 0)
                     starts[i] += len(block)
-        return [(texts[1:] if texts and texts[0] == original else texts)[:limit] for original, texts in zip(originals, kept)]
+        return [(variants[1:] if variants and variants[0] == original else variants)[:limit] for original, variants in zip(originals, kept)]
 
-    def _similarities(self, groups: list[tuple[str, list[str]]]) -> list[np.ndarray]:
-        """Per (original, texts): ``1 - arccos(cos)`` of each text to the original (the spec's USE
-        form, not divided by pi); all groups in one encoder call."""
-        vectors = self.similarity.embed([text for original, texts in groups for text in (original, *texts)])
-        out, start = [], 0
-        for _, texts in groups:
-            group = vectors[start : start + 1 + len(texts)]
-            out.append(1.0 - np.arccos(np.clip(group[1:] @ group[0], -1.0, 1.0)))
-            start += len(group)
+    def _similarities(self, groups: list[tuple[WordView, list[WordView]]]) -> list[np.ndarray]:
+        """Per (original, variants): ``1 - arccos(cos)`` of each variant to the original (the spec's
+        USE form, not divided by pi), all groups in one encoder call. Whole texts by default; with
+        ``similarity_window`` N, the N-word windows around each changed word, the lowest of them
+        (a variant with no changed word: 1)."""
+        pairs, owner = [], []  # (original side, variant side) texts; (group, variant) of each pair
+        for g, (original, variants) in enumerate(groups):
+            for v, variant in enumerate(variants):
+                if not self.config.similarity_window:
+                    pairs.append((original.text, variant.text))
+                    owner.append((g, v))
+                    continue
+                for position in (p for p, (a, b) in enumerate(zip(original.words, variant.words)) if a != b):
+                    pairs.append((original.window(position, self.config.similarity_window),
+                                  variant.window(position, self.config.similarity_window)))
+                    owner.append((g, v))
+        out = [np.ones(len(variants)) for _, variants in groups]
+        if pairs:
+            vectors = self.similarity.embed([text for pair in pairs for text in pair])
+            sims = 1.0 - np.arccos(np.clip((vectors[0::2] * vectors[1::2]).sum(axis=1), -1.0, 1.0))
+            for (g, v), sim in zip(owner, sims):
+                out[g][v] = min(out[g][v], sim)
         return out
 
 

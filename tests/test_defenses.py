@@ -90,7 +90,7 @@ def test_switch_similarity_filter_and_rank(tiny_classifier):
         (alternatives,) = switch.alternatives([TEXT], np.random.default_rng(0))
         assert 0 < len(alternatives) <= 4
         if method == "rank":
-            (sims,) = switch._similarities([(TEXT, alternatives)])
+            (sims,) = switch._similarities([(WordView.of(TEXT), [WordView.of(a) for a in alternatives])])
             assert list(sims) == sorted(sims, reverse=True)
 
 
@@ -108,10 +108,20 @@ class TableSimilarity:
 def test_switch_lazy_filter_keeps_what_the_full_filter_keeps(tiny_classifier):
     switch = Switch(tiny_classifier, TABLE, TableSimilarity(), FakeTagger(), SwitchConfig(method="filter", total_alternatives=3))
     sampled = [TEXT, "a fine movie", "a nice movie", "a fine film", "a superb film", "a nice film", "one more"]
-    (kept,) = switch._select([TEXT], [sampled])
+    (kept,) = switch._select([WordView.of(TEXT)], [[WordView.of(t) for t in sampled]])
     passing = [t for t in sampled if "fine" not in t.split()]
-    assert kept == passing[1:4]  # the first passing text is the original: dropped, then truncated
+    assert [v.text for v in kept] == passing[1:4]  # the first passing text is the original: dropped, then truncated
     assert "one more" not in switch.similarity.embedded  # stopped embedding once it had enough
+
+
+def test_switch_similarity_window_checks_the_words_around_each_change(tiny_classifier):
+    similarity = TableSimilarity()
+    switch = Switch(tiny_classifier, TABLE, similarity, FakeTagger(), SwitchConfig(similarity_window=3))
+    original = WordView.of("one two three four five six seven eight nine ten")
+    variants = [original.replace(1, "fine"), original.replace(8, "nice"), original, original.replace(1, "fine").replace(8, "nice")]
+    (sims,) = switch._similarities([(original, variants)])
+    assert sims[0] < 0 and sims[1] == pytest.approx(1.0) and sims[2] == 1.0 and sims[3] == sims[0]  # lowest window counts
+    assert similarity.embedded == {"one two three", "one fine three", "eight nine ten", "eight nice ten"}
 
 
 def test_switch_use_similarity_false_skips_the_check(tiny_classifier):
