@@ -95,6 +95,8 @@ class Switch:
         self.pos = pos
         if self.config.method not in ("filter", "rank"):
             raise ValueError("SWITCH method must be 'filter' or 'rank'")
+        if self.config.similarity_window < 0:
+            raise ValueError("SWITCH similarity_window must be 0 (whole texts) or a number of words")
 
     def ranked_words(self, items: Sequence[TextInput], importance: "PieceImportance | None" = None) -> list[list[int]]:
         """Per input: word positions of the perturbable segment by gradient importance, filtered

@@ -205,12 +205,13 @@ def test_registry_settings(tiny_model_dir, tmp_path):
     assert defender_name("five?std=8.14", "default", seed=1) == "five[default]?std=8.14#seed1"
     table = tmp_path / "neighbours.json"
     table.write_text('{"movie": ["film"]}')
-    fuse = build_defender("fuse?use_similarity=false&perturb_words=2", tiny_model_dir, synonyms=f"neighbors:{table}", device="cpu")
-    assert fuse.switch.similarity is None and fuse.switch.config.perturb_words == 2
+    fuse = build_defender("fuse?use_similarity=false&perturb_words=2&similarity_window=15", tiny_model_dir, synonyms=f"neighbors:{table}", device="cpu")
+    assert fuse.switch.similarity is None and (fuse.switch.config.perturb_words, fuse.switch.config.similarity_window) == (2, 15)
     assert defender_name("fuse?perturb_words=2", "default") == "fuse[default]?perturb_words=2@auto#seed0"
     for spec, error in (("five?sdt=2", "unknown setting 'sdt=2'; known: embeddings=1, std=2.29"), ("five?samples=many", "samples='many' is not a int"),
                         ("five?combination=median", "combination must be one of logits, vote"), ("five?std=0", "std > 0"),
-                        ("plain?std=2", "only fuse and five take"), ("fuse?match_pos=maybe", "must be true or false")):
+                        ("plain?std=2", "only fuse and five take"), ("fuse?match_pos=maybe", "must be true or false"),
+                        ("fuse?use_similarity=false&similarity_window=-1", "similarity_window must be 0")):
         with pytest.raises(ValueError, match=re.escape(error)):
             build_defender(spec, tiny_model_dir, device="cpu")
 
