@@ -30,8 +30,8 @@ class SentenceSimilarity:
         self.model_name = model or "minilm"
         self.model = SentenceTransformer(model or minilm_path(), device=str(pick_device(device)))
         # texts per encoder call, grouped by length: on a CPU small batches stay in cache (one
-        # thread: MR sentences 32 per call ~1.5x faster than 128; IMDB reviews 4 per call (1024
-        # tokens) ~1.25x faster than 32)
+        # thread: MR sentences 32 per call ~1.5x faster than 128; IMDB reviews ~4 per call (1024
+        # tokens) ~1.1x faster than 32)
         cuda = self.model.device.type == "cuda"
         self.batch_size = batch_size or (128 if cuda else 32)
         self.token_budget = token_budget or (16384 if cuda else 1024)
