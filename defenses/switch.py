@@ -173,9 +173,10 @@ class Switch:
         window = self.config.similarity_window
         pairs, owner = [], []  # (original side, variant side) texts; (group, variant) of each pair
         for g, (original, variants) in enumerate(groups):
+            words = original.words if window else None  # once per group, not per variant
             for v, variant in enumerate(variants):
                 if window:
-                    changed = [p for p, (a, b) in enumerate(zip(original.words, variant.words)) if a != b]
+                    changed = [p for p, (a, b) in enumerate(zip(words, variant.words)) if a != b]
                     pairs += [(original.window(p, window), variant.window(p, window)) for p in changed]
                 else:
                     changed = [None]
