@@ -218,9 +218,10 @@ def gradient_importance(judge: HFClassifier, items: Sequence[TextInput]) -> Piec
         embeds = judge.model.get_input_embeddings()(inputs.pop("input_ids")).detach().requires_grad_(True)
         with torch.enable_grad():
             out = judge.model(inputs_embeds=embeds, **inputs).logits
-            out.backward(gradient=out.detach())
+            # only d/d(embeds): no weight gradients computed (a backward's other half) or left on the judge
+            (grad,) = torch.autograd.grad(out, embeds, grad_outputs=out.detach())
         logits[batch] = out.detach().float().cpu().numpy()
-        grads = embeds.grad.norm(dim=-1).float().cpu().numpy()
+        grads = grad.norm(dim=-1).float().cpu().numpy()
         for slot, row in enumerate(batch):
             norms[row] = grads[slot, : len(encoded[row]["input_ids"])]
     result = PieceImportance(encoded, logits, [], [])

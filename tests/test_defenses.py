@@ -51,6 +51,14 @@ def test_gradient_importance_of_a_batch_is_that_of_each_input_alone(tiny_classif
         assert np.allclose(together.logits[row], alone.logits[0], atol=1e-5)
 
 
+def test_gradient_importance_leaves_no_gradients_on_a_trainable_judge(tiny_model_dir):
+    judge = HFClassifier.from_pretrained(tiny_model_dir, device="cpu")
+    for parameter in judge.model.parameters():
+        parameter.requires_grad_(True)  # e.g. a model being fine-tuned
+    gradient_importance(judge, [TEXT, "great acting"])
+    assert all(parameter.grad is None for parameter in judge.model.parameters())
+
+
 def test_switch_changes_only_chosen_words_and_keeps_original_candidate(tiny_classifier):
     switch = make_switch(tiny_classifier, total_alternatives=6, multiplier=3)
     (positions,) = switch.ranked_words([TEXT])
