@@ -16,7 +16,9 @@ Per data set (the first N of ``../shared/data/textfooler/{mr,imdb}``):
   ``plain_under_attack_same_n`` and ``plain_queries_same_n``: plain's accuracy under attack and
   queries on those same K examples.
 
-Every run goes through a results store (``--db``), so an interrupted bench resumes.
+Every run goes through a results store (``--db``), so an interrupted bench resumes. Timing needs a
+quiet machine and the attack columns take hours: ``--keep-cost`` refreshes the other columns while
+the rows already in ``bench/results/firebert.json`` keep the cost timed there.
 
     python bench/firebert_table.py --fact runs/fact [--mr 300] [--imdb 200] [--json]
     python bench/firebert_table.py --from-results [--json]
@@ -85,8 +87,9 @@ def inference_seconds(defender, texts: list, batch: int = 32, repeats: int = 3, 
     return fastest / len(texts)
 
 
-def run_dataset(name: str, n: int, args, store: Store) -> dict:
-    """All rows of one data set."""
+def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict | None = None) -> dict:
+    """All rows of one data set; a row in ``kept_cost`` (row -> earlier values) keeps its
+    ``ms_per_example`` instead of being timed again."""
     data = load_data(str(Path(args.data_dir) / name), n=n)
     options = AttackOptions(synonyms=args.synonyms, chunk_size=args.chunk_size)
     attacker = build_attacker("textfooler", options)
@@ -97,6 +100,7 @@ def run_dataset(name: str, n: int, args, store: Store) -> dict:
                      data_name=f"{name}?n={n}", config=attack_config, progress=not args.json)
     premade = LabelledData(adversarial_examples(store.results(made["run_id"])), data.label_names, data.source + "#premade")
     timing_texts = [ex.input for ex in data.examples[: args.cost_n]]
+    kept_cost = kept_cost or {}
     table = {}
     for row in args.rows:
         spec = defender_spec(row, args.fact)
@@ -122,15 +126,34 @@ def run_dataset(name: str, n: int, args, store: Store) -> dict:
             attacked = dict.fromkeys(("accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"))
         table[row] = {"clean": clean["accuracy"], "premade": adversarial["accuracy"], "under_attack": attacked["accuracy_under_attack"],
                       "queries": attacked["avg_queries"], "perturbed_pct": attacked["avg_perturbed_words_pct"], **partial,
-                      "seconds_per_example": inference_seconds(defender, timing_texts, repeats=args.cost_repeats), "premade_n": len(premade)}
+                      "seconds_per_example": None if row in kept_cost else inference_seconds(defender, timing_texts, repeats=args.cost_repeats),
+                      "premade_n": len(premade)}
     # plain is timed again after the other rows, the faster pass counting: a base inflated by a
     # passing load would deflate every ratio (a FACT row, plain's architecture, read 0.72x once)
-    base = min(table["plain"]["seconds_per_example"], inference_seconds(plain, timing_texts, repeats=args.cost_repeats))
-    table["plain"]["seconds_per_example"] = base
-    for values in table.values():
+    if "plain" in kept_cost:
+        base = kept_cost["plain"]["ms_per_example"] / 1000
+    else:
+        base = table["plain"]["seconds_per_example"] = min(table["plain"]["seconds_per_example"],
+                                                           inference_seconds(plain, timing_texts, repeats=args.cost_repeats))
+    for row, values in table.items():
         seconds = values.pop("seconds_per_example")
-        values["ms_per_example"], values["cost_ratio"] = round(1000 * seconds, 1), round(seconds / base, 2)
+        if row in kept_cost:
+            values["ms_per_example"], values["cost_ratio"] = kept_cost[row]["ms_per_example"], kept_cost[row]["cost_ratio"]
+        else:
+            values["ms_per_example"], values["cost_ratio"] = round(1000 * seconds, 1), round(seconds / base, 2)
     return table
+
+
+def cost_to_keep(result: dict, name: str, args) -> dict:
+    """With ``--keep-cost``: the earlier rows of data set ``name`` that keep their timed cost
+    (only when plain, their base, is among them and was timed on the same examples)."""
+    if not args.keep_cost:
+        return {}
+    table, settings = result.get(name, {}), result.get("settings", {}).get(name, {})
+    if "plain" not in table or (settings.get("cost_n"), settings.get("precision")) != (args.cost_n, args.precision):
+        raise SystemExit(f"--keep-cost: bench/results/firebert.json has no {name} cost timed with --cost-n {args.cost_n} "
+                         f"--precision {args.precision}; time it once without --keep-cost")
+    return {row: values for row, values in table.items() if "ms_per_example" in values}
 
 
 def _fmt(value) -> str:
@@ -175,6 +198,8 @@ def main() -> int:
     parser.add_argument("--db", default="firebert_bench.db", help="results store (resumable)")
     parser.add_argument("--cost-n", type=int, default=100, help="clean examples timed per row for cost_ratio")
     parser.add_argument("--cost-repeats", type=int, default=3, help="timed passes per row (the fastest counts)")
+    parser.add_argument("--keep-cost", action="store_true", help="rows already in bench/results/firebert.json keep their "
+                        "timed cost there (refresh the accuracy columns while other work loads the machine; new rows are timed)")
     parser.add_argument("--from-results", action="store_true", help="reprint from bench/results/firebert.json")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -190,10 +215,10 @@ def main() -> int:
     if args.from_results:
         result = json.loads(out_json.read_text())
     else:
-        with Store(args.db) as store:
-            tables = {name: run_dataset(name, n, args, store) for name, n in (("mr", args.mr), ("imdb", args.imdb)) if n > 0}
         # a data set not run this time (--mr 0 / --imdb 0) keeps its earlier table
         result = json.loads(out_json.read_text()) if out_json.exists() else {}
+        with Store(args.db) as store:
+            tables = {name: run_dataset(name, n, args, store, cost_to_keep(result, name, args)) for name, n in (("mr", args.mr), ("imdb", args.imdb)) if n > 0}
         result.update(tables)
         for name in tables:
             result.setdefault("settings", {})[name] = {"n": getattr(args, name), "fact": args.fact, "synonyms": args.synonyms,
