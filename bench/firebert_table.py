@@ -146,13 +146,14 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict | None = 
 
 def cost_to_keep(result: dict, name: str, args) -> dict:
     """With ``--keep-cost``: the earlier rows of data set ``name`` that keep their timed cost
-    (only when plain, their base, is among them and was timed on the same examples)."""
+    (only when plain, their base, is among them and was timed the same way)."""
     if not args.keep_cost:
         return {}
     table, settings = result.get(name, {}), result.get("settings", {}).get(name, {})
-    if "plain" not in table or (settings.get("cost_n"), settings.get("precision")) != (args.cost_n, args.precision):
-        raise SystemExit(f"--keep-cost: bench/results/firebert.json has no {name} cost timed with --cost-n {args.cost_n} "
-                         f"--precision {args.precision}; time it once without --keep-cost")
+    timing = {"cost_n": args.cost_n, "cost_repeats": args.cost_repeats, "precision": args.precision}
+    if "plain" not in table or any(settings.get(key) != value for key, value in timing.items()):
+        raise SystemExit(f"--keep-cost: bench/results/firebert.json has no {name} cost timed with {timing}; "
+                         "time it once without --keep-cost")
     return {row: values for row, values in table.items() if "ms_per_example" in values}
 
 
