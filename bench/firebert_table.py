@@ -87,9 +87,9 @@ def inference_seconds(defender, texts: list, batch: int = 32, repeats: int = 3, 
     return fastest / len(texts)
 
 
-def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict | None = None) -> dict:
+def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
     """All rows of one data set; a row in ``kept_cost`` (row -> earlier values) keeps its
-    ``ms_per_example`` instead of being timed again."""
+    ``ms_per_example`` and ``cost_ratio`` instead of being timed again."""
     data = load_data(str(Path(args.data_dir) / name), n=n)
     options = AttackOptions(synonyms=args.synonyms, chunk_size=args.chunk_size)
     attacker = build_attacker("textfooler", options)
@@ -100,7 +100,6 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict | None = 
                      data_name=f"{name}?n={n}", config=attack_config, progress=not args.json)
     premade = LabelledData(adversarial_examples(store.results(made["run_id"])), data.label_names, data.source + "#premade")
     timing_texts = [ex.input for ex in data.examples[: args.cost_n]]
-    kept_cost = kept_cost or {}
     table = {}
     for row in args.rows:
         spec = defender_spec(row, args.fact)
