@@ -100,7 +100,7 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
                      data_name=f"{name}?n={n}", config=attack_config, progress=not args.json)
     premade = LabelledData(adversarial_examples(store.results(made["run_id"])), data.label_names, data.source + "#premade")
     timing_texts = [ex.input for ex in data.examples[: args.cost_n]]
-    table = {}
+    table, timed = {}, {}  # timed: row -> seconds per example, for the rows timed in this run
     for row in args.rows:
         spec = defender_spec(row, args.fact)
         if spec is None:
@@ -125,21 +125,19 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
             attacked = dict.fromkeys(("accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"))
         table[row] = {"clean": clean["accuracy"], "premade": adversarial["accuracy"], "under_attack": attacked["accuracy_under_attack"],
                       "queries": attacked["avg_queries"], "perturbed_pct": attacked["avg_perturbed_words_pct"], **partial,
-                      "seconds_per_example": None if row in kept_cost else inference_seconds(defender, timing_texts, repeats=args.cost_repeats),
                       "premade_n": len(premade)}
+        if row in kept_cost:
+            table[row].update({key: kept_cost[row][key] for key in ("ms_per_example", "cost_ratio")})
+        else:
+            timed[row] = inference_seconds(defender, timing_texts, repeats=args.cost_repeats)
     # plain is timed again after the other rows, the faster pass counting: a base inflated by a
     # passing load would deflate every ratio (a FACT row, plain's architecture, read 0.72x once)
     if "plain" in kept_cost:
         base = kept_cost["plain"]["ms_per_example"] / 1000
     else:
-        base = table["plain"]["seconds_per_example"] = min(table["plain"]["seconds_per_example"],
-                                                           inference_seconds(plain, timing_texts, repeats=args.cost_repeats))
-    for row, values in table.items():
-        seconds = values.pop("seconds_per_example")
-        if row in kept_cost:
-            values["ms_per_example"], values["cost_ratio"] = kept_cost[row]["ms_per_example"], kept_cost[row]["cost_ratio"]
-        else:
-            values["ms_per_example"], values["cost_ratio"] = round(1000 * seconds, 1), round(seconds / base, 2)
+        base = timed["plain"] = min(timed["plain"], inference_seconds(plain, timing_texts, repeats=args.cost_repeats))
+    for row, seconds in timed.items():
+        table[row].update(ms_per_example=round(1000 * seconds, 1), cost_ratio=round(seconds / base, 2))
     return table
 
 

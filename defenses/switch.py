@@ -178,10 +178,10 @@ class Switch:
                 if window:
                     changed = [p for p, (a, b) in enumerate(zip(words, variant.words)) if a != b]
                     pairs += [(original.window(p, window), variant.window(p, window)) for p in changed]
+                    owner += [(g, v)] * len(changed)
                 else:
-                    changed = [None]
                     pairs.append((original.text, variant.text))
-                owner += [(g, v)] * len(changed)
+                    owner.append((g, v))
         out = [np.ones(len(variants)) for _, variants in groups]
         if pairs:
             vectors = self.similarity.embed([text for pair in pairs for text in pair])
