@@ -52,6 +52,8 @@ from policies.lm import PolicyTask, read_policy  # noqa: E402
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from arena.similarity import SentenceSimilarity
+    from attackers.pos import PosTagger
     from policies.lm import PolicyLM
     from policies.tasks import ClassifierReward
 
@@ -245,12 +247,35 @@ class Models:
         return self._scorers[name]
 
 
+def hardened_defenders(base: Classifier, fact: Classifier | None, synonyms: SynonymSource,
+                       similarity: SentenceSimilarity | None, pos: PosTagger | None) -> dict[str, Classifier]:
+    """The defenders the app shows: ``plain`` (``base``) with ``FuSE`` and ``FIVE`` around it and, given a
+    FACT-tuned classifier, ``FACT`` with ``FuSE(FACT)`` and ``FIVE(FACT)`` around that (the registry's
+    ``plain, fuse, five, fact, fuse+fact, five+fact``). FuSE and FIVE need an HF model: a black-box one
+    gets no wrappers (a warning says so)."""
+    from defenses.five import FIVE
+    from defenses.fuse import FuSE
+
+    defenders: dict[str, Classifier] = {}
+    for name, model in (("plain", base), ("FACT", fact)):
+        if model is None:
+            continue
+        defenders[name] = model
+        suffix = "" if name == "plain" else f"({name})"
+        if isinstance(model, HFClassifier):
+            defenders[f"FuSE{suffix}"] = FuSE(model, synonyms, similarity, pos)
+            defenders[f"FIVE{suffix}"] = FIVE(model)
+        else:
+            logger.warning("FuSE and FIVE need an HF model; %s (%r) is a black box: no FuSE/FIVE around it", name, getattr(model, "name", model))
+    return defenders
+
+
 def load_models(classifier: str = "default", *, fact: str | None = None, synonyms: str = "auto", device: str | None = None,
                 rl_attacker: str | None = None, generator: str | None = None) -> Models:
     """Load the base classifier, the defenses that apply to it, the synonym source and the attackers.
 
-    FuSE and FIVE need an HF model (embeddings, gradients): for a callable or HTTP classifier
-    only ``plain`` (and ``FACT``) are offered. FACT is offered only when ``fact`` names a folder.
+    The defenders are :func:`hardened_defenders` of the base and, when ``fact`` names a folder, of
+    the FACT-tuned classifier there.
     Similarity model, POS tagger and synonyms are shared by FuSE and the attackers.
     ``rl_attacker`` (an attacker policy folder) adds the RL policy attacker (built on first use),
     ``generator`` (a generator policy folder) the Generate tab with the judge its task names;
@@ -269,17 +294,7 @@ def load_models(classifier: str = "default", *, fact: str | None = None, synonym
     source = load_synonyms(synonyms)
     similarity = SentenceSimilarity(device=device)
     pos = PosTagger()
-    defenders: dict[str, Classifier] = {"plain": base}
-    if isinstance(base, HFClassifier):
-        from defenses.five import FIVE
-        from defenses.fuse import FuSE
-
-        defenders["FuSE"] = FuSE(base, source, similarity, pos)
-        defenders["FIVE"] = FIVE(base)
-    else:
-        logger.warning("FuSE and FIVE need an HF model; %r is a black box: offering plain only", classifier)
-    if fact:
-        defenders["FACT"] = load_classifier(fact, device=device)
+    defenders = hardened_defenders(base, load_classifier(fact, device=device) if fact else None, source, similarity, pos)
 
     def textattack(recipe: str) -> Callable[[], Attacker]:
         def build() -> Attacker:
@@ -492,9 +507,9 @@ class DefenseView:
     members: list[tuple[str, np.ndarray]]  # (what the member is, its class probabilities)
 
 
-def defend(text: str, defenders: dict[str, Classifier], base: Classifier) -> list[DefenseView]:
-    """``text`` through every defender; FuSE's members are its SWITCH alternatives (scored by ``base``,
-    swapped words ``[[marked]]``), FIVE's its embedding-noise samples (``last_groups``)."""
+def defend(text: str, defenders: dict[str, Classifier]) -> list[DefenseView]:
+    """``text`` through every defender; FuSE's members are its SWITCH alternatives (scored by the model
+    it wraps, swapped words ``[[marked]]``), FIVE's its embedding-noise samples (``last_groups``)."""
     views = []
     for name, clf in defenders.items():
         proba = Scorer(clf, cache_size=0).predict_proba([text])[0]
@@ -503,7 +518,7 @@ def defend(text: str, defenders: dict[str, Classifier], base: Classifier) -> lis
             members = [("original", groups[0][0])] + [(f"noise sample {i}", p) for i, p in enumerate(groups[0][1:], 1)]
         elif groups:  # FuSE: alternatives as texts
             alternatives = [a for a in groups[0] if isinstance(a, str)]
-            probs = Scorer(base, cache_size=0).predict_proba([text, *alternatives])
+            probs = Scorer(clf.base, cache_size=0).predict_proba([text, *alternatives])
             members = [("original: " + text, probs[0])] + [(marked_swaps(text, alt), p) for alt, p in zip(alternatives, probs[1:])]
         else:
             members = [("the text", proba)]
@@ -721,7 +736,7 @@ def build_app(models: Models, limits: Limits = Limits(), db: str | Path = "arena
     def on_defend(text: str):
         text = check_text(text, limits)
         out = []
-        for view in defend(text, models.defenders, models.base):
+        for view in defend(text, models.defenders):
             clf_labels = list(models.defender(view.name).labels)
             tally = ", ".join(f"{n} {label}" for label, n in votes(view, clf_labels).items())
             out += [f"**{view.name}**: votes {tally}", dict(zip(clf_labels, map(float, view.proba))), members_frame(view, clf_labels)]
@@ -863,7 +878,7 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block:
 def add_options(parser: argparse.ArgumentParser) -> None:
     """The app's command-line options (shared by ``python app.py`` and ``arena demo``)."""
     parser.add_argument("--classifier", default="default", help="base classifier (plain) that FuSE and FIVE wrap")
-    parser.add_argument("--fact", metavar="PATH", help="a FACT-tuned classifier folder (`arena train defense fact`): adds the FACT defender")
+    parser.add_argument("--fact", metavar="PATH", help="a FACT-tuned classifier folder (`arena train defense fact`): adds the FACT, FuSE(FACT) and FIVE(FACT) defenders")
     parser.add_argument("--rl-attacker", metavar="DIR",
                         help="a policy from `arena train policy --task attacker` (DIR or DIR/policy): adds the RL policy attacker")
     parser.add_argument("--generator", metavar="DIR",

@@ -7,20 +7,18 @@ import json
 import gradio as gr
 import numpy as np
 import pytest
+import torch
 
 from app import (AppError, AttackTimeout, Limits, Models, PolicyGenerator, attack_segments, build_app, changed_positions,
-                 check_generation, check_text, defend, describe_attack, describe_generation, diff_segments, generation_frame, heatmap,
-                 heatmap_html, leaderboard_rows, members_frame, probability_frame, rank_candidates, read_policy, run_attack,
+                 check_generation, check_text, defend, describe_attack, describe_generation, diff_segments, generation_frame,
+                 hardened_defenders, heatmap, heatmap_html, leaderboard_rows, members_frame, probability_frame, rank_candidates, read_policy, run_attack,
                  segment_position, shown_errors, token_segments, tournament_view, votes, word_choices)
-from arena.classifier import CallableClassifier
+from arena.classifier import CallableClassifier, HFClassifier
 from arena.lexicon import VaderClassifier
 from arena.scorer import Scorer
 from arena.store import ExampleResult, Store
 from attackers.synonyms import NeighbourTable
 from attackers.textfooler import TextFooler
-from defenses.five import FIVE
-from defenses.fuse import FuSE
-from defenses.switch import SwitchConfig
 from test_textfooler import TABLE, FakeSimilarity, FakeTagger, keyword_probs
 
 
@@ -115,18 +113,25 @@ def test_models_look_up_names_only(keyword_models):
         keyword_models.scorer("noisy")
 
 
-def test_defend_shows_members_of_every_defender(tiny_classifier):
+def test_defend_shows_members_of_every_defender(tiny_classifier, tiny_model_dir):
     table = NeighbourTable({"movie": ["film", "picture"], "great": ["fine", "nice"], "acting": ["performance"]})
-    defenders = {"plain": tiny_classifier, "FuSE": FuSE(tiny_classifier, table, None, FakeTagger(),
-                                                        SwitchConfig(perturb_words=2, total_alternatives=3, multiplier=2)),
-                 "FIVE": FIVE(tiny_classifier, samples=4)}
+    fact = HFClassifier.from_pretrained(tiny_model_dir, device="cpu")  # a FACT stand-in: the tiny model, head shifted
+    with torch.no_grad():
+        fact.model.classifier.bias += torch.tensor([3.0, 0.0, -3.0])
+    defenders = hardened_defenders(tiny_classifier, fact, table, None, FakeTagger())
+    assert list(defenders) == ["plain", "FuSE", "FIVE", "FACT", "FuSE(FACT)", "FIVE(FACT)"]
+    assert defenders["FuSE(FACT)"].base is fact and defenders["FIVE(FACT)"].base is fact and defenders["FuSE"].base is tiny_classifier
     text = "the movie had great acting"
-    views = {v.name: v for v in defend(text, defenders, tiny_classifier)}
+    views = {v.name: v for v in defend(text, defenders)}
     labels = list(tiny_classifier.labels)
     assert len(views["plain"].members) == 1
-    assert [what for what, _ in views["FIVE"].members] == ["original"] + [f"noise sample {i}" for i in range(1, 5)]
+    assert [what for what, _ in views["FIVE"].members] == ["original"] + [f"noise sample {i}" for i in range(1, 11)]
     fuse = views["FuSE"].members
-    assert fuse[0][0] == "original: " + text and 1 < len(fuse) <= 4 and all("[[" in what for what, _ in fuse[1:])
+    assert fuse[0][0] == "original: " + text and 1 < len(fuse) <= 13 and all("[[" in what for what, _ in fuse[1:])
+    # each FuSE's members are scored by the model it wraps: FuSE(FACT)'s by the FACT model
+    assert np.allclose(fuse[0][1], tiny_classifier.predict_proba([text])[0])
+    assert np.allclose(views["FuSE(FACT)"].members[0][1], fact.predict_proba([text])[0])
+    assert not np.allclose(fact.predict_proba([text])[0], tiny_classifier.predict_proba([text])[0])
     for view in views.values():
         assert sum(votes(view, labels).values()) == len(view.members)
         assert np.allclose(view.proba.sum(), 1)
