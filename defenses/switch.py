@@ -63,12 +63,18 @@ class SwitchConfig:
 
 
 def require_hf(classifier, what: str) -> HFClassifier:
-    """The classifier as an :class:`HFClassifier`, or a clear error for black-box ones."""
+    """The classifier as an :class:`HFClassifier` with a fast tokenizer, or a clear error."""
     if not isinstance(classifier, HFClassifier):
         name = getattr(classifier, "name", type(classifier).__name__)
         raise ClassifierError(
             f"{what} needs the model's input embeddings and gradients; {name!r} is a black box "
             "(callable/HTTP). Use an HF model id/folder or a trained classifier folder as the base."
+        )
+    if not getattr(classifier.tokenizer, "is_fast", False):
+        raise ClassifierError(
+            f"{what} maps word pieces back to words through the tokenizer's character offsets, which only "
+            f"a fast (Rust) tokenizer gives; {classifier.name!r} loaded a Python one. Save the model with "
+            "its fast tokenizer (tokenizer.json) or use another base."
         )
     return classifier
 

@@ -230,3 +230,12 @@ def test_defenses_reject_black_box_bases():
         FIVE(black_box)
     with pytest.raises(ClassifierError, match="black box"):
         FuSE(black_box, TABLE, None, None)
+
+
+def test_defenses_need_a_fast_tokenizer(tiny_classifier, tiny_model_dir):
+    from transformers import BertTokenizer
+
+    slow = HFClassifier(tiny_classifier.model, BertTokenizer.from_pretrained(tiny_model_dir), name="slow", device="cpu")
+    for defense in (FIVE, lambda base: FuSE(base, TABLE, None, None)):
+        with pytest.raises(ClassifierError, match="'slow' loaded a Python one"):
+            defense(slow)
