@@ -125,6 +125,8 @@ class HFClassifier:
         source = str(local) if local.exists() else name_or_path
         if local.exists() and not (local / "config.json").exists():
             raise ClassifierError(f"{name_or_path}: folder has no config.json; is it a transformers model folder?")
+        if not local.exists() and (name_or_path.startswith(("/", ".", "~")) or "\\" in name_or_path or name_or_path.count("/") > 1):
+            raise ClassifierError(f"{name_or_path}: no such folder (a hub id is NAME or OWNER/NAME)")
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
             try:

@@ -38,6 +38,9 @@ def test_load_classifier_wrong_path_names_it(tmp_path):
         load_classifier(str(tmp_path / "not_a_model"))
     with pytest.raises(ClassifierError, match="could not load classifier 'no-such-org/no-such-model'"):
         load_classifier("no-such-org/no-such-model")
+    for path in (str(tmp_path / "missing"), "./runs/missing", "runs/missing/model", "~/missing"):
+        with pytest.raises(ClassifierError, match="no such folder"):
+            load_classifier(path)
 
 
 def test_load_classifier_labels_override(tiny_model_dir):
