@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -146,6 +147,10 @@ def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
 def cmd_premade(args: argparse.Namespace) -> int:
     from arena.match import adversarial_examples
 
+    try:  # before the attack, not after it
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out {args.out}: cannot create its folder {Path(args.out).parent} ({exc.strerror})") from exc
     summary, results, defender = _run_match_from_args(args, args.classifier)
     kept = adversarial_examples(results)
     with open(args.out, "w", encoding="utf-8") as handle:
@@ -241,8 +246,6 @@ def _play_tournament(args: argparse.Namespace, defenders: list[str], attackers: 
 
 
 def _write_leaderboard(board: dict, out: str | None) -> list[str]:
-    from pathlib import Path
-
     from arena.tournament import heatmap_png, render_leaderboard
 
     if not out:
@@ -356,7 +359,6 @@ def cmd_train_policy(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from policies.lm import PolicyLM
 

@@ -70,7 +70,7 @@ def test_match_json_show_and_premade_roundtrip(tmp_path, capsys):
     assert main(["match", "--defender", "test_classifier:keyword_probs", *common, "--show", "1"]) == 0
     out = capsys.readouterr().out
     assert "Attack success rate" in out and "[[good]]" in out and "resumed 4 done" in out
-    premade = tmp_path / "adv.jsonl"
+    premade = tmp_path / "sets" / "adv.jsonl"  # its folder is made
     assert main(["premade", "--classifier", "test_classifier:keyword_probs", *common, "--out", str(premade)]) == 0
     adversarial = load_data(str(premade))
     assert len(adversarial) == 3 and all(ex.label == 1 and "good" not in ex.text for ex in adversarial)
