@@ -401,7 +401,7 @@ def _add_train_options(parser: argparse.ArgumentParser, batch_size: int = 32) ->
     add_data_options(parser, default=None)
     parser.add_argument("--out", required=True, help="output folder (resumes from its checkpoint)")
     parser.add_argument("--overwrite", action="store_true", help="retrain even if --out already holds a finished model")
-    parser.add_argument("--base", default="minilm", help="encoder to fine-tune: minilm (packaged, offline) | HF id | model folder")
+    parser.add_argument("--base", default="minilm", help="encoder to fine-tune: minilm or default (the packaged MiniLM the default classifier is built on, offline) | HF id | model folder")
     parser.add_argument("--n", type=int, help="train on the first N examples (after a seeded shuffle)")
     parser.add_argument("--epochs", type=float, default=1.0)
     parser.add_argument("--lr", type=float, default=5e-4)

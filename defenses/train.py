@@ -20,6 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from arena.classifier import ClassifierError
 from arena.data import Example, LabelledData
 from arena.resources import pick_device, resolve_base_model
 
@@ -30,7 +31,7 @@ CHECKPOINT = "checkpoint"
 class TrainConfig:
     """Hyper-parameters of a LoRA fine-tune (defaults: the measured default-classifier recipe)."""
 
-    base: str = "minilm"
+    base: str = "minilm"  # or "default" (the same packaged encoder the default classifier is built on)
     epochs: float = 1.0
     lr: float = 5e-4
     batch_size: int = 32
@@ -44,6 +45,10 @@ class TrainConfig:
     sort_chunk: int = 50
     checkpoint_every: int = 200
     seed: int = 0
+
+    def __post_init__(self):
+        if self.base == "default":
+            self.base = "minilm"
 
 
 def batch_order(lengths: list[int], batch_size: int, sort_chunk: int, seed: int) -> list[list[int]]:
@@ -73,9 +78,12 @@ def _build_model(config: TrainConfig, labels: list[str]):
         model = AutoModelForSequenceClassification.from_pretrained(
             base, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)}, trust_remote_code=False
         )
+        tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
+    except (OSError, ValueError) as exc:
+        hint = "" if Path(base).expanduser().exists() else " (not a local folder; as a hub id it needs internet or a cached copy)"
+        raise ClassifierError(f"could not load base encoder {config.base!r}{hint}; 'minilm' is the packaged offline one: {exc}") from exc
     finally:
         hf_logging.set_verbosity(verbosity)
-    tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
     lora = LoraConfig(
         task_type="SEQ_CLS", r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
         target_modules=config.lora_targets, modules_to_save=["classifier"],
@@ -119,10 +127,10 @@ def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfi
     out = Path(out_dir)
     if (out / "arena_classifier.json").exists() and not (out / CHECKPOINT).exists() and not overwrite:
         raise ValueError(f"{out} already holds a trained classifier; pick another --out or pass --overwrite to retrain it")
-    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     labels = data.label_names
     model, tokenizer = _build_model(config, labels)
+    out.mkdir(parents=True, exist_ok=True)
     dev = pick_device(device)
     model.to(dev)
     examples: list[Example] = data.examples

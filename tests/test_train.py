@@ -65,3 +65,13 @@ def test_finished_folder_is_not_silently_retrained(tmp_path):
     assert (out / "adapter_model.safetensors").read_bytes() == before
     summary = train_classifier(data, out, TrainConfig(batch_size=8, max_length=32, seed=1), device="cpu", progress=False, overwrite=True)
     assert summary["steps"] == 2
+
+
+def test_base_default_is_the_packaged_encoder_and_a_bad_base_is_named(tmp_path):
+    from arena.classifier import ClassifierError
+
+    assert TrainConfig(base="default").base == "minilm"  # `arena train defense fact --base default`
+    data = load_data("builtin", n=8, seed=0)
+    with pytest.raises(ClassifierError, match="could not load base encoder '.*missing'"):
+        train_classifier(data, tmp_path / "out", TrainConfig(base=str(tmp_path / "missing")), progress=False)
+    assert not (tmp_path / "out").exists()
