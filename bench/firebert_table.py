@@ -209,6 +209,8 @@ def main() -> int:
     unknown = sorted({row for row in args.rows + sorted(args.attack_rows) if row.partition("?")[0] not in ROWS})
     if unknown:
         parser.error(f"--rows/--attack-rows: unknown {unknown}; known: {', '.join(ROWS)}")
+    if args.fact and not args.from_results and not Path(args.fact).expanduser().is_dir():
+        parser.error(f"--fact {args.fact}: no such folder (make one with `arena train defense fact`)")
     out_json = RESULTS / "firebert.json"
     if args.from_results:
         result = json.loads(out_json.read_text())
