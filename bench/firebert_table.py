@@ -25,7 +25,8 @@ the rows already in ``bench/results/firebert.json`` keep the cost timed there.
 
 Writes ``bench/results/firebert.{md,json}`` (a data set skipped with ``--mr 0`` / ``--imdb 0``
 keeps its earlier table there); with ``--json`` the last line is the JSON object
-``{"mr": {"plain": {"clean", "premade", "under_attack", "queries", "cost_ratio"}, ...}, "imdb": {...}}``.
+``{"mr": {"plain": {"clean", "premade", "under_attack", "queries", "cost_ratio"}, ...}, "imdb": {...}}``
+(the results file also keeps, under ``settings``, what each data set was run with).
 """
 from __future__ import annotations
 
@@ -228,8 +229,8 @@ def main() -> int:
         out_json.write_text(json.dumps(result, indent=2))
         (RESULTS / "firebert.md").write_text("# FireBERT table (`python bench/firebert_table.py`)\n\n" + render(result))
     print(render(result))
-    if args.json:
-        print(json.dumps(result))
+    if args.json:  # the data sets only; the settings each was run with stay in the results file
+        print(json.dumps({name: table for name, table in result.items() if name != "settings"}))
     return 0
 
 
