@@ -147,10 +147,11 @@ def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
 def cmd_premade(args: argparse.Namespace) -> int:
     from arena.match import adversarial_examples
 
+    folder = Path(args.out).parent
     try:  # before the attack, not after it
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ValueError(f"--out {args.out}: cannot create its folder {Path(args.out).parent} ({exc.strerror})") from exc
+        raise ValueError(f"--out {args.out}: cannot create its folder {folder} ({exc.strerror})") from exc
     summary, results, defender = _run_match_from_args(args, args.classifier)
     kept = adversarial_examples(results)
     with open(args.out, "w", encoding="utf-8") as handle:
@@ -359,7 +360,6 @@ def cmd_train_policy(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-
     from policies.lm import PolicyLM
 
     prompts = Path(args.prompts).read_text().splitlines() if Path(args.prompts).is_file() else _split(args.prompts.replace("|", ","))
