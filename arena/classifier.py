@@ -85,6 +85,12 @@ def to_probabilities(raw: object, n: int, k: int | None, who: str) -> np.ndarray
     return out
 
 
+def hub_hint(name_or_path: str) -> str:
+    """What a failed model load should add: nothing for a local folder, else that a hub id needs
+    internet or a cached copy."""
+    return "" if Path(name_or_path).expanduser().exists() else " (not a local folder; as a hub id it needs internet or a cached copy)"
+
+
 class HFClassifier:
     """A transformers sequence-classification model (hub id or local folder), batched by length."""
 
@@ -135,7 +141,7 @@ class HFClassifier:
                 logging.getLogger(__name__).warning("%s has no safetensors weights; loading the pickle checkpoint (weights_only)", name_or_path)
                 model = AutoModelForSequenceClassification.from_pretrained(source, trust_remote_code=False, use_safetensors=False)
         except Exception as exc:
-            hint = "" if local.exists() else " (not a local folder; as a hub id it needs internet or a cached copy)"
+            hint = hub_hint(name_or_path)
             raise ClassifierError(f"could not load classifier {name_or_path!r}{hint}: {exc}") from exc
         if labels is not None:
             if len(labels) != model.config.num_labels:

@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from arena.classifier import ClassifierError
+from arena.classifier import ClassifierError, hub_hint
 from arena.data import Example, LabelledData
 from arena.resources import pick_device, resolve_base_model
 
@@ -80,8 +80,7 @@ def _build_model(config: TrainConfig, labels: list[str]):
         )
         tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
     except (OSError, ValueError) as exc:
-        hint = "" if Path(base).expanduser().exists() else " (not a local folder; as a hub id it needs internet or a cached copy)"
-        raise ClassifierError(f"could not load base encoder {config.base!r}{hint}; 'minilm' is the packaged offline one: {exc}") from exc
+        raise ClassifierError(f"could not load base encoder {config.base!r}{hub_hint(base)}; 'minilm' is the packaged offline one: {exc}") from exc
     finally:
         hf_logging.set_verbosity(verbosity)
     lora = LoraConfig(
