@@ -14,7 +14,10 @@ Per data set (the first N of ``../shared/data/textfooler/{mr,imdb}``):
   ``--attack-rows``. A row given there as ``row@K`` is attacked on the first K examples only
   (the run goes on from there next time); it then also reports ``attack_n`` (= K),
   ``plain_under_attack_same_n`` and ``plain_queries_same_n``: plain's accuracy under attack and
-  queries on those same K examples.
+  queries on those same K examples. Every attacked row but plain also reports ``x_plain``, its
+  accuracy under attack ÷ plain's on the same examples, and ``x_plain_ci95``, a 95 % paired
+  bootstrap interval of that ratio (10,000 resamples of the examples; ``null`` for a ratio or bound
+  the data leave open, when plain's kept count is or can be 0).
 
 Every run goes through a results store (``--db``), so an interrupted bench resumes. Timing needs a
 quiet machine and the attack columns take hours: ``--keep-cost`` refreshes the other columns while
@@ -39,7 +42,7 @@ from pathlib import Path
 from arena.data import LabelledData, load_data
 from arena.evaluate import evaluate
 from arena.match import adversarial_examples, run_match
-from arena.metrics import attack_summary
+from arena.metrics import attack_summary, ratio_under_attack
 from arena.resources import PRECISIONS
 from arena.store import Store
 from arena.zoo import AttackOptions, build_attacker, build_defender
@@ -117,11 +120,13 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
             attacked = run_match(defender, attacker, data, store, defender_name=spec, attacker_name="textfooler",
                                  data_name=f"{name}?n={n}", config=attack_config, progress=not args.json,
                                  limit=min(args.attack_rows[row] or n, n))
+            ids = {ex.id for ex in data.examples[: attacked["n"]]}
             if attacked["n"] < n:  # attacked on the first examples only: plain on the same ones beside it
-                ids = {ex.id for ex in data.examples[: attacked["n"]]}
                 same = attack_summary([r for r in store.results(made["run_id"]) if r.example_id in ids])
                 partial = {"attack_n": attacked["n"], "plain_under_attack_same_n": same["accuracy_under_attack"],
                            "plain_queries_same_n": same["avg_queries"]}
+            versus = ratio_under_attack([r for r in store.results(attacked["run_id"]) if r.example_id in ids], store.results(made["run_id"]))
+            partial.update(x_plain=_finite(versus["ratio"]), x_plain_ci95=[_finite(versus["low"]), _finite(versus["high"])])
         else:  # passive row: clean and pre-made accuracy only
             attacked = dict.fromkeys(("accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"))
         table[row] = {"clean": clean["accuracy"], "premade": adversarial["accuracy"], "under_attack": attacked["accuracy_under_attack"],
@@ -155,6 +160,15 @@ def cost_to_keep(result: dict, name: str, args) -> dict:
     return {row: values for row, values in table.items() if "ms_per_example" in values}
 
 
+def _finite(value: float) -> float | None:
+    """A ratio for the results file: rounded, None for an unbounded (infinite) one."""
+    return None if value == float("inf") else round(value, 2)
+
+
+def _times(value: float | None) -> str:
+    return "inf" if value is None else f"{value:.2f}"
+
+
 def _fmt(value) -> str:
     return "-" if value is None else (f"{value:.3f}" if isinstance(value, float) and value <= 1 else str(value))
 
@@ -170,8 +184,13 @@ def render(result: dict) -> str:
                   "|---|---:|---:|---:|---:|---:|---:|"]
         for row, v in table.items():
             cells = [_fmt(v[k]) for k in ("clean", "premade", "under_attack", "queries", "perturbed_pct", "cost_ratio")]
+            notes = [f"first {v['attack_n']}; plain there {_fmt(v['plain_under_attack_same_n'])}"] if v.get("attack_n") else []
+            if "x_plain_ci95" in v:
+                low, high = (_times(b) for b in v["x_plain_ci95"])
+                notes.append(f"{_times(v['x_plain'])}x plain, 95% CI {low}-{high}")
+            if notes:
+                cells[2] += f" ({'; '.join(notes)})"
             if v.get("attack_n"):
-                cells[2] += f" (first {v['attack_n']}; plain there {_fmt(v['plain_under_attack_same_n'])})"
                 cells[3] += f" (plain there {_fmt(v['plain_queries_same_n'])})"
             lines.append(f"| {row} | " + " | ".join(cells) + " |")
         lines.append("")

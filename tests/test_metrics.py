@@ -1,0 +1,39 @@
+"""Accuracy-under-attack ratio with its paired bootstrap interval."""
+import math
+
+import pytest
+
+from arena.metrics import ratio_under_attack
+from arena.store import ExampleResult
+
+
+def run(kept: list[bool], start: int = 0) -> list[ExampleResult]:
+    """Attack results on examples start.. : kept -> attack failed (the defender held), else succeeded."""
+    return [ExampleResult(idx=i, example_id=f"ex{start + i}", label=1, original_text="t", status="failed" if k else "succeeded")
+            for i, k in enumerate(kept)]
+
+
+def test_ratio_and_interval_around_it():
+    defended, plain = run([True] * 20 + [False] * 20), run([True] * 10 + [False] * 30)
+    out = ratio_under_attack(defended, plain)
+    assert out["n"] == 40 and out["ratio"] == 2.0
+    assert 1.0 < out["low"] < 2.0 < out["high"]
+    assert ratio_under_attack(plain, plain) == {"n": 40, "ratio": 1.0, "low": 1.0, "high": 1.0}
+
+
+def test_the_bootstrap_is_paired():
+    # the defender keeps every example plain keeps, and more: in every paired resample it keeps at
+    # least as many, so the interval cannot go under 1 (resampling the runs apart would)
+    defended = run([True] * 6 + [False] * 34)
+    plain = run([True] * 5 + [False] * 35)
+    assert ratio_under_attack(defended, plain)["low"] >= 1.0
+
+
+def test_only_shared_examples_count_and_zero_baselines():
+    defended = run([True, True, False, False])
+    plain = run([True] * 5, start=2)  # shares ex2, ex3 only: kept 0 vs 2 (ex0, ex1 would make it more)
+    assert ratio_under_attack(defended, plain) == {"n": 2, "ratio": 0.0, "low": 0.0, "high": 0.0}
+    out = ratio_under_attack(run([True, False] * 10), run([False] * 20))
+    assert math.isinf(out["ratio"]) and math.isinf(out["high"])
+    with pytest.raises(ValueError, match="share no example"):
+        ratio_under_attack(defended, run([True], start=10))
