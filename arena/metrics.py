@@ -65,9 +65,8 @@ def attack_summary(results: Sequence[ExampleResult]) -> dict:
 
 def ratio_under_attack(results: Sequence[ExampleResult], baseline: Sequence[ExampleResult], *,
                        level: float = 0.95, resamples: int = 10_000, seed: int = 0) -> dict:
-    """How many times the baseline's accuracy under attack ``results`` keep, on the examples both
-    runs attacked, with a paired bootstrap interval (examples resampled together, so both runs see
-    the same draw).
+    """Accuracy under attack of ``results`` ÷ the baseline's, on the examples both runs attacked,
+    with a paired bootstrap interval (examples resampled together, so both runs see the same draw).
 
     Returns ``{"n", "ratio", "low", "high"}``; a ratio is ``inf`` where the baseline keeps no
     example and the other run keeps some (so a ``high`` of ``inf`` says the baseline's count is too
@@ -76,22 +75,21 @@ def ratio_under_attack(results: Sequence[ExampleResult], baseline: Sequence[Exam
     if not 0 < level < 1 or resamples < 1:
         raise ValueError(f"need 0 < level < 1 and resamples >= 1 (got {level}, {resamples})")
     base = {r.example_id: r.status == "failed" for r in baseline}
-    ids = [r.example_id for r in results if r.example_id in base]
-    if not ids:
+    pairs = [(r.status == "failed", base[r.example_id]) for r in results if r.example_id in base]
+    if not pairs:
         raise ValueError("the two runs share no example")
-    kept = np.array([[r.status == "failed" for r in results if r.example_id in base], [base[i] for i in ids]], dtype=float)
-    draws = np.random.default_rng(seed).integers(len(ids), size=(resamples, len(ids)))
-    ratios = np.sort(_ratio(kept[0][draws].sum(axis=1), kept[1][draws].sum(axis=1)))
+    kept, base_kept = np.array(pairs, dtype=float).T
+    draws = np.random.default_rng(seed).integers(len(pairs), size=(resamples, len(pairs)))
+    ratios = np.sort(_ratio(kept[draws].sum(axis=1), base_kept[draws].sum(axis=1)))
     tail = (1 - level) / 2
-    return {"n": len(ids), "ratio": float(_ratio(kept[0].sum(), kept[1].sum())),
+    return {"n": len(pairs), "ratio": float(_ratio(kept.sum(), base_kept.sum())),
             "low": float(ratios[int(np.floor(tail * resamples))]),
             "high": float(ratios[min(resamples - 1, int(np.ceil((1 - tail) * resamples)) - 1)])}
 
 
 def _ratio(kept: np.ndarray, base_kept: np.ndarray) -> np.ndarray:
     """kept / base_kept, inf where only the base is 0, 1 where both are."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(base_kept > 0, kept / np.maximum(base_kept, 1), np.where(kept > 0, np.inf, 1.0))
+    return np.where(base_kept > 0, kept / np.maximum(base_kept, 1), np.where(kept > 0, np.inf, 1.0))
 
 
 def _rl_fields(succeeded: list[ExampleResult], attacked: list[ExampleResult]) -> dict:

@@ -166,6 +166,7 @@ def _finite(value: float) -> float | None:
 
 
 def _times(value: float | None) -> str:
+    """A ratio from the results file as the table shows it."""
     return "inf" if value is None else f"{value:.2f}"
 
 
