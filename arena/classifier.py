@@ -141,8 +141,7 @@ class HFClassifier:
                 logging.getLogger(__name__).warning("%s has no safetensors weights; loading the pickle checkpoint (weights_only)", name_or_path)
                 model = AutoModelForSequenceClassification.from_pretrained(source, trust_remote_code=False, use_safetensors=False)
         except Exception as exc:
-            hint = hub_hint(name_or_path)
-            raise ClassifierError(f"could not load classifier {name_or_path!r}{hint}: {exc}") from exc
+            raise ClassifierError(f"could not load classifier {name_or_path!r}{hub_hint(name_or_path)}: {exc}") from exc
         if labels is not None:
             if len(labels) != model.config.num_labels:
                 raise ClassifierError(f"{name_or_path}: {len(labels)} labels given but the model has {model.config.num_labels} outputs")
