@@ -239,11 +239,14 @@ def _play_tournament(args: argparse.Namespace, defenders: list[str], attackers: 
 
     if args.text_col or args.label_col or args.pair_col or args.labels:
         raise ValueError("tournaments read --data with its default columns; convert the file or use a TextFooler/TSV file with text,label")
+    baseline = getattr(args, "baseline", None)
+    if baseline is not None and baseline not in defenders:  # before hours of attacks, not after
+        raise ValueError(f"--baseline {baseline!r} is not one of the defenders: {', '.join(defenders)}")
     mapper = (lambda matchups: ray_map(matchups, args.ray)) if getattr(args, "ray", None) else None
     say = None if args.json else (lambda what: print(f"  playing {what}", file=sys.stderr, flush=True))
     tid = run_tournament(defenders, attackers, _matchup_template(args), mapper=mapper, progress=say)
     with Store(args.db) as store:
-        return leaderboard(store, tid)
+        return leaderboard(store, tid, baseline)
 
 
 def _write_leaderboard(board: dict, out: str | None) -> list[str]:
@@ -273,7 +276,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from arena.tournament import leaderboard, render_leaderboard
 
     with Store(args.db) as store:
-        board = leaderboard(store, args.tournament)
+        board = leaderboard(store, args.tournament, args.baseline)
     files = _write_leaderboard(board, args.out)
     print(json.dumps({**board, "files": files}) if args.json else render_leaderboard(board))
     return 0
@@ -456,6 +459,13 @@ def _add_tournament_options(parser: argparse.ArgumentParser, out: str) -> None:
                         help="run matchups as Ray tasks: a local Ray instance, or the cluster at ADDRESS")
 
 
+def _add_baseline_option(parser: argparse.ArgumentParser) -> None:
+    """``--baseline``: the defender every other one's accuracy under attack is divided by."""
+    parser.add_argument("--baseline", metavar="DEFENDER",
+                        help="one of the defenders (e.g. plain): also show each other's accuracy under attack ÷ its, "
+                             "on the same examples, with a 95%% paired bootstrap interval")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="arena", description="FireArena: attack, defend and score NLP classifiers.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -552,12 +562,14 @@ def build_parser() -> argparse.ArgumentParser:
     to.add_argument("--defenders", required=True, help="comma-separated defenders, e.g. plain,fuse,five,fact:PATH")
     to.add_argument("--attackers", required=True, help="comma-separated attackers, e.g. textfooler,textattack:pwws,rl:DIR")
     _add_tournament_options(to, "leaderboard")
+    _add_baseline_option(to)
     to.set_defaults(func=cmd_tournament)
 
     lb = commands.add_parser("leaderboard", help="print a tournament's leaderboard again from the store")
     lb.add_argument("--db", default="arena.db", help="results store (SQLite file)")
     lb.add_argument("--tournament", help="tournament id (default: the newest)")
     lb.add_argument("--out", help="also write leaderboard.md/.json and heatmap.png to this folder")
+    _add_baseline_option(lb)
     lb.add_argument("--json", action="store_true")
     lb.set_defaults(func=cmd_leaderboard)
 

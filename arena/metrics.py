@@ -87,6 +87,19 @@ def ratio_under_attack(results: Sequence[ExampleResult], baseline: Sequence[Exam
             "high": float(ratios[min(resamples - 1, int(np.ceil((1 - tail) * resamples)) - 1)])}
 
 
+def ratio_record(versus: dict) -> dict:
+    """A :func:`ratio_under_attack` result as a JSON file keeps it: ``{"ratio", "ci95": [low, high]}``,
+    rounded to 2 digits, ``None`` for an unbounded (infinite) value."""
+    finite = lambda value: None if value == float("inf") else round(value, 2)  # noqa: E731
+    return {"ratio": finite(versus["ratio"]), "ci95": [finite(versus["low"]), finite(versus["high"])]}
+
+
+def ratio_text(ratio: float | None, ci95: Sequence[float | None], baseline: str) -> str:
+    """A stored ratio as tables show it, e.g. ``1.81x plain, 95% CI 1.50-2.24`` (None reads ``inf``)."""
+    times = lambda value: "inf" if value is None else f"{value:.2f}"  # noqa: E731
+    return f"{times(ratio)}x {baseline}, 95% CI {times(ci95[0])}-{times(ci95[1])}"
+
+
 def _ratio(kept: np.ndarray, base_kept: np.ndarray) -> np.ndarray:
     """kept / base_kept, inf where only the base is 0, 1 where both are."""
     return np.where(base_kept > 0, kept / np.maximum(base_kept, 1), np.where(kept > 0, np.inf, 1.0))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from arena.metrics import accuracy, attack_summary
+from arena.metrics import accuracy, attack_summary, ratio_record, ratio_text, ratio_under_attack
 from arena.store import Store
 from arena.zoo import data_name, defender_name
 
@@ -106,11 +106,14 @@ def run_tournament(defenders: Sequence[str], attackers: Sequence[str], template:
     return tid
 
 
-def leaderboard(store: Store, tournament_id: str | None = None) -> dict:
+def leaderboard(store: Store, tournament_id: str | None = None, baseline: str | None = None) -> dict:
     """The leaderboard of a tournament (default: the newest), from the per-example results.
 
-    Per defender: clean accuracy, accuracy under each attacker, the worst case. Per attacker:
-    success rate, queries and similarity, averaged over defenders (and per defender).
+    Per defender: clean accuracy, accuracy under each attacker, the worst case; with a
+    ``baseline`` (one of the tournament's defenders, e.g. ``plain``) also, per attacker, its
+    accuracy under attack ÷ the baseline's on the same examples with a 95 % paired bootstrap
+    interval (``x_baseline``). Per attacker: success rate, queries and similarity, averaged over
+    defenders (and per defender).
     """
     runs = store.runs("tournament")
     if not runs:
@@ -120,13 +123,21 @@ def leaderboard(store: Store, tournament_id: str | None = None) -> dict:
         raise ValueError(f"no tournament {tournament_id!r} in {store.path}; known: {', '.join(r['run_id'] for r in runs)}")
     table = run["summary"]
     defenders, attackers = run["config"]["defenders"], run["config"]["attackers"]
+    if baseline is not None and baseline not in defenders:
+        raise ValueError(f"baseline {baseline!r} is not a defender of tournament {run['run_id']}; its defenders: {', '.join(defenders)}")
     summaries = {d: {a: attack_summary(store.results(table["matches"][d][a])) for a in attackers} for d in defenders}
     board = {"tournament": run["run_id"], "data": run["data"], "defenders": {}, "attackers": {}}
+    if baseline is not None:
+        board["baseline"] = baseline
     for d in defenders:
         under = {a: summaries[d][a]["accuracy_under_attack"] for a in attackers}
         worst = min(attackers, key=lambda a: under[a])
         board["defenders"][d] = {"clean_accuracy": round(accuracy(store.results(table["clean"][d])), 4), "under_attack": under,
                                  "worst_case": under[worst], "worst_attacker": worst}
+        if baseline is not None and d != baseline:
+            board["defenders"][d]["x_baseline"] = {
+                a: ratio_record(ratio_under_attack(store.results(table["matches"][d][a]), store.results(table["matches"][baseline][a])))
+                for a in attackers}
     for a in attackers:
         def mean(key: str) -> float | None:
             values = [summaries[d][a][key] for d in defenders if summaries[d][a][key] is not None]
@@ -149,6 +160,14 @@ def render_leaderboard(board: dict) -> str:
     for rank, (d, row) in enumerate(ranked, 1):
         lines.append(f"| {rank} | {d} | {fmt(row['clean_accuracy'])} | " + " | ".join(fmt(row["under_attack"][a]) for a in attackers)
                      + f" | {fmt(row['worst_case'])} ({row['worst_attacker']}) |")
+    if "baseline" in board:
+        base = board["baseline"]
+        lines += ["", f"Accuracy under attack ÷ {base}'s, on the same examples (95 % paired bootstrap interval):", "",
+                  "| defender | " + " | ".join(attackers) + " |", "|---|" + "---:|" * len(attackers)]
+        for d, row in ranked:
+            if "x_baseline" in row:
+                lines.append(f"| {d} | " + " | ".join(ratio_text(row["x_baseline"][a]["ratio"], row["x_baseline"][a]["ci95"], base)
+                                                       for a in attackers) + " |")
     lines += ["", "| attacker | success rate | queries | similarity |", "|---|---:|---:|---:|"]
     for a, row in sorted(board["attackers"].items(), key=lambda kv: -(kv[1]["attack_success_rate"] or 0)):
         lines.append(f"| {a} | {fmt(row['attack_success_rate'])} | {row['avg_queries']} | {fmt(row['avg_similarity'])} |")

@@ -42,7 +42,7 @@ from pathlib import Path
 from arena.data import LabelledData, load_data
 from arena.evaluate import evaluate
 from arena.match import adversarial_examples, run_match
-from arena.metrics import attack_summary, ratio_under_attack
+from arena.metrics import attack_summary, ratio_record, ratio_text, ratio_under_attack
 from arena.resources import PRECISIONS
 from arena.store import Store
 from arena.zoo import AttackOptions, build_attacker, build_defender
@@ -127,7 +127,8 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
                 partial = {"attack_n": attacked["n"], "plain_under_attack_same_n": same["accuracy_under_attack"],
                            "plain_queries_same_n": same["avg_queries"]}
             versus = ratio_under_attack([r for r in store.results(attacked["run_id"]) if r.example_id in ids], plain_results)
-            partial.update(x_plain=_finite(versus["ratio"]), x_plain_ci95=[_finite(versus["low"]), _finite(versus["high"])])
+            record = ratio_record(versus)
+            partial.update(x_plain=record["ratio"], x_plain_ci95=record["ci95"])
         else:  # passive row: clean and pre-made accuracy only
             attacked = dict.fromkeys(("accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"))
         table[row] = {"clean": clean["accuracy"], "premade": adversarial["accuracy"], "under_attack": attacked["accuracy_under_attack"],
@@ -161,16 +162,6 @@ def cost_to_keep(result: dict, name: str, args) -> dict:
     return {row: values for row, values in table.items() if "ms_per_example" in values}
 
 
-def _finite(value: float) -> float | None:
-    """A ratio for the results file: rounded, None for an unbounded (infinite) one."""
-    return None if value == float("inf") else round(value, 2)
-
-
-def _times(value: float | None) -> str:
-    """A ratio from the results file as the table shows it."""
-    return "inf" if value is None else f"{value:.2f}"
-
-
 def _fmt(value) -> str:
     return "-" if value is None else (f"{value:.3f}" if isinstance(value, float) and value <= 1 else str(value))
 
@@ -191,8 +182,7 @@ def render(result: dict) -> str:
                 notes.append(f"first {v['attack_n']}; plain there {_fmt(v['plain_under_attack_same_n'])}")
                 cells[3] += f" (plain there {_fmt(v['plain_queries_same_n'])})"
             if "x_plain_ci95" in v:
-                low, high = (_times(b) for b in v["x_plain_ci95"])
-                notes.append(f"{_times(v['x_plain'])}x plain, 95% CI {low}-{high}")
+                notes.append(ratio_text(v["x_plain"], v["x_plain_ci95"], "plain"))
             if notes:
                 cells[2] += f" ({'; '.join(notes)})"
             lines.append(f"| {row} | " + " | ".join(cells) + " |")

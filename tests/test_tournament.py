@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from arena.metrics import accuracy, attack_summary
+from arena.metrics import accuracy, attack_summary, ratio_under_attack
 from arena.report import instructive_examples, robustness_curve
 from arena.store import ExampleResult, Store
 from arena.tournament import Matchup, leaderboard, render_leaderboard, run_tournament
@@ -72,6 +72,23 @@ def test_tournament_resumes_and_leaderboard_equals_store(setup):
             leaderboard(store, "nope")
 
 
+def test_leaderboard_against_a_baseline(setup):
+    template, defenders = setup
+    weak, strong = defenders
+    tid = run_tournament(defenders, ["textfooler"], template)
+    with Store(template.db) as store:
+        board = leaderboard(store, tid, baseline=weak)
+        matches = store.run(tid)["summary"]["matches"]
+        expected = ratio_under_attack(store.results(matches[strong]["textfooler"]), store.results(matches[weak]["textfooler"]))
+        with pytest.raises(ValueError, match="not a defender"):
+            leaderboard(store, tid, baseline="plain")
+    assert board["baseline"] == weak and "x_baseline" not in board["defenders"][weak]
+    got = board["defenders"][strong]["x_baseline"]["textfooler"]
+    assert got["ratio"] == round(expected["ratio"], 2) > 1 and got["ci95"][0] <= got["ratio"] <= got["ci95"][1]
+    assert f"{got['ratio']:.2f}x {weak}, 95% CI" in render_leaderboard(board)
+    json.dumps(board)  # stays a JSON object (an unbounded ratio is null)
+
+
 def test_ray_sharding_gives_the_local_leaderboard(setup, tmp_path):
     ray = pytest.importorskip("ray")
     from arena.tournament import ray_map
@@ -118,3 +135,8 @@ def test_cli_tournament_leaderboard_and_score(setup, tmp_path, capsys):
     card = (tmp_path / "card" / "report.md").read_text()
     assert "Robustness curve" in card and "clean accuracy" in card and (tmp_path / "card" / "report.png").exists()
     assert main(["leaderboard", "--db", str(tmp_path / "empty.db")]) == 2
+    assert main(["leaderboard", "--db", template.db, "--tournament", board["tournament"], "--baseline", defenders[0], "--json"]) == 0
+    versus = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert versus["baseline"] == defenders[0] and "x_baseline" in versus["defenders"][defenders[1]]
+    assert main(["tournament", "--defenders", defenders[1], "--attackers", "textfooler", *common, "--baseline", "plain"]) == 2
+    assert "--baseline 'plain' is not one of the defenders" in capsys.readouterr().err
