@@ -46,8 +46,9 @@ class Matchup:
     options: dict = field(default_factory=dict)  # AttackOptions fields
 
 
-def play(m: Matchup) -> str:
-    """Run (or resume) one matchup into ``m.db``; returns its run id."""
+def play(m: Matchup, progress: bool = False) -> str:
+    """Run (or resume) one matchup into ``m.db``; returns its run id (``progress``: a progress bar
+    over the examples on stderr)."""
     from arena.data import load_data
     from arena.evaluate import evaluate
     from arena.match import run_match
@@ -59,11 +60,11 @@ def play(m: Matchup) -> str:
     name, dname = defender_name(m.defender, m.base, m.synonyms, m.defense_seed), data_name(m.data, m.n, m.seed)
     with Store(m.db) as store:
         if m.attacker is None:
-            return evaluate(defender, data, store, classifier_name=name, data_name=dname, progress=False)["run_id"]
+            return evaluate(defender, data, store, classifier_name=name, data_name=dname, progress=progress)["run_id"]
         options = AttackOptions(**{"synonyms": m.synonyms, "device": m.device, **m.options})
         attacker = build_attacker(m.attacker, options)
         return run_match(defender, attacker, data, store, defender_name=name, attacker_name=m.attacker, data_name=dname,
-                         config=match_config(m.attacker, options, m.max_length), query_budget=m.query_budget, progress=False)["run_id"]
+                         config=match_config(m.attacker, options, m.max_length), query_budget=m.query_budget, progress=progress)["run_id"]
 
 
 def ray_map(matchups: Sequence[Matchup], address: str | None = None) -> list[str]:
@@ -79,7 +80,8 @@ def ray_map(matchups: Sequence[Matchup], address: str | None = None) -> list[str
 def run_tournament(defenders: Sequence[str], attackers: Sequence[str], template: Matchup,
                    mapper: Callable[[Sequence[Matchup]], list[str]] | None = None, progress: Callable[[str], None] | None = None) -> str:
     """Play every defender's clean evaluation and every defender x attacker match; record the
-    tournament in the store; returns its id. ``mapper`` runs a list of matchups (default: here, in turn)."""
+    tournament in the store; returns its id. ``mapper`` runs a list of matchups (default: here, in turn,
+    each announced to ``progress`` and shown with a progress bar when ``progress`` is given)."""
     if not defenders or not attackers:
         raise ValueError("a tournament needs at least one defender and one attacker")
     matchups = [Matchup(**{**asdict(template), "defender": d, "attacker": a}) for d in defenders for a in (None, *attackers)]
@@ -88,7 +90,7 @@ def run_tournament(defenders: Sequence[str], attackers: Sequence[str], template:
         for m in matchups:
             if progress:
                 progress(f"{m.attacker or 'clean'} vs {m.defender}")
-            run_ids.append(play(m))
+            run_ids.append(play(m, progress=progress is not None))
     else:
         run_ids = mapper(matchups)
     table = {"clean": {}, "matches": {}}
