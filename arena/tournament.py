@@ -127,7 +127,8 @@ def leaderboard(store: Store, tournament_id: str | None = None, baseline: str | 
     defenders, attackers = run["config"]["defenders"], run["config"]["attackers"]
     if baseline is not None and baseline not in defenders:
         raise ValueError(f"baseline {baseline!r} is not a defender of tournament {run['run_id']}; its defenders: {', '.join(defenders)}")
-    summaries = {d: {a: attack_summary(store.results(table["matches"][d][a])) for a in attackers} for d in defenders}
+    results = {d: {a: store.results(table["matches"][d][a]) for a in attackers} for d in defenders}  # read once
+    summaries = {d: {a: attack_summary(results[d][a]) for a in attackers} for d in defenders}
     board = {"tournament": run["run_id"], "data": run["data"], "defenders": {}, "attackers": {}}
     if baseline is not None:
         board["baseline"] = baseline
@@ -137,9 +138,7 @@ def leaderboard(store: Store, tournament_id: str | None = None, baseline: str | 
         board["defenders"][d] = {"clean_accuracy": round(accuracy(store.results(table["clean"][d])), 4), "under_attack": under,
                                  "worst_case": under[worst], "worst_attacker": worst}
         if baseline is not None and d != baseline:
-            board["defenders"][d]["x_baseline"] = {
-                a: ratio_record(ratio_under_attack(store.results(table["matches"][d][a]), store.results(table["matches"][baseline][a])))
-                for a in attackers}
+            board["defenders"][d]["x_baseline"] = {a: ratio_record(ratio_under_attack(results[d][a], results[baseline][a])) for a in attackers}
     for a in attackers:
         def mean(key: str) -> float | None:
             values = [summaries[d][a][key] for d in defenders if summaries[d][a][key] is not None]
