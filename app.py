@@ -42,7 +42,7 @@ from arena.classifier import Classifier, ClassifierError, HFClassifier  # noqa: 
 from arena.data import Example  # noqa: E402
 from arena.match import mark_changes  # noqa: E402
 from arena.metrics import attack_summary  # noqa: E402
-from arena.resources import ResourceMissing  # noqa: E402
+from arena.resources import FACT_CLASSIFIER_DIR, ResourceMissing  # noqa: E402
 from arena.scorer import QueryBudgetExceeded, Scorer  # noqa: E402
 from arena.store import ExampleResult, Store  # noqa: E402
 from arena.words import WordView, match_case  # noqa: E402
@@ -878,7 +878,9 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block:
 def add_options(parser: argparse.ArgumentParser) -> None:
     """The app's command-line options (shared by ``python app.py`` and ``arena demo``)."""
     parser.add_argument("--classifier", default="default", help="base classifier (plain) that FuSE and FIVE wrap")
-    parser.add_argument("--fact", metavar="PATH", help="a FACT-tuned classifier folder (`arena train defense fact`): adds the FACT, FuSE(FACT) and FIVE(FACT) defenders")
+    parser.add_argument("--fact", metavar="PATH", default="auto",
+                        help="a FACT-tuned classifier folder (`arena train defense fact`) for the FACT, FuSE(FACT) and FIVE(FACT) defenders; "
+                             "auto (default): the packaged FACT model when --classifier is default; none: no FACT defenders")
     parser.add_argument("--rl-attacker", metavar="DIR",
                         help="a policy from `arena train policy --task attacker` (DIR or DIR/policy): adds the RL policy attacker")
     parser.add_argument("--generator", metavar="DIR",
@@ -893,10 +895,20 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--attack-seconds", type=float, default=Limits.attack_seconds, help="time limit of one attack")
 
 
+def fact_folder(option: str, classifier: str) -> str | None:
+    """The FACT folder that ``--fact`` names: ``auto`` is the packaged model for the default classifier
+    (a FACT model hardens one classifier, so none for another), ``none`` is none."""
+    if option == "none":
+        return None
+    if option == "auto":
+        return str(FACT_CLASSIFIER_DIR) if classifier == "default" else None
+    return option
+
+
 def run(args: argparse.Namespace) -> None:
     """Load the models named by ``args`` and serve the app until interrupted."""
     began = time.perf_counter()
-    models = load_models(args.classifier, fact=args.fact, synonyms=args.synonyms, device=args.device, rl_attacker=args.rl_attacker,
+    models = load_models(args.classifier, fact=fact_folder(args.fact, args.classifier), synonyms=args.synonyms, device=args.device, rl_attacker=args.rl_attacker,
                          generator=args.generator)
     demo = build_app(models, Limits(args.max_chars, args.max_words, args.attack_seconds), args.db)
     print(f"FireArena app: models loaded in {time.perf_counter() - began:.1f} s; serving http://{args.host}:{args.port}", flush=True)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from arena.batching import length_bucketed_batches
-from arena.resources import DEFAULT_CLASSIFIER_DIR, autocast_dtype, minilm_path, pick_device
+from arena.resources import DEFAULT_CLASSIFIER_DIR, FACT_CLASSIFIER_DIR, autocast_dtype, minilm_path, pick_device
 
 TextInput = Union[str, tuple[str, str]]
 Encoded = dict[str, list[int]]
@@ -340,7 +340,8 @@ class HTTPClassifier:
 
 
 def load_default_classifier(adapter_dir: str | Path = DEFAULT_CLASSIFIER_DIR, **kwargs) -> HFClassifier:
-    """The offline default: packaged MiniLM encoder + the committed LoRA adapter and head, merged."""
+    """The offline default (or another adapter folder, e.g. the packaged FACT model): packaged MiniLM
+    encoder + the committed LoRA adapter and head, merged."""
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -361,7 +362,8 @@ def load_default_classifier(adapter_dir: str | Path = DEFAULT_CLASSIFIER_DIR, **
         hf_logging.set_verbosity(verbosity)
     model = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
     tokenizer = AutoTokenizer.from_pretrained(base)
-    return HFClassifier(model, tokenizer, name=str(adapter_dir) if adapter_dir != DEFAULT_CLASSIFIER_DIR else "default", **kwargs)
+    name = {DEFAULT_CLASSIFIER_DIR: "default", FACT_CLASSIFIER_DIR: "fact"}.get(adapter_dir.resolve(), str(adapter_dir))
+    return HFClassifier(model, tokenizer, name=name, **kwargs)
 
 
 def load_classifier(spec: str, *, labels: Sequence[str] | None = None, **kwargs) -> Classifier:

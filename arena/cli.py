@@ -35,7 +35,7 @@ def add_classifier_options(parser: argparse.ArgumentParser, flag: str | None = "
     if flag:
         parser.add_argument(flag, default="default",
                             help="default (offline MiniLM sentiment) | trained folder | HF id or folder | module:function | http://host:port/path"
-                                 " | a defense: plain | fuse | five (wrap --base) | fact:PATH | fuse+fact:PATH | five+fact:PATH")
+                                 " | a defense: plain | fuse | five (wrap --base) | fact[:PATH] | fuse+fact[:PATH] | five+fact[:PATH] (no PATH: the packaged FACT model)")
     parser.add_argument("--base", default="default", help="base classifier that plain/fuse/five wrap")
     parser.add_argument("--defense-seed", type=int, default=0, help="seed of stochastic defenses (FuSE, FIVE)")
     parser.add_argument("--synonyms", default="auto",
@@ -559,7 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
     tp.set_defaults(func=cmd_train_policy)
 
     to = commands.add_parser("tournament", help="every defender against every attacker (resumable, in --db); leaderboard + heatmap")
-    to.add_argument("--defenders", required=True, help="comma-separated defenders, e.g. plain,fuse,five,fact:PATH")
+    to.add_argument("--defenders", required=True, help="comma-separated defenders, e.g. plain,fuse,five,fact (packaged) or fact:PATH")
     to.add_argument("--attackers", required=True, help="comma-separated attackers, e.g. textfooler,textattack:pwws,rl:DIR")
     _add_tournament_options(to, "leaderboard")
     _add_baseline_option(to)

@@ -14,6 +14,7 @@ import torch
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 DEFAULT_CLASSIFIER_DIR = ASSETS / "default_classifier"
+FACT_CLASSIFIER_DIR = ASSETS / "fact_classifier"  # FACT co-tuned counterpart of the default classifier
 BUILTIN_REVIEWS = ASSETS / "movie_reviews.tsv"
 
 
@@ -81,8 +82,9 @@ def offline_resources() -> dict[str, str]:
         found["minilm encoder"] = minilm_path()
     except ResourceMissing as exc:
         found["minilm encoder"] = f"missing ({exc})"
-    adapter = DEFAULT_CLASSIFIER_DIR / "adapter_model.safetensors"
-    found["default classifier adapter"] = str(adapter) if adapter.exists() else "missing (train it: see README)"
+    for what, folder in (("default classifier adapter", DEFAULT_CLASSIFIER_DIR), ("FACT classifier adapter", FACT_CLASSIFIER_DIR)):
+        adapter = folder / "adapter_model.safetensors"
+        found[what] = str(adapter) if adapter.exists() else "missing (train it: see README)"
     found["built-in movie reviews"] = str(BUILTIN_REVIEWS) if BUILTIN_REVIEWS.exists() else "missing"
     found["cache"] = str(cache_dir())
     return found

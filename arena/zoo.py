@@ -41,7 +41,7 @@ def match_config(attacker: str, options: AttackOptions, max_length: int) -> dict
 
 
 ATTACKERS = ("textfooler", "textattack:RECIPE", "rl:DIR", "gen:DIR")
-DEFENSES = ("plain", "fuse", "five", "fact:PATH", "fuse+fact:PATH", "five+fact:PATH")
+DEFENSES = ("plain", "fuse", "five", "fact[:PATH]", "fuse+fact[:PATH]", "five+fact[:PATH]")
 
 
 def defender_name(spec: str, base: str = "default", synonyms: str = "auto", seed: int = 0) -> str:
@@ -79,19 +79,29 @@ def data_name(data: str, n: int | None = None, seed: int | None = None) -> str:
     return data + (f"?n={n}" if n else "") + (f"&seed={seed}" if seed is not None else "")
 
 
+def packaged_fact(spec: str, base: str) -> str:
+    """Folder of the packaged FACT model, which hardens the default classifier (a clear error for another base)."""
+    from arena.resources import FACT_CLASSIFIER_DIR
+
+    if base != "default":
+        raise ValueError(f"{spec!r}: the packaged FACT model is co-tuned from the default classifier's encoder, not for "
+                         f"--base {base!r}; train one (`arena train defense fact --base ENCODER --judge {base} ...`) and "
+                         f"pass {spec.partition('?')[0]}:FOLDER")
+    return str(FACT_CLASSIFIER_DIR)
+
+
 def build_defender(spec: str, base: str = "default", *, synonyms: str = "auto", seed: int = 0, labels=None, **classifier_options):
     """A defender by name: ``plain | fuse | five`` wrap ``base``; ``fact:PATH``, ``fuse+fact:PATH``,
-    ``five+fact:PATH`` wrap the FACT-tuned classifier at PATH; anything else is a classifier spec.
-    FuSE and FIVE take settings after ``?``: ``five?std=8.14&samples=8``,
+    ``five+fact:PATH`` wrap the FACT-tuned classifier at PATH, and without ``:PATH`` the packaged one
+    (the default classifier's FACT counterpart, so only with ``base`` ``default``); anything else is
+    a classifier spec. FuSE and FIVE take settings after ``?``: ``five?std=8.14&samples=8``,
     ``fuse+fact:runs/fact?perturb_words=2&combination=vote``."""
     from arena.classifier import load_classifier
 
     core, _, settings = spec.partition("?")
     name, _, path = core.partition(":")
     if name in ("fact", "fuse+fact", "five+fact"):
-        if not path:
-            raise ValueError(f"{spec!r}: give the FACT-tuned classifier folder, e.g. {name}:runs/fact")
-        model = load_classifier(path, labels=labels, **classifier_options)
+        model = load_classifier(path or packaged_fact(spec, base), labels=labels, **classifier_options)
         wrapper = name.split("+")[0] if "+" in name else None
     elif core in ("plain", "fuse", "five"):
         model = load_classifier(base, labels=labels, **classifier_options)

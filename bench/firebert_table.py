@@ -21,9 +21,11 @@ Per data set (the first N of ``../shared/data/textfooler/{mr,imdb}``):
 
 Every run goes through a results store (``--db``), so an interrupted bench resumes. Timing needs a
 quiet machine and the attack columns take hours: ``--keep-cost`` refreshes the other columns while
-the rows already in ``bench/results/firebert.json`` keep the cost timed there.
+the rows already in ``bench/results/firebert.json`` keep the cost timed there; ``--keep-rows`` (with
+``--keep-cost``) re-runs only ``--rows`` and keeps the earlier table's other rows (checked: same
+settings and the same plain attack, which their ratios pair with).
 
-    python bench/firebert_table.py --fact runs/fact [--mr 300] [--imdb 200] [--json]
+    python bench/firebert_table.py [--fact runs/fact] [--mr 300] [--imdb 200] [--json]
     python bench/firebert_table.py --from-results [--json]
 
 Writes ``bench/results/firebert.{md,json}`` (a data set skipped with ``--mr 0`` / ``--imdb 0``
@@ -52,12 +54,12 @@ RESULTS = Path(__file__).resolve().parent / "results"
 ROWS = ("plain", "fuse", "five", "fact", "five+fact", "fuse+fact")  # FuSE(FACT), the costliest, last
 
 
-def defender_spec(row: str, fact: str | None) -> str | None:
-    """Registry spec of a table row, ``?settings`` kept (None when the row needs a FACT model that
-    was not given)."""
+def defender_spec(row: str, fact: str | None) -> str:
+    """Registry spec of a table row, ``?settings`` kept; FACT rows use the folder ``fact``, or the
+    packaged FACT model when it is None."""
     core, mark, settings = row.partition("?")
-    if "fact" in core:
-        return f"{core}:{fact}{mark}{settings}" if fact else None
+    if "fact" in core and fact:
+        return f"{core}:{fact}{mark}{settings}"
     return row
 
 
@@ -108,8 +110,6 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
     table, timed = {}, {}  # timed: row -> seconds per example, for the rows timed in this run
     for row in args.rows:
         spec = defender_spec(row, args.fact)
-        if spec is None:
-            continue
         defender = build_defender(spec, "default", synonyms=args.synonyms, **model_options)
         clean = evaluate(defender, data, store, classifier_name=spec, data_name=f"{name}?n={n}", progress=not args.json)
         adversarial = (evaluate(defender, premade, store, classifier_name=spec, data_name=f"{name}?n={n}#premade", progress=not args.json)
@@ -157,9 +157,24 @@ def cost_to_keep(result: dict, name: str, args) -> dict:
     table, settings = result.get(name, {}), result.get("settings", {}).get(name, {})
     timing = {"cost_n": args.cost_n, "cost_repeats": args.cost_repeats, "precision": args.precision}
     if "plain" not in table or any(settings.get(key) != value for key, value in timing.items()):
-        raise SystemExit(f"--keep-cost: bench/results/firebert.json has no {name} cost timed with {timing}; "
+        raise SystemExit(f"--keep-cost: bench/results/{args.results}.json has no {name} cost timed with {timing}; "
                          "time it once without --keep-cost")
     return {row: values for row, values in table.items() if "ms_per_example" in values}
+
+
+def keep_rows(earlier: dict, fresh: dict, earlier_settings: dict, settings: dict) -> dict:
+    """With ``--keep-rows``: the earlier table of a data set with the rows run now replaced or added.
+    Kept rows must have been made the same way (same settings, and plain's attack the same, since
+    their ratios pair with it); FACT rows made with another FACT model are dropped."""
+    same = ("n", "synonyms", "max_length", "precision")
+    if any(earlier_settings.get(key) != settings[key] for key in same):
+        raise SystemExit(f"--keep-rows: the earlier table was run with {earlier_settings}, not {settings}; run every row")
+    if any(earlier["plain"].get(key) != fresh["plain"][key] for key in ("under_attack", "queries", "premade_n")):
+        raise SystemExit("--keep-rows: plain's attack differs from the earlier table's, so its ratios would not pair; run every row")
+    same_fact = earlier_settings.get("fact") == settings["fact"]
+    kept = {row: fresh.get(row, values) for row, values in earlier.items()
+            if row in fresh or same_fact or "fact" not in row.partition("?")[0]}  # in the earlier order
+    return {**kept, **fresh}
 
 
 def _fmt(value) -> str:
@@ -194,7 +209,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mr", type=int, default=300)
     parser.add_argument("--imdb", type=int, default=200)
-    parser.add_argument("--fact", help="FACT-tuned classifier folder (from `arena train defense fact`)")
+    parser.add_argument("--fact", help="FACT-tuned classifier folder (from `arena train defense fact`; default: the packaged FACT model)")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated rows to run (plain always runs): {','.join(ROWS)}; "
                         "FuSE/FIVE rows may carry settings, e.g. 'five?std=0.1' (quote it)")
     parser.add_argument("--attack-rows", help="rows attacked actively (default: all; plain always is, on every example); the "
@@ -209,9 +224,12 @@ def main() -> int:
     parser.add_argument("--db", default="firebert_bench.db", help="results store (resumable)")
     parser.add_argument("--cost-n", type=int, default=100, help="clean examples timed per row for cost_ratio")
     parser.add_argument("--cost-repeats", type=int, default=3, help="timed passes per row (the fastest counts)")
-    parser.add_argument("--keep-cost", action="store_true", help="rows already in bench/results/firebert.json keep their "
+    parser.add_argument("--keep-cost", action="store_true", help="rows already in the results file keep their "
                         "timed cost there (refresh the accuracy columns while other work loads the machine; new rows are timed)")
-    parser.add_argument("--from-results", action="store_true", help="reprint from bench/results/firebert.json")
+    parser.add_argument("--keep-rows", action="store_true", help="rows of the earlier table that are not in --rows stay as "
+                        "they are (checked: same settings and the same plain attack; FACT rows of another --fact are dropped)")
+    parser.add_argument("--from-results", action="store_true", help="reprint from the results file (bench/results/NAME.json)")
+    parser.add_argument("--results", default="firebert", help="results name: bench/results/NAME.{json,md}")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     args.rows = ["plain"] + [row for row in args.rows.split(",") if row and row != "plain"]
@@ -222,9 +240,11 @@ def main() -> int:
     unknown = sorted({row for row in args.rows + sorted(args.attack_rows) if row.partition("?")[0] not in ROWS})
     if unknown:
         parser.error(f"--rows/--attack-rows: unknown {unknown}; known: {', '.join(ROWS)}")
+    if args.keep_rows and not args.keep_cost:
+        parser.error("--keep-rows needs --keep-cost (kept rows' cost ratios are relative to the plain timing they were made with)")
     if args.fact and not args.from_results and not Path(args.fact).expanduser().is_dir():
         parser.error(f"--fact {args.fact}: no such folder (make one with `arena train defense fact`)")
-    out_json = RESULTS / "firebert.json"
+    out_json = RESULTS / f"{args.results}.json"
     if args.from_results:
         result = json.loads(out_json.read_text())
     else:
@@ -232,14 +252,16 @@ def main() -> int:
         result = json.loads(out_json.read_text()) if out_json.exists() else {}
         with Store(args.db) as store:
             tables = {name: run_dataset(name, n, args, store, cost_to_keep(result, name, args)) for name, n in (("mr", args.mr), ("imdb", args.imdb)) if n > 0}
-        result.update(tables)
-        for name in tables:
-            result.setdefault("settings", {})[name] = {"n": getattr(args, name), "fact": args.fact, "synonyms": args.synonyms,
-                                                       "max_length": args.max_length, "precision": args.precision,
-                                                       "cost_n": args.cost_n, "cost_repeats": args.cost_repeats}
+        for name, table in tables.items():
+            settings = {"n": getattr(args, name), "fact": args.fact or "packaged", "synonyms": args.synonyms,
+                        "max_length": args.max_length, "precision": args.precision, "cost_n": args.cost_n, "cost_repeats": args.cost_repeats}
+            if args.keep_rows and name in result:
+                table = keep_rows(result[name], table, result.get("settings", {}).get(name, {}), settings)
+            result[name] = table
+            result.setdefault("settings", {})[name] = settings
         RESULTS.mkdir(exist_ok=True)
         out_json.write_text(json.dumps(result, indent=2))
-        (RESULTS / "firebert.md").write_text("# FireBERT table (`python bench/firebert_table.py`)\n\n" + render(result))
+        out_json.with_suffix(".md").write_text("# FireBERT table (`python bench/firebert_table.py`)\n\n" + render(result))
     print(render(result))
     if args.json:  # the data sets only; the settings each was run with stay in the results file
         print(json.dumps({name: table for name, table in result.items() if name != "settings"}))

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from app import (AppError, AttackTimeout, Limits, Models, PolicyGenerator, attack_segments, build_app, changed_positions,
-                 check_generation, check_text, defend, describe_attack, describe_generation, diff_segments, generation_frame,
+                 check_generation, check_text, defend, describe_attack, describe_generation, diff_segments, fact_folder, generation_frame,
                  hardened_defenders, heatmap, heatmap_html, leaderboard_rows, members_frame, probability_frame, rank_candidates, read_policy, run_attack,
                  segment_position, shown_errors, token_segments, tournament_view, votes, word_choices)
 from arena.classifier import CallableClassifier, HFClassifier
@@ -215,6 +215,14 @@ def test_app_builds_with_plain_only(keyword_models, tmp_path):
     demo = build_app(keyword_models, Limits(), tmp_path / "none.db")
     assert isinstance(demo, gr.Blocks)
     assert not (tmp_path / "none.db").exists()
+
+
+def test_fact_folder_defaults_to_the_packaged_model_for_the_default_classifier():
+    from arena.resources import FACT_CLASSIFIER_DIR
+
+    assert fact_folder("auto", "default") == str(FACT_CLASSIFIER_DIR)
+    assert fact_folder("auto", "my/model") is None and fact_folder("none", "default") is None
+    assert fact_folder("runs/fact", "my/model") == "runs/fact"
 
 
 def test_arena_demo_passes_options_to_the_app(capsys, tmp_path):

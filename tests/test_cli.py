@@ -46,6 +46,7 @@ def test_info_json(capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["versions"]["torch"].startswith("2.")
     assert "minilm encoder" in info["offline_resources"]
+    assert info["offline_resources"]["FACT classifier adapter"].endswith("fact_classifier/adapter_model.safetensors")
 
 
 def test_train_classifier_defaults_match_the_documented_recipe():

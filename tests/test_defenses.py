@@ -203,8 +203,23 @@ def test_registry_names(tiny_model_dir):
     assert isinstance(build_defender("fact:" + tiny_model_dir, **options), HFClassifier)
     assert isinstance(build_defender("five+fact:" + tiny_model_dir, **options), FIVE)
     assert isinstance(build_defender(tiny_model_dir, **options), HFClassifier)
-    with pytest.raises(ValueError, match="FACT-tuned classifier folder"):
-        build_defender("fuse+fact")
+    with pytest.raises(ValueError, match=re.escape("'fuse+fact': the packaged FACT model is co-tuned from the default "
+                                                   "classifier's encoder, not for --base")):
+        build_defender("fuse+fact", tiny_model_dir)
+
+
+def test_packaged_fact_hardens_the_default_classifier():
+    from arena.data import align_labels, load_data
+
+    fact, plain = build_defender("fact"), build_defender("plain")
+    five = build_defender("five+fact?samples=2")
+    assert fact.name == "fact" and fact.labels == plain.labels == ["negative", "positive"]
+    assert isinstance(five, FIVE) and five.base.name == "fact" and five.samples == 2
+    data = align_labels(load_data("builtin"), fact.labels)
+    texts = [ex.text for ex in data]
+    probs = fact.predict_proba(texts)
+    assert (probs.argmax(1) == np.array([ex.label for ex in data])).mean() >= 0.85
+    assert not np.allclose(probs, plain.predict_proba(texts), atol=1e-3)  # its own weights, not the default's
 
 
 def test_registry_settings(tiny_model_dir, tmp_path):
