@@ -21,14 +21,14 @@ Per data set (the first N of ``../shared/data/textfooler/{mr,imdb}``):
 
 Every run goes through a results store (``--db``), so an interrupted bench resumes. Timing needs a
 quiet machine and the attack columns take hours: ``--keep-cost`` refreshes the other columns while
-the rows already in ``bench/results/firebert.json`` keep the cost timed there; ``--keep-rows`` (with
+the rows already in the results file keep the cost timed there; ``--keep-rows`` (with
 ``--keep-cost``) re-runs only ``--rows`` and keeps the earlier table's other rows (checked: same
 settings and the same plain attack, which their ratios pair with).
 
-    python bench/firebert_table.py [--fact runs/fact] [--mr 300] [--imdb 200] [--json]
+    python bench/firebert_table.py [--fact runs/fact] [--mr 300] [--imdb 200] [--json]   (FACT: the packaged model)
     python bench/firebert_table.py --from-results [--json]
 
-Writes ``bench/results/firebert.{md,json}`` (a data set skipped with ``--mr 0`` / ``--imdb 0``
+Writes ``bench/results/firebert.{md,json}`` (``--results NAME``: ``NAME.{md,json}``; a data set skipped with ``--mr 0`` / ``--imdb 0``
 keeps its earlier table there); with ``--json`` the last line is the JSON object
 ``{"mr": {"plain": {"clean", "premade", "under_attack", "queries", "cost_ratio"}, ...}, "imdb": {...}}``
 (the results file also keeps, under ``settings``, what each data set was run with).
