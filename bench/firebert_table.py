@@ -51,6 +51,7 @@ from arena.zoo import AttackOptions, build_attacker, build_defender
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
+QUERY_DRIFT = 0.001  # --keep-rows: plain's mean queries may differ by this share from the earlier table's
 ROWS = ("plain", "fuse", "five", "fact", "five+fact", "fuse+fact")  # FuSE(FACT), the costliest, last
 
 
@@ -58,9 +59,19 @@ def defender_spec(row: str, fact: str | None) -> str:
     """Registry spec of a table row, ``?settings`` kept; FACT rows use the folder ``fact``, or the
     packaged FACT model when it is None."""
     core, mark, settings = row.partition("?")
-    if "fact" in core and fact:
+    if is_fact_row(core) and fact:
         return f"{core}:{fact}{mark}{settings}"
     return row
+
+
+def is_fact_row(row: str) -> bool:
+    """Whether a table row runs on the FACT model (fact, fuse+fact, five+fact, with any settings)."""
+    return "fact" in row.partition("?")[0]
+
+
+def fact_name(args) -> str:
+    """The FACT model as the results file's settings name it: its folder, or ``packaged``."""
+    return args.fact or "packaged"
 
 
 def parse_attack_rows(entries: list[str]) -> dict[str, int | None]:
@@ -151,7 +162,8 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
 
 def cost_to_keep(result: dict, name: str, args) -> dict:
     """With ``--keep-cost``: the earlier rows of data set ``name`` that keep their timed cost
-    (only when plain, their base, is among them and was timed the same way)."""
+    (only when plain, their base, is among them and was timed the same way; FACT rows only when
+    made with the same FACT model)."""
     if not args.keep_cost:
         return {}
     table, settings = result.get(name, {}), result.get("settings", {}).get(name, {})
@@ -159,21 +171,26 @@ def cost_to_keep(result: dict, name: str, args) -> dict:
     if "plain" not in table or any(settings.get(key) != value for key, value in timing.items()):
         raise SystemExit(f"--keep-cost: bench/results/{args.results}.json has no {name} cost timed with {timing}; "
                          "time it once without --keep-cost")
-    return {row: values for row, values in table.items() if "ms_per_example" in values}
+    same_fact = settings.get("fact") == fact_name(args)
+    return {row: values for row, values in table.items() if "ms_per_example" in values and (same_fact or not is_fact_row(row))}
 
 
 def keep_rows(earlier: dict, fresh: dict, earlier_settings: dict, settings: dict) -> dict:
     """With ``--keep-rows``: the earlier table of a data set with the rows run now replaced or added.
     Kept rows must have been made the same way (same settings, and plain's attack the same, since
-    their ratios pair with it); FACT rows made with another FACT model are dropped."""
+    their ratios pair with it: the same accuracy under attack and pre-made set, and queries within
+    ``QUERY_DRIFT``, as float-level changes in the code can flip a near-tie in the similarity check
+    and cost a review a few queries more or less); FACT rows made with another FACT model are dropped."""
     same = ("n", "synonyms", "max_length", "precision")
     if any(earlier_settings.get(key) != settings[key] for key in same):
         raise SystemExit(f"--keep-rows: the earlier table was run with {earlier_settings}, not {settings}; run every row")
-    if any(earlier["plain"].get(key) != fresh["plain"][key] for key in ("under_attack", "queries", "premade_n")):
+    before, now = earlier["plain"], fresh["plain"]
+    if (any(before.get(key) != now[key] for key in ("under_attack", "premade_n"))
+            or abs(before.get("queries", 0) - now["queries"]) > QUERY_DRIFT * now["queries"]):
         raise SystemExit("--keep-rows: plain's attack differs from the earlier table's, so its ratios would not pair; run every row")
     same_fact = earlier_settings.get("fact") == settings["fact"]
     kept = {row: fresh.get(row, values) for row, values in earlier.items()
-            if row in fresh or same_fact or "fact" not in row.partition("?")[0]}  # in the earlier order
+            if row in fresh or same_fact or not is_fact_row(row)}  # in the earlier order
     return {**kept, **fresh}
 
 
@@ -253,7 +270,7 @@ def main() -> int:
         with Store(args.db) as store:
             tables = {name: run_dataset(name, n, args, store, cost_to_keep(result, name, args)) for name, n in (("mr", args.mr), ("imdb", args.imdb)) if n > 0}
         for name, table in tables.items():
-            settings = {"n": getattr(args, name), "fact": args.fact or "packaged", "synonyms": args.synonyms,
+            settings = {"n": getattr(args, name), "fact": fact_name(args), "synonyms": args.synonyms,
                         "max_length": args.max_length, "precision": args.precision, "cost_n": args.cost_n, "cost_repeats": args.cost_repeats}
             if args.keep_rows and name in result:
                 table = keep_rows(result[name], table, result.get("settings", {}).get(name, {}), settings)
