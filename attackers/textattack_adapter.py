@@ -449,6 +449,9 @@ def _segment(attacked_text: AttackedText) -> str:
     return value if isinstance(value, str) else value[-1]
 
 
+RECIPE_SEED = 765  # TextAttack's default AttackArgs.random_seed
+
+
 class TextAttackRecipe:
     """A TextAttack recipe as an arena attacker (examples attacked one at a time, as TextAttack does)."""
 
@@ -478,6 +481,9 @@ class TextAttackRecipe:
         """Attack each example with a built ``Attack`` (over any model wrapper); yields each result when done."""
         for idx, example in items:
             start = time.perf_counter()
+            # recipes that draw at random (DeepWordBug's character edits...) repeat per example, and a
+            # resumed run matches an uninterrupted one: seeded by TextAttack's default seed + position
+            textattack.shared.utils.set_seed(RECIPE_SEED + idx)
             text_input = example.text if example.text_pair is None else OrderedDict([("premise", example.text), ("hypothesis", example.text_pair)])
             try:
                 result = attack.attack(text_input, example.label)

@@ -122,6 +122,22 @@ def test_textattack_recipe_yields_arena_results(clf, options):
     assert (pair.original_text, pair.text_pair, pair.perturbed_text) == ("the good premise", "a good film", "a fine film")
 
 
+def test_random_recipes_repeat_per_example(clf, options):
+    """DeepWordBug draws its character edits at random: seeded per example, runs repeat."""
+    import random
+
+    attacker = build_attacker("textattack:deepwordbug", options)
+    items = [(0, Example("a good great film", 1, None, "a")), (1, Example("a great good film", 1, None, "b"))]
+    runs = []
+    for state in (1, 2):
+        random.seed(state)
+        np.random.seed(state)
+        runs.append([(r.perturbed_text, r.queries) for r in attacker.attack(items, Scorer(clf))])
+    assert runs[0] == runs[1]
+    resumed = [(r.perturbed_text, r.queries) for r in attacker.attack(items[1:], Scorer(clf))]
+    assert resumed == runs[0][1:]
+
+
 def test_query_budget_of_the_scorer_is_respected(clf, options):
     attacker = ta.TextAttackRecipe("textfooler", options)
     (result,) = attacker.attack([(0, Example("a great superb film", 1, None, "x"))], Scorer(clf, query_budget=3))
