@@ -46,3 +46,25 @@ def test_cost_to_keep_retimes_fact_rows_of_another_model():
     assert set(table.cost_to_keep(result, "mr", args)) == {"plain", "fuse"}
     assert set(table.cost_to_keep(result, "mr", Namespace(**{**vars(args), "fact": "runs/fact"}))) == set(result["mr"])
     assert table.cost_to_keep(result, "mr", Namespace(**{**vars(args), "keep_cost": False})) == {}
+
+
+def test_attack_rows_take_an_optional_count():
+    assert table.parse_attack_rows(["plain", "five@151", "", "fuse?use_similarity=false@8"]) == {
+        "plain": None, "five": 151, "fuse?use_similarity=false": 8}
+    for bad in ("five@", "five@0", "five@-3", "five@ten"):
+        with pytest.raises(ValueError, match="positive whole number"):
+            table.parse_attack_rows([bad])
+
+
+def test_render_shows_a_partial_row_beside_plain_on_the_same_examples():
+    cells = {"clean": 0.78, "premade": 0.497, "perturbed_pct": 12.08, "premade_n": 147}
+    result = {"imdb": {"plain": {**cells, "under_attack": 0.05, "queries": 242.02, "cost_ratio": 1.0},
+                       "five": {**cells, "under_attack": 0.205, "queries": 281.02, "cost_ratio": 12.57, "attack_n": 151,
+                                "plain_under_attack_same_n": 0.06, "plain_queries_same_n": 255.04,
+                                "x_plain": 3.44, "x_plain_ci95": [2.08, 7.8]}},
+              "settings": {"imdb": SETTINGS}}
+    lines = table.render(result).splitlines()
+    assert lines[0] == "### imdb (premade set: 147 adversarial examples made against plain)"
+    assert lines[4] == "| plain | 0.780 | 0.497 | 0.050 | 242.02 | 12.08 | 1.000 |"
+    assert lines[5] == ("| five | 0.780 | 0.497 | 0.205 (first 151; plain there 0.060; 3.44x plain, 95% CI 2.08-7.80)"
+                        " | 281.02 (plain there 255.04) | 12.08 | 12.57 |")
