@@ -120,8 +120,9 @@ def build_defender(spec: str, base: str = "default", *, synonyms: str = "auto", 
         defaults = {**asdict(FUSE_DEFAULTS), "combination": "logits"}
         chosen = {**defaults, **parse_settings(settings, defaults, spec)}
         combination = str(chosen.pop("combination"))
-        similarity = SentenceSimilarity(device=classifier_options.get("device")) if chosen["use_similarity"] else None
-        return FuSE(model, load_synonyms(synonyms), similarity, PosTagger(), SwitchConfig(**chosen), combination=combination, seed=seed)
+        config = SwitchConfig(**chosen)  # checked before the synonyms and encoder load: a bad setting fails fast
+        similarity = SentenceSimilarity(device=classifier_options.get("device")) if config.use_similarity else None
+        return FuSE(model, load_synonyms(synonyms), similarity, PosTagger(), config, combination=combination, seed=seed)
     if wrapper == "five":
         from defenses.five import FIVE, FIVE_DEFAULTS
 

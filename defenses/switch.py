@@ -61,6 +61,12 @@ class SwitchConfig:
     use_similarity: bool = True  # the authors' use_USE: False skips step 5's check (sampled order, truncated)
     similarity_window: int = 0  # 0: whole texts (the authors' code); N: N-word windows around each changed word
 
+    def __post_init__(self) -> None:
+        if self.method not in ("filter", "rank"):
+            raise ValueError("SWITCH method must be 'filter' or 'rank'")
+        if self.similarity_window < 0:
+            raise ValueError("SWITCH similarity_window must be 0 (whole texts) or a number of words")
+
 
 def require_hf(classifier, what: str) -> HFClassifier:
     """The classifier as an :class:`HFClassifier` with a fast tokenizer, or a clear error."""
@@ -99,10 +105,6 @@ class Switch:
         self.config = config or SwitchConfig()
         self.similarity = similarity if self.config.use_similarity else None
         self.pos = pos
-        if self.config.method not in ("filter", "rank"):
-            raise ValueError("SWITCH method must be 'filter' or 'rank'")
-        if self.config.similarity_window < 0:
-            raise ValueError("SWITCH similarity_window must be 0 (whole texts) or a number of words")
 
     def ranked_words(self, items: Sequence[TextInput], importance: "PieceImportance | None" = None) -> list[list[int]]:
         """Per input: word positions of the perturbable segment by gradient importance, filtered

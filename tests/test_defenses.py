@@ -234,7 +234,8 @@ def test_registry_settings(tiny_model_dir, tmp_path):
     for spec, error in (("five?sdt=2", "unknown setting 'sdt=2'; known: embeddings=1, std=2.29"), ("five?samples=many", "samples='many' is not a int"),
                         ("five?combination=median", "combination must be one of logits, vote"), ("five?std=0", "std > 0"),
                         ("plain?std=2", "only fuse and five take"), ("fuse?match_pos=maybe", "must be true or false"),
-                        ("fuse?use_similarity=false&similarity_window=-1", "similarity_window must be 0")):
+                        ("fuse?use_similarity=false&similarity_window=-1", "similarity_window must be 0"),
+                        ("fuse?use_similarity=false&method=best", "must be 'filter' or 'rank'")):
         with pytest.raises(ValueError, match=re.escape(error)):
             build_defender(spec, tiny_model_dir, device="cpu")
 
