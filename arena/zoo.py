@@ -114,13 +114,15 @@ def build_defender(spec: str, base: str = "default", *, synonyms: str = "auto", 
         from arena.similarity import SentenceSimilarity
         from attackers.pos import PosTagger
         from attackers.synonyms import load_synonyms
+        from defenses.ensemble import check_combination
         from defenses.fuse import FUSE_DEFAULTS, FuSE
         from defenses.switch import SwitchConfig
 
         defaults = {**asdict(FUSE_DEFAULTS), "combination": "logits"}
         chosen = {**defaults, **parse_settings(settings, defaults, spec)}
-        combination = str(chosen.pop("combination"))
-        config = SwitchConfig(**chosen)  # checked before the synonyms and encoder load: a bad setting fails fast
+        # settings checked before the synonyms and encoder load: a bad one fails fast
+        combination = check_combination(str(chosen.pop("combination")))
+        config = SwitchConfig(**chosen)
         similarity = SentenceSimilarity(device=classifier_options.get("device")) if config.use_similarity else None
         return FuSE(model, load_synonyms(synonyms), similarity, PosTagger(), config, combination=combination, seed=seed)
     if wrapper == "five":
