@@ -70,7 +70,8 @@ def parse_settings(text: str, defaults: dict[str, object], what: str) -> dict[st
         try:
             out[key] = value.lower() == "true" if kind is bool else kind(value)
         except ValueError:
-            raise ValueError(f"{what}: {key}={value!r} is not a {kind.__name__}") from None
+            kind_name = {int: "whole number", float: "number"}.get(kind, kind.__name__)
+            raise ValueError(f"{what}: {key}={value!r} is not a {kind_name}") from None
     return out
 
 

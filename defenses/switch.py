@@ -62,6 +62,10 @@ class SwitchConfig:
     similarity_window: int = 0  # 0: whole texts (the authors' code); N: N-word windows around each changed word
 
     def __post_init__(self) -> None:
+        counts = {"perturb_words": 1, "candidates_per_word": 1, "total_alternatives": 1, "multiplier": 1, "neighbours": 1, "leave_alone": 0}
+        low = [f"{key} >= {least} (got {getattr(self, key)})" for key, least in counts.items() if getattr(self, key) < least]
+        if low:  # a zero would silently leave the input unperturbed: the defense would be plain
+            raise ValueError(f"SWITCH needs {', '.join(low)}")
         if self.method not in ("filter", "rank"):
             raise ValueError("SWITCH method must be 'filter' or 'rank'")
         if self.similarity_window < 0:

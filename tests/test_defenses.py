@@ -231,11 +231,13 @@ def test_registry_settings(tiny_model_dir, tmp_path):
     fuse = build_defender("fuse?use_similarity=false&perturb_words=2&similarity_window=15", tiny_model_dir, synonyms=f"neighbors:{table}", device="cpu")
     assert fuse.switch.similarity is None and (fuse.switch.config.perturb_words, fuse.switch.config.similarity_window) == (2, 15)
     assert defender_name("fuse?perturb_words=2", "default") == "fuse[default]?perturb_words=2@auto#seed0"
-    for spec, error in (("five?sdt=2", "unknown setting 'sdt=2'; known: embeddings=1, std=2.29"), ("five?samples=many", "samples='many' is not a int"),
+    for spec, error in (("five?sdt=2", "unknown setting 'sdt=2'; known: embeddings=1, std=2.29"), ("five?samples=many", "samples='many' is not a whole number"),
                         ("five?combination=median", "combination must be one of logits, vote"), ("five?std=0", "std > 0"),
                         ("plain?std=2", "only fuse and five take"), ("fuse?match_pos=maybe", "must be true or false"),
                         ("fuse?use_similarity=false&similarity_window=-1", "similarity_window must be 0"),
-                        ("fuse?use_similarity=false&method=best", "must be 'filter' or 'rank'")):
+                        ("fuse?use_similarity=false&method=best", "must be 'filter' or 'rank'"),
+                        ("fuse?use_similarity=false&total_alternatives=0&leave_alone=-1",
+                         "SWITCH needs total_alternatives >= 1 (got 0), leave_alone >= 0 (got -1)")):
         with pytest.raises(ValueError, match=re.escape(error)):
             build_defender(spec, tiny_model_dir, device="cpu")
 
