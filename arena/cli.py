@@ -329,15 +329,22 @@ def cmd_train_judge(args: argparse.Namespace) -> int:
 
 
 def cmd_train_fact(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from arena.classifier import load_classifier
     from arena.similarity import SentenceSimilarity
+    from arena.zoo import parse_settings
     from attackers.pos import PosTagger
     from attackers.synonyms import load_synonyms
-    from defenses.fact import FactAugmenter, train_fact
+    from defenses.fact import FACT_SWITCH, FactAugmenter, train_fact
+    from defenses.switch import SwitchConfig
 
+    defaults = asdict(FACT_SWITCH)
+    switch = SwitchConfig(**{**defaults, **parse_settings(args.switch, defaults, "--switch")})  # checked before anything loads
     data = load_data_from_args(args, n=args.n, seed=args.seed if args.n else None)
     judge = load_classifier(args.judge, max_length=args.max_length, device=args.device)
-    augmenter = FactAugmenter(judge, load_synonyms(args.synonyms), SentenceSimilarity(device=args.device), PosTagger(), seed=args.seed)
+    similarity = SentenceSimilarity(device=args.device) if switch.use_similarity else None
+    augmenter = FactAugmenter(judge, load_synonyms(args.synonyms), similarity, PosTagger(), switch, seed=args.seed)
     summary = train_fact(data, args.out, _train_config(args), augmenter, judge_name=args.judge, device=args.device,
                          progress=not args.json, overwrite=args.overwrite)
     summary["out"] = args.out
@@ -506,6 +513,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(td, batch_size=16)
     td.add_argument("--judge", default="default", help="frozen classifier whose gradients pick SWITCH's words")
     td.add_argument("--synonyms", default="auto", help="neighbors:PATH.json | vectors:PATH.txt | wordnet | textattack | auto")
+    td.add_argument("--switch", default="", help="SWITCH settings as KEY=VALUE&... (default: the paper's MNLI ones, "
+                    "perturb_words=9&candidates_per_word=10&multiplier=12&total_alternatives=4; its IMDB runs used perturb_words=23)")
     td.set_defaults(func=cmd_train_fact)
     tj = what.add_parser("judge", help="fit the n-gram judge (TF-IDF + logistic regression) used by RL attackers")
     add_data_options(tj, default=None)

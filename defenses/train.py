@@ -118,7 +118,7 @@ def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfi
 
     ``augment(batch_examples, step)`` may return extra examples appended to that batch (FACT's
     co-tuning); it must be deterministic in ``step`` for resume to repeat the same batches.
-    ``augment_id`` describes it in the run's fingerprint. A folder that already holds a finished
+    ``augment_id`` describes it in the run's fingerprint and the saved ``arena_classifier.json``. A folder that already holds a finished
     model (and no checkpoint) is refused unless ``overwrite``: a rerun must not silently retrain it.
     """
     if len(data) == 0:
@@ -216,7 +216,8 @@ def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfi
                "seconds_this_run": round(time.time() - started, 1),
                "final_loss_avg50": round(float(np.mean(losses[-50:])), 4) if losses else None}
     model.eval()
-    _save_adapter(model, out, config, labels, {"data": data.source, "data_fingerprint": data.fingerprint})
+    _save_adapter(model, out, config, labels, {"data": data.source, "data_fingerprint": data.fingerprint,
+                                               **({"augment": augment_id} if augment_id else {})})
     if ckpt.exists():
         for file in ckpt.iterdir():
             file.unlink()

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import json
+
 import torch
 from safetensors.torch import load_file
 
+from arena.cli import main
 from arena.data import Example, load_data
 from arena.words import WordView
 from attackers.synonyms import NeighbourTable
@@ -45,3 +48,20 @@ def test_fact_training_updates_the_head(tmp_path, tiny_classifier):
     assert head, "the classification head must be saved with the adapter"
     (initial_head,) = start.values()
     assert not torch.allclose(saved[head[0]], initial_head)
+
+
+def test_train_fact_cli_takes_switch_settings_and_records_them(tmp_path, tiny_model_dir, capsys):
+    table = tmp_path / "neighbours.json"
+    table.write_text(json.dumps({"film": ["movie"], "funny": ["amusing"], "gorgeous": ["lovely"], "powerful": ["strong"],
+                                 "awkward": ["clumsy"], "flat": ["dull"], "fake": ["false"], "mess": ["muddle"]}))
+    out = tmp_path / "fact"
+    command = ["train", "defense", "fact", "--judge", tiny_model_dir, "--data", "builtin", "--n", "8", "--batch-size", "8",
+               "--max-length", "32", "--synonyms", f"neighbors:{table}", "--out", str(out), "--json", "--switch"]
+    assert main(command + ["total_alternatives=0"]) == 2
+    assert "SWITCH needs total_alternatives >= 1 (got 0)" in capsys.readouterr().err
+    assert not out.exists()  # refused before any training started
+    assert main(command + ["perturb_words=2&total_alternatives=1&use_similarity=false"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0 < summary["augmented_examples_this_run"] <= 8  # at most one copy per example
+    switch = json.loads((out / "arena_classifier.json").read_text())["augment"]["switch"]
+    assert (switch["perturb_words"], switch["total_alternatives"], switch["use_similarity"]) == (2, 1, False)
