@@ -43,7 +43,7 @@ def add_classifier_options(parser: argparse.ArgumentParser, flag: str | None = "
     parser.add_argument("--max-length", type=int, default=256, help="truncation length in tokens (HF models)")
     parser.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                        help="autocast for HF models: auto = bf16/fp16 on CUDA, fp32 on CPU; bf16 helps only on CPUs with AVX512-BF16/AMX (~3x faster; ~6x slower without)")
+                        help="autocast for HF models: auto = bf16/fp16 on CUDA, fp32 on CPU; bf16 helps only on CPUs with AVX512-BF16/AMX (measured 1.6-1.8x faster; ~6x slower without)")
 
 
 def load_classifier_from_args(args: argparse.Namespace, spec: str):

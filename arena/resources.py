@@ -60,9 +60,9 @@ def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype
     """The autocast dtype for ``precision`` (None = plain fp32).
 
     ``auto``: bf16 on GPUs that support it, fp16 on older GPUs, fp32 on CPU (exact numbers).
-    ``bf16`` on a CPU is opt-in: about 3x faster on CPUs with AVX512-BF16/AMX, probabilities
-    within ~0.005 of fp32; on CPUs without them (e.g. an AMD EPYC without avx512_bf16) it is about
-    6x slower (FIVE on MR: 1.17 s vs 0.18 s per example).
+    ``bf16`` on a CPU is opt-in: 1.6-1.8x faster on a CPU with AVX512-BF16 (README: the TextFooler
+    bench and ``bench/defense_cost.py``), probabilities within ~0.005 of fp32; on CPUs without it
+    (e.g. an AMD EPYC without avx512_bf16) about 6x slower (FIVE on MR: 1.17 s vs 0.18 s per example).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
