@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 
@@ -280,6 +281,50 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     files = _write_leaderboard(board, args.out)
     print(json.dumps({**board, "files": files}) if args.json else render_leaderboard(board))
     return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from arena.store import Store
+
+    if not Path(args.db).is_file():  # a Store would create it: a listing must not
+        raise FileNotFoundError(f"--db {args.db}: no such results store")
+    with Store(args.db) as store:
+        runs = store.progress(args.kind)
+    print(json.dumps(runs) if args.json else render_progress(runs))
+    return 0
+
+
+def render_progress(runs: list[dict]) -> str:
+    """The runs of a store as an aligned text table: how far each got, its outcome so far, its
+    model time per example and, for a partial run, the time the rest would take at that pace."""
+    if not runs:
+        return "no runs in this store yet"
+    header = ("run", "kind", "defender", "attacker", "data", "done", "so far", "s/example", "rest (est.)", "last result")
+    rows = [header]
+    for run in runs:
+        done, n, statuses = run["done"], run["n"], run["statuses"]
+        if run["kind"] == "eval" and done:
+            so_far = f"accuracy {statuses.get('correct', 0) / done:.3f}"
+        elif run["kind"] == "match" and done:
+            so_far = (f"under attack {statuses.get('failed', 0) / done:.3f} ({statuses.get('succeeded', 0)} succeeded, "
+                      f"{statuses.get('failed', 0)} failed, {statuses.get('skipped', 0)} skipped)")
+        else:
+            so_far = "-"
+        pace = run["seconds"] / done if done and run["seconds"] else None
+        partial = n is not None and done < n and run["finished_at"] is None
+        rest = _duration(pace * (n - done)) if partial and pace else "-"
+        last = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["last_result_at"])) if run["last_result_at"] else "-"
+        rows.append((run["run_id"], run["kind"], run["defender"], run["attacker"] or "-", run["data"],
+                     f"{done}/{n}" if n is not None else "-", so_far, f"{pace:.3g}" if pace else "-", rest, last))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+
+
+def _duration(seconds: float) -> str:
+    """``seconds`` as a short human duration (``45 s``, ``12 min``, ``3.4 h``)."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
 def cmd_score(args: argparse.Namespace) -> int:
@@ -581,6 +626,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_baseline_option(lb)
     lb.add_argument("--json", action="store_true")
     lb.set_defaults(func=cmd_leaderboard)
+
+    ru = commands.add_parser("runs", help="the runs in a store: how far each got, its outcome so far, time per example and left")
+    ru.add_argument("--db", default="arena.db", help="results store (SQLite file)")
+    ru.add_argument("--kind", choices=["eval", "match", "tournament"], help="only runs of this kind")
+    ru.add_argument("--json", action="store_true", help="one JSON list of runs (ids, names, n, done, statuses, seconds, times)")
+    ru.set_defaults(func=cmd_runs)
 
     sc = commands.add_parser("score", help="robustness report card for your classifier (markdown + PNG)")
     sc.add_argument("--classifier", required=True, help="module:function | file.py:function | HF id or folder | http://host:port/predict")

@@ -169,6 +169,24 @@ class Store:
         out["summary"] = json.loads(out["summary"]) if out["summary"] else None
         return out
 
+    def progress(self, kind: str | None = None) -> list[dict]:
+        """Where each run stands, newest first (optionally of one kind): its id, kind, names, its
+        data size ``n`` (None for tournaments), ``done`` results by ``status``, their stored model
+        seconds, the newest result's time and whether the run finished."""
+        tally: dict[str, dict] = {}
+        for run_id, status, count, seconds, last in self.conn.execute(
+                "SELECT run_id, status, COUNT(*), SUM(seconds), MAX(created_at) FROM results GROUP BY run_id, status"):
+            entry = tally.setdefault(run_id, {"statuses": {}, "seconds": 0.0, "last_result_at": None})
+            entry["statuses"][status] = count
+            entry["seconds"] += seconds or 0.0
+            entry["last_result_at"] = max(entry["last_result_at"] or last, last)
+        out = []
+        for run in self.runs(kind):
+            entry = tally.get(run["run_id"], {"statuses": {}, "seconds": 0.0, "last_result_at": None})
+            out.append({key: run[key] for key in ("run_id", "kind", "defender", "attacker", "data", "created_at", "finished_at")}
+                       | {"n": run["config"].get("n"), "done": sum(entry["statuses"].values()), **entry})
+        return out
+
     def runs(self, kind: str | None = None) -> list[dict]:
         """All runs (optionally of one kind), newest first."""
         query = "SELECT run_id FROM runs" + (" WHERE kind=?" if kind else "") + " ORDER BY created_at DESC"

@@ -75,3 +75,28 @@ def test_match_json_show_and_premade_roundtrip(tmp_path, capsys):
     assert main(["premade", "--classifier", "test_classifier:keyword_probs", *common, "--out", str(premade)]) == 0
     adversarial = load_data(str(premade))
     assert len(adversarial) == 3 and all(ex.label == 1 and "good" not in ex.text for ex in adversarial)
+
+
+def test_runs_lists_progress_outcome_and_time_left(tmp_path, capsys):
+    from arena.store import ExampleResult, Store
+
+    db = str(tmp_path / "r.db")
+    assert main(["runs", "--db", db]) == 2 and "no such results store" in capsys.readouterr().err
+    assert not (tmp_path / "r.db").exists()  # listing a store never creates one
+    assert main(["eval", "--classifier", "test_classifier:keyword_probs", "--data", "builtin", "--n", "10", "--db", db, "--json"]) == 0
+    accuracy = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["accuracy"]
+    with Store(db) as store:  # an attack interrupted after 2 of 4 examples, 10 s each
+        run_id = store.start_run("match", "plain", "toy", {"n": 4}, attacker="textfooler")
+        store.add_results(run_id, [ExampleResult(i, f"e{i}", 1, "text", status, queries=5, seconds=10.0)
+                                   for i, status in enumerate(("succeeded", "failed"))])
+    assert main(["runs", "--db", db, "--json"]) == 0
+    match, clean = json.loads(capsys.readouterr().out)
+    assert (match["run_id"], match["n"], match["done"], match["statuses"], match["seconds"]) == (run_id, 4, 2, {"succeeded": 1, "failed": 1}, 20.0)
+    assert (clean["kind"], clean["n"], clean["done"]) == ("eval", 10, 10) and clean["finished_at"] is not None
+    assert main(["runs", "--db", db]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[1].split()[:6] == [run_id, "match", "plain", "textfooler", "toy", "2/4"]
+    assert "under attack 0.500 (1 succeeded, 1 failed, 0 skipped)" in table[1] and "20 s" in table[1]  # 2 left at 10 s each
+    assert f"accuracy {accuracy:.3f}" in table[2] and "10/10" in table[2]
+    assert main(["runs", "--db", db, "--kind", "eval", "--json"]) == 0
+    assert [r["kind"] for r in json.loads(capsys.readouterr().out)] == ["eval"]
