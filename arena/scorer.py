@@ -6,6 +6,9 @@
   autocast on CUDA (see :class:`arena.classifier.HFClassifier`);
 - other classifiers (callables, HTTP) get the cache misses in chunks of ``max_batch``;
 - an LRU cache keyed by input (off for stochastic defenses: ``cache_size=0``);
+- a stochastic defense with keyed randomness (FuSE, FIVE) gets each query's random stream,
+  (example id, the query's number for that example), when every text names its example: an
+  example's draws then do not depend on which examples share a call (chunk size, resume);
 - per-example query counting and an optional per-example query budget that raises
   :class:`QueryBudgetExceeded`.
 """
@@ -89,8 +92,20 @@ class Scorer:
             if self.caching:
                 self._seen[owner].update(fresh)
 
-    def _score_uncached(self, items: list[TextInput]) -> np.ndarray:
-        """Run the model. HF classifiers bucket by length themselves; others get chunks of ``max_batch``."""
+    def _streams(self, owners: list[Hashable | None]) -> list[tuple[Hashable, int]] | None:
+        """Per text, for an uncached defense with keyed randomness when every text names its
+        example: (example, the number of this query for it), counted before this call is charged."""
+        if self.caching or not getattr(self.classifier, "keyed_randomness", False) or None in owners:
+            return None
+        streams, counted = [], dict(self._queries)
+        for owner in owners:
+            streams.append((owner, counted.get(owner, 0)))
+            counted[owner] = counted.get(owner, 0) + 1
+        return streams
+
+    def _score_uncached(self, items: list[TextInput], streams: list[tuple[Hashable, int]] | None = None) -> np.ndarray:
+        """Run the model. HF classifiers bucket by length themselves; others get chunks of ``max_batch``
+        (with their ``streams`` when given)."""
         if isinstance(self.classifier, HFClassifier):
             self.stats.model_calls += 1
             return self.classifier.proba_from_encoded(self.classifier.encode(items))
@@ -100,7 +115,8 @@ class Scorer:
             chunk = items[start : start + self.max_batch]
             self.stats.model_calls += 1
             try:
-                raw = self.classifier.predict_proba(chunk)
+                raw = (self.classifier.predict_proba(chunk) if streams is None
+                       else self.classifier.predict_proba(chunk, streams=streams[start : start + self.max_batch]))
             except ClassifierError:
                 raise
             except Exception as exc:
@@ -121,13 +137,14 @@ class Scorer:
             owners = example_ids
         else:
             owners = [example_ids] * len(items)
+        streams = self._streams(owners)
         self._charge(items, owners)
         self.stats.requests += len(items)
         if not items:
             return np.empty((0, len(self.labels)), dtype=np.float64)
         if not self.caching:
             self.stats.cache_misses += len(items)
-            return self._score_uncached(items)
+            return self._score_uncached(items, streams)
         out = np.empty((len(items), len(self.labels)), dtype=np.float64)
         missing: dict[TextInput, list[int]] = {}
         for i, item in enumerate(items):

@@ -31,7 +31,7 @@ class FactAugmenter:
 
     def __call__(self, batch: list[Example], step: int) -> list[Example]:
         """The synthetic examples for one batch, each with its original's label."""
-        groups = self.switch.alternatives([ex.input for ex in batch], np.random.default_rng([self.seed, step]))
+        groups = self.switch.alternatives([ex.input for ex in batch], [np.random.default_rng([self.seed, step])] * len(batch))
         extra = []
         for ex, alternatives in zip(batch, groups):
             for j, alt in enumerate(alternatives):

@@ -7,7 +7,8 @@ every copy: the authors' code perturbed only the last of several words, fixed he
 {original + copies} (the original's logits from the gradient pass, the copies in one forward on
 ``inputs_embeds``) is combined by logit averaging (default) or vote. Defaults: the paper's best
 IMDB settings (1 embedding, std 2.29, 10 samples).
-Stochastic (seeded): never served from a Scorer cache.
+Stochastic (seeded): never served from a Scorer cache; in an attack each query draws from its own
+stream (:class:`defenses.ensemble.GroupEnsemble`).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import torch
 from arena.classifier import Encoded, TextInput
 from arena.words import WordView
 from attackers.textfooler import STOPWORDS
-from defenses.ensemble import GroupEnsemble, check_combination
+from defenses.ensemble import GroupEnsemble, Stream, check_combination
 from defenses.switch import gradient_importance, require_hf, segment_of
 
 
@@ -40,6 +41,7 @@ class FIVE(GroupEnsemble):
         self.std = std
         self.samples = samples
         self.combination = combination
+        self.seed = seed
         self.generator = torch.Generator(device="cpu").manual_seed(seed)
         self.chunk = chunk
         self.name = f"five({getattr(base, 'name', 'base')})"
@@ -56,34 +58,41 @@ class FIVE(GroupEnsemble):
             positions.append(ranked[: self.embeddings])
         return importance, positions
 
-    def noisy_embeddings(self, embeds: torch.Tensor, positions: list[int]) -> torch.Tensor:
-        """``samples`` copies of one input's embeddings ``(L, d)`` with noise at ``positions`` only."""
+    def random_source(self, entropy: list[int] | None) -> torch.Generator:
+        """The noise generator for one input (None: the defense's shared one)."""
+        if entropy is None:
+            return self.generator
+        return torch.Generator(device="cpu").manual_seed(int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0] >> 1))
+
+    def noisy_embeddings(self, embeds: torch.Tensor, positions: list[int], generator: torch.Generator | None = None) -> torch.Tensor:
+        """``samples`` copies of one input's embeddings ``(L, d)`` with noise at ``positions`` only
+        (drawn from ``generator``, by default the defense's own)."""
         copies = embeds.unsqueeze(0).repeat(self.samples, 1, 1)
         if positions:
-            noise = torch.randn((self.samples, len(positions), embeds.shape[-1]), generator=self.generator) * self.std
+            noise = torch.randn((self.samples, len(positions), embeds.shape[-1]), generator=generator or self.generator) * self.std
             copies[:, positions, :] += noise.to(embeds.device, embeds.dtype)
         return copies
 
     @torch.inference_mode()
-    def _noisy_logits(self, encoded: Encoded, positions: list[int]) -> np.ndarray:
+    def _noisy_logits(self, encoded: Encoded, positions: list[int], generator: torch.Generator) -> np.ndarray:
         """Logits of ``samples`` noisy copies of one encoded input (no padding)."""
         model = self.base.model
         inputs = self.base.collate([encoded])
         embeds = model.get_input_embeddings()(inputs.pop("input_ids")[0])
         extra = {k: v.expand(self.samples, -1) for k, v in inputs.items()}
         with self.base.autocast_context():
-            return model(inputs_embeds=self.noisy_embeddings(embeds, positions), **extra).logits.float().cpu().numpy()
+            return model(inputs_embeds=self.noisy_embeddings(embeds, positions, generator), **extra).logits.float().cpu().numpy()
 
-    def group_logits(self, items: list[TextInput]) -> list[np.ndarray]:
+    def group_logits(self, items: list[TextInput], sources: list[torch.Generator]) -> list[np.ndarray]:
         """Each input with its noisy copies: the original's logits from the gradient pass, the
         copies in one forward per input."""
         importance, positions = self.chosen_positions(items)
-        groups = [np.vstack([importance.logits[row], self._noisy_logits(importance.encoded[row], chosen)])
-                  for row, chosen in enumerate(positions)]
+        groups = [np.vstack([importance.logits[row], self._noisy_logits(importance.encoded[row], chosen, source)])
+                  for row, (chosen, source) in enumerate(zip(positions, sources))]
         self.last_groups.extend(torch.softmax(torch.from_numpy(g), -1).numpy() for g in groups)
         return groups
 
-    def predict_proba(self, texts: Sequence[TextInput]) -> np.ndarray:
+    def predict_proba(self, texts: Sequence[TextInput], streams: Sequence[Stream] | None = None) -> np.ndarray:
         """Combined probabilities of each input's group (original + noisy copies)."""
         self.last_groups = []
-        return super().predict_proba(texts)
+        return super().predict_proba(texts, streams)

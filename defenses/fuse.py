@@ -5,7 +5,8 @@ The group {original + up to ``total_alternatives`` SWITCH copies} is scored by t
 distinct copy once; a group keeps its duplicates, as in the authors' code) and combined by
 logit averaging (default) or majority vote.
 Defaults: the paper's best IMDB settings (3 words, 10 candidates, POS on, multiplier 17,
-filter, 12 samples, logit averaging). Stochastic (seeded): never served from a Scorer cache.
+filter, 12 samples, logit averaging). Stochastic (seeded): never served from a Scorer cache; in an
+attack each query draws from its own stream (:class:`defenses.ensemble.GroupEnsemble`).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from arena.classifier import TextInput
 from arena.similarity import SentenceSimilarity
 from attackers.pos import PosTagger
 from attackers.synonyms import SynonymSource
-from defenses.ensemble import GroupEnsemble, check_combination
+from defenses.ensemble import GroupEnsemble, Stream, check_combination
 from defenses.switch import Switch, SwitchConfig, gradient_importance, require_hf
 
 FUSE_DEFAULTS = SwitchConfig(perturb_words=3, candidates_per_word=10, multiplier=17, total_alternatives=12, method="filter", match_pos=True)
@@ -34,16 +35,21 @@ class FuSE(GroupEnsemble):
         self.switch = Switch(self.base, synonyms, similarity, pos, replace(config or FUSE_DEFAULTS))
         self.labels = list(self.base.labels)
         self.combination = combination
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.chunk = chunk
         self.name = f"fuse({getattr(base, 'name', 'base')})"
         self.last_groups: list[list[TextInput]] = []  # the alternatives behind the latest predictions (for the app)
 
-    def group_logits(self, items: list[TextInput]) -> list[np.ndarray]:
+    def random_source(self, entropy: list[int] | None) -> np.random.Generator:
+        """SWITCH's sampling generator for one input (None: the defense's shared one)."""
+        return self.rng if entropy is None else np.random.default_rng(entropy)
+
+    def group_logits(self, items: list[TextInput], sources: list[np.random.Generator]) -> list[np.ndarray]:
         """Each input with its SWITCH alternatives: the originals' logits come from SWITCH's gradient
         pass, each distinct alternative of the chunk is scored once, all in one batched forward."""
         importance = gradient_importance(self.base, items)
-        groups = self.switch.alternatives(items, self.rng, importance)
+        groups = self.switch.alternatives(items, sources, importance)
         self.last_groups.extend(groups)
         distinct = list(dict.fromkeys(alt for alts in groups for alt in alts))
         scored = self.base.logits_from_encoded(self.base.encode(distinct)) if distinct else None
@@ -56,7 +62,7 @@ class FuSE(GroupEnsemble):
         if self.switch.similarity is not None:
             self.switch.similarity.clear_cache()
 
-    def predict_proba(self, texts: Sequence[TextInput]) -> np.ndarray:
+    def predict_proba(self, texts: Sequence[TextInput], streams: Sequence[Stream] | None = None) -> np.ndarray:
         """Combined probabilities of each input's group (original + SWITCH alternatives)."""
         self.last_groups = []
-        return super().predict_proba(texts)
+        return super().predict_proba(texts, streams)

@@ -135,11 +135,12 @@ class Switch:
             pool = [n for n in pool if self.pos.tags([n])[0] == tag]
         return [match_case(word, n) for n in pool[: self.config.candidates_per_word]] + [word]
 
-    def alternatives(self, items: Sequence[TextInput], rng: np.random.Generator,
+    def alternatives(self, items: Sequence[TextInput], rngs: Sequence[np.random.Generator],
                      importance: "PieceImportance | None" = None) -> list[list[TextInput]]:
-        """Per input: up to ``total_alternatives`` perturbed copies (SWITCH steps 1-5)."""
+        """Per input: up to ``total_alternatives`` perturbed copies (SWITCH steps 1-5), sampled
+        with that input's entry of ``rngs`` (the same generator for all: one stream in order)."""
         originals, sampled = [], []
-        for item, positions in zip(items, self.ranked_words(items, importance)):
+        for item, positions, rng in zip(items, self.ranked_words(items, importance), rngs, strict=True):
             view = WordView.of(segment_of(item))
             lists = {p: self.candidates(view.words[p]) for p in positions}
             variants = []

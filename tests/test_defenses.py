@@ -7,9 +7,11 @@ import pytest
 import torch
 
 from arena.classifier import CallableClassifier, ClassifierError, HFClassifier
+from arena.data import Example
 from arena.scorer import Scorer
 from arena.words import WordView
 from arena.zoo import build_defender, defender_name
+from attackers.textfooler import TextFooler
 from attackers.synonyms import NeighbourTable
 from defenses.ensemble import combine
 from defenses.five import FIVE
@@ -66,7 +68,7 @@ def test_switch_changes_only_chosen_words_and_keeps_original_candidate(tiny_clas
     chosen = {WordView.of(TEXT).words[p] for p in positions}
     assert chosen <= {"movie", "great", "acting", "plot"}  # stop words and unknown words are never chosen
     assert switch.candidates("Movie")[-1] == "Movie" and switch.candidates("Movie")[0] == "Film"
-    (alternatives,) = switch.alternatives([TEXT], np.random.default_rng(0))
+    (alternatives,) = switch.alternatives([TEXT], [np.random.default_rng(0)])
     assert 0 < len(alternatives) <= 6
     original = WordView.of(TEXT).words
     for alternative in alternatives:
@@ -77,15 +79,15 @@ def test_switch_changes_only_chosen_words_and_keeps_original_candidate(tiny_clas
 
 def test_switch_sampling_is_seeded(tiny_classifier):
     switch = make_switch(tiny_classifier, total_alternatives=8, multiplier=3)
-    a = switch.alternatives([TEXT], np.random.default_rng(1))
-    b = switch.alternatives([TEXT], np.random.default_rng(1))
-    c = switch.alternatives([TEXT], np.random.default_rng(2))
+    a = switch.alternatives([TEXT], [np.random.default_rng(1)])
+    b = switch.alternatives([TEXT], [np.random.default_rng(1)])
+    c = switch.alternatives([TEXT], [np.random.default_rng(2)])
     assert a == b and a != c
 
 
 def test_switch_pairs_perturb_only_hypothesis(tiny_classifier):
     switch = make_switch(tiny_classifier)
-    (alternatives,) = switch.alternatives([("the great movie premise", "a movie with great acting")], np.random.default_rng(0))
+    (alternatives,) = switch.alternatives([("the great movie premise", "a movie with great acting")], [np.random.default_rng(0)])
     assert alternatives and all(p == "the great movie premise" for p, _ in alternatives)
 
 
@@ -95,7 +97,7 @@ def test_switch_similarity_filter_and_rank(tiny_classifier):
     sim = SentenceSimilarity(device="cpu")
     for method in ("filter", "rank"):
         switch = Switch(tiny_classifier, TABLE, sim, FakeTagger(), SwitchConfig(method=method, total_alternatives=4))
-        (alternatives,) = switch.alternatives([TEXT], np.random.default_rng(0))
+        (alternatives,) = switch.alternatives([TEXT], [np.random.default_rng(0)])
         assert 0 < len(alternatives) <= 4
         if method == "rank":
             (sims,) = switch._similarities([(WordView.of(TEXT), [WordView.of(a) for a in alternatives])])
@@ -135,10 +137,10 @@ def test_switch_similarity_window_checks_the_words_around_each_change(tiny_class
 def test_switch_use_similarity_false_skips_the_check(tiny_classifier):
     similarity = TableSimilarity()
     config = SwitchConfig(method="filter", total_alternatives=3, multiplier=3, use_similarity=False)
-    unchecked = Switch(tiny_classifier, TABLE, similarity, FakeTagger(), config).alternatives([TEXT], np.random.default_rng(0))
-    without = Switch(tiny_classifier, TABLE, None, FakeTagger(), config).alternatives([TEXT], np.random.default_rng(0))
+    unchecked = Switch(tiny_classifier, TABLE, similarity, FakeTagger(), config).alternatives([TEXT], [np.random.default_rng(0)])
+    without = Switch(tiny_classifier, TABLE, None, FakeTagger(), config).alternatives([TEXT], [np.random.default_rng(0)])
     checked = Switch(tiny_classifier, TABLE, TableSimilarity(), FakeTagger(),
-                     SwitchConfig(method="filter", total_alternatives=3, multiplier=3)).alternatives([TEXT], np.random.default_rng(0))
+                     SwitchConfig(method="filter", total_alternatives=3, multiplier=3)).alternatives([TEXT], [np.random.default_rng(0)])
     assert unchecked == without and not similarity.embedded
     assert any("fine" in t.split() for t in unchecked[0]) and not any("fine" in t.split() for t in checked[0])
 
@@ -146,11 +148,11 @@ def test_switch_use_similarity_false_skips_the_check(tiny_classifier):
 def test_group_rows_are_the_base_logits_of_their_members(tiny_classifier):
     texts = [TEXT, "great acting", "the plot was thin but the movie had great acting and a fine cast"]
     fuse = FuSE(tiny_classifier, TABLE, None, FakeTagger(), SwitchConfig(perturb_words=2, total_alternatives=6, multiplier=1), seed=0)
-    for text, group, alternatives in zip(texts, fuse.group_logits(texts), fuse.last_groups):
+    for text, group, alternatives in zip(texts, fuse.group_logits(texts, [fuse.rng] * len(texts)), fuse.last_groups):
         expected = tiny_classifier.logits_from_encoded(tiny_classifier.encode([text, *alternatives]))
         assert group.shape == (1 + len(alternatives), 3) and np.allclose(group, expected, atol=1e-5)
     five = FIVE(tiny_classifier, std=1e-9, samples=3, seed=0)  # noise too small to matter: every copy is the original
-    for text, group in zip(texts, five.group_logits(texts)):
+    for text, group in zip(texts, five.group_logits(texts, [five.generator] * len(texts))):
         expected = tiny_classifier.logits_from_encoded(tiny_classifier.encode([text]))
         assert group.shape == (4, 3) and np.allclose(group, expected, atol=1e-5)
 
@@ -194,6 +196,56 @@ def test_five_is_seeded_and_never_cached(tiny_classifier):
     scorer = Scorer(FIVE(tiny_classifier, std=8.0, seed=3))
     first, second = scorer.predict_proba([TEXT]), scorer.predict_proba([TEXT])
     assert scorer.caching is False and not np.array_equal(first, second)
+
+
+def small_fuse(classifier) -> FuSE:
+    return FuSE(classifier, TABLE, None, FakeTagger(), SwitchConfig(perturb_words=2, total_alternatives=4, multiplier=1), seed=0)
+
+
+class RecordingFIVE(FIVE):
+    """FIVE that keeps every batch of noisy input embeddings it makes."""
+
+    def noisy_embeddings(self, embeds, positions, generator=None):
+        copies = super().noisy_embeddings(embeds, positions, generator)
+        self.__dict__.setdefault("made", []).append(copies)
+        return copies
+
+
+def test_streams_give_each_input_draws_of_its_own(tiny_classifier):
+    def draws(make, texts, streams):  # per input: its SWITCH alternatives (FuSE) or noisy embeddings (FIVE)
+        defense = make()
+        defense.predict_proba(texts, streams=streams)
+        return defense.last_groups if isinstance(defense, FuSE) else defense.made
+
+    for make in (lambda: small_fuse(tiny_classifier), lambda: RecordingFIVE(tiny_classifier, std=8.0, seed=0)):
+        (_, together), (alone,) = draws(make, ["great plot and great acting", TEXT], [("b", 0), ("a", 0)]), draws(make, [TEXT], [("a", 0)])
+        (next_query,) = draws(make, [TEXT], [("a", 1)])
+        same = (lambda x, y: x == y) if isinstance(alone, list) else torch.equal
+        assert same(together, alone)  # the same draws, whatever shares the call
+        assert not same(alone, next_query)  # a later query of the same example draws afresh
+
+
+class OneSimilarity:
+    def similarity(self, a, b):
+        return np.ones(len(a))
+
+
+def test_attack_on_a_stochastic_defense_does_not_depend_on_chunking_or_order(tiny_classifier):
+    """The Scorer gives FuSE each query's (example, number) stream: an example's attack is the same
+    alone, in a chunk with others, or attacked after the others (as when a run resumes)."""
+    texts = [TEXT, "a great movie", "great plot and great acting", "the acting was great", "a movie with a plot"]
+    labels = tiny_classifier.predict_proba(texts).argmax(axis=1)
+    items = [(i, Example(t, int(label), None, f"e{i}")) for i, (t, label) in enumerate(zip(texts, labels))]
+
+    def attack(chunk: int, order: list[int]) -> dict:
+        attacker = TextFooler(TABLE, OneSimilarity(), FakeTagger(), chunk_size=chunk)
+        results = attacker.attack([items[i] for i in order], Scorer(small_fuse(tiny_classifier)))
+        return {r.example_id: (r.status, r.perturbed_text, r.queries, r.perturbed_pred) for r in results}
+
+    alone = attack(1, [0, 1, 2, 3, 4])
+    assert attack(5, [0, 1, 2, 3, 4]) == alone
+    assert attack(2, [3, 1, 4, 0, 2]) == alone
+    assert sum(queries for _, _, queries, _ in alone.values()) > len(items)  # the attacks did search
 
 
 def test_registry_names(tiny_model_dir):
