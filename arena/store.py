@@ -184,7 +184,8 @@ class Store:
         for run in self.runs(kind):
             entry = tally.get(run["run_id"], {"statuses": {}, "seconds": 0.0, "last_result_at": None})
             out.append({key: run[key] for key in ("run_id", "kind", "defender", "attacker", "data", "created_at", "finished_at")}
-                       | {"n": run["config"].get("n"), "done": sum(entry["statuses"].values()), **entry})
+                       | {"n": None if run["kind"] == "tournament" else run["config"].get("n"),
+                          "done": sum(entry["statuses"].values()), **entry})
         return out
 
     def runs(self, kind: str | None = None) -> list[dict]:

@@ -63,6 +63,9 @@ def test_tournament_resumes_and_leaderboard_equals_store(setup):
                 assert board["defenders"][d]["under_attack"][a] == attack_summary(results)["accuracy_under_attack"]
                 assert board["attackers"][a]["per_defender"][d] == attack_summary(results)["attack_success_rate"]
             assert board["defenders"][d]["worst_case"] == min(board["defenders"][d]["under_attack"].values())
+        (tournament,) = store.progress("tournament")  # `arena runs`: the tournament has no examples of its own
+        assert (tournament["run_id"], tournament["n"], tournament["done"]) == (tid, None, 0)
+        assert {(r["n"], r["done"]) for r in store.progress("match")} == {(len(TEXTS), len(TEXTS))}
     assert board["defenders"][defenders[1]]["under_attack"]["textfooler"] > board["defenders"][defenders[0]]["under_attack"]["textfooler"]
     text = render_leaderboard(board)
     order = sorted(defenders, key=text.index)
