@@ -95,9 +95,13 @@ class Store:
             raise FileNotFoundError(f"--db {path}: folder {self.path.parent} does not exist")
         self.conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.executescript(SCHEMA)
+        try:
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise ValueError(f"--db {path}: not a results store (SQLite says: {exc})") from None
 
     def close(self) -> None:
         """Close the connection."""

@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 from arena.classifier import CallableClassifier
 from arena.data import load_data
@@ -79,3 +80,11 @@ def test_evaluate_resumes_without_duplicates(tmp_path):
     assert first["accuracy"] == again["accuracy"] == 0.5
     assert first["resumed"] == 0 and again["resumed"] == 120 and again["n"] == 120
     assert first["per_class_accuracy"] == {"negative": 0.0, "positive": 1.0}
+
+
+def test_a_file_that_is_not_a_store_gets_a_clear_error(tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database, just some notes\n" * 100)
+    with pytest.raises(ValueError, match=r"notes.txt: not a results store \(SQLite says: file is not a database\)"):
+        Store(notes)
+    assert notes.read_text() == "not a database, just some notes\n" * 100  # left untouched
