@@ -101,7 +101,7 @@ class Store:
             self.conn.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             self.conn.close()
-            raise ValueError(f"--db {path}: not a results store (SQLite says: {exc})") from None
+            raise ValueError(f"--db {path}: cannot be opened as a results store (SQLite: {exc})") from None
 
     def close(self) -> None:
         """Close the connection."""

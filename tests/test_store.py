@@ -85,6 +85,6 @@ def test_evaluate_resumes_without_duplicates(tmp_path):
 def test_a_file_that_is_not_a_store_gets_a_clear_error(tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("not a database, just some notes\n" * 100)
-    with pytest.raises(ValueError, match=r"notes.txt: not a results store \(SQLite says: file is not a database\)"):
+    with pytest.raises(ValueError, match=r"notes.txt: cannot be opened as a results store \(SQLite: file is not a database\)"):
         Store(notes)
     assert notes.read_text() == "not a database, just some notes\n" * 100  # left untouched
