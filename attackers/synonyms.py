@@ -72,6 +72,9 @@ class NeighbourTable:
             raise ResourceMissing(f"synonym table {path} is not valid JSON: {exc}") from None
         if not isinstance(table, dict):
             raise ResourceMissing(f"synonym table {path}: expected a JSON object word -> [neighbours]")
+        bad = next((word for word, ns in table.items() if not (isinstance(ns, list) and all(isinstance(n, str) for n in ns))), None)
+        if bad is not None:  # a bare string would be read as a list of its letters
+            raise ResourceMissing(f"synonym table {path}: {bad!r} maps to {table[bad]!r}; each word needs a list of neighbour words")
         return cls(table, f"neighbors:{path}")
 
     def neighbours(self, word: str, k: int = 50, min_cos: float = 0.5) -> list[str]:

@@ -18,6 +18,9 @@ def test_neighbour_table_json(tmp_path):
     assert "film" in table and table.neighbours("film") == [] and table.neighbours("unknown") == []
     with pytest.raises(ResourceMissing, match="does not exist"):
         syn.load_synonyms(f"neighbors:{tmp_path / 'missing.json'}")
+    path.write_text(json.dumps({"good": ["fine"], "movie": "film"}))
+    with pytest.raises(ResourceMissing, match="'movie' maps to 'film'; each word needs a list of neighbour words"):
+        syn.load_synonyms(f"neighbors:{path}")
 
 
 def test_vectors_top_k_by_cosine_memory_mapped(tmp_path, monkeypatch):
