@@ -25,7 +25,7 @@ def run_match(
     cache: bool = True,
     query_budget: int | None = None,
     progress: bool = True,
-    limit: int | None = None,
+    limit: int | str | None = None,
 ) -> dict:
     """Attack every example not yet done in this run, writing each result as soon as it is final.
 
@@ -33,12 +33,15 @@ def run_match(
     attacker, data and config resume the same run. Returns the summary over all its results.
     ``limit`` attacks only the first ``limit`` examples: the run keeps the whole data set's
     identity (a later call goes on from there), the summary covers those examples, and the run is
-    not marked finished.
+    not marked finished. ``limit="stored"``: as many first examples as the store already holds
+    results for, one after another from the first (nothing new is attacked).
     """
     data = align_labels(data, defender.labels)
     run_config = {"fingerprint": data.fingerprint, "n": len(data), "query_budget": query_budget, **(config or {})}
     run_id = store.start_run("match", defender_name, data_name, run_config, attacker=attacker_name)
     done = store.done_ids(run_id)
+    if limit == "stored":
+        limit = next((i for i, ex in enumerate(data.examples) if ex.id not in done), len(data))
     wanted = data.examples[:limit] if limit is not None else data.examples
     todo = [(i, ex) for i, ex in enumerate(wanted) if ex.id not in done]
     scorer = Scorer(defender, cache_size=100_000 if cache else 0, query_budget=query_budget)

@@ -12,7 +12,9 @@ Per data set (the first N of ``../shared/data/textfooler/{mr,imdb}``):
 - ``under_attack``: accuracy under an active TextFooler attack against that row's defender, and
   the ``queries`` the attacker needed (mean over attacked examples); ``-`` for rows left out of
   ``--attack-rows``. A row given there as ``row@K`` is attacked on the first K examples only
-  (the run goes on from there next time); it then also reports ``attack_n`` (= K),
+  (the run goes on from there next time), and ``row@stored`` on as many first examples as the
+  store already holds for it (the table refreshed, nothing attacked); it then also reports
+  ``attack_n`` (= K),
   ``plain_under_attack_same_n`` and ``plain_queries_same_n``: plain's accuracy under attack and
   queries on those same K examples. Every attacked row but plain also reports ``x_plain``, its
   accuracy under attack ÷ plain's on the same examples, and ``x_plain_ci95``, a 95 % paired
@@ -74,14 +76,14 @@ def fact_name(args) -> str:
     return args.fact or "packaged"
 
 
-def parse_attack_rows(entries: list[str]) -> dict[str, int | None]:
-    """``row`` or ``row@K`` entries -> {row: K or None (every example)}."""
-    rows = {}
+def parse_attack_rows(entries: list[str]) -> dict[str, int | str | None]:
+    """``row``, ``row@K`` or ``row@stored`` entries -> {row: K, "stored" or None (every example)}."""
+    rows: dict[str, int | str | None] = {}
     for entry in filter(None, entries):
         row, mark, count = entry.partition("@")
-        if mark and not (count.isdigit() and int(count) > 0):
-            raise ValueError(f"{entry!r}: K in 'row@K' must be a positive whole number")
-        rows[row] = int(count) if mark else None
+        if mark and count != "stored" and not (count.isdigit() and int(count) > 0):
+            raise ValueError(f"{entry!r}: K in 'row@K' must be a positive whole number or 'stored'")
+        rows[row] = (count if count == "stored" else int(count)) if mark else None
     return rows
 
 
@@ -129,9 +131,12 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
         if row == "plain":
             attacked = made
         elif row in args.attack_rows:
+            count = args.attack_rows[row]
             attacked = run_match(defender, attacker, data, store, defender_name=spec, attacker_name="textfooler",
                                  data_name=f"{name}?n={n}", config=attack_config, progress=not args.json,
-                                 limit=min(args.attack_rows[row] or n, n))
+                                 limit=count if count == "stored" else min(count or n, n))
+            if not attacked["n"]:
+                raise SystemExit(f"--attack-rows {row}@stored: {args.db} holds no attack results for {row} on {name} yet")
             ids = {ex.id for ex in data.examples[: attacked["n"]]}
             if attacked["n"] < n:  # attacked on the first examples only: plain on the same ones beside it
                 same = attack_summary([r for r in plain_results if r.example_id in ids])
@@ -231,7 +236,8 @@ def main() -> int:
                         "FuSE/FIVE rows may carry settings, e.g. 'five?std=0.1' (quote it)")
     parser.add_argument("--attack-rows", help="rows attacked actively (default: all; plain always is, on every example); the "
                         "others report clean and pre-made accuracy only (for long texts on a CPU, where FuSE/FIVE attacks take "
-                        "hours); 'row@K' attacks that row on the first K examples only")
+                        "hours); 'row@K' attacks that row on the first K examples only; 'row@stored' takes as many first examples as "
+                        "the store already holds for it (refreshes the table, attacks nothing)")
     parser.add_argument("--chunk-size", type=int, default=32, help="examples attacked in lockstep; smaller keeps more of an "
                         "interrupted attack against a costly defender (not part of the run's identity: resumes either way)")
     parser.add_argument("--data-dir", default=str(SHARED / "textfooler"))

@@ -49,10 +49,10 @@ def test_cost_to_keep_retimes_fact_rows_of_another_model():
 
 
 def test_attack_rows_take_an_optional_count():
-    assert table.parse_attack_rows(["plain", "five@151", "", "fuse?use_similarity=false@8"]) == {
-        "plain": None, "five": 151, "fuse?use_similarity=false": 8}
+    assert table.parse_attack_rows(["plain", "five@151", "", "fuse?use_similarity=false@8", "fuse+fact@stored"]) == {
+        "plain": None, "five": 151, "fuse?use_similarity=false": 8, "fuse+fact": "stored"}
     for bad in ("five@", "five@0", "five@-3", "five@ten"):
-        with pytest.raises(ValueError, match="positive whole number"):
+        with pytest.raises(ValueError, match="positive whole number or 'stored'"):
             table.parse_attack_rows([bad])
 
 

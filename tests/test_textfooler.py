@@ -188,6 +188,12 @@ def test_match_limit_attacks_the_first_examples_and_the_run_goes_on_from_there(t
     with Store(tmp_path / "b.db") as store:
         clean = run_match(clf, attacker, data, store, **kwargs)
     assert first["n"] == 10 and stored == {ex.id for ex in data.examples[:10]} and unfinished is None
+    with Store(tmp_path / "c.db") as store:  # "stored": the first examples already done, one after another
+        assert run_match(clf, attacker, data, store, limit="stored", **kwargs)["n"] == 0
+        run_id = run_match(clf, attacker, data, store, limit=10, **kwargs)["run_id"]
+        store.conn.execute("DELETE FROM results WHERE run_id=? AND example_id=?", (run_id, data.examples[6].id))
+        again = run_match(clf, attacker, data, store, limit="stored", **kwargs)
+        assert again["n"] == 6 and len(store.results(run_id)) == 9  # the gap at 6 ends the prefix; nothing attacked
     assert whole["run_id"] == first["run_id"] and whole["resumed"] == 10 and finished is not None
     for key in ("n", "succeeded", "failed", "accuracy_under_attack", "avg_queries"):
         assert whole[key] == clean[key], key
