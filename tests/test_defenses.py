@@ -11,8 +11,8 @@ from arena.data import Example
 from arena.scorer import Scorer
 from arena.words import WordView
 from arena.zoo import build_defender, defender_name
-from attackers.textfooler import TextFooler
 from attackers.synonyms import NeighbourTable
+from attackers.textfooler import TextFooler
 from defenses.ensemble import combine
 from defenses.five import FIVE
 from defenses.fuse import FuSE
