@@ -374,7 +374,7 @@ def cmd_train_judge(args: argparse.Namespace) -> int:
 
 
 def cmd_train_fact(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
+    from dataclasses import asdict, replace
 
     from arena.classifier import load_classifier
     from arena.similarity import SentenceSimilarity
@@ -382,10 +382,8 @@ def cmd_train_fact(args: argparse.Namespace) -> int:
     from attackers.pos import PosTagger
     from attackers.synonyms import load_synonyms
     from defenses.fact import FACT_SWITCH, FactAugmenter, train_fact
-    from defenses.switch import SwitchConfig
 
-    defaults = asdict(FACT_SWITCH)
-    switch = SwitchConfig(**{**defaults, **parse_settings(args.switch, defaults, "--switch")})  # checked before anything loads
+    switch = replace(FACT_SWITCH, **parse_settings(args.switch, asdict(FACT_SWITCH), "--switch"))  # checked before anything loads
     data = load_data_from_args(args, n=args.n, seed=args.seed if args.n else None)
     judge = load_classifier(args.judge, max_length=args.max_length, device=args.device)
     similarity = SentenceSimilarity(device=args.device) if switch.use_similarity else None

@@ -97,10 +97,10 @@ class Scorer:
         example: (example, the number of this query for it), counted before this call is charged."""
         if self.caching or not getattr(self.classifier, "keyed_randomness", False) or None in owners:
             return None
-        streams, counted = [], dict(self._queries)
+        streams, earlier = [], {}  # earlier: this call's texts already numbered, per example
         for owner in owners:
-            streams.append((owner, counted.get(owner, 0)))
-            counted[owner] = counted.get(owner, 0) + 1
+            streams.append((owner, self._queries.get(owner, 0) + earlier.get(owner, 0)))
+            earlier[owner] = earlier.get(owner, 0) + 1
         return streams
 
     def _score_uncached(self, items: list[TextInput], streams: list[tuple[Hashable, int]] | None = None) -> np.ndarray:

@@ -11,6 +11,7 @@ import hashlib
 import json
 import sqlite3
 import time
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Iterable
@@ -177,16 +178,16 @@ class Store:
         """Where each run stands, newest first (optionally of one kind): its id, kind, names, its
         data size ``n`` (None for tournaments), ``done`` results by ``status``, their stored model
         seconds, the newest result's time and whether the run finished."""
-        tally: dict[str, dict] = {}
+        tally: defaultdict[str, dict] = defaultdict(lambda: {"statuses": {}, "seconds": 0.0, "last_result_at": None})
         for run_id, status, count, seconds, last in self.conn.execute(
                 "SELECT run_id, status, COUNT(*), SUM(seconds), MAX(created_at) FROM results GROUP BY run_id, status"):
-            entry = tally.setdefault(run_id, {"statuses": {}, "seconds": 0.0, "last_result_at": None})
+            entry = tally[run_id]
             entry["statuses"][status] = count
             entry["seconds"] += seconds or 0.0
             entry["last_result_at"] = max(entry["last_result_at"] or last, last)
         out = []
         for run in self.runs(kind):
-            entry = tally.get(run["run_id"], {"statuses": {}, "seconds": 0.0, "last_result_at": None})
+            entry = tally[run["run_id"]]
             out.append({key: run[key] for key in ("run_id", "kind", "defender", "attacker", "data", "created_at", "finished_at")}
                        | {"n": None if run["kind"] == "tournament" else run["config"].get("n"),
                           "done": sum(entry["statuses"].values()), **entry})
