@@ -91,6 +91,17 @@ def hub_hint(name_or_path: str) -> str:
     return "" if Path(name_or_path).expanduser().exists() else " (not a local folder; as a hub id it needs internet or a cached copy)"
 
 
+def padding_id(model: torch.nn.Module, tokenizer) -> int:
+    """The token id batches are padded with: the model config's (a last-token-pooling head, GPT-2
+    style, finds each row's end by it), else the tokenizer's pad, else its end-of-text, else 0.
+    A config without one is given it, so that such a head can take batches at all."""
+    config = model.config
+    pad = next((p for p in (config.pad_token_id, tokenizer.pad_token_id, tokenizer.eos_token_id) if p is not None), 0)
+    if config.pad_token_id is None:
+        config.pad_token_id = pad
+    return int(pad)
+
+
 class HFClassifier:
     """A transformers sequence-classification model (hub id or local folder), batched by length."""
 
@@ -117,7 +128,7 @@ class HFClassifier:
         # one thread: 1,024 tokens is ~1.7x faster per short text than 16,384, ~1.2x on 256-token reviews)
         self.token_budget = token_budget or (16384 if self.device.type == "cuda" else 1024)
         self.max_batch = max_batch
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        self.pad_id = padding_id(model, tokenizer)
         id2label = getattr(model.config, "id2label", None) or {}
         self.labels = [str(id2label.get(i, i)) for i in range(model.config.num_labels)]
         self.autocast = autocast_dtype(self.device, precision)

@@ -2,7 +2,8 @@
 
 nltk's averaged-perceptron tagger when its data is installed (``nltk.download`` is never
 called); otherwise TextBlob's Pattern tagger, whose lexicon ships inside the PyPI package.
-Both give Penn Treebank tags, mapped here to the universal tagset that TextFooler compares.
+Both give Penn Treebank tags (:meth:`PosTagger.penn_tags`, which FireBERT's SWITCH compares),
+mapped to the universal tagset that TextFooler compares (:meth:`PosTagger.tags`).
 """
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ class PosTagger:
         else:
             raise ValueError(f"unknown POS backend {backend!r}; use auto, nltk or pattern")
         self.backend = backend
-        self._cached = lru_cache(maxsize=200_000)(self._tag)
+        self._penn = lru_cache(maxsize=200_000)(self._tag)
+        self._universal = lru_cache(maxsize=200_000)(lambda tokens: tuple(map(to_universal, self._penn(tokens))))
 
     @staticmethod
     def _nltk_ready() -> bool:
@@ -63,8 +65,12 @@ class PosTagger:
         tagged = self._tag_tokens(tokens)
         if len(tagged) != len(tokens):  # a tagger that re-tokenised: fall back to word-by-word tags
             tagged = [self._tag_tokens((t,))[0] for t in tokens]
-        return tuple(to_universal(tag) for _, tag in tagged)
+        return tuple(tag for _, tag in tagged)
 
     def tags(self, tokens: Sequence[str]) -> tuple[str, ...]:
         """Universal tags of ``tokens`` (memoised)."""
-        return self._cached(tuple(tokens))
+        return self._universal(tuple(tokens))
+
+    def penn_tags(self, tokens: Sequence[str]) -> tuple[str, ...]:
+        """Penn Treebank tags of ``tokens``, as the tagger gives them (memoised)."""
+        return self._penn(tuple(tokens))

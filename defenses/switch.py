@@ -10,7 +10,9 @@ For one input and a *judge* (an HF-backed classifier whose internals we can read
 2. filter: drop TextFooler's stop words and words without neighbours, skip the top
    ``leave_alone`` words, keep the top ``perturb_words``;
 3. candidates: the first ``candidates_per_word`` neighbours (optionally only those whose POS tag,
-   out of context, equals the word's), plus the original word;
+   out of context, equals the word's: Penn Treebank tags as the authors' NLTK call gives them, so
+   "films" is no candidate for "movie"; ``pos_tags=universal`` compares TextFooler's coarse tags
+   instead), plus the original word;
 4. sampling: ``total_alternatives * multiplier`` texts, each chosen word replaced independently by
    a uniformly random entry of its list (seeded);
 5. similarity: ``1 - arccos(cos)`` of MiniLM embeddings (original vs candidate), as the spec's
@@ -31,8 +33,9 @@ less work): that is what keeps FuSE's cost per example bounded.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -56,6 +59,7 @@ class SwitchConfig:
     multiplier: int = 3
     method: str = "filter"
     match_pos: bool = True
+    pos_tags: str = "penn"  # the authors' NLTK Penn tags (NN != NNS); "universal": noun/verb/adj/... as TextFooler
     leave_alone: int = 0
     neighbours: int = 100
     use_similarity: bool = True  # the authors' use_USE: False skips step 5's check (sampled order, truncated)
@@ -66,6 +70,8 @@ class SwitchConfig:
         low = [f"{key} >= {least} (got {getattr(self, key)})" for key, least in counts.items() if getattr(self, key) < least]
         if low:  # a zero would silently leave the input unperturbed: the defense would be plain
             raise ValueError(f"SWITCH needs {', '.join(low)}")
+        if self.pos_tags not in ("penn", "universal"):
+            raise ValueError("SWITCH pos_tags must be 'penn' (the authors') or 'universal'")
         if self.method not in ("filter", "rank"):
             raise ValueError("SWITCH method must be 'filter' or 'rank'")
         if self.similarity_window < 0:
@@ -131,8 +137,9 @@ class Switch:
         lower = word.lower()
         pool = [n for n in self.synonyms.neighbours(lower, self.config.neighbours, 0.0) if n != lower]
         if self.config.match_pos and self.pos is not None:
-            tag = self.pos.tags([lower])[0]
-            pool = [n for n in pool if self.pos.tags([n])[0] == tag]
+            tags = self.pos.penn_tags if self.config.pos_tags == "penn" else self.pos.tags
+            tag = tags([lower])[0]
+            pool = [n for n in pool if tags([n])[0] == tag]
         return [match_case(word, n) for n in pool[: self.config.candidates_per_word]] + [word]
 
     def alternatives(self, items: Sequence[TextInput], rngs: Sequence[np.random.Generator],
@@ -227,11 +234,12 @@ def gradient_importance(judge: HFClassifier, items: Sequence[TextInput]) -> Piec
     logits = np.zeros((len(items), len(judge.labels)), dtype=np.float32)
     norms: list[np.ndarray] = [np.zeros(0)] * len(items)
     for batch in length_bucketed_batches([len(e["input_ids"]) for e in encoded], judge.token_budget, judge.max_batch):
-        inputs = judge.collate([encoded[row] for row in batch])
-        embeds = judge.model.get_input_embeddings()(inputs.pop("input_ids")).detach().requires_grad_(True)
-        with torch.enable_grad():
-            out = judge.model(inputs_embeds=embeds, **inputs).logits
+        with torch.enable_grad(), judge.autocast_context(), embedding_leaves(judge.model) as leaves:
+            # input_ids, not inputs_embeds: a last-token-pooling head (GPT-2 style) finds each padded
+            # row's end only from them; the autocast is the one the rest of a FuSE/FIVE group is scored in
+            out = judge.model(**judge.collate([encoded[row] for row in batch])).logits
             # only d/d(embeds): no weight gradients computed (a backward's other half) or left on the judge
+            (embeds,) = leaves
             (grad,) = torch.autograd.grad(out, embeds, grad_outputs=out.detach())
         logits[batch] = out.detach().float().cpu().numpy()
         grads = grad.norm(dim=-1).float().cpu().numpy()
@@ -246,6 +254,26 @@ def gradient_importance(judge: HFClassifier, items: Sequence[TextInput]) -> Piec
         result.scores.append(np.where([w is not None for w in words], norms[row], 0.0))
         result.words.append(words)
     return result
+
+
+@contextmanager
+def embedding_leaves(model: torch.nn.Module) -> Iterator[list[torch.Tensor]]:
+    """While open, the model's first input-embedding lookup (that of ``input_ids``; GPT-2 looks its
+    token types up in the same table after it) returns a fresh leaf tensor that requires grad, the
+    word-piece embeddings as ``inputs_embeds`` would pass them, put in the yielded list."""
+    leaves: list[torch.Tensor] = []
+
+    def capture(module, args, output: torch.Tensor) -> torch.Tensor | None:
+        if leaves:
+            return None  # a later lookup in the same table stays as it is
+        leaves.append(output.detach().requires_grad_(True))
+        return leaves[0]
+
+    handle = model.get_input_embeddings().register_forward_hook(capture)
+    try:
+        yield leaves
+    finally:
+        handle.remove()
 
 
 def _word_spans(text: str) -> list[tuple[int, int]]:

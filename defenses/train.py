@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from arena.classifier import ClassifierError, hub_hint
+from arena.classifier import ClassifierError, hub_hint, padding_id
 from arena.data import Example, LabelledData
 from arena.resources import pick_device, resolve_base_model
 
@@ -172,7 +172,7 @@ def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfi
         (ckpt / "state.json").write_text(json.dumps({"step": step, "fingerprint": fingerprint}))
 
     model.train()
-    pad_id = tokenizer.pad_token_id or 0
+    pad_id = padding_id(model, tokenizer)
     keys = [k for k in ("input_ids", "token_type_ids") if k in encoded]
     started = time.time()
     losses: list[float] = []

@@ -63,3 +63,17 @@ def build_tiny_lm(folder) -> str:
 def tiny_lm_dir(tmp_path_factory) -> str:
     """Folder of the tiny GPT-2 policy model."""
     return build_tiny_lm(tmp_path_factory.mktemp("tiny_gpt2"))
+
+
+def tiny_gpt2_classifier(lm_dir: str, *, tokenizer_pad: bool = True, config_pad: int | None = None) -> HFClassifier:
+    """A 2-label GPT-2 classifier (last-token pooling) on the tiny LM, its head seeded; the pad
+    token as a hub model may have it: in the tokenizer or not, in the config or not."""
+    from transformers import AutoTokenizer, GPT2ForSequenceClassification
+
+    tokenizer = AutoTokenizer.from_pretrained(lm_dir)
+    if not tokenizer_pad:
+        tokenizer.pad_token = None
+    torch.manual_seed(0)
+    model = GPT2ForSequenceClassification.from_pretrained(lm_dir, num_labels=2)
+    model.config.pad_token_id = config_pad
+    return HFClassifier(model, tokenizer, device="cpu")

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from arena.classifier import CallableClassifier, Classifier, ClassifierError, HFClassifier, HTTPClassifier, load_classifier
+from conftest import tiny_gpt2_classifier
 
 
 def test_hf_classifier_from_folder(tiny_classifier):
@@ -219,3 +220,14 @@ def test_bf16_precision_is_opt_in_and_close(tiny_model_dir):
     assert np.abs(exact.predict_proba(texts) - fast.predict_proba(texts)).max() < 0.05
     with pytest.raises(ValueError, match="precision must be one of"):
         HFClassifier.from_pretrained(tiny_model_dir, precision="int4")
+
+
+@pytest.mark.parametrize("tokenizer_pad,config_pad", [(False, 1), (False, None), (True, None)])
+def test_last_token_pooling_classifier_batches_like_single_texts(tiny_lm_dir, tokenizer_pad, config_pad):
+    # GPT-2 style heads read each row at its last non-pad token: padding must use the config's id
+    # (hub GPT-2 classifiers: no pad in the tokenizer, eos in the config), or one must be given it
+    clf = tiny_gpt2_classifier(tiny_lm_dir, tokenizer_pad=tokenizer_pad, config_pad=config_pad)
+    texts = ["the movie was good", "the plot was dull but the acting was very good and fun"]
+    together = clf.logits_from_encoded(clf.encode(texts))
+    alone = np.vstack([clf.logits_from_encoded(clf.encode([text])) for text in texts])
+    assert np.allclose(together, alone, atol=1e-5)

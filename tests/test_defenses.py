@@ -12,6 +12,7 @@ from arena.scorer import Scorer
 from arena.words import WordView
 from arena.zoo import build_defender, defender_name
 from attackers.synonyms import NeighbourTable
+from conftest import tiny_gpt2_classifier
 from attackers.textfooler import TextFooler
 from defenses.ensemble import combine
 from defenses.five import FIVE
@@ -26,6 +27,8 @@ TEXT = "the movie had great acting but a thin plot"
 class FakeTagger:
     def tags(self, tokens):
         return tuple("NOUN" for _ in tokens)
+
+    penn_tags = tags  # SWITCH compares Penn tags; every word the same tag here
 
 
 def make_switch(clf, **config):
@@ -51,6 +54,18 @@ def test_gradient_importance_of_a_batch_is_that_of_each_input_alone(tiny_classif
         assert together.encoded[row] == alone.encoded[0] and together.words[row] == alone.words[0]
         assert np.allclose(together.scores[row], alone.scores[0], atol=1e-5)
         assert np.allclose(together.logits[row], alone.logits[0], atol=1e-5)
+
+
+def test_gradient_importance_of_a_last_token_pooling_judge_ignores_padding(tiny_lm_dir):
+    # a GPT-2 style head reads each row at its last non-pad token, which it finds from input_ids only
+    judge = tiny_gpt2_classifier(tiny_lm_dir, tokenizer_pad=False, config_pad=1)
+    texts = ["the movie was good", "the plot was dull but the acting was very good and fun"]
+    together = gradient_importance(judge, texts)
+    for row, text in enumerate(texts):
+        alone = gradient_importance(judge, [text])
+        assert np.allclose(together.logits[row], alone.logits[0], atol=1e-5)
+        assert np.allclose(together.scores[row], alone.scores[0], atol=1e-5)
+    assert np.allclose(together.logits, judge.logits_from_encoded(judge.encode(texts)), atol=1e-5)
 
 
 def test_gradient_importance_leaves_no_gradients_on_a_trainable_judge(tiny_model_dir):
@@ -309,3 +324,19 @@ def test_defenses_need_a_fast_tokenizer(tiny_classifier, tiny_model_dir):
     for defense in (FIVE, lambda base: FuSE(base, TABLE, None, None)):
         with pytest.raises(ClassifierError, match="'slow' loaded a Python one"):
             defense(slow)
+
+
+def test_switch_pos_filter_compares_penn_tags_by_default(tiny_classifier):
+    from attackers.pos import PosTagger
+
+    table = NeighbourTable({"movie": ["films", "film", "movies", "cinema"], "walked": ["walking", "strolled", "walks"]})
+    tagger = PosTagger("pattern")  # offline: its lexicon ships in the package
+    penn = Switch(tiny_classifier, table, None, tagger, SwitchConfig())
+    universal = Switch(tiny_classifier, table, None, tagger, SwitchConfig(pos_tags="universal"))
+    # the authors' NLTK Penn tags keep number and tense: NN != NNS, VBD != VBG / VBZ
+    assert penn.candidates("movie") == ["film", "cinema", "movie"]
+    assert universal.candidates("movie") == ["films", "film", "movies", "cinema", "movie"]
+    assert penn.candidates("walked") == ["strolled", "walked"]
+    assert universal.candidates("walked") == ["walking", "strolled", "walks", "walked"]
+    with pytest.raises(ValueError, match="pos_tags"):
+        SwitchConfig(pos_tags="ptb")

@@ -21,6 +21,8 @@ class FakeTagger:
     def tags(self, tokens):
         return tuple("NOUN" for _ in tokens)
 
+    penn_tags = tags  # SWITCH compares Penn tags; every word the same tag here
+
 
 def test_fact_extends_each_batch_with_labelled_switch_copies(tiny_classifier):
     augmenter = FactAugmenter(tiny_classifier, TABLE, None, FakeTagger(), SwitchConfig(perturb_words=3, total_alternatives=4, multiplier=3))

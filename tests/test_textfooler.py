@@ -52,6 +52,8 @@ class FakeTagger:
     def tags(self, tokens):
         return tuple(self.map.get(t.lower(), "NOUN") for t in tokens)
 
+    penn_tags = tags  # what SWITCH compares (FuSE in the app tests)
+
 
 def attack_one(text, label=1, sim=None, pos=None, **options):
     clf = CallableClassifier(keyword_probs, ["negative", "positive"])
