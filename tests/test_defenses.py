@@ -12,8 +12,8 @@ from arena.scorer import Scorer
 from arena.words import WordView
 from arena.zoo import build_defender, defender_name
 from attackers.synonyms import NeighbourTable
-from conftest import tiny_gpt2_classifier
 from attackers.textfooler import TextFooler
+from conftest import tiny_gpt2_classifier
 from defenses.ensemble import combine
 from defenses.five import FIVE
 from defenses.fuse import FuSE
