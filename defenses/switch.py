@@ -7,8 +7,9 @@ For one input and a *judge* (an HF-backed classifier whose internals we can read
    ½‖logits‖²); a piece's importance is the L2 norm of its embedding's gradient. Pieces outside
    the perturbable segment (the premise of a pair, special tokens) score 0. A word's importance
    is that of its most important piece;
-2. filter: drop TextFooler's stop words and words without neighbours, skip the top
-   ``leave_alone`` words, keep the top ``perturb_words``;
+2. filter: drop TextFooler's stop words and words not in the synonym table (a word the table
+   lists with no neighbours stays, and its slot changes nothing), skip the top ``leave_alone``
+   words, keep the top ``perturb_words``;
 3. candidates: the first ``candidates_per_word`` neighbours (optionally only those whose POS tag,
    out of context, equals the word's: Penn Treebank tags as the authors' NLTK call gives them, so
    "films" is no candidate for "movie"; ``pos_tags=universal`` compares TextFooler's coarse tags
