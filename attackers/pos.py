@@ -49,7 +49,6 @@ class PosTagger:
             raise ValueError(f"unknown POS backend {backend!r}; use auto, nltk or pattern")
         self.backend = backend
         self._penn = lru_cache(maxsize=200_000)(self._tag)
-        self._universal = lru_cache(maxsize=200_000)(lambda tokens: tuple(map(to_universal, self._penn(tokens))))
 
     @staticmethod
     def _nltk_ready() -> bool:
@@ -68,8 +67,8 @@ class PosTagger:
         return tuple(tag for _, tag in tagged)
 
     def tags(self, tokens: Sequence[str]) -> tuple[str, ...]:
-        """Universal tags of ``tokens`` (memoised)."""
-        return self._universal(tuple(tokens))
+        """Universal tags of ``tokens`` (mapped from the memoised Penn tags)."""
+        return tuple(map(to_universal, self._penn(tuple(tokens))))
 
     def penn_tags(self, tokens: Sequence[str]) -> tuple[str, ...]:
         """Penn Treebank tags of ``tokens``, as the tagger gives them (memoised)."""
