@@ -7,9 +7,11 @@ For one input and a *judge* (an HF-backed classifier whose internals we can read
    ½‖logits‖²); a piece's importance is the L2 norm of its embedding's gradient. Pieces outside
    the perturbable segment (the premise of a pair, special tokens) score 0. A word's importance
    is that of its most important piece;
-2. filter: drop TextFooler's stop words and words not in the synonym table (a word the table
-   lists with no neighbours stays, and its slot changes nothing), skip the top ``leave_alone``
-   words, keep the top ``perturb_words``;
+2. filter: drop TextFooler's stop words and words without neighbours in the synonym table (the
+   spec's table gives every vocabulary word 100; the counter-fitted table we ship lists 24,384 of
+   its 49,975 words with none, and such a word would take a slot and change nothing;
+   ``empty_slots=true`` keeps them, as our code did before 2026-12-03), skip the top
+   ``leave_alone`` words, keep the top ``perturb_words``;
 3. candidates: the first ``candidates_per_word`` neighbours (optionally only those whose POS tag,
    out of context, equals the word's: Penn Treebank tags as the authors' NLTK call gives them, so
    "films" is no candidate for "movie"; ``pos_tags=universal`` compares TextFooler's coarse tags
@@ -65,6 +67,7 @@ class SwitchConfig:
     neighbours: int = 100
     use_similarity: bool = True  # the authors' use_USE: False skips step 5's check (sampled order, truncated)
     similarity_window: int = 0  # 0: whole texts (the authors' code); N: N-word windows around each changed word
+    empty_slots: bool = False  # True: a word the synonym table lists without neighbours still takes a slot (before 2026-12-03)
 
     def __post_init__(self) -> None:
         counts = {"perturb_words": 1, "candidates_per_word": 1, "total_alternatives": 1, "multiplier": 1, "neighbours": 1, "leave_alone": 0}
@@ -129,9 +132,16 @@ class Switch:
                 if word is not None:
                     best[word] = max(best.get(word, 0.0), float(score))
             order = sorted(best, key=lambda w: -best[w])
-            keep = [w for w in order if view_words[w].lower() not in STOPWORDS and view_words[w].lower() in self.synonyms]
+            keep = [w for w in order if view_words[w].lower() not in STOPWORDS and self.perturbable(view_words[w].lower())]
             ranked.append(keep[self.config.leave_alone : self.config.leave_alone + self.config.perturb_words])
         return ranked
+
+    def perturbable(self, word: str) -> bool:
+        """Whether a lower-case word may take a perturb slot: in the synonym table, with neighbours
+        unless ``empty_slots``."""
+        if self.config.empty_slots:
+            return word in self.synonyms
+        return bool(self.synonyms.neighbours(word, self.config.neighbours, 0.0))
 
     def candidates(self, word: str) -> list[str]:
         """Neighbour list of one word (POS-matched out of context when configured), original appended."""

@@ -92,6 +92,17 @@ def test_switch_changes_only_chosen_words_and_keeps_original_candidate(tiny_clas
         assert changed <= set(positions)
 
 
+def test_switch_gives_no_slot_to_a_word_the_table_lists_without_neighbours(tiny_classifier):
+    table = NeighbourTable({**TABLE.table, "thin": [], "had": ["had"]})  # no neighbours but itself counts as none
+    default = Switch(tiny_classifier, table, None, FakeTagger(), SwitchConfig(perturb_words=9))
+    kept = Switch(tiny_classifier, table, None, FakeTagger(), SwitchConfig(perturb_words=9, empty_slots=True))
+    words = WordView.of(TEXT).words
+    (chosen,) = default.ranked_words([TEXT])
+    (with_empty,) = kept.ranked_words([TEXT])
+    assert {words[p] for p in chosen} == {"movie", "great", "acting", "plot"}
+    assert {words[p] for p in with_empty} == {"movie", "great", "acting", "plot", "thin", "had"}
+
+
 def test_switch_sampling_is_seeded(tiny_classifier):
     switch = make_switch(tiny_classifier, total_alternatives=8, multiplier=3)
     a = switch.alternatives([TEXT], [np.random.default_rng(1)])
