@@ -131,9 +131,13 @@ class Switch:
             for score, word in zip(scores, words):
                 if word is not None:
                     best[word] = max(best.get(word, 0.0), float(score))
-            order = sorted(best, key=lambda w: -best[w])
-            keep = [w for w in order if view_words[w].lower() not in STOPWORDS and self.perturbable(view_words[w].lower())]
-            ranked.append(keep[self.config.leave_alone : self.config.leave_alone + self.config.perturb_words])
+            keep, wanted = [], self.config.leave_alone + self.config.perturb_words
+            for w in sorted(best, key=lambda w: -best[w]):  # lazily: a vector source computes neighbours per word
+                if len(keep) == wanted:
+                    break
+                if view_words[w].lower() not in STOPWORDS and self.perturbable(view_words[w].lower()):
+                    keep.append(w)
+            ranked.append(keep[self.config.leave_alone :])
         return ranked
 
     def perturbable(self, word: str) -> bool:
