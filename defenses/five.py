@@ -4,8 +4,8 @@ SWITCH step 1 (gradient importance, stop words removed) picks the ``embeddings``
 word pieces of the perturbable segment; ``samples`` copies of the input get their input
 embeddings at those positions replaced by draws from N(v, std^2 I) (every chosen position in
 every copy: the authors' code perturbed only the last of several words, fixed here); the group
-{original + copies} (the original's logits from the gradient pass, the copies in one forward on
-``inputs_embeds``) is combined by logit averaging (default) or vote. Defaults: the paper's best
+{original + copies} (the original's logits from the gradient pass, the copies in one forward whose
+word-piece embedding lookup returns the noisy copies) is combined by logit averaging (default) or vote. Defaults: the paper's best
 IMDB settings (1 embedding, std 2.29, 10 samples).
 Stochastic (seeded): never served from a Scorer cache; in an attack each query draws from its own
 stream (:class:`defenses.ensemble.GroupEnsemble`).
@@ -21,7 +21,7 @@ from arena.classifier import Encoded, TextInput
 from arena.words import WordView
 from attackers.textfooler import STOPWORDS
 from defenses.ensemble import GroupEnsemble, Stream, check_combination
-from defenses.switch import gradient_importance, require_hf, segment_of
+from defenses.switch import first_lookup, gradient_importance, require_hf, segment_of
 
 
 FIVE_DEFAULTS = {"embeddings": 1, "std": 2.29, "samples": 10, "combination": "logits"}  # the paper's best IMDB settings
@@ -75,13 +75,11 @@ class FIVE(GroupEnsemble):
 
     @torch.inference_mode()
     def _noisy_logits(self, encoded: Encoded, positions: list[int], generator: torch.Generator) -> np.ndarray:
-        """Logits of ``samples`` noisy copies of one encoded input (no padding)."""
-        model = self.base.model
-        inputs = self.base.collate([encoded])
-        embeds = model.get_input_embeddings()(inputs.pop("input_ids")[0])
-        extra = {k: v.expand(self.samples, -1) for k, v in inputs.items()}
-        with self.base.autocast_context():
-            return model(inputs_embeds=self.noisy_embeddings(embeds, positions, generator), **extra).logits.float().cpu().numpy()
+        """Logits of ``samples`` noisy copies of one encoded input (no padding): the model runs on
+        its ``input_ids``, the word-piece embedding lookup's output swapped for the noisy copies."""
+        inputs = {k: v.expand(self.samples, -1) for k, v in self.base.collate([encoded]).items()}
+        with self.base.autocast_context(), first_lookup(self.base.model, lambda embeds: self.noisy_embeddings(embeds[0], positions, generator)):
+            return self.base.model(**inputs).logits.float().cpu().numpy()
 
     def group_logits(self, items: list[TextInput], sources: list[torch.Generator]) -> list[np.ndarray]:
         """Each input with its noisy copies: the original's logits from the gradient pass, the

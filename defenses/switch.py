@@ -2,8 +2,8 @@
 
 For one input and a *judge* (an HF-backed classifier whose internals we can read):
 
-1. importance by gradient: embed the word pieces with the judge's input-embedding table, run
-   the classifier on ``inputs_embeds``, back-propagate the logits themselves (the gradient of
+1. importance by gradient: run the classifier with its word-piece embeddings (the lookup's
+   output, what ``inputs_embeds`` would pass) as the gradient leaf, back-propagate the logits themselves (the gradient of
    ½‖logits‖²); a piece's importance is the L2 norm of its embedding's gradient. Pieces outside
    the perturbable segment (the premise of a pair, special tokens) score 0. A word's importance
    is that of its most important piece;
@@ -36,9 +36,9 @@ less work): that is what keeps FuSE's cost per example bounded.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -272,23 +272,30 @@ def gradient_importance(judge: HFClassifier, items: Sequence[TextInput]) -> Piec
 
 
 @contextmanager
-def embedding_leaves(model: torch.nn.Module) -> Iterator[list[torch.Tensor]]:
-    """While open, the model's first input-embedding lookup (that of ``input_ids``; GPT-2 looks its
-    token types up in the same table after it) returns a fresh leaf tensor that requires grad, the
-    word-piece embeddings as ``inputs_embeds`` would pass them, put in the yielded list."""
-    leaves: list[torch.Tensor] = []
+def first_lookup(model: torch.nn.Module, replace: Callable[[torch.Tensor], torch.Tensor]) -> Iterator[list[torch.Tensor]]:
+    """While open, the output of the model's first input-embedding lookup (that of ``input_ids``:
+    the word-piece embeddings as ``inputs_embeds`` would pass them; GPT-2 looks its token types up
+    in the same table after it, and that lookup stays as it is) is replaced by ``replace(output)``,
+    which is put in the yielded list. Models are run on ``input_ids`` this way, so a
+    last-token-pooling head (GPT-2 style) still finds each padded row's end."""
+    replaced: list[torch.Tensor] = []
 
-    def capture(module, args, output: torch.Tensor) -> torch.Tensor | None:
-        if leaves:
-            return None  # a later lookup in the same table stays as it is
-        leaves.append(output.detach().requires_grad_(True))
-        return leaves[0]
+    def hook(module, args, output: torch.Tensor) -> torch.Tensor | None:
+        if replaced:
+            return None
+        replaced.append(replace(output))
+        return replaced[0]
 
-    handle = model.get_input_embeddings().register_forward_hook(capture)
+    handle = model.get_input_embeddings().register_forward_hook(hook)
     try:
-        yield leaves
+        yield replaced
     finally:
         handle.remove()
+
+
+def embedding_leaves(model: torch.nn.Module) -> AbstractContextManager[list[torch.Tensor]]:
+    """:func:`first_lookup` making the word-piece embeddings a fresh leaf that requires grad."""
+    return first_lookup(model, lambda output: output.detach().requires_grad_(True))
 
 
 def _word_spans(text: str) -> list[tuple[int, int]]:
