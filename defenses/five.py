@@ -78,7 +78,8 @@ class FIVE(GroupEnsemble):
         """Logits of ``samples`` noisy copies of one encoded input (no padding): the model runs on
         its ``input_ids``, the word-piece embedding lookup's output swapped for the noisy copies."""
         inputs = {k: v.expand(self.samples, -1) for k, v in self.base.collate([encoded]).items()}
-        with self.base.autocast_context(), first_lookup(self.base.model, lambda embeds: self.noisy_embeddings(embeds[0], positions, generator)):
+        noisy = first_lookup(self.base.model, lambda embeds: self.noisy_embeddings(embeds[0], positions, generator))
+        with self.base.autocast_context(), noisy:
             return self.base.model(**inputs).logits.float().cpu().numpy()
 
     def group_logits(self, items: list[TextInput], sources: list[torch.Generator]) -> list[np.ndarray]:

@@ -36,7 +36,7 @@ less work): that is what keeps FuSE's cost per example bounded.
 """
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
@@ -249,7 +249,8 @@ def gradient_importance(judge: HFClassifier, items: Sequence[TextInput]) -> Piec
     logits = np.zeros((len(items), len(judge.labels)), dtype=np.float32)
     norms: list[np.ndarray] = [np.zeros(0)] * len(items)
     for batch in length_bucketed_batches([len(e["input_ids"]) for e in encoded], judge.token_budget, judge.max_batch):
-        with torch.enable_grad(), judge.autocast_context(), embedding_leaves(judge.model) as leaves:
+        as_leaf = first_lookup(judge.model, lambda embeds: embeds.detach().requires_grad_(True))  # the word-piece embeddings
+        with torch.enable_grad(), judge.autocast_context(), as_leaf as leaves:
             # input_ids, not inputs_embeds: a last-token-pooling head (GPT-2 style) finds each padded
             # row's end only from them; the autocast is the one the rest of a FuSE/FIVE group is scored in
             out = judge.model(**judge.collate([encoded[row] for row in batch])).logits
@@ -291,11 +292,6 @@ def first_lookup(model: torch.nn.Module, replace: Callable[[torch.Tensor], torch
         yield replaced
     finally:
         handle.remove()
-
-
-def embedding_leaves(model: torch.nn.Module) -> AbstractContextManager[list[torch.Tensor]]:
-    """:func:`first_lookup` making the word-piece embeddings a fresh leaf that requires grad."""
-    return first_lookup(model, lambda output: output.detach().requires_grad_(True))
 
 
 def _word_spans(text: str) -> list[tuple[int, int]]:
