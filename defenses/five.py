@@ -4,9 +4,9 @@ SWITCH step 1 (gradient importance, stop words removed) picks the ``embeddings``
 word pieces of the perturbable segment; ``samples`` copies of the input get their input
 embeddings at those positions replaced by draws from N(v, std^2 I) (every chosen position in
 every copy: the authors' code perturbed only the last of several words, fixed here); the group
-{original + copies} (the original's logits from the gradient pass, the copies in one forward whose
-word-piece embedding lookup returns the noisy copies) is combined by logit averaging (default) or vote. Defaults: the paper's best
-IMDB settings (1 embedding, std 2.29, 10 samples).
+{original + copies} (the original's logits from the gradient pass, the copies in one forward
+whose word-piece embedding lookup returns the noisy copies) is combined by logit averaging
+(default) or vote. Defaults: the paper's best IMDB settings (1 embedding, std 2.29, 10 samples).
 Stochastic (seeded): never served from a Scorer cache; in an attack each query draws from its own
 stream (:class:`defenses.ensemble.GroupEnsemble`).
 """

@@ -209,7 +209,7 @@ def test_five_runs_a_last_token_pooling_base_on_its_input_ids(tiny_lm_dir, monke
     monkeypatch.setattr(judge.model, "forward", lambda **kw: forwards.append(sorted(kw)) or original(**kw))
     five = FIVE(judge, std=1e-6, samples=3)
     five.predict_proba(["a fine film", "the plot is thin and the acting is worse"])
-    assert all("inputs_embeds" not in keys for keys in forwards)  # GPT-2 finds a row's end only from input_ids
+    assert forwards and all("inputs_embeds" not in keys for keys in forwards)  # GPT-2 finds a row's end only from input_ids
     for group in five.last_groups:  # noise too small to move a label: each copy scores as the original
         np.testing.assert_allclose(group[1:], np.repeat(group[:1], 3, axis=0), atol=1e-5)
 
