@@ -3,10 +3,10 @@
 For one input and a *judge* (an HF-backed classifier whose internals we can read):
 
 1. importance by gradient: run the classifier with its word-piece embeddings (the lookup's
-   output, what ``inputs_embeds`` would pass) as the gradient leaf, back-propagate the logits themselves (the gradient of
-   ½‖logits‖²); a piece's importance is the L2 norm of its embedding's gradient. Pieces outside
-   the perturbable segment (the premise of a pair, special tokens) score 0. A word's importance
-   is that of its most important piece;
+   output, what ``inputs_embeds`` would pass) as the gradient leaf, back-propagate the logits
+   themselves (the gradient of ½‖logits‖²); a piece's importance is the L2 norm of its
+   embedding's gradient. Pieces outside the perturbable segment (the premise of a pair, special
+   tokens) score 0. A word's importance is that of its most important piece;
 2. filter: drop TextFooler's stop words and words without neighbours in the synonym table (the
    spec's table gives every vocabulary word 100; the counter-fitted table we ship lists 24,384 of
    its 49,975 words with none, and such a word would take a slot and change nothing;
@@ -132,10 +132,11 @@ class Switch:
                 if word is not None:
                     best[word] = max(best.get(word, 0.0), float(score))
             keep, wanted = [], self.config.leave_alone + self.config.perturb_words
-            for w in sorted(best, key=lambda w: -best[w]):  # lazily: a vector source computes neighbours per word
+            for w in sorted(best, key=best.__getitem__, reverse=True):  # lazily: a vector source computes neighbours per word
                 if len(keep) == wanted:
                     break
-                if view_words[w].lower() not in STOPWORDS and self.perturbable(view_words[w].lower()):
+                word = view_words[w].lower()
+                if word not in STOPWORDS and self.perturbable(word):
                     keep.append(w)
             ranked.append(keep[self.config.leave_alone :])
         return ranked
