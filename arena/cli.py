@@ -351,8 +351,8 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
     from defenses.train import train_classifier
 
     data = load_data_from_args(args, n=args.n, seed=args.seed if args.n else None)
-    summary = train_classifier(data, args.out, _train_config(args), device=args.device, progress=not args.json,
-                               overwrite=args.overwrite)
+    summary = train_classifier(data, args.out, _train_config(args), val=_validation_data(args), device=args.device,
+                               progress=not args.json, overwrite=args.overwrite)
     summary["out"] = args.out
     print(json.dumps(summary) if args.json else "\n".join(f"{k}: {v}" for k, v in summary.items()))
     return 0
@@ -384,12 +384,14 @@ def cmd_train_fact(args: argparse.Namespace) -> int:
     from defenses.fact import FACT_SWITCH, FactAugmenter, train_fact
 
     switch = replace(FACT_SWITCH, **parse_settings(args.switch, asdict(FACT_SWITCH), "--switch"))  # checked before anything loads
+    config = _train_config(args)
     data = load_data_from_args(args, n=args.n, seed=args.seed if args.n else None)
+    val = _validation_data(args)
     judge = load_classifier(args.judge, max_length=args.max_length, device=args.device)
     similarity = SentenceSimilarity(device=args.device) if switch.use_similarity else None
     augmenter = FactAugmenter(judge, load_synonyms(args.synonyms), similarity, PosTagger(), switch, seed=args.seed)
-    summary = train_fact(data, args.out, _train_config(args), augmenter, judge_name=args.judge, device=args.device,
-                         progress=not args.json, overwrite=args.overwrite)
+    summary = train_fact(data, args.out, config, augmenter, judge_name=args.judge, val=val,
+                         device=args.device, progress=not args.json, overwrite=args.overwrite)
     summary["out"] = args.out
     print(json.dumps(summary) if args.json else "\n".join(f"{k}: {v}" for k, v in summary.items()))
     return 0
@@ -447,7 +449,20 @@ def _train_config(args: argparse.Namespace):
     from defenses.train import TrainConfig
 
     return TrainConfig(base=args.base, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length,
-                       lora_r=args.lora_r, lora_alpha=args.lora_alpha, checkpoint_every=args.checkpoint_every, seed=args.seed)
+                       lora_r=args.lora_r, lora_alpha=args.lora_alpha, warmup=args.warmup, checkpoint_every=args.checkpoint_every,
+                       seed=args.seed)
+
+
+def _validation_data(args: argparse.Namespace):
+    """``--val`` loaded with the training data's column and label options (None without it)."""
+    from arena.data import load_data
+
+    if args.val is None:
+        if args.val_n is not None:
+            raise ValueError("--val-n needs --val")
+        return None
+    return load_data(args.val, n=args.val_n, seed=args.seed if args.val_n else None, text_col=args.text_col,
+                     label_col=args.label_col, pair_col=args.pair_col, labels=_split(args.labels))
 
 
 def _add_train_options(parser: argparse.ArgumentParser, batch_size: int = 32) -> None:
@@ -462,7 +477,11 @@ def _add_train_options(parser: argparse.ArgumentParser, batch_size: int = 32) ->
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--lora-r", type=int, default=8)
     parser.add_argument("--lora-alpha", type=int, default=16)
+    parser.add_argument("--warmup", type=float, default=0.06, help="linear warm-up, a fraction of the steps (0: none, as FACT's authors)")
     parser.add_argument("--checkpoint-every", type=int, default=200)
+    parser.add_argument("--val", help="validation data (same format options as --data): its loss is measured at every checkpoint "
+                        "and at the end, and the model of lowest validation loss is saved")
+    parser.add_argument("--val-n", type=int, help="validate on the first N examples of --val (after a seeded shuffle)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
     parser.add_argument("--json", action="store_true")

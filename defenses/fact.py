@@ -41,9 +41,10 @@ class FactAugmenter:
 
 
 def train_fact(data: LabelledData, out_dir, config: TrainConfig, augmenter: FactAugmenter, *, judge_name: str,
-               device: str | None = None, progress: bool = True, overwrite: bool = False) -> dict:
-    """FACT co-tuning: :func:`defenses.train.train_classifier` with SWITCH batch extension."""
+               val: LabelledData | None = None, device: str | None = None, progress: bool = True, overwrite: bool = False) -> dict:
+    """FACT co-tuning: :func:`defenses.train.train_classifier` with SWITCH batch extension (with
+    ``val``, the checkpoint of lowest validation loss is kept, as in the authors' recipe)."""
     identity = {"method": "fact", "judge": judge_name, "switch": vars(augmenter.switch.config), "seed": augmenter.seed,
                 "synonyms": getattr(augmenter.switch.synonyms, "name", "?")}
-    return train_classifier(data, out_dir, config, device=device, progress=progress, augment=augmenter, augment_id=identity,
-                            overwrite=overwrite)
+    return train_classifier(data, out_dir, config, val=val, device=device, progress=progress, augment=augmenter,
+                            augment_id=identity, overwrite=overwrite)

@@ -3,7 +3,8 @@
 ``arena train classifier`` calls :func:`train_classifier`; the result is a small folder
 (``adapter_model.safetensors`` + ``adapter_config.json`` + ``arena_classifier.json``)
 that ``load_classifier(folder)`` reads back. The committed default classifier was
-made this way (README gives the exact command).
+made this way (README gives the exact command). With validation data the saved model is the
+checkpoint of lowest validation loss (FireBERT's FACT recipe), not necessarily the last step.
 """
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.base == "default":
             self.base = "minilm"
+        if not 0.0 <= self.warmup < 1.0:
+            raise ValueError(f"warmup is a fraction of the steps in [0, 1) (got {self.warmup})")
 
 
 def batch_order(lengths: list[int], batch_size: int, sort_chunk: int, seed: int) -> list[list[int]]:
@@ -108,14 +111,56 @@ def _save_adapter(model, out: Path, config: TrainConfig, labels: list[str], extr
 
 
 Augment = Callable[[list[Example], int], list[Example]]
+Rows = list[dict[str, list[int]]]
 
 
-def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfig, *, device: str | None = None,
-                     progress: bool = True, augment: Augment | None = None, augment_id: dict | None = None,
-                     overwrite: bool = False) -> dict:
+def _tokenize(tokenizer, examples: list[Example], max_length: int, keys: list[str] | None = None) -> Rows:
+    """One row of token lists (``keys``: those the tokenizer gives among input ids and token types)
+    per example."""
+    seconds = [ex.text_pair for ex in examples] if examples[0].text_pair is not None else None
+    encoded = tokenizer([ex.text for ex in examples], seconds, truncation=True, max_length=max_length)
+    keys = keys or [k for k in ("input_ids", "token_type_ids") if k in encoded]
+    return [{k: encoded[k][i] for k in keys} for i in range(len(examples))]
+
+
+def _collate(rows: Rows, pad_id: int, device) -> dict[str, torch.Tensor]:
+    """Rows padded to the longest into model inputs with an attention mask, on ``device``."""
+    width = max(len(r["input_ids"]) for r in rows)
+    inputs = {k: torch.full((len(rows), width), pad_id if k == "input_ids" else 0, dtype=torch.long) for k in rows[0]}
+    inputs["attention_mask"] = torch.zeros((len(rows), width), dtype=torch.long)
+    for row, enc in enumerate(rows):
+        length = len(enc["input_ids"])
+        for k, ids in enc.items():
+            inputs[k][row, :length] = torch.tensor(ids)
+        inputs["attention_mask"][row, :length] = 1
+    return {k: v.to(device) for k, v in inputs.items()}
+
+
+def validation_loss(model, rows: Rows, labels: list[int], pad_id: int, device, batch_size: int = 64) -> float:
+    """Mean cross-entropy of ``model`` (in eval mode: no dropout) over the rows, in length-sorted batches."""
+    was_training = model.training
+    model.eval()
+    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            logits = model(**_collate([rows[i] for i in batch], pad_id, device)).logits.float()
+            target = torch.tensor([labels[i] for i in batch], device=logits.device)
+            total += torch.nn.functional.cross_entropy(logits, target, reduction="sum").item()
+    model.train(was_training)
+    return total / len(rows)
+
+
+def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfig, *, val: LabelledData | None = None,
+                     device: str | None = None, progress: bool = True, augment: Augment | None = None,
+                     augment_id: dict | None = None, overwrite: bool = False) -> dict:
     """LoRA fine-tune ``config.base`` on ``data``; checkpoints every ``checkpoint_every`` steps into
     ``out_dir/checkpoint`` and resumes from there when re-run with the same arguments.
 
+    With ``val``, the validation loss is measured at every checkpoint and after the last step, and
+    the saved model is the one with the lowest (the earliest on a tie); ``arena_classifier.json``
+    records every measurement and the step chosen.
     ``augment(batch_examples, step)`` may return extra examples appended to that batch (FACT's
     co-tuning); it must be deterministic in ``step`` for resume to repeat the same batches.
     ``augment_id`` describes it in the run's fingerprint and the saved ``arena_classifier.json``. A folder that already holds a finished
@@ -123,22 +168,30 @@ def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfi
     """
     if len(data) == 0:
         raise ValueError("no training examples")
+    labels = data.label_names
+    if any(not 0 <= ex.label < len(labels) for ex in data.examples):
+        raise ValueError(f"labels must be in 0..{len(labels) - 1}")
+    if val is not None:
+        if len(val) == 0:
+            raise ValueError(f"{val.source}: no validation examples")
+        if val.label_names != labels:
+            raise ValueError(f"validation labels {val.label_names} differ from the training data's {labels}; pass --labels")
+        if (val.examples[0].text_pair is None) != (data.examples[0].text_pair is None):
+            raise ValueError("validation and training data must both be single texts or both pairs")
     out = Path(out_dir)
     if (out / "arena_classifier.json").exists() and not (out / CHECKPOINT).exists() and not overwrite:
         raise ValueError(f"{out} already holds a trained classifier; pick another --out or pass --overwrite to retrain it")
     torch.manual_seed(config.seed)
-    labels = data.label_names
     model, tokenizer = _build_model(config, labels)
     out.mkdir(parents=True, exist_ok=True)
     dev = pick_device(device)
     model.to(dev)
     examples: list[Example] = data.examples
-    firsts = [ex.text for ex in examples]
-    seconds = [ex.text_pair for ex in examples] if examples[0].text_pair is not None else None
-    encoded = tokenizer(firsts, seconds, truncation=True, max_length=config.max_length)
-    lengths = [len(ids) for ids in encoded["input_ids"]]
-    if any(not 0 <= ex.label < len(labels) for ex in examples):
-        raise ValueError(f"labels must be in 0..{len(labels) - 1}")
+    rows = _tokenize(tokenizer, examples, config.max_length)
+    keys = list(rows[0])
+    lengths = [len(r["input_ids"]) for r in rows]
+    pad_id = padding_id(model, tokenizer)
+    val_rows = _tokenize(tokenizer, val.examples, config.max_length, keys) if val is not None else None
 
     epochs = max(1, math.ceil(config.epochs))
     per_epoch = [batch_order(lengths, config.batch_size, config.sort_chunk, config.seed + e) for e in range(epochs)]
@@ -155,6 +208,10 @@ def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfi
     ckpt = out / CHECKPOINT
     step = 0
     fingerprint = {"data": data.fingerprint, "config": asdict(config), "augment": augment_id}
+    if val is not None:  # only then: checkpoints of runs without validation keep their fingerprint
+        fingerprint["val"] = val.fingerprint
+    history: list[list[float]] = []  # [step, validation loss]
+    best: dict[str, torch.Tensor] | None = None  # trainable weights at the lowest validation loss so far
     if (ckpt / "state.json").exists():
         state = json.loads((ckpt / "state.json").read_text())
         if state["fingerprint"] != fingerprint:
@@ -164,42 +221,41 @@ def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfi
         optimizer.load_state_dict(opt_state["optimizer"])
         scheduler.load_state_dict(opt_state["scheduler"])
         step = state["step"]
+        history = state.get("val_history", [])
+        if history:
+            best = load_file(str(ckpt / "best.safetensors"))
+
+    def validate() -> None:
+        nonlocal best
+        loss = validation_loss(model, val_rows, [ex.label for ex in val.examples], pad_id, dev)
+        if not history or loss < min(l for _, l in history):
+            best = _trainable_state(model)
+        history.append([step, round(loss, 6)])
 
     def save_checkpoint() -> None:
         ckpt.mkdir(exist_ok=True)
         save_file(_trainable_state(model), str(ckpt / "trainable.safetensors"))
+        if best is not None:
+            save_file(best, str(ckpt / "best.safetensors"))
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, ckpt / "optimizer.pt")
-        (ckpt / "state.json").write_text(json.dumps({"step": step, "fingerprint": fingerprint}))
+        (ckpt / "state.json").write_text(json.dumps({"step": step, "fingerprint": fingerprint, "val_history": history}))
 
     model.train()
-    pad_id = padding_id(model, tokenizer)
-    keys = [k for k in ("input_ids", "token_type_ids") if k in encoded]
     started = time.time()
     losses: list[float] = []
     augmented = 0
     bar = tqdm(total=total, initial=step, desc="train classifier", unit="step", disable=not progress)
     while step < total:
         batch = schedule[step]
-        rows = [{k: encoded[k][i] for k in keys} for i in batch]
+        batch_rows = [rows[i] for i in batch]
         labels_now = [examples[i].label for i in batch]
         if augment is not None:
             extra = augment([examples[i] for i in batch], step)
             if extra:
-                more = tokenizer([ex.text for ex in extra], [ex.text_pair for ex in extra] if extra[0].text_pair is not None else None,
-                                 truncation=True, max_length=config.max_length)
-                rows += [{k: more[k][j] for k in keys} for j in range(len(extra))]
+                batch_rows += _tokenize(tokenizer, extra, config.max_length, keys)
                 labels_now += [ex.label for ex in extra]
                 augmented += len(extra)
-        width = max(len(r["input_ids"]) for r in rows)
-        inputs = {k: torch.full((len(rows), width), pad_id if k == "input_ids" else 0, dtype=torch.long) for k in keys}
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for row, enc in enumerate(rows):
-            length = len(enc["input_ids"])
-            for k in keys:
-                inputs[k][row, :length] = torch.tensor(enc[k])
-            mask[row, :length] = 1
-        inputs = {k: v.to(dev) for k, v in inputs.items()}
-        loss = model(**inputs, attention_mask=mask.to(dev), labels=torch.tensor(labels_now, device=dev)).loss
+        loss = model(**_collate(batch_rows, pad_id, dev), labels=torch.tensor(labels_now, device=dev)).loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
@@ -208,16 +264,26 @@ def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfi
         step += 1
         losses.append(loss.item())
         bar.update(1)
-        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", **({"val_loss": f"{history[-1][1]:.4f}"} if history else {}))
         if step % config.checkpoint_every == 0 and step < total:
+            if val is not None:
+                validate()
             save_checkpoint()
+    if val is not None and (not history or history[-1][0] != total):
+        validate()
     bar.close()
     summary = {"steps": total, "train_examples": len(examples), "augmented_examples_this_run": augmented,
                "seconds_this_run": round(time.time() - started, 1),
                "final_loss_avg50": round(float(np.mean(losses[-50:])), 4) if losses else None}
+    extra = {"data": data.source, "data_fingerprint": data.fingerprint, **({"augment": augment_id} if augment_id else {})}
+    if val is not None:
+        chosen_step, chosen_loss = min(history, key=lambda entry: entry[1])
+        model.load_state_dict(best, strict=False)
+        extra["validation"] = {"data": val.source, "data_fingerprint": val.fingerprint, "examples": len(val),
+                               "chosen_step": chosen_step, "val_loss": chosen_loss, "history": history}
+        summary.update(chosen_step=chosen_step, val_loss=chosen_loss)
     model.eval()
-    _save_adapter(model, out, config, labels, {"data": data.source, "data_fingerprint": data.fingerprint,
-                                               **({"augment": augment_id} if augment_id else {})})
+    _save_adapter(model, out, config, labels, extra)
     if ckpt.exists():
         for file in ckpt.iterdir():
             file.unlink()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -75,3 +77,84 @@ def test_base_default_is_the_packaged_encoder_and_a_bad_base_is_named(tmp_path):
     with pytest.raises(ClassifierError, match="could not load base encoder '.*missing'"):
         train_classifier(data, tmp_path / "out", TrainConfig(base=str(tmp_path / "missing")), progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_validation_loss_is_the_mean_cross_entropy_whatever_the_batching():
+    from defenses.train import _build_model, _tokenize, validation_loss
+
+    data = load_data("builtin", n=10, seed=0)
+    model, tokenizer = _build_model(TrainConfig(), data.label_names)
+    rows = _tokenize(tokenizer, data.examples, 32)
+    labels = [ex.label for ex in data.examples]
+    model.train()
+    with torch.no_grad():
+        model.eval()
+        single = [torch.nn.functional.cross_entropy(model(input_ids=torch.tensor([r["input_ids"]])).logits, torch.tensor([y])).item()
+                  for r, y in zip(rows, labels)]
+        model.train()
+    batched = validation_loss(model, rows, labels, tokenizer.pad_token_id, "cpu", batch_size=3)
+    assert batched == pytest.approx(np.mean(single), abs=1e-5)  # padding masked, dropout off
+    assert validation_loss(model, rows, labels, tokenizer.pad_token_id, "cpu") == pytest.approx(batched, abs=1e-5)
+    assert model.training  # the caller's mode is restored
+
+
+def test_validation_keeps_the_lowest_loss_checkpoint_across_a_resume(tmp_path, monkeypatch):
+    import defenses.train
+    from safetensors.torch import load_file
+
+    data = load_data("builtin", n=48, seed=0)
+    val = load_data("builtin", n=8, seed=1)
+    config = TrainConfig(batch_size=8, max_length=32, checkpoint_every=2, lr=1e-3)
+    out = tmp_path / "clf"
+    scripted = iter([0.5, 0.2, 0.9])  # after steps 2, 4 and 6: step 4 is the one to keep
+    monkeypatch.setattr(defenses.train, "validation_loss", lambda *args, **kwargs: next(scripted))
+    real_clip, calls = torch.nn.utils.clip_grad_norm_, {"n": 0}
+
+    def crash_on_fifth(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt("simulated crash")
+        return real_clip(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", crash_on_fifth)
+    with pytest.raises(KeyboardInterrupt):
+        train_classifier(data, out, config, val=val, device="cpu", progress=False)
+    at_step_4 = load_file(str(out / "checkpoint" / "trainable.safetensors"))
+    calls["n"] = -100
+    summary = train_classifier(data, out, config, val=val, device="cpu", progress=False)
+    assert (summary["chosen_step"], summary["val_loss"]) == (4, 0.2)
+    record = json.loads((out / "arena_classifier.json").read_text())["validation"]
+    assert record["history"] == [[2, 0.5], [4, 0.2], [6, 0.9]] and record["chosen_step"] == 4
+
+    def norms(tensors):
+        return sorted(round(float(t.float().norm()), 6) for t in tensors.values())
+
+    saved = load_file(str(out / "adapter_model.safetensors"))
+    assert norms(saved) == norms(at_step_4)  # the step-4 weights, not the last step's
+
+
+def test_validation_data_must_share_the_labels(tmp_path):
+    from arena.data import LabelledData
+
+    data = load_data("builtin", n=8, seed=0)
+    other = LabelledData(data.examples, ["bad", "good"], "other.tsv")
+    with pytest.raises(ValueError, match=r"validation labels \['bad', 'good'\] differ"):
+        train_classifier(data, tmp_path / "out", TrainConfig(), val=other, progress=False)
+    with pytest.raises(ValueError, match="warmup is a fraction"):
+        TrainConfig(warmup=1.5)
+
+
+def test_train_cli_validates_and_records_warmup(tmp_path, capsys):
+    from arena.cli import main
+
+    out = tmp_path / "clf"
+    command = ["train", "classifier", "--data", "builtin", "--n", "16", "--batch-size", "8", "--max-length", "32",
+               "--checkpoint-every", "1", "--warmup", "0", "--out", str(out), "--json"]
+    assert main(command + ["--val-n", "4"]) == 2
+    assert "--val-n needs --val" in capsys.readouterr().err
+    assert main(command + ["--val", "builtin", "--val-n", "6"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["chosen_step"] in (1, 2)
+    meta = json.loads((out / "arena_classifier.json").read_text())
+    assert meta["train"]["warmup"] == 0.0
+    assert [step for step, _ in meta["validation"]["history"]] == [1, 2] and meta["validation"]["examples"] == 6
