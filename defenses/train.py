@@ -227,10 +227,10 @@ def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfi
 
     def validate() -> None:
         nonlocal best
-        loss = validation_loss(model, val_rows, [ex.label for ex in val.examples], pad_id, dev)
+        loss = round(validation_loss(model, val_rows, [ex.label for ex in val.examples], pad_id, dev), 6)  # as recorded
         if not history or loss < min(l for _, l in history):
             best = _trainable_state(model)
-        history.append([step, round(loss, 6)])
+        history.append([step, loss])
 
     def save_checkpoint() -> None:
         ckpt.mkdir(exist_ok=True)
