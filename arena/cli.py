@@ -22,11 +22,11 @@ def add_data_options(parser: argparse.ArgumentParser, default: str | None = "bui
     parser.add_argument("--labels", help="comma-separated label names, index = label id")
 
 
-def load_data_from_args(args: argparse.Namespace, n: int | None = None, seed: int | None = None):
-    """Load ``--data`` with the column options."""
+def load_data_from_args(args: argparse.Namespace, n: int | None = None, seed: int | None = None, spec: str | None = None):
+    """Load ``--data`` (or the data ``spec``) with the column options."""
     from arena.data import load_data
 
-    return load_data(args.data, n=n, seed=seed, text_col=args.text_col, label_col=args.label_col,
+    return load_data(spec or args.data, n=n, seed=seed, text_col=args.text_col, label_col=args.label_col,
                      pair_col=args.pair_col, labels=_split(args.labels))
 
 
@@ -455,14 +455,11 @@ def _train_config(args: argparse.Namespace):
 
 def _validation_data(args: argparse.Namespace):
     """``--val`` loaded with the training data's column and label options (None without it)."""
-    from arena.data import load_data
-
     if args.val is None:
         if args.val_n is not None:
             raise ValueError("--val-n needs --val")
         return None
-    return load_data(args.val, n=args.val_n, seed=args.seed if args.val_n else None, text_col=args.text_col,
-                     label_col=args.label_col, pair_col=args.pair_col, labels=_split(args.labels))
+    return load_data_from_args(args, n=args.val_n, seed=args.seed if args.val_n else None, spec=args.val)
 
 
 def _add_train_options(parser: argparse.ArgumentParser, batch_size: int = 32) -> None:
