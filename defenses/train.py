@@ -192,6 +192,7 @@ def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfi
     lengths = [len(r["input_ids"]) for r in rows]
     pad_id = padding_id(model, tokenizer)
     val_rows = _tokenize(tokenizer, val.examples, config.max_length, keys) if val is not None else None
+    val_labels = [ex.label for ex in val.examples] if val is not None else None
 
     epochs = max(1, math.ceil(config.epochs))
     per_epoch = [batch_order(lengths, config.batch_size, config.sort_chunk, config.seed + e) for e in range(epochs)]
@@ -227,7 +228,7 @@ def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfi
 
     def validate() -> None:
         nonlocal best
-        loss = round(validation_loss(model, val_rows, [ex.label for ex in val.examples], pad_id, dev), 6)  # as recorded
+        loss = round(validation_loss(model, val_rows, val_labels, pad_id, dev), 6)  # as recorded
         if not history or loss < min(l for _, l in history):
             best = _trainable_state(model)
         history.append([step, loss])

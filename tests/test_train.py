@@ -11,6 +11,22 @@ from arena.data import load_data
 from defenses.train import TrainConfig, batch_order, train_classifier
 
 
+@pytest.fixture
+def crash_on_fifth_step(monkeypatch) -> dict:
+    """Training raises KeyboardInterrupt at its fifth optimizer step (gradient clipping call);
+    the returned counter, set far below 5, disarms it."""
+    real_clip, calls = torch.nn.utils.clip_grad_norm_, {"n": 0}
+
+    def crash_on_fifth(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt("simulated crash")
+        return real_clip(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", crash_on_fifth)
+    return calls
+
+
 def test_batch_order_is_deterministic_and_length_sorted_within_chunks():
     lengths = list(np.random.default_rng(0).integers(3, 60, size=100))
     a = batch_order(lengths, batch_size=8, sort_chunk=4, seed=1)
@@ -21,26 +37,16 @@ def test_batch_order_is_deterministic_and_length_sorted_within_chunks():
         assert spread == sorted(spread)
 
 
-def test_train_crash_resume_and_reload(tmp_path, monkeypatch):
+def test_train_crash_resume_and_reload(tmp_path, crash_on_fifth_step):
     data = load_data("builtin", n=48, seed=0)
     config = TrainConfig(batch_size=8, max_length=32, checkpoint_every=2, lr=1e-3)
     out = tmp_path / "clf"
 
-    real_clip = torch.nn.utils.clip_grad_norm_
-    calls = {"n": 0}
-
-    def crash_on_fifth(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt("simulated crash")
-        return real_clip(*args, **kwargs)
-
-    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", crash_on_fifth)
     with pytest.raises(KeyboardInterrupt):
         train_classifier(data, out, config, device="cpu", progress=False)
     assert (out / "checkpoint" / "state.json").read_text().startswith('{"step": 4')
 
-    calls["n"] = -100
+    crash_on_fifth_step["n"] = -100  # disarmed: the resumed run goes to the end
     summary = train_classifier(data, out, config, device="cpu", progress=False)
     assert summary["steps"] == 6 and not (out / "checkpoint").exists()
     adapter = out / "adapter_model.safetensors"
@@ -98,7 +104,7 @@ def test_validation_loss_is_the_mean_cross_entropy_whatever_the_batching():
     assert model.training  # the caller's mode is restored
 
 
-def test_validation_keeps_the_lowest_loss_checkpoint_across_a_resume(tmp_path, monkeypatch):
+def test_validation_keeps_the_lowest_loss_checkpoint_across_a_resume(tmp_path, monkeypatch, crash_on_fifth_step):
     import defenses.train
     from safetensors.torch import load_file
 
@@ -108,19 +114,10 @@ def test_validation_keeps_the_lowest_loss_checkpoint_across_a_resume(tmp_path, m
     out = tmp_path / "clf"
     scripted = iter([0.5, 0.2, 0.9])  # after steps 2, 4 and 6: step 4 is the one to keep
     monkeypatch.setattr(defenses.train, "validation_loss", lambda *args, **kwargs: next(scripted))
-    real_clip, calls = torch.nn.utils.clip_grad_norm_, {"n": 0}
-
-    def crash_on_fifth(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt("simulated crash")
-        return real_clip(*args, **kwargs)
-
-    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", crash_on_fifth)
     with pytest.raises(KeyboardInterrupt):
         train_classifier(data, out, config, val=val, device="cpu", progress=False)
     at_step_4 = load_file(str(out / "checkpoint" / "trainable.safetensors"))
-    calls["n"] = -100
+    crash_on_fifth_step["n"] = -100  # disarmed: the resumed run goes to the end
     summary = train_classifier(data, out, config, val=val, device="cpu", progress=False)
     assert (summary["chosen_step"], summary["val_loss"]) == (4, 0.2)
     record = json.loads((out / "arena_classifier.json").read_text())["validation"]
