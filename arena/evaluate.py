@@ -22,9 +22,17 @@ def evaluate(
     chunk_size: int = 256,
     progress: bool = True,
 ) -> dict:
-    """Accuracy of ``classifier`` on ``data``; resumes a previous identical run from ``store``."""
+    """Accuracy of ``classifier`` on ``data``; resumes a previous identical run from ``store``.
+
+    A stochastic defense with keyed randomness (FuSE, FIVE) scores each example from its own
+    random stream, the one an attack's first query of that example draws from: an example's
+    prediction does not depend on ``chunk_size``, on which examples share its batch or on a resume,
+    and it is the attack's original prediction.
+    """
     data = align_labels(data, classifier.labels)
     config = {"fingerprint": data.fingerprint, "n": len(data)}
+    if getattr(classifier, "keyed_randomness", False):
+        config["streams"] = "per-example"  # runs stored before 2026-12-04 drew from one shared stream
     run_id = store.start_run("eval", classifier_name, data_name, config)
     done = store.done_ids(run_id)
     todo = [(i, ex) for i, ex in enumerate(data.examples) if ex.id not in done]
@@ -33,7 +41,7 @@ def evaluate(
     for start in range(0, len(todo), chunk_size):
         part = todo[start : start + chunk_size]
         began = time.perf_counter()
-        probs = scorer.predict_proba([ex.input for _, ex in part])
+        probs = scorer.predict_proba([ex.input for _, ex in part], [ex.id for _, ex in part])
         per_example = (time.perf_counter() - began) / len(part)
         results = []
         for (idx, ex), row in zip(part, probs):

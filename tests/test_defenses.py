@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from arena.classifier import CallableClassifier, ClassifierError, HFClassifier
-from arena.data import Example
+from arena.data import Example, LabelledData
 from arena.scorer import Scorer
 from arena.words import WordView
 from arena.zoo import build_defender, defender_name
@@ -284,6 +284,27 @@ def test_attack_on_a_stochastic_defense_does_not_depend_on_chunking_or_order(tin
     assert attack(5, [0, 1, 2, 3, 4]) == alone
     assert attack(2, [3, 1, 4, 0, 2]) == alone
     assert sum(queries for _, _, queries, _ in alone.values()) > len(items)  # the attacks did search
+
+
+def test_clean_eval_of_a_stochastic_defense_gives_each_example_the_attacks_first_draw(tiny_classifier, tmp_path):
+    """Clean evaluation scores each example from its own stream: the same predictions at any chunk
+    size and on a subset, and each one the prediction the attack starts from."""
+    from arena.evaluate import evaluate
+    from arena.store import Store
+
+    texts = [TEXT, "a great movie", "great plot and great acting", "the acting was great", "a movie with a plot"]
+    data = LabelledData([Example(t, i % 2, None, f"e{i}") for i, t in enumerate(texts)], tiny_classifier.labels, "tiny")
+
+    def predictions(chunk: int, examples: list[Example]) -> dict:
+        with Store(tmp_path / f"eval{chunk}-{len(examples)}.db") as store:
+            run = evaluate(small_fuse(tiny_classifier), LabelledData(examples, data.label_names, "tiny"), store,
+                           classifier_name="fuse", data_name="tiny", chunk_size=chunk, progress=False)
+            return {r.example_id: r.original_proba for r in store.results(run["run_id"])}
+
+    whole = predictions(5, data.examples)
+    assert predictions(2, data.examples) == whole and predictions(1, data.examples[3:]) == {k: whole[k] for k in ("e3", "e4")}
+    attacked = TextFooler(TABLE, OneSimilarity(), FakeTagger(), chunk_size=5).attack(list(enumerate(data.examples)), Scorer(small_fuse(tiny_classifier)))
+    assert {r.example_id: [round(float(p), 6) for p in r.original_proba] for r in attacked} == whole
 
 
 def test_registry_names(tiny_model_dir):
