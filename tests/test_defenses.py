@@ -8,7 +8,9 @@ import torch
 
 from arena.classifier import CallableClassifier, ClassifierError, HFClassifier
 from arena.data import Example, LabelledData
+from arena.evaluate import evaluate
 from arena.scorer import Scorer
+from arena.store import Store
 from arena.words import WordView
 from arena.zoo import build_defender, defender_name
 from attackers.synonyms import NeighbourTable
@@ -289,9 +291,6 @@ def test_attack_on_a_stochastic_defense_does_not_depend_on_chunking_or_order(tin
 def test_clean_eval_of_a_stochastic_defense_gives_each_example_the_attacks_first_draw(tiny_classifier, tmp_path):
     """Clean evaluation scores each example from its own stream: the same predictions at any chunk
     size and on a subset, and each one the prediction the attack starts from."""
-    from arena.evaluate import evaluate
-    from arena.store import Store
-
     texts = [TEXT, "a great movie", "great plot and great acting", "the acting was great", "a movie with a plot"]
     data = LabelledData([Example(t, i % 2, None, f"e{i}") for i, t in enumerate(texts)], tiny_classifier.labels, "tiny")
 
