@@ -8,7 +8,9 @@ Per data set (the first N of ``../shared/data/textfooler/{mr,imdb}``):
   ``--cost-repeats`` passes, each with FuSE's similarity cache empty; plain is timed before and
   after the other rows, the faster counting); ``ms_per_example`` gives the times themselves;
 - ``premade``: accuracy on the pre-made adversarial set: TextFooler's successful adversarial
-  examples against ``plain`` (true labels kept), as in the paper;
+  examples against ``plain`` (true labels kept), as in the paper; with ``--defense-seeds K``,
+  FuSE and FIVE rows also report ``clean_seeds`` and ``premade_seeds``, those two accuracies at
+  defense seeds 0 (the row's own, the one attacked) to K-1, and the table shows their range;
 - ``under_attack``: accuracy under an active TextFooler attack against that row's defender, and
   the ``queries`` the attacker needed (mean over attacked examples); ``-`` for rows left out of
   ``--attack-rows``. A row given there as ``row@K`` is attacked on the first K examples only
@@ -106,6 +108,17 @@ def inference_seconds(defender, texts: list, batch: int = 32, repeats: int = 3, 
     return fastest / len(texts)
 
 
+def clean_and_premade(defender, stored_as: str, data: LabelledData, premade: LabelledData, store: Store,
+                      data_name: str, progress: bool) -> tuple[float, float | None]:
+    """Accuracy of ``defender`` on the clean examples and on the pre-made set (None when it is empty),
+    stored as ``stored_as``."""
+    clean = evaluate(defender, data, store, classifier_name=stored_as, data_name=data_name, progress=progress)
+    if not len(premade):
+        return clean["accuracy"], None
+    return clean["accuracy"], evaluate(defender, premade, store, classifier_name=stored_as,
+                                       data_name=f"{data_name}#premade", progress=progress)["accuracy"]
+
+
 def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
     """All rows of one data set; a row in ``kept_cost`` (row -> earlier values) keeps its
     ``ms_per_example`` and ``cost_ratio`` instead of being timed again."""
@@ -124,10 +137,13 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
     for row in args.rows:
         spec = defender_spec(row, args.fact)
         defender = build_defender(spec, "default", synonyms=args.synonyms, **model_options)
-        clean = evaluate(defender, data, store, classifier_name=spec, data_name=f"{name}?n={n}", progress=not args.json)
-        adversarial = (evaluate(defender, premade, store, classifier_name=spec, data_name=f"{name}?n={n}#premade", progress=not args.json)
-                       if len(premade) else {"accuracy": None})
+        clean, adversarial = clean_and_premade(defender, spec, data, premade, store, f"{name}?n={n}", not args.json)
         partial = {}
+        if args.defense_seeds > 1 and getattr(defender, "stochastic", False):  # seed 0 is the row's own
+            seeded = [clean_and_premade(build_defender(spec, "default", synonyms=args.synonyms, seed=seed, **model_options),
+                                        f"{spec}#seed{seed}", data, premade, store, f"{name}?n={n}", not args.json)
+                      for seed in range(1, args.defense_seeds)]
+            partial.update(clean_seeds=[clean] + [c for c, _ in seeded], premade_seeds=[adversarial] + [p for _, p in seeded])
         if row == "plain":
             attacked = made
         elif row in args.attack_rows:
@@ -147,7 +163,7 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
             partial.update(x_plain=record["ratio"], x_plain_ci95=record["ci95"])
         else:  # passive row: clean and pre-made accuracy only
             attacked = dict.fromkeys(("accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"))
-        table[row] = {"clean": clean["accuracy"], "premade": adversarial["accuracy"], "under_attack": attacked["accuracy_under_attack"],
+        table[row] = {"clean": clean, "premade": adversarial, "under_attack": attacked["accuracy_under_attack"],
                       "queries": attacked["avg_queries"], "perturbed_pct": attacked["avg_perturbed_words_pct"], **partial,
                       "premade_n": len(premade)}
         if row in kept_cost:
@@ -222,6 +238,9 @@ def render(result: dict) -> str:
                 notes.append(ratio_text(v["x_plain"], v["x_plain_ci95"], "plain"))
             if notes:
                 cells[2] += f" ({'; '.join(notes)})"
+            for cell, key in ((0, "clean_seeds"), (1, "premade_seeds")):
+                if v.get(key) and None not in v[key]:
+                    cells[cell] += f" ({_fmt(min(v[key]))}-{_fmt(max(v[key]))} over {len(v[key])} seeds)"
             lines.append(f"| {row} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
@@ -244,6 +263,9 @@ def main() -> int:
     parser.add_argument("--synonyms", default=f"neighbors:{SHARED / 'synonyms' / 'counterfitted_neighbors.json'}")
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--precision", default="auto", choices=PRECISIONS, help="classifier precision (bf16: 1.6-1.8x faster measured on a CPU with AVX512-BF16, ~6x slower without)")
+    parser.add_argument("--defense-seeds", type=int, default=1, help="FuSE and FIVE rows: clean and pre-made accuracy also at "
+                        "defense seeds 1..K-1, reported as clean_seeds / premade_seeds (seed 0, the attacked one, first) and "
+                        "their range in the table: how much a fresh draw of the defense moves those columns")
     parser.add_argument("--db", default="firebert_bench.db", help="results store (resumable)")
     parser.add_argument("--cost-n", type=int, default=100, help="clean examples timed per row for cost_ratio")
     parser.add_argument("--cost-repeats", type=int, default=3, help="timed passes per row (the fastest counts)")
@@ -263,6 +285,8 @@ def main() -> int:
     unknown = sorted({row for row in args.rows + sorted(args.attack_rows) if row.partition("?")[0] not in ROWS})
     if unknown:
         parser.error(f"--rows/--attack-rows: unknown {unknown}; known: {', '.join(ROWS)}")
+    if args.defense_seeds < 1:
+        parser.error(f"--defense-seeds {args.defense_seeds}: needs at least 1 (seed 0, the attacked one)")
     if args.keep_rows and not args.keep_cost:
         parser.error("--keep-rows needs --keep-cost (kept rows' cost ratios are relative to the plain timing they were made with)")
     if args.fact and not args.from_results and not Path(args.fact).expanduser().is_dir():

@@ -68,3 +68,14 @@ def test_render_shows_a_partial_row_beside_plain_on_the_same_examples():
     assert lines[4] == "| plain | 0.780 | 0.497 | 0.050 | 242.02 | 12.08 | 1.000 |"
     assert lines[5] == ("| five | 0.780 | 0.497 | 0.205 (first 151; plain there 0.060; 3.44x plain, 95% CI 2.08-7.80)"
                         " | 281.02 (plain there 255.04) | 12.08 | 12.57 |")
+
+
+def test_render_shows_the_range_over_defense_seeds_and_skips_an_empty_premade_set():
+    plain = {"clean": 0.87, "premade": 0.0, "under_attack": 0.213, "queries": 31.11, "perturbed_pct": 20.3,
+             "cost_ratio": 1.0, "premade_n": 197}
+    fuse = {**plain, "clean": 0.843, "premade": 0.838, "under_attack": None, "queries": None, "perturbed_pct": None,
+            "cost_ratio": 20.58, "clean_seeds": [0.843, 0.837, 0.847], "premade_seeds": [0.838, 0.792, 0.807]}
+    five = {**fuse, "premade": None, "clean_seeds": [0.82, 0.82], "premade_seeds": [None, None]}
+    lines = table.render({"mr": {"plain": plain, "fuse": fuse, "five": five}}).splitlines()
+    assert lines[5] == "| fuse | 0.843 (0.837-0.847 over 3 seeds) | 0.838 (0.792-0.838 over 3 seeds) | - | - | - | 20.58 |"
+    assert lines[6] == "| five | 0.843 (0.820-0.820 over 2 seeds) | - | - | - | - | 20.58 |"
