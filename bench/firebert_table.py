@@ -127,6 +127,7 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
     attacker = build_attacker("textfooler", options)
     attack_config = {"attack": options.identity(), "max_length": args.max_length, "precision": args.precision}
     model_options = {"max_length": args.max_length, "precision": args.precision}
+    defense_options = {"synonyms": args.synonyms, **model_options}
     plain = build_defender("plain", "default", **model_options)
     made = run_match(plain, attacker, data, store, defender_name="plain[default]", attacker_name="textfooler",
                      data_name=f"{name}?n={n}", config=attack_config, progress=not args.json)
@@ -136,12 +137,12 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
     table, timed = {}, {}  # timed: row -> seconds per example, for the rows timed in this run
     for row in args.rows:
         spec = defender_spec(row, args.fact)
-        defender = build_defender(spec, "default", synonyms=args.synonyms, **model_options)
+        defender = build_defender(spec, "default", **defense_options)
         clean, adversarial = clean_and_premade(defender, spec, data, premade, store, f"{name}?n={n}", not args.json)
         partial = {}
         if args.defense_seeds > 1 and getattr(defender, "stochastic", False):  # seed 0 is the row's own
-            seeded = [clean_and_premade(build_defender(spec, "default", synonyms=args.synonyms, seed=seed, **model_options),
-                                        f"{spec}#seed{seed}", data, premade, store, f"{name}?n={n}", not args.json)
+            seeded = [clean_and_premade(build_defender(spec, "default", seed=seed, **defense_options), f"{spec}#seed{seed}",
+                                        data, premade, store, f"{name}?n={n}", not args.json)
                       for seed in range(1, args.defense_seeds)]
             partial.update(clean_seeds=[clean] + [c for c, _ in seeded], premade_seeds=[adversarial] + [p for _, p in seeded])
         if row == "plain":
