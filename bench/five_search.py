@@ -12,8 +12,8 @@ processes (one per core; shard 0 attacks plain first, the others need it
 done), and a run with nothing left to attack reprints the whole table. New
 trials start only within ``--minutes`` of the first (the time box; the rest wait for the next run).
 
-    python bench/five_search.py --data ../shared/data/textfooler/mr --skip 300 --n 100 \\
-        --trials 16 [--defense five+fact] [--shard 0/2] [--json]
+    python bench/five_search.py --data ../shared/data/textfooler/mr --skip 300 --n 150 \\
+        --trials 14 [--minutes 55] [--defense five+fact] [--shard 0/2] [--json]
 
 Writes ``bench/results/five_search_<data>.{md,json}``; with ``--json`` the last line is one JSON
 object ``{"plain": {...}, "trials": [{"spec", "clean", "under_attack", "x_plain", "queries",
