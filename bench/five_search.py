@@ -42,7 +42,7 @@ ANCHORS = ["embeddings=1&std=2.29&samples=10",  # FIVE's defaults, the paper's I
 
 def draw_settings(trials: int, seed: int) -> list[str]:
     """``trials`` FIVE settings strings, the two anchors first, the rest drawn from ``seed``: std
-    log-uniform in [0.03, 3], 1-3 embeddings, 4-12 samples (the cost bar allows about 14), logit
+    log-uniform in [0.02, 1], 1-3 embeddings, 4-12 samples (the cost bar allows about 14), logit
     averaging (the paper's; a vote gives TextFooler flat scores to rank words by, which hides the
     model from a score-based attack rather than hardening it)."""
     rng = np.random.default_rng(seed)
@@ -67,7 +67,8 @@ def trial_record(spec: str, summary: dict, versus: dict, plain_clean: float, min
     """One trial's row: its attack summary, the ratio to plain, and whether it keeps enough clean accuracy."""
     ratio = ratio_record(versus)
     return {"spec": spec, "clean": summary["clean_accuracy"], "under_attack": summary["accuracy_under_attack"],
-            "x_plain": ratio["ratio"], "x_plain_ci95": ratio["ci95"], "queries": summary["avg_queries"], "eligible": summary["clean_accuracy"] >= min_clean * plain_clean}
+            "x_plain": ratio["ratio"], "x_plain_ci95": ratio["ci95"], "queries": summary["avg_queries"],
+            "eligible": summary["clean_accuracy"] >= min_clean * plain_clean}
 
 
 def ranked(trials: list[dict]) -> list[dict]:
