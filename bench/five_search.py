@@ -9,11 +9,12 @@ table's first examples stay unseen) and ranks them by accuracy under attack amon
 at least ``--min-clean`` of plain's clean accuracy on the slice. Every attack goes through a
 results store (``--db``): a crashed search resumes, ``--shard i/m`` splits the trials over
 processes (one per core; shard 0 attacks plain first, the others need it
-done), and a run with nothing left to attack reprints the whole table. New
+done), ``--only 11,3`` attacks just those trials, in that order (to spend a short time box on
+the likeliest settings first), and a run with nothing left to attack reprints the whole table. New
 trials start only within ``--minutes`` of the first (the time box; the rest wait for the next run).
 
     python bench/five_search.py --data ../shared/data/textfooler/mr --skip 300 --n 150 \\
-        --trials 14 [--minutes 55] [--defense five+fact] [--shard 0/2] [--json]
+        --trials 14 [--minutes 55] [--defense five+fact] [--shard 0/2 | --only 11,3] [--json]
 
 Writes ``bench/results/five_search_<data>.{md,json}``; with ``--json`` the last line is one JSON
 object ``{"plain": {...}, "trials": [{"spec", "clean", "under_attack", "x_plain", "queries",
@@ -53,6 +54,17 @@ def draw_settings(trials: int, seed: int) -> list[str]:
         if setting not in drawn:
             drawn.append(setting)
     return drawn
+
+
+def attack_order(trials: int, shard: int, shards: int, only: str) -> list[int]:
+    """The trial numbers one process attacks, in order: ``only`` (comma-separated numbers below
+    ``trials``) when given, else every ``shards``-th from ``shard``."""
+    if not only:
+        return list(range(shard, trials, shards))
+    numbers = [int(part) for part in only.split(",") if part.strip().isdigit()]
+    if len(numbers) != len(only.split(",")) or any(n >= trials for n in numbers):
+        raise SystemExit(f"--only {only!r}: expected comma-separated trial numbers below --trials {trials}")
+    return list(dict.fromkeys(numbers))
 
 
 def held_out(path: Path, skip: int, n: int) -> LabelledData:
@@ -102,6 +114,7 @@ def main() -> int:
     parser.add_argument("--min-clean", type=float, default=0.97, help="share of plain's clean accuracy a trial must keep")
     parser.add_argument("--minutes", type=float, default=float("inf"), help="start no new trial after this many minutes")
     parser.add_argument("--shard", default="0/1", help="i/m: attack trials i, i+m, ... only")
+    parser.add_argument("--only", default="", help="comma-separated trial numbers: attack these, in this order")
     parser.add_argument("--db", default="runs/five_search.db")
     parser.add_argument("--synonyms", default=f"neighbors:{SHARED / 'synonyms' / 'counterfitted_neighbors.json'}")
     parser.add_argument("--max-length", type=int, default=256)
@@ -134,13 +147,15 @@ def main() -> int:
             raise SystemExit(f"--shard {args.shard}: plain's attack on {data_name} is not in {args.db} yet; "
                              "shard 0 makes it, start the others once it has")
         plain_results = store.results(plain_run["run_id"])
+        settings = draw_settings(args.trials, args.seed)
+        mine = attack_order(args.trials, shard, shards, args.only)
         trials = []
-        for number, setting in enumerate(draw_settings(args.trials, args.seed)):
-            spec = f"{args.defense}?{setting}"
+        for number in mine + [n for n in range(args.trials) if n not in mine]:
+            spec = f"{args.defense}?{settings[number]}"
             defender = build_defender(spec, "default", synonyms=args.synonyms, **model_options)
-            mine = number % shards == shard and time.monotonic() - started < 60 * args.minutes
-            summary = attack(defender, spec, limit=None if mine else "stored")
-            if summary["n"] < len(data):  # another shard's, not finished yet
+            in_box = number in mine and time.monotonic() - started < 60 * args.minutes
+            summary = attack(defender, spec, limit=None if in_box else "stored")
+            if summary["n"] < len(data):  # another process's, not finished yet
                 continue
             versus = ratio_under_attack(store.results(summary["run_id"]), plain_results)
             trials.append(trial_record(spec, summary, versus, plain_run["clean_accuracy"], args.min_clean))

@@ -42,3 +42,11 @@ def test_trial_record_marks_a_trial_that_loses_too_much_clean_accuracy():
     kept = five_search.trial_record("five?std=0.1", summary, versus, plain_clean=0.82, min_clean=0.97)
     assert kept["eligible"] and kept["x_plain"] == 2.0 and kept["x_plain_ci95"] == [1.5, None]
     assert not five_search.trial_record("five", summary, versus, plain_clean=0.83, min_clean=0.97)["eligible"]
+
+
+def test_attack_order_is_the_shards_round_robin_or_the_chosen_trials_in_order():
+    assert five_search.attack_order(14, shard=1, shards=4, only="") == [1, 5, 9, 13]
+    assert five_search.attack_order(14, shard=0, shards=1, only="11,3,11") == [11, 3]
+    for bad in ("14", "3,x", "3,,4", "-1"):
+        with pytest.raises(SystemExit, match="below --trials 14"):
+            five_search.attack_order(14, shard=0, shards=1, only=bad)
