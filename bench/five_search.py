@@ -91,8 +91,8 @@ def ranked(trials: list[dict]) -> list[dict]:
 
 def render(result: dict, title: str) -> str:
     """The markdown table: plain, then the trials best first (ineligible ones last)."""
-    plain = result["plain"]
-    lines = [f"# {title}", "", "| FIVE settings | clean | under attack | x plain | queries | clean >= bar |",
+    plain, label = result["plain"], {"five": "FIVE", "five+fact": "FIVE(FACT)"}[result["defense"]]
+    lines = [f"# {title}", "", f"| {label} settings | clean | under attack | x plain | queries | clean >= bar |",
              "|---|---:|---:|---:|---:|---|",
              f"| plain | {plain['clean']:.3f} | {plain['under_attack']:.3f} | 1.00x | {plain['queries']:.2f} | |"]
     for trial in result["trials"]:

@@ -50,3 +50,14 @@ def test_attack_order_is_the_shards_round_robin_or_the_chosen_trials_in_order():
     for bad in ("14", "3,x", "3,,4", "-1"):
         with pytest.raises(SystemExit, match="below --trials 14"):
             five_search.attack_order(14, shard=0, shards=1, only=bad)
+
+
+def test_render_names_the_defense_and_the_best_eligible_trial():
+    trial = {"spec": "five+fact?std=0.1", "clean": 0.8, "under_attack": 0.4, "x_plain": 2.0,
+             "x_plain_ci95": [1.5, 2.5], "queries": 30.0, "eligible": True}
+    result = {"defense": "five+fact", "plain": {"clean": 0.82, "under_attack": 0.2, "queries": 28.0},
+              "trials": [trial], "best": trial["spec"]}
+    table = five_search.render(result, "title")
+    assert "| FIVE(FACT) settings |" in table and "| `five+fact?std=0.1` | 0.800 | 0.400 | 2.00x" in table
+    assert table.rstrip().endswith("Best eligible: `five+fact?std=0.1`")
+    assert five_search.render({**result, "best": None}, "title").rstrip().endswith("No eligible trial.")
