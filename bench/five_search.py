@@ -11,7 +11,8 @@ results store (``--db``): a crashed search resumes, ``--shard i/m`` splits the t
 processes (one per core; shard 0 attacks plain first, the others need it
 done), ``--only 11,3`` attacks just those trials, in that order (to spend a short time box on
 the likeliest settings first), and a run with nothing left to attack reprints the whole table. New
-trials start only within ``--minutes`` of the first (the time box; the rest wait for the next run).
+trials start only within ``--minutes`` of the first (the time box; the rest wait for the next run;
+``--minutes 0`` attacks nothing and reprints the trials finished so far).
 
     python bench/five_search.py --data ../shared/data/textfooler/mr --skip 300 --n 150 \\
         --trials 14 [--minutes 55] [--defense five+fact] [--shard 0/2 | --only 11,3] [--json]
