@@ -40,6 +40,7 @@ from firebert_table import RESULTS, SHARED
 
 ANCHORS = ["embeddings=1&std=2.29&samples=10",  # FIVE's defaults, the paper's IMDB best
            "embeddings=1&std=0.1&samples=10"]  # the best of four tried on SST-2 (README)
+DEFENSES = {"five": "FIVE", "five+fact": "FIVE(FACT)"}  # --defense choices and their table labels
 
 
 def draw_settings(trials: int, seed: int) -> list[str]:
@@ -62,10 +63,10 @@ def attack_order(trials: int, shard: int, shards: int, only: str) -> list[int]:
     ``trials``) when given, else every ``shards``-th from ``shard``."""
     if not only:
         return list(range(shard, trials, shards))
-    numbers = [int(part) for part in only.split(",") if part.strip().isdigit()]
-    if len(numbers) != len(only.split(",")) or any(n >= trials for n in numbers):
+    parts = only.split(",")
+    if not all(part.strip().isdigit() and int(part) < trials for part in parts):
         raise SystemExit(f"--only {only!r}: expected comma-separated trial numbers below --trials {trials}")
-    return list(dict.fromkeys(numbers))
+    return list(dict.fromkeys(int(part) for part in parts))
 
 
 def held_out(path: Path, skip: int, n: int) -> LabelledData:
@@ -92,8 +93,8 @@ def ranked(trials: list[dict]) -> list[dict]:
 
 def render(result: dict, title: str) -> str:
     """The markdown table: plain, then the trials best first (ineligible ones last)."""
-    plain, label = result["plain"], {"five": "FIVE", "five+fact": "FIVE(FACT)"}[result["defense"]]
-    lines = [f"# {title}", "", f"| {label} settings | clean | under attack | x plain | queries | clean >= bar |",
+    plain = result["plain"]
+    lines = [f"# {title}", "", f"| {DEFENSES[result['defense']]} settings | clean | under attack | x plain | queries | clean >= bar |",
              "|---|---:|---:|---:|---:|---|",
              f"| plain | {plain['clean']:.3f} | {plain['under_attack']:.3f} | 1.00x | {plain['queries']:.2f} | |"]
     for trial in result["trials"]:
@@ -109,7 +110,7 @@ def main() -> int:
     parser.add_argument("--data", default=str(SHARED / "textfooler" / "mr"))
     parser.add_argument("--skip", type=int, default=300, help="examples left out at the start (the test table's)")
     parser.add_argument("--n", type=int, default=100)
-    parser.add_argument("--defense", default="five", choices=["five", "five+fact"])
+    parser.add_argument("--defense", default="five", choices=list(DEFENSES))
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0, help="seed of the settings drawn")
     parser.add_argument("--min-clean", type=float, default=0.97, help="share of plain's clean accuracy a trial must keep")
