@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 
 @dataclass
@@ -107,6 +108,11 @@ def build_defender(spec: str, base: str = "default", *, synonyms: str = "auto", 
     elif core in ("plain", "fuse", "five"):
         model = load_classifier(base, labels=labels, **classifier_options)
         wrapper = None if core == "plain" else core
+    elif name in ("plain", "fuse", "five"):
+        raise ValueError(f"{spec!r}: {name} {'is the --base classifier as it is' if name == 'plain' else 'defends the --base classifier'}"
+                         f" and takes no :PATH; pass --base {path}")
+    elif "+" in core and "://" not in spec and not Path(core).expanduser().exists():  # no hub id or module has a '+'
+        raise ValueError(f"{spec!r}: no such defense; the defenses are {', '.join(DEFENSES)}")
     else:
         return load_classifier(spec, labels=labels, **classifier_options)
     if settings and wrapper is None:

@@ -316,6 +316,10 @@ def test_registry_names(tiny_model_dir):
     with pytest.raises(ValueError, match=re.escape("'fuse+fact': the packaged FACT model is co-tuned from the default "
                                                    "classifier's encoder, not for --base")):
         build_defender("fuse+fact", tiny_model_dir)
+    with pytest.raises(ValueError, match=re.escape(f"'five:{tiny_model_dir}': five defends the --base classifier and takes no :PATH")):
+        build_defender(f"five:{tiny_model_dir}")
+    with pytest.raises(ValueError, match=re.escape("'fuse+five': no such defense; the defenses are plain, fuse, five, fact[:PATH]")):
+        build_defender("fuse+five", tiny_model_dir)
 
 
 def test_packaged_fact_hardens_the_default_classifier():
