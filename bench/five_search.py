@@ -39,7 +39,7 @@ from arena.zoo import AttackOptions, build_attacker, build_defender
 from firebert_table import RESULTS, SHARED
 
 ANCHORS = ["embeddings=1&std=2.29&samples=10",  # FIVE's defaults, the paper's IMDB best
-           "embeddings=1&std=0.1&samples=10"]  # the best of four tried on SST-2 (README)
+           "embeddings=1&std=0.1&samples=10"]  # the best of four tried on SST-2 (docs/firebert.md)
 DEFENSES = {"five": "FIVE", "five+fact": "FIVE(FACT)"}  # --defense choices and their table labels
 
 
