@@ -96,7 +96,8 @@ def build_defender(spec: str, base: str = "default", *, synonyms: str = "auto", 
     """A defender by name: ``plain | fuse | five`` wrap ``base``; ``fact:PATH``, ``fuse+fact:PATH``,
     ``five+fact:PATH`` wrap the FACT-tuned classifier at PATH, and without ``:PATH`` the packaged one
     (the default classifier's FACT counterpart, so only with ``base`` ``default``); anything else is
-    a classifier spec. FuSE and FIVE take settings after ``?``: ``five?std=8.14&samples=8``,
+    a classifier spec, except ``plain|fuse|five:PATH`` and unknown ``a+b`` names (clear errors).
+    FuSE and FIVE take settings after ``?``: ``five?std=8.14&samples=8``,
     ``fuse+fact:runs/fact?perturb_words=2&combination=vote``."""
     from arena.classifier import load_classifier
 
