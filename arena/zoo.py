@@ -43,13 +43,14 @@ def match_config(attacker: str, options: AttackOptions, max_length: int) -> dict
 
 ATTACKERS = ("textfooler", "textattack:RECIPE", "rl:DIR", "gen:DIR")
 DEFENSES = ("plain", "fuse", "five", "fact[:PATH]", "fuse+fact[:PATH]", "five+fact[:PATH]")
+ON_BASE = ("plain", "fuse", "five")  # the defenses that wrap --base (no :PATH)
 
 
 def defender_name(spec: str, base: str = "default", synonyms: str = "auto", seed: int = 0) -> str:
     """The name a defender's runs are stored under: defenses of a base carry it (``fuse[default]``),
     FuSE its synonym source, stochastic defenses their seed, tuned ones their ``?settings``."""
     spec, _, settings = spec.partition("?")
-    if spec in ("plain", "fuse", "five"):
+    if spec in ON_BASE:
         spec = f"{spec}[{base}]"
     kind = spec.split(":")[0].split("[")[0]
     spec += f"?{settings}" if settings else ""
@@ -106,12 +107,12 @@ def build_defender(spec: str, base: str = "default", *, synonyms: str = "auto", 
     if name in ("fact", "fuse+fact", "five+fact"):
         model = load_classifier(path or packaged_fact(spec, base), labels=labels, **classifier_options)
         wrapper = name.split("+")[0] if "+" in name else None
-    elif core in ("plain", "fuse", "five"):
+    elif name in ON_BASE:
+        if path:
+            role = "is the --base classifier as it is" if name == "plain" else "defends the --base classifier"
+            raise ValueError(f"{spec!r}: {name} {role} and takes no :PATH; pass --base {path}")
         model = load_classifier(base, labels=labels, **classifier_options)
-        wrapper = None if core == "plain" else core
-    elif name in ("plain", "fuse", "five"):
-        raise ValueError(f"{spec!r}: {name} {'is the --base classifier as it is' if name == 'plain' else 'defends the --base classifier'}"
-                         f" and takes no :PATH; pass --base {path}")
+        wrapper = None if name == "plain" else name
     elif "+" in core and "://" not in spec and not Path(core).expanduser().exists():  # no hub id or module has a '+'
         raise ValueError(f"{spec!r}: no such defense; the defenses are {', '.join(DEFENSES)}")
     else:
