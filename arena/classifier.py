@@ -218,6 +218,25 @@ class HFClassifier:
         return f"HFClassifier({self.name!r}, labels={self.labels}, device={self.device})"
 
 
+STORED_MAX_LENGTH = 256  # the max_length a run's identity leaves unnamed (the default)
+
+
+def numerics(classifier) -> dict[str, object]:
+    """What of a model-backed classifier's arithmetic a stored run is told apart by: reduced
+    precision (``{"precision": "bf16"}``, also when ``auto`` picked it on a GPU) and a max_length
+    other than 256 after capping to the model's. Empty for fp32 at 256 and for black boxes, so runs
+    stored before these were recorded keep their ids. A defense is read through its ``base``."""
+    model = getattr(classifier, "base", classifier)
+    if not isinstance(model, HFClassifier):
+        return {}
+    out: dict[str, object] = {}
+    if model.autocast is not None:
+        out["precision"] = {torch.bfloat16: "bf16", torch.float16: "fp16"}[model.autocast]
+    if model.max_length != STORED_MAX_LENGTH:
+        out["max_length"] = model.max_length
+    return out
+
+
 class CallableClassifier:
     """A Python function ``f(texts) -> probabilities or logits`` as a classifier."""
 

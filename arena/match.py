@@ -4,7 +4,7 @@ from __future__ import annotations
 from tqdm.auto import tqdm
 
 from arena.attack import Attacker
-from arena.classifier import Classifier
+from arena.classifier import Classifier, numerics
 from arena.data import Example, LabelledData, align_labels
 from arena.metrics import attack_summary
 from arena.scorer import Scorer
@@ -37,7 +37,7 @@ def run_match(
     results for, one after another from the first (nothing new is attacked).
     """
     data = align_labels(data, defender.labels)
-    run_config = {"fingerprint": data.fingerprint, "n": len(data), "query_budget": query_budget, **(config or {})}
+    run_config = {"fingerprint": data.fingerprint, "n": len(data), "query_budget": query_budget, **(config or {}), **numerics(defender)}
     run_id = store.start_run("match", defender_name, data_name, run_config, attacker=attacker_name)
     done = store.done_ids(run_id)
     if limit == "stored":

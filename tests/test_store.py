@@ -82,6 +82,29 @@ def test_evaluate_resumes_without_duplicates(tmp_path):
     assert first["per_class_accuracy"] == {"negative": 0.0, "positive": 1.0}
 
 
+def test_precision_and_max_length_name_their_own_runs(tmp_path, tiny_classifier):
+    """A bf16 (or fp16, or ``auto`` on a GPU) or shorter-input evaluation never resumes an fp32 one;
+    fp32 at 256 tokens keeps the id runs had before these were recorded; a defense reads its base."""
+    from arena.classifier import HFClassifier, numerics
+    from arena.store import run_id_for
+    from defenses.five import FIVE
+
+    data = load_data("builtin", n=4)
+    data = type(data)(data.examples, ["contradiction", "entailment", "neutral"], data.source)
+    model, tokenizer = tiny_classifier.model, tiny_classifier.tokenizer
+    variants = {"fp32": HFClassifier(model, tokenizer, device="cpu", precision="fp32"),
+                "bf16": HFClassifier(model, tokenizer, device="cpu", precision="bf16"),
+                "short": HFClassifier(model, tokenizer, device="cpu", precision="fp32", max_length=64)}
+    with Store(tmp_path / "p.db") as store:
+        runs = {key: evaluate(clf, data, store, classifier_name="tiny", data_name="builtin?n=4", progress=False)
+                for key, clf in variants.items()}
+        assert len({run["run_id"] for run in runs.values()}) == 3 and all(run["resumed"] == 0 for run in runs.values())
+        legacy = {"kind": "eval", "defender": "tiny", "attacker": None, "data": "builtin?n=4", "fingerprint": data.fingerprint, "n": 4}
+        assert runs["fp32"]["run_id"] == run_id_for(legacy)
+    assert numerics(variants["bf16"]) == {"precision": "bf16"} and numerics(variants["short"]) == {"max_length": 64}
+    assert numerics(FIVE(variants["bf16"], samples=2)) == {"precision": "bf16"}
+    assert numerics(CallableClassifier(lambda texts: np.ones((len(texts), 2)), ["a", "b"])) == {}
+
 def test_a_file_that_is_not_a_store_gets_a_clear_error(tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("not a database, just some notes\n" * 100)
