@@ -44,6 +44,7 @@ def match_config(attacker: str, options: AttackOptions, max_length: int) -> dict
 ATTACKERS = ("textfooler", "textattack:RECIPE", "rl:DIR", "gen:DIR")
 DEFENSES = ("plain", "fuse", "five", "fact[:PATH]", "fuse+fact[:PATH]", "five+fact[:PATH]")
 ON_BASE = ("plain", "fuse", "five")  # the defenses that wrap --base (no :PATH)
+STOCHASTIC = ("fuse", "five", "fuse+fact", "five+fact")  # the defenses that draw from --defense-seed
 
 
 def defender_name(spec: str, base: str = "default", synonyms: str = "auto", seed: int = 0) -> str:
@@ -56,7 +57,7 @@ def defender_name(spec: str, base: str = "default", synonyms: str = "auto", seed
     spec += f"?{settings}" if settings else ""
     if kind in ("fuse", "fuse+fact"):
         spec += f"@{synonyms}"  # FuSE's alternatives depend on the synonym source
-    return spec + (f"#seed{seed}" if kind in ("fuse", "five", "fuse+fact", "five+fact") else "")
+    return spec + (f"#seed{seed}" if kind in STOCHASTIC else "")
 
 
 def parse_settings(text: str, defaults: dict[str, object], what: str) -> dict[str, object]:
