@@ -17,7 +17,8 @@ this bench per defender) and a last run, with nothing left to attack, assembles 
         --defenders 'five?embeddings=2&std=0.0646&samples=7,five+fact?embeddings=2&std=0.0646&samples=7' \\
         --seeds 4 --precision fp32 --db runs/firebert.db [--json]
 
-Writes ``bench/results/defense_seeds_<data>.{md,json}``; with ``--json`` the last line is one
+Writes ``bench/results/defense_seeds_<data>.{md,json}`` (defenders of an earlier run on the same
+data, settings and plain attack stay in it); with ``--json`` the last line is one
 JSON object ``{"plain": {"clean", "under_attack", "queries"}, "defenders": {spec: {"seeds":
 [{"seed", "clean", "under_attack", "x_plain", "x_plain_ci95", "queries"}, ...], "x_plain_range":
 [low, high], "lowest_ci95_end": ...}}}``.
@@ -74,6 +75,13 @@ def render(result: dict, title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def merged(earlier: dict | None, fresh: dict) -> dict:
+    """The results file after this run: the earlier file's other defenders are kept when it was made
+    on the same data, settings and plain attack (their ratios pair with it); otherwise it is replaced."""
+    same = earlier is not None and all(earlier.get(key) == fresh[key] for key in ("data", "settings", "plain"))
+    return {**fresh, "defenders": {**earlier["defenders"], **fresh["defenders"]}} if same else fresh
+
+
 def attack(spec: str, seed: int, args, data: LabelledData, store: Store) -> list[ExampleResult]:
     """Run (or resume) one defender at one defense seed; its stored results."""
     defender = build_defender(spec, "default", synonyms=args.synonyms, seed=seed, max_length=args.max_length,
@@ -114,12 +122,15 @@ def main() -> int:
     data = load_data(args.data, n=args.n)
     with Store(args.db) as store:
         plain = attack("plain", 0, args, data, store)
-        result = {"data": data_name(args.data, args.n), "plain": {key: attack_summary(plain)[name] for key, name in
-                  (("clean", "clean_accuracy"), ("under_attack", "accuracy_under_attack"), ("queries", "avg_queries"))},
+        result = {"data": data_name(args.data, args.n),
+                  "settings": {"synonyms": args.synonyms, "max_length": args.max_length, "precision": args.precision},
+                  "plain": {key: attack_summary(plain)[name] for key, name in
+                            (("clean", "clean_accuracy"), ("under_attack", "accuracy_under_attack"), ("queries", "avg_queries"))},
                   "defenders": {spec: spread([seed_record(seed, attack(spec, seed, args, data, store), plain)
                                               for seed in range(args.seeds)]) for spec in specs}}
     stem = RESULTS / f"defense_seeds_{Path(args.data).name}"
     RESULTS.mkdir(exist_ok=True)
+    result = merged(json.loads(stem.with_suffix(".json").read_text()) if stem.with_suffix(".json").exists() else None, result)
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2))
     text = render(result, f"Defense seeds under TextFooler, {result['data']} (`python bench/defense_seeds.py`)")
     stem.with_suffix(".md").write_text(text)

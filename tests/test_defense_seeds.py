@@ -34,6 +34,15 @@ def test_spread_reports_the_range_and_the_lowest_interval_end():
     assert unbounded["x_plain_range"] is None and unbounded["lowest_ci95_end"] == 1.7
 
 
+def test_merged_keeps_other_defenders_only_when_plain_and_settings_match():
+    fresh = {"data": "mr?n=300", "settings": {"precision": "fp32"}, "plain": {"under_attack": 0.2}, "defenders": {"five": 1}}
+    earlier = {**fresh, "defenders": {"five": 0, "fuse": 2}}
+    assert defense_seeds.merged(earlier, fresh)["defenders"] == {"five": 1, "fuse": 2}
+    for changed in ({"plain": {"under_attack": 0.3}}, {"settings": {"precision": "bf16"}}, {"data": "mr?n=100"}):
+        assert defense_seeds.merged({**earlier, **changed}, fresh) == fresh
+    assert defense_seeds.merged(None, fresh) == fresh
+
+
 def test_render_lists_every_seed_and_a_range_line():
     plain = run("fsssssssfk")
     seeds = [defense_seeds.seed_record(s, run(statuses), plain) for s, statuses in enumerate(("ffffsssssk", "fffsssssss"))]
