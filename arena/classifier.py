@@ -102,6 +102,9 @@ def padding_id(model: torch.nn.Module, tokenizer) -> int:
     return int(pad)
 
 
+STORED_MAX_LENGTH = 256  # the default max_length, which a run's identity leaves unnamed
+
+
 class HFClassifier:
     """A transformers sequence-classification model (hub id or local folder), batched by length."""
 
@@ -111,7 +114,7 @@ class HFClassifier:
         tokenizer,
         *,
         name: str = "hf",
-        max_length: int = 256,
+        max_length: int = STORED_MAX_LENGTH,
         token_budget: int | None = None,
         max_batch: int = 128,
         device: str | None = None,
@@ -216,9 +219,6 @@ class HFClassifier:
 
     def __repr__(self) -> str:
         return f"HFClassifier({self.name!r}, labels={self.labels}, device={self.device})"
-
-
-STORED_MAX_LENGTH = 256  # the max_length a run's identity leaves unnamed (the default)
 
 
 def numerics(classifier) -> dict[str, object]:

@@ -31,6 +31,7 @@ import os
 import sys
 from pathlib import Path
 
+from arena.attack import Attacker
 from arena.data import LabelledData, load_data
 from arena.match import run_match
 from arena.metrics import attack_summary, ratio_record, ratio_text, ratio_under_attack
@@ -51,8 +52,7 @@ def spread(seeds: list[dict]) -> dict:
     """A defender's seeds in brief: the range of their ratios to plain and the lowest interval end
     (None where some ratio or end is unbounded)."""
     ratios, lows = [s["x_plain"] for s in seeds], [s["x_plain_ci95"][0] for s in seeds]
-    bounded = None not in ratios
-    return {"seeds": seeds, "x_plain_range": [min(ratios), max(ratios)] if bounded else None,
+    return {"seeds": seeds, "x_plain_range": [min(ratios), max(ratios)] if None not in ratios else None,
             "lowest_ci95_end": min(lows) if None not in lows else None}
 
 
@@ -82,15 +82,13 @@ def merged(earlier: dict | None, fresh: dict) -> dict:
     return {**fresh, "defenders": {**earlier["defenders"], **fresh["defenders"]}} if same else fresh
 
 
-def attack(spec: str, seed: int, args, data: LabelledData, store: Store) -> list[ExampleResult]:
-    """Run (or resume) one defender at one defense seed; its stored results."""
+def attack(spec: str, seed: int, args, data: LabelledData, store: Store, attacker: Attacker, config: dict) -> list[ExampleResult]:
+    """Run (or resume) one defender at one defense seed with the TextFooler ``attacker`` (its run
+    ``config`` as ``arena match`` keys it); its stored results."""
     defender = build_defender(spec, "default", synonyms=args.synonyms, seed=seed, max_length=args.max_length,
                               precision=args.precision)
-    options = AttackOptions(synonyms=args.synonyms, chunk_size=args.chunk_size)
-    made = run_match(defender, build_attacker("textfooler", options), data, store,
-                     defender_name=defender_name(spec, "default", args.synonyms, seed), attacker_name="textfooler",
-                     data_name=data_name(args.data, args.n), config=match_config("textfooler", options, args.max_length),
-                     progress=not args.json)
+    made = run_match(defender, attacker, data, store, defender_name=defender_name(spec, "default", args.synonyms, seed),
+                     attacker_name="textfooler", data_name=data_name(args.data, args.n), config=config, progress=not args.json)
     return store.results(made["run_id"])
 
 
@@ -120,20 +118,23 @@ def main() -> int:
     if args.seeds < 1 or args.n < 1:
         parser.error("--seeds and --n must be at least 1")
     data = load_data(args.data, n=args.n)
+    options = AttackOptions(synonyms=args.synonyms, chunk_size=args.chunk_size)
+    attacker, config = build_attacker("textfooler", options), match_config("textfooler", options, args.max_length)
     with Store(args.db) as store:
-        plain = attack("plain", 0, args, data, store)
+        plain = attack("plain", 0, args, data, store, attacker, config)
+        summary = attack_summary(plain)
         result = {"data": data_name(args.data, args.n),
                   "settings": {"synonyms": args.synonyms, "max_length": args.max_length, "precision": args.precision},
-                  "plain": {key: attack_summary(plain)[name] for key, name in
-                            (("clean", "clean_accuracy"), ("under_attack", "accuracy_under_attack"), ("queries", "avg_queries"))},
-                  "defenders": {spec: spread([seed_record(seed, attack(spec, seed, args, data, store), plain)
+                  "plain": {"clean": summary["clean_accuracy"], "under_attack": summary["accuracy_under_attack"],
+                            "queries": summary["avg_queries"]},
+                  "defenders": {spec: spread([seed_record(seed, attack(spec, seed, args, data, store, attacker, config), plain)
                                               for seed in range(args.seeds)]) for spec in specs}}
-    stem = RESULTS / f"defense_seeds_{Path(args.data).name}"
+    out = RESULTS / f"defense_seeds_{Path(args.data).name}.json"
     RESULTS.mkdir(exist_ok=True)
-    result = merged(json.loads(stem.with_suffix(".json").read_text()) if stem.with_suffix(".json").exists() else None, result)
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=2))
+    result = merged(json.loads(out.read_text()) if out.exists() else None, result)
+    out.write_text(json.dumps(result, indent=2))
     text = render(result, f"Defense seeds under TextFooler, {result['data']} (`python bench/defense_seeds.py`)")
-    stem.with_suffix(".md").write_text(text)
+    out.with_suffix(".md").write_text(text)
     print(text)
     if args.json:
         print(json.dumps({key: result[key] for key in ("plain", "defenders")}))

@@ -105,6 +105,7 @@ def test_precision_and_max_length_name_their_own_runs(tmp_path, tiny_classifier)
     assert numerics(FIVE(variants["bf16"], samples=2)) == {"precision": "bf16"}
     assert numerics(CallableClassifier(lambda texts: np.ones((len(texts), 2)), ["a", "b"])) == {}
 
+
 def test_a_file_that_is_not_a_store_gets_a_clear_error(tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("not a database, just some notes\n" * 100)
