@@ -124,22 +124,36 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _attack_options(args: argparse.Namespace):
+    """The word-swap attack options ``arena match`` was given."""
+    from arena.zoo import AttackOptions
+
+    return AttackOptions(synonyms=args.synonyms, sim_threshold=args.sim_threshold, pos=args.pos, importance=args.importance, commit=args.commit,
+                         max_candidates=args.max_candidates, min_cos=args.min_cos, chunk_size=args.chunk_size, device=args.device,
+                         rl_samples=args.rl_samples)
+
+
+def _match_key(args: argparse.Namespace, defender_spec: str, options=None) -> dict:
+    """The names and config ``arena match`` stores a run under (:func:`arena.zoo.match_key`)."""
+    from arena.zoo import match_key
+
+    return match_key(defender_spec, args.attacker, options or _attack_options(args), args.data, n=args.n, data_seed=args.seed,
+                     base=args.base, defense_seed=args.defense_seed, max_length=args.max_length)
+
+
 def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
     """Load data, defender and attacker from the options; run (or resume) the match; return
     (summary, the run's results, the defender)."""
     from arena.match import run_match
     from arena.store import Store
-    from arena.zoo import AttackOptions, build_attacker, match_config
+    from arena.zoo import build_attacker
 
     data = load_data_from_args(args, n=args.n, seed=args.seed)
     defender = load_classifier_from_args(args, defender_spec)
-    options = AttackOptions(synonyms=args.synonyms, sim_threshold=args.sim_threshold, pos=args.pos, importance=args.importance, commit=args.commit,
-                            max_candidates=args.max_candidates, min_cos=args.min_cos, chunk_size=args.chunk_size, device=args.device,
-                            rl_samples=args.rl_samples)
+    options = _attack_options(args)
     attacker = build_attacker(args.attacker, options)
     with Store(args.db) as store:
-        summary = run_match(defender, attacker, data, store, defender_name=_defender_name(args, defender_spec), attacker_name=args.attacker,
-                            data_name=_data_name(args), config=match_config(args.attacker, options, args.max_length),
+        summary = run_match(defender, attacker, data, store, **_match_key(args, defender_spec, options),
                             query_budget=args.query_budget, progress=not args.json)
         results = store.results(summary["run_id"])
     return summary, results, defender

@@ -19,7 +19,7 @@ import numpy as np
 
 from arena.metrics import accuracy, attack_summary, ratio_record, ratio_text, ratio_under_attack
 from arena.store import Store
-from arena.zoo import data_name, defender_name
+from arena.zoo import data_name, defender_name, match_key
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -52,19 +52,20 @@ def play(m: Matchup, progress: bool = False) -> str:
     from arena.data import load_data
     from arena.evaluate import evaluate
     from arena.match import run_match
-    from arena.zoo import AttackOptions, build_attacker, build_defender, match_config
+    from arena.zoo import AttackOptions, build_attacker, build_defender
 
     data = load_data(m.data, n=m.n, seed=m.seed)
     defender = build_defender(m.defender, m.base, synonyms=m.synonyms, seed=m.defense_seed, labels=m.labels,
                               max_length=m.max_length, device=m.device, precision=m.precision)
-    name, dname = defender_name(m.defender, m.base, m.synonyms, m.defense_seed), data_name(m.data, m.n, m.seed)
     with Store(m.db) as store:
         if m.attacker is None:
-            return evaluate(defender, data, store, classifier_name=name, data_name=dname, progress=progress)["run_id"]
+            return evaluate(defender, data, store, classifier_name=defender_name(m.defender, m.base, m.synonyms, m.defense_seed),
+                            data_name=data_name(m.data, m.n, m.seed), progress=progress)["run_id"]
         options = AttackOptions(**{"synonyms": m.synonyms, "device": m.device, **m.options})
-        attacker = build_attacker(m.attacker, options)
-        return run_match(defender, attacker, data, store, defender_name=name, attacker_name=m.attacker, data_name=dname,
-                         config=match_config(m.attacker, options, m.max_length), query_budget=m.query_budget, progress=progress)["run_id"]
+        key = match_key(m.defender, m.attacker, options, m.data, n=m.n, data_seed=m.seed, base=m.base,
+                        defense_seed=m.defense_seed, max_length=m.max_length)
+        return run_match(defender, build_attacker(m.attacker, options), data, store, **key, query_budget=m.query_budget,
+                         progress=progress)["run_id"]
 
 
 def ray_map(matchups: Sequence[Matchup], address: str | None = None) -> list[str]:

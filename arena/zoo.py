@@ -83,6 +83,16 @@ def data_name(data: str, n: int | None = None, seed: int | None = None) -> str:
     return data + (f"?n={n}" if n else "") + (f"&seed={seed}" if seed is not None else "")
 
 
+def match_key(defender: str, attacker: str, options: AttackOptions, data: str, *, n: int | None = None,
+              data_seed: int | None = None, base: str = "default", defense_seed: int = 0, max_length: int = 256) -> dict:
+    """How a match run is stored: ``run_match``'s ``defender_name``, ``attacker_name``, ``data_name``
+    and ``config``. One scheme for ``arena match``, tournaments and the benches, so a run that one
+    of them started is resumed, not repeated, by another given the same settings, typed the same
+    way (a data path or synonym source is named as given)."""
+    return {"defender_name": defender_name(defender, base, options.synonyms, defense_seed), "attacker_name": attacker,
+            "data_name": data_name(data, n, data_seed), "config": match_config(attacker, options, max_length)}
+
+
 def packaged_fact(spec: str, base: str) -> str:
     """Folder of the packaged FACT model, which hardens the default classifier (a clear error for another base)."""
     from arena.resources import FACT_CLASSIFIER_DIR

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -37,8 +36,8 @@ from arena.match import run_match
 from arena.metrics import attack_summary, ratio_record, ratio_text, ratio_under_attack
 from arena.resources import PRECISIONS
 from arena.store import ExampleResult, Store
-from arena.zoo import STOCHASTIC, AttackOptions, build_attacker, build_defender, data_name, defender_name, match_config
-from firebert_table import RESULTS, SHARED
+from arena.zoo import STOCHASTIC, AttackOptions, build_attacker, build_defender, data_name
+from firebert_table import RESULTS, SHARED, attack_key, relative
 
 
 def seed_record(seed: int, results: list[ExampleResult], plain: list[ExampleResult]) -> dict:
@@ -82,19 +81,13 @@ def merged(earlier: dict | None, fresh: dict) -> dict:
     return {**fresh, "defenders": {**earlier["defenders"], **fresh["defenders"]}} if same else fresh
 
 
-def attack(spec: str, seed: int, args, data: LabelledData, store: Store, attacker: Attacker, config: dict) -> list[ExampleResult]:
-    """Run (or resume) one defender at one defense seed with the TextFooler ``attacker`` (its run
-    ``config`` as ``arena match`` keys it); its stored results."""
+def attack(spec: str, seed: int, args, data: LabelledData, store: Store, attacker: Attacker) -> list[ExampleResult]:
+    """Run (or resume) one defender at one defense seed with the TextFooler ``attacker``, stored as
+    ``arena match`` stores it; its stored results."""
     defender = build_defender(spec, "default", synonyms=args.synonyms, seed=seed, max_length=args.max_length,
                               precision=args.precision)
-    made = run_match(defender, attacker, data, store, defender_name=defender_name(spec, "default", args.synonyms, seed),
-                     attacker_name="textfooler", data_name=data_name(args.data, args.n), config=config, progress=not args.json)
-    return store.results(made["run_id"])
-
-
-def relative(path: Path) -> str:
-    """``path`` as typed from the working folder (how `arena match` users name the shared data)."""
-    return os.path.relpath(path) if path.exists() else str(path)
+    key = attack_key(spec, args.data, args.n, args, seed)
+    return store.results(run_match(defender, attacker, data, store, **key, progress=not args.json)["run_id"])
 
 
 def main() -> int:
@@ -108,7 +101,7 @@ def main() -> int:
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--precision", default="auto", choices=PRECISIONS)
     parser.add_argument("--chunk-size", type=int, default=8, help="examples attacked in lockstep (not part of a run's identity)")
-    parser.add_argument("--db", default="runs/firebert.db", help="results store (resumable; shared with `arena match`)")
+    parser.add_argument("--db", default="arena.db", help="results store (resumable; `arena match`'s default, shared with it)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     specs = [spec for spec in args.defenders.split(",") if spec]
@@ -119,15 +112,15 @@ def main() -> int:
         parser.error("--seeds and --n must be at least 1")
     data = load_data(args.data, n=args.n)
     options = AttackOptions(synonyms=args.synonyms, chunk_size=args.chunk_size)
-    attacker, config = build_attacker("textfooler", options), match_config("textfooler", options, args.max_length)
+    attacker = build_attacker("textfooler", options)
     with Store(args.db) as store:
-        plain = attack("plain", 0, args, data, store, attacker, config)
+        plain = attack("plain", 0, args, data, store, attacker)
         summary = attack_summary(plain)
         result = {"data": data_name(args.data, args.n),
                   "settings": {"synonyms": args.synonyms, "max_length": args.max_length, "precision": args.precision},
                   "plain": {"clean": summary["clean_accuracy"], "under_attack": summary["accuracy_under_attack"],
                             "queries": summary["avg_queries"]},
-                  "defenders": {spec: spread([seed_record(seed, attack(spec, seed, args, data, store, attacker, config), plain)
+                  "defenders": {spec: spread([seed_record(seed, attack(spec, seed, args, data, store, attacker), plain)
                                               for seed in range(args.seeds)]) for spec in specs}}
     out = RESULTS / f"defense_seeds_{Path(args.data).name}.json"
     RESULTS.mkdir(exist_ok=True)

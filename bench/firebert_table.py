@@ -23,7 +23,13 @@ Per data set (the first N of ``../shared/data/textfooler/{mr,imdb}``):
   bootstrap interval of that ratio (10,000 resamples of the examples; ``null`` for a ratio or bound
   the data leave open, when plain's kept count is or can be 0).
 
-Every run goes through a results store (``--db``), so an interrupted bench resumes. Timing needs a
+Every run goes through a results store (``--db``), so an interrupted bench resumes. Runs are
+named as ``arena match`` and ``arena eval`` name them for the same data path, ``--n``,
+``--synonyms``, ``--max-length`` and ``--precision``, typed the same way (defense seed 0): a row
+attacked with ``arena match --defender SPEC --data DATA_DIR/mr --n 300 ...`` into the same store,
+or by ``bench/defense_seeds.py``, is picked up, not attacked again, so long rows can run in
+several processes or on other machines and a last run assembles the table. (Stores made before
+2026-12-05, when the bench named runs its own way, do not resume under these names.) Timing needs a
 quiet machine and the attack columns take hours: ``--keep-cost`` refreshes the other columns while
 the rows already in the results file keep the cost timed there; ``--keep-rows`` (with
 ``--keep-cost``) re-runs only ``--rows`` and keeps the earlier table's other rows (checked: same
@@ -41,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -51,12 +58,17 @@ from arena.match import adversarial_examples, run_match
 from arena.metrics import attack_summary, ratio_record, ratio_text, ratio_under_attack
 from arena.resources import PRECISIONS
 from arena.store import Store
-from arena.zoo import AttackOptions, build_attacker, build_defender
+from arena.zoo import AttackOptions, build_attacker, build_defender, data_name, defender_name, match_key
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
 QUERY_DRIFT = 0.001  # --keep-rows: plain's mean queries may differ by this share from the earlier table's
 ROWS = ("plain", "fuse", "five", "fact", "five+fact", "fuse+fact")  # FuSE(FACT), the costliest, last
+
+
+def relative(path: Path) -> str:
+    """``path`` as typed from the working folder (how `arena match` users name the shared data)."""
+    return os.path.relpath(path) if path.exists() else str(path)
 
 
 def defender_spec(row: str, fact: str | None) -> str:
@@ -108,29 +120,46 @@ def inference_seconds(defender, texts: list, batch: int = 32, repeats: int = 3, 
     return fastest / len(texts)
 
 
-def clean_and_premade(defender, stored_as: str, data: LabelledData, premade: LabelledData, store: Store,
-                      data_name: str, progress: bool) -> tuple[float, float | None]:
+def attack_key(spec: str, path: str, n: int, args, seed: int = 0) -> dict:
+    """How a TextFooler attack on ``spec`` is stored: as ``arena match --defender SPEC --defense-seed
+    SEED --data PATH --n N`` with the bench's ``--synonyms`` and ``--max-length`` stores it
+    (``run_match``'s keywords)."""
+    return match_key(spec, "textfooler", AttackOptions(synonyms=args.synonyms), path, n=n, defense_seed=seed,
+                     max_length=args.max_length)
+
+
+def eval_names(spec: str, seed: int, path: str, n: int, args) -> dict:
+    """How a row's clean accuracy is stored: as ``arena eval --classifier SPEC --defense-seed SEED
+    --data PATH --n N`` stores it (``evaluate``'s names; the pre-made set's data name adds ``#premade``)."""
+    return {"classifier_name": defender_name(spec, "default", args.synonyms, seed), "data_name": data_name(path, n)}
+
+
+def clean_and_premade(defender, names: dict, data: LabelledData, premade: LabelledData, store: Store,
+                      progress: bool) -> tuple[float, float | None]:
     """Accuracy of ``defender`` on the clean examples and on the pre-made set (None when it is empty),
-    stored as ``stored_as``."""
-    clean = evaluate(defender, data, store, classifier_name=stored_as, data_name=data_name, progress=progress)
+    stored under ``names`` (:func:`eval_names`)."""
+    clean = evaluate(defender, data, store, **names, progress=progress)
     if not len(premade):
         return clean["accuracy"], None
-    return clean["accuracy"], evaluate(defender, premade, store, classifier_name=stored_as,
-                                       data_name=f"{data_name}#premade", progress=progress)["accuracy"]
+    return clean["accuracy"], evaluate(defender, premade, store, classifier_name=names["classifier_name"],
+                                       data_name=f"{names['data_name']}#premade", progress=progress)["accuracy"]
 
 
 def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
     """All rows of one data set; a row in ``kept_cost`` (row -> earlier values) keeps its
-    ``ms_per_example`` and ``cost_ratio`` instead of being timed again."""
-    data = load_data(str(Path(args.data_dir) / name), n=n)
-    options = AttackOptions(synonyms=args.synonyms, chunk_size=args.chunk_size)
-    attacker = build_attacker("textfooler", options)
-    attack_config = {"attack": options.identity(), "max_length": args.max_length, "precision": args.precision}
+    ``ms_per_example`` and ``cost_ratio`` instead of being timed again. Runs are stored as
+    ``arena match`` / ``arena eval`` store them (defense seed 0 unless stated)."""
+    path = str(Path(args.data_dir) / name)
+    data = load_data(path, n=n)
+    attacker = build_attacker("textfooler", AttackOptions(synonyms=args.synonyms, chunk_size=args.chunk_size))
     model_options = {"max_length": args.max_length, "precision": args.precision}
     defense_options = {"synonyms": args.synonyms, **model_options}
+
+    def evaluated(defender, spec: str, seed: int = 0) -> tuple[float, float | None]:
+        return clean_and_premade(defender, eval_names(spec, seed, path, n, args), data, premade, store, not args.json)
+
     plain = build_defender("plain", "default", **model_options)
-    made = run_match(plain, attacker, data, store, defender_name="plain[default]", attacker_name="textfooler",
-                     data_name=f"{name}?n={n}", config=attack_config, progress=not args.json)
+    made = run_match(plain, attacker, data, store, **attack_key("plain", path, n, args), progress=not args.json)
     plain_results = store.results(made["run_id"])  # read once: the pre-made set and every row's comparison
     premade = LabelledData(adversarial_examples(plain_results), data.label_names, data.source + "#premade")
     timing_texts = [ex.input for ex in data.examples[: args.cost_n]]
@@ -138,19 +167,17 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
     for row in args.rows:
         spec = defender_spec(row, args.fact)
         defender = build_defender(spec, "default", **defense_options)
-        clean, adversarial = clean_and_premade(defender, spec, data, premade, store, f"{name}?n={n}", not args.json)
+        clean, adversarial = evaluated(defender, spec)
         partial = {}
         if args.defense_seeds > 1 and getattr(defender, "stochastic", False):  # seed 0 is the row's own
-            seeded = [clean_and_premade(build_defender(spec, "default", seed=seed, **defense_options), f"{spec}#seed{seed}",
-                                        data, premade, store, f"{name}?n={n}", not args.json)
+            seeded = [evaluated(build_defender(spec, "default", seed=seed, **defense_options), spec, seed)
                       for seed in range(1, args.defense_seeds)]
             partial.update(clean_seeds=[clean] + [c for c, _ in seeded], premade_seeds=[adversarial] + [p for _, p in seeded])
         if row == "plain":
             attacked = made
         elif row in args.attack_rows:
             count = args.attack_rows[row]
-            attacked = run_match(defender, attacker, data, store, defender_name=spec, attacker_name="textfooler",
-                                 data_name=f"{name}?n={n}", config=attack_config, progress=not args.json,
+            attacked = run_match(defender, attacker, data, store, **attack_key(spec, path, n, args), progress=not args.json,
                                  limit=count if count == "stored" else min(count or n, n))
             if not attacked["n"]:
                 raise SystemExit(f"--attack-rows {row}@stored: {args.db} holds no attack results for {row} on {name} yet")
@@ -203,8 +230,9 @@ def keep_rows(earlier: dict, fresh: dict, earlier_settings: dict, settings: dict
     their ratios pair with it: the same accuracy under attack and pre-made set, and queries within
     ``QUERY_DRIFT``, as float-level changes in the code can flip a near-tie in the similarity check
     and cost a review a few queries more or less); FACT rows made with another FACT model are dropped."""
-    same = ("n", "synonyms", "max_length", "precision")
-    if any(earlier_settings.get(key) != settings[key] for key in same):
+    same = ("n", "max_length", "precision")
+    if (any(earlier_settings.get(key) != settings[key] for key in same)
+            or resolved_source(earlier_settings.get("synonyms", "")) != resolved_source(settings["synonyms"])):
         raise SystemExit(f"--keep-rows: the earlier table was run with {earlier_settings}, not {settings}; run every row")
     before, now = earlier["plain"], fresh["plain"]
     if (any(before.get(key) != now[key] for key in ("under_attack", "premade_n"))
@@ -214,6 +242,13 @@ def keep_rows(earlier: dict, fresh: dict, earlier_settings: dict, settings: dict
     kept = {row: fresh.get(row, values) for row, values in earlier.items()
             if row in fresh or same_fact or not is_fact_row(row)}  # in the earlier order
     return {**kept, **fresh}
+
+
+def resolved_source(synonyms: str) -> str:
+    """A synonym source with its file path made absolute: the same table typed relative or absolute
+    compares equal."""
+    kind, colon, path = synonyms.partition(":")
+    return f"{kind}:{Path(path).expanduser().resolve()}" if colon and path else synonyms
 
 
 def _fmt(value) -> str:
@@ -260,14 +295,15 @@ def main() -> int:
                         "the store already holds for it (refreshes the table, attacks nothing)")
     parser.add_argument("--chunk-size", type=int, default=32, help="examples attacked in lockstep; smaller keeps more of an "
                         "interrupted attack against a costly defender (not part of the run's identity: resumes either way)")
-    parser.add_argument("--data-dir", default=str(SHARED / "textfooler"))
-    parser.add_argument("--synonyms", default=f"neighbors:{SHARED / 'synonyms' / 'counterfitted_neighbors.json'}")
+    parser.add_argument("--data-dir", default=relative(SHARED / "textfooler"), help="folder of the mr and imdb data "
+                        "(runs are named by the path as typed, as `arena match --data` names them)")
+    parser.add_argument("--synonyms", default=f"neighbors:{relative(SHARED / 'synonyms' / 'counterfitted_neighbors.json')}")
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--precision", default="auto", choices=PRECISIONS, help="classifier precision (bf16: 1.6-1.8x faster measured on a CPU with AVX512-BF16, ~6x slower without)")
     parser.add_argument("--defense-seeds", type=int, default=1, help="FuSE and FIVE rows: clean and pre-made accuracy also at "
                         "defense seeds 1..K-1, reported as clean_seeds / premade_seeds (seed 0, the attacked one, first) and "
                         "their range in the table: how much a fresh draw of the defense moves those columns")
-    parser.add_argument("--db", default="firebert_bench.db", help="results store (resumable)")
+    parser.add_argument("--db", default="arena.db", help="results store (resumable; `arena match`'s default, shared with it and `arena eval`)")
     parser.add_argument("--cost-n", type=int, default=100, help="clean examples timed per row for cost_ratio")
     parser.add_argument("--cost-repeats", type=int, default=3, help="timed passes per row (the fastest counts)")
     parser.add_argument("--keep-cost", action="store_true", help="rows already in the results file keep their "

@@ -79,3 +79,28 @@ def test_render_shows_the_range_over_defense_seeds_and_skips_an_empty_premade_se
     lines = table.render({"mr": {"plain": plain, "fuse": fuse, "five": five}}).splitlines()
     assert lines[5] == "| fuse | 0.843 (0.837-0.847 over 3 seeds) | 0.838 (0.792-0.838 over 3 seeds) | - | - | - | 20.58 |"
     assert lines[6] == "| five | 0.843 (0.820-0.820 over 2 seeds) | - | - | - | - | 20.58 |"
+
+
+def test_runs_are_named_as_arena_match_and_arena_eval_name_them():
+    """A row attacked or evaluated by hand with the CLI (same settings, typed the same) is the bench's run."""
+    from arena import cli
+
+    data, synonyms = "../shared/data/textfooler/mr", "neighbors:../shared/data/synonyms/counterfitted_neighbors.json"
+    bench_args = Namespace(synonyms=synonyms, max_length=128)
+    common = ["--data", data, "--n", "300", "--synonyms", synonyms, "--max-length", "128", "--defense-seed", "2"]
+    for spec in ("plain", "five?std=0.1", "fuse+fact:runs/fact", "fact"):
+        match = cli.build_parser().parse_args(["match", "--defender", spec, *common])
+        assert table.attack_key(spec, data, 300, bench_args, seed=2) == cli._match_key(match, spec)
+        evaluation = cli.build_parser().parse_args(["eval", "--classifier", spec, *common])
+        assert table.eval_names(spec, 2, data, 300, bench_args) == {
+            "classifier_name": cli._defender_name(evaluation, spec), "data_name": cli._data_name(evaluation)}
+    assert table.attack_key("five", data, 300, bench_args)["defender_name"] == "five[default]#seed0"
+
+
+def test_kept_rows_may_name_the_synonym_table_relative_or_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    kept = table.keep_rows({"plain": PLAIN, "five": row(0.3)}, {"plain": PLAIN},
+                           {**SETTINGS, "synonyms": f"neighbors:{tmp_path / 'x.json'}"}, SETTINGS)
+    assert list(kept) == ["plain", "five"]
+    with pytest.raises(SystemExit, match="run every row"):
+        table.keep_rows({"plain": PLAIN}, {"plain": PLAIN}, {**SETTINGS, "synonyms": "neighbors:y.json"}, SETTINGS)
