@@ -154,14 +154,14 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
     attacker = build_attacker("textfooler", AttackOptions(synonyms=args.synonyms, chunk_size=args.chunk_size))
     model_options = {"max_length": args.max_length, "precision": args.precision}
     defense_options = {"synonyms": args.synonyms, **model_options}
-
-    def evaluated(defender, spec: str, seed: int = 0) -> tuple[float, float | None]:
-        return clean_and_premade(defender, eval_names(spec, seed, path, n, args), data, premade, store, not args.json)
-
     plain = build_defender("plain", "default", **model_options)
     made = run_match(plain, attacker, data, store, **attack_key("plain", path, n, args), progress=not args.json)
     plain_results = store.results(made["run_id"])  # read once: the pre-made set and every row's comparison
     premade = LabelledData(adversarial_examples(plain_results), data.label_names, data.source + "#premade")
+
+    def evaluated(defender, spec: str, seed: int = 0) -> tuple[float, float | None]:
+        return clean_and_premade(defender, eval_names(spec, seed, path, n, args), data, premade, store, not args.json)
+
     timing_texts = [ex.input for ex in data.examples[: args.cost_n]]
     table, timed = {}, {}  # timed: row -> seconds per example, for the rows timed in this run
     for row in args.rows:
