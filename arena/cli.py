@@ -133,11 +133,11 @@ def _attack_options(args: argparse.Namespace):
                          rl_samples=args.rl_samples)
 
 
-def _match_key(args: argparse.Namespace, defender_spec: str, options=None) -> dict:
+def _match_key(args: argparse.Namespace, defender_spec: str) -> dict:
     """The names and config ``arena match`` stores a run under (:func:`arena.zoo.match_key`)."""
     from arena.zoo import match_key
 
-    return match_key(defender_spec, args.attacker, options or _attack_options(args), args.data, n=args.n, data_seed=args.seed,
+    return match_key(defender_spec, args.attacker, _attack_options(args), args.data, n=args.n, data_seed=args.seed,
                      base=args.base, defense_seed=args.defense_seed, max_length=args.max_length)
 
 
@@ -150,10 +150,9 @@ def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
 
     data = load_data_from_args(args, n=args.n, seed=args.seed)
     defender = load_classifier_from_args(args, defender_spec)
-    options = _attack_options(args)
-    attacker = build_attacker(args.attacker, options)
+    attacker = build_attacker(args.attacker, _attack_options(args))
     with Store(args.db) as store:
-        summary = run_match(defender, attacker, data, store, **_match_key(args, defender_spec, options),
+        summary = run_match(defender, attacker, data, store, **_match_key(args, defender_spec),
                             query_budget=args.query_budget, progress=not args.json)
         results = store.results(summary["run_id"])
     return summary, results, defender

@@ -36,8 +36,8 @@ from arena.match import run_match
 from arena.metrics import attack_summary, ratio_record, ratio_text, ratio_under_attack
 from arena.resources import PRECISIONS
 from arena.store import ExampleResult, Store
-from arena.zoo import STOCHASTIC, AttackOptions, build_attacker, build_defender, data_name
-from firebert_table import RESULTS, SHARED, attack_key, relative
+from arena.zoo import STOCHASTIC, build_attacker, build_defender, data_name
+from firebert_table import RESULTS, SHARED, attack_key, attack_options, relative
 
 
 def seed_record(seed: int, results: list[ExampleResult], plain: list[ExampleResult]) -> dict:
@@ -111,8 +111,7 @@ def main() -> int:
     if args.seeds < 1 or args.n < 1:
         parser.error("--seeds and --n must be at least 1")
     data = load_data(args.data, n=args.n)
-    options = AttackOptions(synonyms=args.synonyms, chunk_size=args.chunk_size)
-    attacker = build_attacker("textfooler", options)
+    attacker = build_attacker("textfooler", attack_options(args))
     with Store(args.db) as store:
         plain = attack("plain", 0, args, data, store, attacker)
         summary = attack_summary(plain)

@@ -120,12 +120,17 @@ def inference_seconds(defender, texts: list, batch: int = 32, repeats: int = 3, 
     return fastest / len(texts)
 
 
+def attack_options(args) -> AttackOptions:
+    """The TextFooler options of the bench's attacks (``--synonyms``, ``--chunk-size``): the attacker
+    is built from them and the runs are keyed by them."""
+    return AttackOptions(synonyms=args.synonyms, chunk_size=args.chunk_size)
+
+
 def attack_key(spec: str, path: str, n: int, args, seed: int = 0) -> dict:
     """How a TextFooler attack on ``spec`` is stored: as ``arena match --defender SPEC --defense-seed
     SEED --data PATH --n N`` with the bench's ``--synonyms`` and ``--max-length`` stores it
     (``run_match``'s keywords)."""
-    return match_key(spec, "textfooler", AttackOptions(synonyms=args.synonyms), path, n=n, defense_seed=seed,
-                     max_length=args.max_length)
+    return match_key(spec, "textfooler", attack_options(args), path, n=n, defense_seed=seed, max_length=args.max_length)
 
 
 def eval_names(spec: str, seed: int, path: str, n: int, args) -> dict:
@@ -151,7 +156,7 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
     ``arena match`` / ``arena eval`` store them (defense seed 0 unless stated)."""
     path = str(Path(args.data_dir) / name)
     data = load_data(path, n=n)
-    attacker = build_attacker("textfooler", AttackOptions(synonyms=args.synonyms, chunk_size=args.chunk_size))
+    attacker = build_attacker("textfooler", attack_options(args))
     model_options = {"max_length": args.max_length, "precision": args.precision}
     defense_options = {"synonyms": args.synonyms, **model_options}
     plain = build_defender("plain", "default", **model_options)

@@ -86,7 +86,7 @@ def test_runs_are_named_as_arena_match_and_arena_eval_name_them():
     from arena import cli
 
     data, synonyms = "../shared/data/textfooler/mr", "neighbors:../shared/data/synonyms/counterfitted_neighbors.json"
-    bench_args = Namespace(synonyms=synonyms, max_length=128)
+    bench_args = Namespace(synonyms=synonyms, max_length=128, chunk_size=8)
     common = ["--data", data, "--n", "300", "--synonyms", synonyms, "--max-length", "128", "--defense-seed", "2"]
     for spec in ("plain", "five?std=0.1", "fuse+fact:runs/fact", "fact"):
         match = cli.build_parser().parse_args(["match", "--defender", spec, *common])
