@@ -153,7 +153,7 @@ def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
     attacker = build_attacker(args.attacker, _attack_options(args))
     with Store(args.db) as store:
         summary = run_match(defender, attacker, data, store, **_match_key(args, defender_spec),
-                            query_budget=args.query_budget, progress=not args.json)
+                            query_budget=args.query_budget, progress=not args.json, shard=getattr(args, "shard", None))
         results = store.results(summary["run_id"])
     return summary, results, defender
 
@@ -187,6 +187,9 @@ def cmd_match(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
         return 0
     print_attack_summary(summary)
+    if not summary["complete"]:
+        print(f"partial run: the figures above cover the {summary['n']} examples with results so far; the other shards finish it "
+              f"(`arena runs --db {args.db}` shows how far it got; `arena merge` joins stores from other machines)")
     for result in shown:
         changed = result.extra.get("changed", [])
         labels = defender.labels
@@ -305,6 +308,29 @@ def cmd_runs(args: argparse.Namespace) -> int:
         runs = store.progress(args.kind)
     print(json.dumps(runs) if args.json else render_progress(runs))
     return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from arena.store import Store
+
+    added = {}
+    with Store(args.db) as store:
+        for source in args.sources:
+            added[source] = store.merge(source)
+    if args.json:
+        print(json.dumps(added))
+    else:
+        for source, counts in added.items():
+            print(f"{source}: {counts['runs']} new runs, {counts['results']} new results into {args.db}")
+    return 0
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``K/N`` (``--shard``) as (K, N), with 0 <= K < N; a clear error otherwise."""
+    k, slash, n = text.partition("/")
+    if not (slash and k.strip().isdigit() and n.strip().isdigit() and 0 <= int(k) < int(n)):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected K/N with 0 <= K < N, e.g. 0/2 and 1/2 for two processes")
+    return int(k), int(n)
 
 
 def render_progress(runs: list[dict]) -> str:
@@ -567,6 +593,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_classifier_options(ma, "--defender")
     _add_attack_options(ma)
     ma.add_argument("--show", type=int, default=0, metavar="K", help="print K adversarial examples with changed words [[marked]]")
+    ma.add_argument("--shard", type=parse_shard, metavar="K/N",
+                    help="attack only examples K, K+N, K+2N... (K from 0) of the run: N processes or machines share one run "
+                         "(the same results as one process); join other machines' stores with `arena merge`")
     ma.set_defaults(func=cmd_match)
 
     pm = commands.add_parser("premade", help="attack a classifier and keep its successful adversarial examples (a pre-made set)")
@@ -653,6 +682,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_baseline_option(lb)
     lb.add_argument("--json", action="store_true")
     lb.set_defaults(func=cmd_leaderboard)
+
+    me = commands.add_parser("merge", help="copy the runs and results of other stores into --db (a run split over machines with --shard)")
+    me.add_argument("sources", nargs="+", metavar="SOURCE.db", help="results stores to copy from (left unchanged)")
+    me.add_argument("--db", default="arena.db", help="results store to copy into (SQLite file; created if missing)")
+    me.add_argument("--json", action="store_true", help="one JSON object: runs and results added per source")
+    me.set_defaults(func=cmd_merge)
 
     ru = commands.add_parser("runs", help="the runs in a store: how far each got, its outcome so far, time per example and left")
     ru.add_argument("--db", default="arena.db", help="results store (SQLite file)")

@@ -26,6 +26,7 @@ def run_match(
     query_budget: int | None = None,
     progress: bool = True,
     limit: int | str | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> dict:
     """Attack every example not yet done in this run, writing each result as soon as it is final.
 
@@ -35,7 +36,14 @@ def run_match(
     identity (a later call goes on from there), the summary covers those examples, and the run is
     not marked finished. ``limit="stored"``: as many first examples as the store already holds
     results for, one after another from the first (nothing new is attacked).
+
+    ``shard=(k, n)`` attacks only the examples at positions ``k, k + n, k + 2n...``: n processes
+    (or machines, their stores joined with :meth:`arena.store.Store.merge`) share one run, each
+    example's result the same as in a single process. The summary covers every result stored so
+    far, from all shards; the run is marked finished once all its examples have one.
     """
+    if shard is not None and not 0 <= shard[0] < shard[1]:
+        raise ValueError(f"shard {shard[0]}/{shard[1]}: needs 0 <= K < N (K/N: this process's part of N)")
     data = align_labels(data, defender.labels)
     run_config = {"fingerprint": data.fingerprint, "n": len(data), "query_budget": query_budget, **(config or {}), **numerics(defender)}
     run_id = store.start_run("match", defender_name, data_name, run_config, attacker=attacker_name)
@@ -43,18 +51,19 @@ def run_match(
     if limit == "stored":
         limit = next((i for i, ex in enumerate(data.examples) if ex.id not in done), len(data))
     wanted = data.examples[:limit] if limit is not None else data.examples
-    todo = [(i, ex) for i, ex in enumerate(wanted) if ex.id not in done]
+    ids = {ex.id for ex in wanted}
+    todo = [(i, ex) for i, ex in enumerate(wanted) if ex.id not in done and (shard is None or i % shard[1] == shard[0])]
     scorer = Scorer(defender, cache_size=100_000 if cache else 0, query_budget=query_budget)
-    bar = tqdm(total=len(wanted), initial=len(wanted) - len(todo), desc=f"{attacker_name} vs {defender_name}", unit="ex", disable=not progress)
+    desc = f"{attacker_name} vs {defender_name}" + (f" (shard {shard[0]}/{shard[1]})" if shard else "")
+    bar = tqdm(total=len(done & ids) + len(todo), initial=len(done & ids), desc=desc, unit="ex", disable=not progress)
     for result in attacker.attack(todo, scorer):
         store.add_results(run_id, [result])
         bar.update(1)
     bar.close()
-    ids = {ex.id for ex in wanted}
     results = [r for r in store.results(run_id) if r.example_id in ids]
     summary = {"run_id": run_id, "defender": defender_name, "attacker": attacker_name, "data": data_name,
-               **attack_summary(results), "resumed": len(done & ids)}
-    if len(wanted) == len(data):
+               **attack_summary(results), "resumed": len(done & ids), "complete": len(results) == len(wanted)}
+    if len(wanted) == len(data) and summary["complete"]:
         store.finish_run(run_id, summary)
     return summary
 

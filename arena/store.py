@@ -193,6 +193,41 @@ class Store:
                           "done": sum(entry["statuses"].values()), **entry})
         return out
 
+    def merge(self, other: str | Path) -> dict[str, int]:
+        """Copy another store's runs and results into this one (one run split over machines with
+        ``arena match --shard``): a result already here is kept, not duplicated (same run id, same
+        configuration); a run finished there is marked finished here. Returns the counts added."""
+        path = Path(other)
+        if not path.is_file():
+            raise FileNotFoundError(f"{other}: no such results store")
+        if path.resolve() == self.path.resolve():
+            raise ValueError(f"{other}: cannot merge a store into itself")
+        source = sqlite3.connect(str(path))
+        source.row_factory = sqlite3.Row
+        try:
+            tables = {row[0] for row in source.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not {"runs", "results"} <= tables:
+                raise ValueError(f"{other}: not a results store (no runs/results tables)")
+            runs = [dict(row) for row in source.execute("SELECT * FROM runs")]
+            results = [tuple(row) for row in source.execute(f"SELECT run_id, {', '.join(_COLUMNS)}, created_at FROM results")]
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"{other}: cannot be read as a results store (SQLite: {exc})") from None
+        finally:
+            source.close()
+        run_columns = ("run_id", "kind", "defender", "attacker", "data", "config", "created_at", "finished_at", "summary")
+        with self.conn:
+            self.conn.execute("BEGIN")
+            before = self.conn.total_changes
+            self.conn.executemany(f"INSERT OR IGNORE INTO runs({', '.join(run_columns)}) VALUES ({','.join('?' * len(run_columns))})",
+                                  [tuple(run[c] for c in run_columns) for run in runs])
+            added_runs = self.conn.total_changes - before
+            self.conn.executemany("UPDATE runs SET finished_at=?, summary=? WHERE run_id=? AND finished_at IS NULL",
+                                  [(run["finished_at"], run["summary"], run["run_id"]) for run in runs if run["finished_at"] is not None])
+            before = self.conn.total_changes
+            self.conn.executemany(f"INSERT OR IGNORE INTO results(run_id, {', '.join(_COLUMNS)}, created_at) "
+                                  f"VALUES ({','.join('?' * (len(_COLUMNS) + 2))})", results)
+            return {"runs": added_runs, "results": self.conn.total_changes - before}
+
     def runs(self, kind: str | None = None) -> list[dict]:
         """All runs (optionally of one kind), newest first."""
         query = "SELECT run_id FROM runs" + (" WHERE kind=?" if kind else "") + " ORDER BY created_at DESC"

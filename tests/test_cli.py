@@ -77,6 +77,28 @@ def test_match_json_show_and_premade_roundtrip(tmp_path, capsys):
     assert len(adversarial) == 3 and all(ex.label == 1 and "good" not in ex.text for ex in adversarial)
 
 
+def test_match_shard_and_merge_from_the_command_line(tmp_path, capsys):
+    common = ["--defender", "test_classifier:keyword_probs", "--data", "builtin", "--n", "6", "--pos", "none", "--json"]
+    assert main(["match", *common, "--shard", "0/2", "--db", str(tmp_path / "a.db")]) == 0
+    half = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert main(["match", *common, "--shard", "1/2", "--db", str(tmp_path / "b.db")]) == 0
+    capsys.readouterr()
+    assert (half["n"], half["complete"]) == (3, False)
+    assert main(["merge", str(tmp_path / "b.db"), "--db", str(tmp_path / "a.db"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {str(tmp_path / "b.db"): {"runs": 0, "results": 3}}
+    assert main(["match", *common, "--db", str(tmp_path / "a.db")]) == 0
+    whole = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (whole["run_id"], whole["n"], whole["resumed"], whole["complete"]) == (half["run_id"], 6, 6, True)
+    assert main(["merge", str(tmp_path / "none.db"), "--db", str(tmp_path / "a.db")]) == 2
+    assert "no such results store" in capsys.readouterr().err
+    (tmp_path / "notes.txt").write_text("not a database")
+    assert main(["merge", str(tmp_path / "notes.txt"), "--db", str(tmp_path / "a.db")]) == 2
+    assert "results store" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["match", *common, "--shard", "2/2"])
+    assert "0 <= K < N" in capsys.readouterr().err
+
+
 def test_runs_lists_progress_outcome_and_time_left(tmp_path, capsys):
     from arena.store import ExampleResult, Store
 

@@ -176,6 +176,35 @@ def test_match_resume_after_crash_gives_same_totals(tmp_path):
 
 
 
+def test_match_shards_over_two_stores_merge_into_the_single_process_run(tmp_path):
+    data = load_data("builtin")
+    clf = CallableClassifier(keyword_probs, ["negative", "positive"])
+    attacker = TextFooler(TABLE, FakeSimilarity(), FakeTagger(), chunk_size=8)
+    kwargs = dict(defender_name="kw", attacker_name="textfooler", data_name="builtin", progress=False)
+    with Store(tmp_path / "single.db") as store:
+        single = run_match(clf, attacker, data, store, **kwargs)
+        expected = {r.example_id: (r.idx, r.status, r.perturbed_text, r.queries) for r in store.results(single["run_id"])}
+    with Store(tmp_path / "b.db") as other:  # a second machine: shards 1/3 and 2/3
+        for k in (1, 2):
+            part = run_match(clf, attacker, data, other, shard=(k, 3), **kwargs)
+        assert not part["complete"] and other.run(part["run_id"])["finished_at"] is None
+    with Store(tmp_path / "a.db") as store:  # this machine: shard 0/3, then the other machine's store
+        first = run_match(clf, attacker, data, store, shard=(0, 3), **kwargs)
+        assert first["n"] == 40 and {r.idx % 3 for r in store.results(first["run_id"])} == {0}
+        assert store.merge(tmp_path / "b.db") == {"runs": 0, "results": 80}
+        assert store.merge(tmp_path / "b.db") == {"runs": 0, "results": 0}  # merging again adds nothing
+        whole = run_match(clf, attacker, data, store, **kwargs)  # attacks nothing, finishes the run
+        merged = {r.example_id: (r.idx, r.status, r.perturbed_text, r.queries) for r in store.results(whole["run_id"])}
+        assert whole["complete"] and whole["resumed"] == 120 and store.run(whole["run_id"])["finished_at"] is not None
+        with pytest.raises(ValueError, match="into itself"):
+            store.merge(tmp_path / "a.db")
+        with pytest.raises(ValueError, match="0 <= K < N"):
+            run_match(clf, attacker, data, store, shard=(3, 3), **kwargs)
+    assert first["run_id"] == part["run_id"] == whole["run_id"] == single["run_id"] and merged == expected
+    for key in ("n", "succeeded", "failed", "skipped", "accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"):
+        assert whole[key] == single[key], key
+
+
 def test_match_limit_attacks_the_first_examples_and_the_run_goes_on_from_there(tmp_path):
     data = load_data("builtin")
     clf = CallableClassifier(keyword_probs, ["negative", "positive"])
