@@ -144,16 +144,25 @@ def _match_key(args: argparse.Namespace, defender_spec: str) -> dict:
 def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
     """Load data, defender and attacker from the options; run (or resume) the match; return
     (summary, the run's results, the defender)."""
-    from arena.match import run_match
+    from arena.match import run_match, start_match
     from arena.store import Store
+    from arena.workers import attack_in_workers, without_option
     from arena.zoo import build_attacker
 
+    workers, shard = getattr(args, "workers", 1), getattr(args, "shard", None)
+    if workers < 1 or (workers > 1 and shard is not None):
+        raise ValueError("--workers N needs N >= 1 and no --shard (it runs the shards itself)")
     data = load_data_from_args(args, n=args.n, seed=args.seed)
     defender = load_classifier_from_args(args, defender_spec)
     attacker = build_attacker(args.attacker, _attack_options(args))
+    key = _match_key(args, defender_spec)
     with Store(args.db) as store:
-        summary = run_match(defender, attacker, data, store, **_match_key(args, defender_spec),
-                            query_budget=args.query_budget, progress=not args.json, shard=getattr(args, "shard", None))
+        if workers > 1:  # then the run below only collects the summary
+            run_id = start_match(defender, data, store, **key, query_budget=args.query_budget)
+            attack_in_workers(without_option(args.argv, "--workers"), workers, store, run_id, {ex.id for ex in data.examples},
+                              progress=not args.json)
+        summary = run_match(defender, attacker, data, store, **key, query_budget=args.query_budget,
+                            progress=not args.json and workers == 1, shard=shard)
         results = store.results(summary["run_id"])
     return summary, results, defender
 
@@ -596,6 +605,9 @@ def build_parser() -> argparse.ArgumentParser:
     ma.add_argument("--shard", type=parse_shard, metavar="K/N",
                     help="attack only examples K, K+N, K+2N... (K from 0) of the run: N processes or machines share one run "
                          "(the same results as one process); join other machines' stores with `arena merge`")
+    ma.add_argument("--workers", type=int, default=1, metavar="N",
+                    help="attack with N local processes (shards 0/N..N-1/N of the run, OMP_NUM_THREADS = cores/N each "
+                         "unless set), then print the whole run's summary")
     ma.set_defaults(func=cmd_match)
 
     pm = commands.add_parser("premade", help="attack a classifier and keep its successful adversarial examples (a pre-made set)")
@@ -732,10 +744,14 @@ def main(argv: list[str] | None = None) -> int:
     from arena.resources import ResourceMissing
     from arena.scorer import QueryBudgetExceeded
 
+    from arena.workers import WorkerFailed
+
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # what --workers re-runs in its worker processes
     try:
         return args.func(args)
-    except (ClassifierError, DataError, ResourceMissing, QueryBudgetExceeded, FileNotFoundError, ValueError) as exc:
+    except (ClassifierError, DataError, ResourceMissing, QueryBudgetExceeded, WorkerFailed, FileNotFoundError, ValueError) as exc:
         print(f"arena {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -12,6 +12,15 @@ from arena.store import ExampleResult, Store
 from arena.words import WordView
 
 
+def start_match(defender: Classifier, data: LabelledData, store: Store, *, defender_name: str, attacker_name: str,
+                data_name: str, config: dict | None = None, query_budget: int | None = None) -> str:
+    """The id of the match run these settings name (what :func:`run_match` resumes), created in
+    the store if new."""
+    data = align_labels(data, defender.labels)
+    run_config = {"fingerprint": data.fingerprint, "n": len(data), "query_budget": query_budget, **(config or {}), **numerics(defender)}
+    return store.start_run("match", defender_name, data_name, run_config, attacker=attacker_name)
+
+
 def run_match(
     defender: Classifier,
     attacker: Attacker,
@@ -45,8 +54,8 @@ def run_match(
     if shard is not None and not 0 <= shard[0] < shard[1]:
         raise ValueError(f"shard {shard[0]}/{shard[1]}: needs 0 <= K < N (K/N: this process's part of N)")
     data = align_labels(data, defender.labels)
-    run_config = {"fingerprint": data.fingerprint, "n": len(data), "query_budget": query_budget, **(config or {}), **numerics(defender)}
-    run_id = store.start_run("match", defender_name, data_name, run_config, attacker=attacker_name)
+    run_id = start_match(defender, data, store, defender_name=defender_name, attacker_name=attacker_name, data_name=data_name,
+                         config=config, query_budget=query_budget)
     done = store.done_ids(run_id)
     if limit == "stored":
         limit = next((i for i, ex in enumerate(data.examples) if ex.id not in done), len(data))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -76,6 +77,13 @@ def keyword_logits(texts):
 
 def broken(texts):
     raise RuntimeError("model server on fire")
+
+
+def fails_in_shards(texts):
+    """keyword_probs, except in a process started with --shard (a worker of `arena match --workers`)."""
+    if "--shard" in sys.argv:
+        raise RuntimeError("shard on fire")
+    return keyword_probs(texts)
 
 
 def wrong_shape(texts):

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -77,8 +79,18 @@ def test_match_json_show_and_premade_roundtrip(tmp_path, capsys):
     assert len(adversarial) == 3 and all(ex.label == 1 and "good" not in ex.text for ex in adversarial)
 
 
+def _toy_match(tmp_path) -> list[str]:
+    """`arena match` options of a small offline attack: keyword classifier, 6 examples, a synonym table."""
+    table = tmp_path / "syn.json"
+    table.write_text(json.dumps({"good": ["decent", "fine"], "great": ["fine"], "lovely": ["fine"], "bad": ["poor"]}))
+    data = tmp_path / "d.tsv"
+    data.write_text("text\tlabel\na good film\t1\na really good movie\t1\nbad\t0\na great and good cast\t1\n"
+                    "a lovely story\t1\nbad acting\t0\n")
+    return ["--defender", "test_classifier:keyword_probs", "--data", str(data), "--synonyms", f"neighbors:{table}", "--pos", "none", "--json"]
+
+
 def test_match_shard_and_merge_from_the_command_line(tmp_path, capsys):
-    common = ["--defender", "test_classifier:keyword_probs", "--data", "builtin", "--n", "6", "--pos", "none", "--json"]
+    common = _toy_match(tmp_path)
     assert main(["match", *common, "--shard", "0/2", "--db", str(tmp_path / "a.db")]) == 0
     half = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert main(["match", *common, "--shard", "1/2", "--db", str(tmp_path / "b.db")]) == 0
@@ -97,6 +109,29 @@ def test_match_shard_and_merge_from_the_command_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["match", *common, "--shard", "2/2"])
     assert "0 <= K < N" in capsys.readouterr().err
+
+
+def test_match_workers_split_the_run_and_report_its_whole_summary(tmp_path, capsys, monkeypatch):
+    tests = str(Path(__file__).parent)  # the worker processes import test_classifier from here
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH")) if p))
+    common = _toy_match(tmp_path)
+    assert main(["match", *common, "--db", str(tmp_path / "one.db")]) == 0
+    single = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert main(["match", *common, "--workers", "2", "--db", str(tmp_path / "two.db")]) == 0
+    split = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert split["complete"] and split["resumed"] == 6  # the workers attacked everything; this process none
+    for key in ("run_id", "n", "succeeded", "failed", "skipped", "accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"):
+        assert split[key] == single[key], key
+    def defender(spec):
+        return [spec if w == "test_classifier:keyword_probs" else w for w in common]
+
+    assert main(["match", *defender("test_classifier:broken"), "--workers", "2", "--db", str(tmp_path / "three.db")]) == 2
+    assert "model server on fire" in capsys.readouterr().err  # found before any worker starts
+    assert main(["match", *defender("test_classifier:fails_in_shards"), "--workers", "2", "--db", str(tmp_path / "three.db")]) == 2
+    err = capsys.readouterr().err
+    assert "exited with status 2: arena match: error: " in err and "shard on fire" in err
+    assert main(["match", *common, "--workers", "2", "--shard", "0/2", "--db", str(tmp_path / "four.db")]) == 2
+    assert "no --shard" in capsys.readouterr().err
 
 
 def test_runs_lists_progress_outcome_and_time_left(tmp_path, capsys):
