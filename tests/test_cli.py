@@ -122,6 +122,7 @@ def test_match_workers_split_the_run_and_report_its_whole_summary(tmp_path, caps
     assert split["complete"] and split["resumed"] == 6  # the workers attacked everything; this process none
     for key in ("run_id", "n", "succeeded", "failed", "skipped", "accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"):
         assert split[key] == single[key], key
+
     def defender(spec):
         return [spec if w == "test_classifier:keyword_probs" else w for w in common]
 
