@@ -56,16 +56,12 @@ def load_classifier_from_args(args: argparse.Namespace, spec: str):
                           device=args.device, precision=args.precision)
 
 
-def _defender_name(args: argparse.Namespace, spec: str) -> str:
-    from arena.zoo import defender_name
+def _eval_key(args: argparse.Namespace) -> dict:
+    """The names ``arena eval`` stores a run under (:func:`arena.zoo.eval_key`)."""
+    from arena.zoo import eval_key
 
-    return defender_name(spec, args.base, args.synonyms, args.defense_seed)
-
-
-def _data_name(args: argparse.Namespace) -> str:
-    from arena.zoo import data_name
-
-    return data_name(args.data, args.n, args.seed)
+    return eval_key(args.classifier, args.data, n=args.n, data_seed=args.seed, base=args.base, synonyms=args.synonyms,
+                    defense_seed=args.defense_seed)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -109,8 +105,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     data = load_data_from_args(args, n=args.n, seed=args.seed)
     classifier = load_classifier_from_args(args, args.classifier)
     with Store(args.db) as store:
-        summary = evaluate(classifier, data, store, classifier_name=_defender_name(args, args.classifier), data_name=_data_name(args),
-                           progress=not args.json)
+        summary = evaluate(classifier, data, store, **_eval_key(args), progress=not args.json)
     if args.json:
         print(json.dumps(summary))
         return 0

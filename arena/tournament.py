@@ -19,7 +19,7 @@ import numpy as np
 
 from arena.metrics import accuracy, attack_summary, ratio_record, ratio_text, ratio_under_attack
 from arena.store import Store
-from arena.zoo import data_name, defender_name, match_key
+from arena.zoo import data_name, eval_key, match_key
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -59,8 +59,8 @@ def play(m: Matchup, progress: bool = False) -> str:
                               max_length=m.max_length, device=m.device, precision=m.precision)
     with Store(m.db) as store:
         if m.attacker is None:
-            return evaluate(defender, data, store, classifier_name=defender_name(m.defender, m.base, m.synonyms, m.defense_seed),
-                            data_name=data_name(m.data, m.n, m.seed), progress=progress)["run_id"]
+            key = eval_key(m.defender, m.data, n=m.n, data_seed=m.seed, base=m.base, synonyms=m.synonyms, defense_seed=m.defense_seed)
+            return evaluate(defender, data, store, **key, progress=progress)["run_id"]
         options = AttackOptions(**{"synonyms": m.synonyms, "device": m.device, **m.options})
         key = match_key(m.defender, m.attacker, options, m.data, n=m.n, data_seed=m.seed, base=m.base,
                         defense_seed=m.defense_seed, max_length=m.max_length)

@@ -93,6 +93,13 @@ def match_key(defender: str, attacker: str, options: AttackOptions, data: str, *
             "data_name": data_name(data, n, data_seed), "config": match_config(attacker, options, max_length)}
 
 
+def eval_key(classifier: str, data: str, *, n: int | None = None, data_seed: int | None = None, base: str = "default",
+             synonyms: str = "auto", defense_seed: int = 0) -> dict:
+    """How a clean evaluation is stored: ``evaluate``'s ``classifier_name`` and ``data_name``. One
+    scheme for ``arena eval``, tournaments and the benches (as :func:`match_key` is for attacks)."""
+    return {"classifier_name": defender_name(classifier, base, synonyms, defense_seed), "data_name": data_name(data, n, data_seed)}
+
+
 def packaged_fact(spec: str, base: str) -> str:
     """Folder of the packaged FACT model, which hardens the default classifier (a clear error for another base)."""
     from arena.resources import FACT_CLASSIFIER_DIR

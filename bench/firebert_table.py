@@ -58,7 +58,7 @@ from arena.match import adversarial_examples, run_match
 from arena.metrics import attack_summary, ratio_record, ratio_text, ratio_under_attack
 from arena.resources import PRECISIONS
 from arena.store import Store
-from arena.zoo import AttackOptions, build_attacker, build_defender, data_name, defender_name, match_key
+from arena.zoo import AttackOptions, build_attacker, build_defender, eval_key, match_key
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -136,7 +136,7 @@ def attack_key(spec: str, path: str, n: int, args, seed: int = 0) -> dict:
 def eval_names(spec: str, seed: int, path: str, n: int, args) -> dict:
     """How a row's clean accuracy is stored: as ``arena eval --classifier SPEC --defense-seed SEED
     --data PATH --n N`` stores it (``evaluate``'s names; the pre-made set's data name adds ``#premade``)."""
-    return {"classifier_name": defender_name(spec, "default", args.synonyms, seed), "data_name": data_name(path, n)}
+    return eval_key(spec, path, n=n, synonyms=args.synonyms, defense_seed=seed)
 
 
 def clean_and_premade(defender, names: dict, data: LabelledData, premade: LabelledData, store: Store,

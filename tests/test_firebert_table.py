@@ -92,8 +92,7 @@ def test_runs_are_named_as_arena_match_and_arena_eval_name_them():
         match = cli.build_parser().parse_args(["match", "--defender", spec, *common])
         assert table.attack_key(spec, data, 300, bench_args, seed=2) == cli._match_key(match, spec)
         evaluation = cli.build_parser().parse_args(["eval", "--classifier", spec, *common])
-        assert table.eval_names(spec, 2, data, 300, bench_args) == {
-            "classifier_name": cli._defender_name(evaluation, spec), "data_name": cli._data_name(evaluation)}
+        assert table.eval_names(spec, 2, data, 300, bench_args) == cli._eval_key(evaluation)
     assert table.attack_key("five", data, 300, bench_args)["defender_name"] == "five[default]#seed0"
 
 
