@@ -54,10 +54,11 @@ from pathlib import Path
 
 from arena.data import LabelledData, load_data
 from arena.evaluate import evaluate
-from arena.match import adversarial_examples, run_match
+from arena.match import adversarial_examples, run_match, start_match
 from arena.metrics import attack_summary, ratio_record, ratio_text, ratio_under_attack
 from arena.resources import PRECISIONS
 from arena.store import Store
+from arena.workers import attack_in_workers
 from arena.zoo import AttackOptions, build_attacker, build_defender, eval_key, match_key
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -133,6 +134,25 @@ def attack_key(spec: str, path: str, n: int, args, seed: int = 0) -> dict:
     return match_key(spec, "textfooler", attack_options(args), path, n=n, defense_seed=seed, max_length=args.max_length)
 
 
+def match_argv(spec: str, path: str, n: int, args) -> list[str]:
+    """The ``arena match`` command line that stores its attack as :func:`attack_key` names it (what
+    ``--workers`` runs as shards)."""
+    return ["match", "--defender", spec, "--data", path, "--n", str(n), "--synonyms", args.synonyms, "--max-length",
+            str(args.max_length), "--precision", args.precision, "--chunk-size", str(args.chunk_size), "--db", args.db]
+
+
+def attack_row(defender, spec: str, attacker, data: LabelledData, path: str, n: int, args, store: Store,
+             limit: int | str | None = None) -> dict:
+    """The attack summary of ``spec`` on the first ``limit`` (default all) examples; with
+    ``--workers N`` a whole-data attack runs as N ``arena match --shard`` processes first."""
+    key = attack_key(spec, path, n, args)
+    if args.workers > 1 and limit in (None, n):
+        run_id = start_match(defender, data, store, **key)
+        attack_in_workers(match_argv(spec, path, n, args), args.workers, store, run_id, {ex.id for ex in data.examples},
+                          progress=not args.json)
+    return run_match(defender, attacker, data, store, **key, progress=not args.json and args.workers == 1, limit=limit)
+
+
 def eval_names(spec: str, seed: int, path: str, n: int, args) -> dict:
     """How a row's clean accuracy is stored: as ``arena eval --classifier SPEC --defense-seed SEED
     --data PATH --n N`` stores it (``evaluate``'s names; the pre-made set's data name adds ``#premade``)."""
@@ -160,7 +180,7 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
     model_options = {"max_length": args.max_length, "precision": args.precision}
     defense_options = {"synonyms": args.synonyms, **model_options}
     plain = build_defender("plain", "default", **model_options)
-    made = run_match(plain, attacker, data, store, **attack_key("plain", path, n, args), progress=not args.json)
+    made = attack_row(plain, "plain", attacker, data, path, n, args, store)
     plain_results = store.results(made["run_id"])  # read once: the pre-made set and every row's comparison
     premade = LabelledData(adversarial_examples(plain_results), data.label_names, data.source + "#premade")
 
@@ -179,25 +199,24 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
                       for seed in range(1, args.defense_seeds)]
             partial.update(clean_seeds=[clean] + [c for c, _ in seeded], premade_seeds=[adversarial] + [p for _, p in seeded])
         if row == "plain":
-            attacked = made
+            attack = made
         elif row in args.attack_rows:
             count = args.attack_rows[row]
-            attacked = run_match(defender, attacker, data, store, **attack_key(spec, path, n, args), progress=not args.json,
-                                 limit=count if count == "stored" else min(count or n, n))
-            if not attacked["n"]:
+            attack = attack_row(defender, spec, attacker, data, path, n, args, store, limit=count if count == "stored" else min(count or n, n))
+            if not attack["n"]:
                 raise SystemExit(f"--attack-rows {row}@stored: {args.db} holds no attack results for {row} on {name} yet")
-            ids = {ex.id for ex in data.examples[: attacked["n"]]}
-            if attacked["n"] < n:  # attacked on the first examples only: plain on the same ones beside it
+            ids = {ex.id for ex in data.examples[: attack["n"]]}
+            if attack["n"] < n:  # attacked on the first examples only: plain on the same ones beside it
                 same = attack_summary([r for r in plain_results if r.example_id in ids])
-                partial = {"attack_n": attacked["n"], "plain_under_attack_same_n": same["accuracy_under_attack"],
+                partial = {"attack_n": attack["n"], "plain_under_attack_same_n": same["accuracy_under_attack"],
                            "plain_queries_same_n": same["avg_queries"]}
-            versus = ratio_under_attack([r for r in store.results(attacked["run_id"]) if r.example_id in ids], plain_results)
+            versus = ratio_under_attack([r for r in store.results(attack["run_id"]) if r.example_id in ids], plain_results)
             record = ratio_record(versus)
             partial.update(x_plain=record["ratio"], x_plain_ci95=record["ci95"])
         else:  # passive row: clean and pre-made accuracy only
-            attacked = dict.fromkeys(("accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"))
-        table[row] = {"clean": clean, "premade": adversarial, "under_attack": attacked["accuracy_under_attack"],
-                      "queries": attacked["avg_queries"], "perturbed_pct": attacked["avg_perturbed_words_pct"], **partial,
+            attack = dict.fromkeys(("accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"))
+        table[row] = {"clean": clean, "premade": adversarial, "under_attack": attack["accuracy_under_attack"],
+                      "queries": attack["avg_queries"], "perturbed_pct": attack["avg_perturbed_words_pct"], **partial,
                       "premade_n": len(premade)}
         if row in kept_cost:
             table[row].update({key: kept_cost[row][key] for key in ("ms_per_example", "cost_ratio")})
@@ -308,6 +327,8 @@ def main() -> int:
     parser.add_argument("--defense-seeds", type=int, default=1, help="FuSE and FIVE rows: clean and pre-made accuracy also at "
                         "defense seeds 1..K-1, reported as clean_seeds / premade_seeds (seed 0, the attacked one, first) and "
                         "their range in the table: how much a fresh draw of the defense moves those columns")
+    parser.add_argument("--workers", type=int, default=1, help="attack each whole row with N processes (`arena match --workers N`: "
+                        "shards of one run, OMP_NUM_THREADS = cores/N each unless set); the timing stays in this process")
     parser.add_argument("--db", default="arena.db", help="results store (resumable; `arena match`'s default, shared with it and `arena eval`)")
     parser.add_argument("--cost-n", type=int, default=100, help="clean examples timed per row for cost_ratio")
     parser.add_argument("--cost-repeats", type=int, default=3, help="timed passes per row (the fastest counts)")

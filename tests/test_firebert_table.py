@@ -86,7 +86,7 @@ def test_runs_are_named_as_arena_match_and_arena_eval_name_them():
     from arena import cli
 
     data, synonyms = "../shared/data/textfooler/mr", "neighbors:../shared/data/synonyms/counterfitted_neighbors.json"
-    bench_args = Namespace(synonyms=synonyms, max_length=128, chunk_size=8)
+    bench_args = Namespace(synonyms=synonyms, max_length=128, chunk_size=8, precision="fp32", db="t.db")
     common = ["--data", data, "--n", "300", "--synonyms", synonyms, "--max-length", "128", "--defense-seed", "2"]
     for spec in ("plain", "five?std=0.1", "fuse+fact:runs/fact", "fact"):
         match = cli.build_parser().parse_args(["match", "--defender", spec, *common])
@@ -94,6 +94,10 @@ def test_runs_are_named_as_arena_match_and_arena_eval_name_them():
         evaluation = cli.build_parser().parse_args(["eval", "--classifier", spec, *common])
         assert table.eval_names(spec, 2, data, 300, bench_args) == cli._eval_key(evaluation)
     assert table.attack_key("five", data, 300, bench_args)["defender_name"] == "five[default]#seed0"
+    for spec in ("plain", "five?std=0.1", "fuse+fact:runs/fact"):  # what --workers runs stores what the bench reads
+        worker = cli.build_parser().parse_args([*table.match_argv(spec, data, 300, bench_args), "--shard", "0/2"])
+        assert cli._match_key(worker, spec) == table.attack_key(spec, data, 300, bench_args)
+        assert (worker.precision, worker.db) == ("fp32", "t.db")
 
 
 def test_kept_rows_may_name_the_synonym_table_relative_or_absolute(tmp_path, monkeypatch):
