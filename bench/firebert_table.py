@@ -28,14 +28,15 @@ named as ``arena match`` and ``arena eval`` name them for the same data path, ``
 ``--synonyms``, ``--max-length`` and ``--precision``, typed the same way (defense seed 0): a row
 attacked with ``arena match --defender SPEC --data DATA_DIR/mr --n 300 ...`` into the same store,
 or by ``bench/defense_seeds.py``, is picked up, not attacked again, so long rows can run in
-several processes or on other machines and a last run assembles the table. (Stores made before
+several processes or on other machines and a last run assembles the table; ``--workers N`` runs
+each whole row's attack as N ``arena match --shard`` processes itself. (Stores made before
 2026-12-05, when the bench named runs its own way, do not resume under these names.) Timing needs a
 quiet machine and the attack columns take hours: ``--keep-cost`` refreshes the other columns while
 the rows already in the results file keep the cost timed there; ``--keep-rows`` (with
 ``--keep-cost``) re-runs only ``--rows`` and keeps the earlier table's other rows (checked: same
 settings and the same plain attack, which their ratios pair with).
 
-    python bench/firebert_table.py [--fact runs/fact] [--mr 300] [--imdb 200] [--json]   (FACT: the packaged model)
+    python bench/firebert_table.py [--fact runs/fact] [--mr 300] [--imdb 200] [--workers 16] [--json]   (FACT: the packaged model)
     python bench/firebert_table.py --from-results [--json]
 
 Writes ``bench/results/firebert.{md,json}`` (``--results NAME``: ``NAME.{md,json}``; a data set skipped with ``--mr 0`` / ``--imdb 0``
