@@ -143,7 +143,7 @@ def match_argv(spec: str, path: str, n: int, args) -> list[str]:
 
 
 def attack_row(defender, spec: str, attacker, data: LabelledData, path: str, n: int, args, store: Store,
-             limit: int | str | None = None) -> dict:
+               limit: int | str | None = None) -> dict:
     """The attack summary of ``spec`` on the first ``limit`` (default all) examples; with
     ``--workers N`` a whole-data attack runs as N ``arena match --shard`` processes first."""
     key = attack_key(spec, path, n, args)
@@ -203,7 +203,8 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
             attack = made
         elif row in args.attack_rows:
             count = args.attack_rows[row]
-            attack = attack_row(defender, spec, attacker, data, path, n, args, store, limit=count if count == "stored" else min(count or n, n))
+            attack = attack_row(defender, spec, attacker, data, path, n, args, store,
+                                limit=count if count == "stored" else min(count or n, n))
             if not attack["n"]:
                 raise SystemExit(f"--attack-rows {row}@stored: {args.db} holds no attack results for {row} on {name} yet")
             ids = {ex.id for ex in data.examples[: attack["n"]]}
