@@ -45,7 +45,8 @@ def attack_in_workers(argv: Sequence[str], workers: int, store: Store, run_id: s
     logs = [tempfile.TemporaryFile() for _ in range(workers)]
     procs = [subprocess.Popen([sys.executable, "-m", "arena", *argv, "--shard", f"{k}/{workers}", "--json"],
                               env=env, stdout=subprocess.DEVNULL, stderr=log) for k, log in enumerate(logs)]
-    bar = tqdm(total=len(ids), desc=f"{workers} workers", unit="ex", disable=not progress)
+    bar = tqdm(total=len(ids), initial=len(store.done_ids(run_id) & ids), desc=f"{workers} workers", unit="ex",
+               disable=not progress)  # initial: a resumed run's rate and time left count only new results
     try:
         while True:
             bar.update(len(store.done_ids(run_id) & ids) - bar.n)
