@@ -139,9 +139,8 @@ def _match_key(args: argparse.Namespace, defender_spec: str) -> dict:
 def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
     """Load data, defender and attacker from the options; run (or resume) the match; return
     (summary, the run's results, the defender)."""
-    from arena.match import run_match, start_match
     from arena.store import Store
-    from arena.workers import attack_in_workers, without_option
+    from arena.workers import run_match_in_workers, without_option
     from arena.zoo import build_attacker
 
     workers, shard = getattr(args, "workers", 1), getattr(args, "shard", None)
@@ -150,14 +149,10 @@ def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
     data = load_data_from_args(args, n=args.n, seed=args.seed)
     defender = load_classifier_from_args(args, defender_spec)
     attacker = build_attacker(args.attacker, _attack_options(args))
-    key = _match_key(args, defender_spec)
     with Store(args.db) as store:
-        if workers > 1:  # then the run below only collects the summary
-            run_id = start_match(defender, data, store, **key, query_budget=args.query_budget)
-            attack_in_workers(without_option(args.argv, "--workers"), workers, store, run_id, {ex.id for ex in data.examples},
-                              progress=not args.json)
-        summary = run_match(defender, attacker, data, store, **key, query_budget=args.query_budget,
-                            progress=not args.json and workers == 1, shard=shard)
+        summary = run_match_in_workers(workers, without_option(args.argv, "--workers"), defender, attacker, data, store,
+                                       _match_key(args, defender_spec), query_budget=args.query_budget, progress=not args.json,
+                                       shard=shard)
         results = store.results(summary["run_id"])
     return summary, results, defender
 

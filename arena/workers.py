@@ -8,11 +8,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from tqdm.auto import tqdm
 
 from arena.store import Store
+
+if TYPE_CHECKING:  # arena.match is imported when a match runs, not by every CLI command that imports this module
+    from arena.attack import Attacker
+    from arena.classifier import Classifier
+    from arena.data import LabelledData
 
 
 class WorkerFailed(RuntimeError):
@@ -68,3 +73,16 @@ def attack_in_workers(argv: Sequence[str], workers: int, store: Store, run_id: s
                 proc.wait()
         for log in logs:
             log.close()
+
+
+def run_match_in_workers(workers: int, argv: Sequence[str], defender: Classifier, attacker: Attacker, data: LabelledData,
+                         store: Store, key: dict, *, query_budget: int | None = None, progress: bool = True, **options) -> dict:
+    """:func:`arena.match.run_match` of the run ``key`` names; with ``workers`` > 1 the examples are
+    first attacked by that many ``python -m arena ARGV --shard k/N`` processes
+    (:func:`attack_in_workers`), and this process only collects the summary."""
+    from arena.match import run_match, start_match
+
+    if workers > 1:
+        run_id = start_match(defender, data, store, **key, query_budget=query_budget)
+        attack_in_workers(argv, workers, store, run_id, {ex.id for ex in data.examples}, progress=progress)
+    return run_match(defender, attacker, data, store, **key, query_budget=query_budget, progress=progress and workers == 1, **options)

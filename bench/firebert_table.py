@@ -55,11 +55,11 @@ from pathlib import Path
 
 from arena.data import LabelledData, load_data
 from arena.evaluate import evaluate
-from arena.match import adversarial_examples, run_match, start_match
+from arena.match import adversarial_examples
 from arena.metrics import attack_summary, ratio_record, ratio_text, ratio_under_attack
 from arena.resources import PRECISIONS
 from arena.store import Store
-from arena.workers import attack_in_workers
+from arena.workers import run_match_in_workers
 from arena.zoo import AttackOptions, build_attacker, build_defender, eval_key, match_key
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -146,12 +146,9 @@ def attack_row(defender, spec: str, attacker, data: LabelledData, path: str, n: 
                limit: int | str | None = None) -> dict:
     """The attack summary of ``spec`` on the first ``limit`` (default all) examples; with
     ``--workers N`` a whole-data attack runs as N ``arena match --shard`` processes first."""
-    key = attack_key(spec, path, n, args)
-    if args.workers > 1 and limit in (None, n):
-        run_id = start_match(defender, data, store, **key)
-        attack_in_workers(match_argv(spec, path, n, args), args.workers, store, run_id, {ex.id for ex in data.examples},
-                          progress=not args.json)
-    return run_match(defender, attacker, data, store, **key, progress=not args.json and args.workers == 1, limit=limit)
+    workers = args.workers if limit in (None, n) else 1
+    return run_match_in_workers(workers, match_argv(spec, path, n, args), defender, attacker, data, store,
+                                attack_key(spec, path, n, args), progress=not args.json, limit=limit)
 
 
 def eval_names(spec: str, seed: int, path: str, n: int, args) -> dict:

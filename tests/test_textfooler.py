@@ -176,11 +176,16 @@ def test_match_resume_after_crash_gives_same_totals(tmp_path):
 
 
 
-def test_match_shards_over_two_stores_merge_into_the_single_process_run(tmp_path):
+def _keyword_match():
+    """The built-in data, the keyword classifier, a TextFooler on the toy table and run_match's names."""
     data = load_data("builtin")
     clf = CallableClassifier(keyword_probs, ["negative", "positive"])
     attacker = TextFooler(TABLE, FakeSimilarity(), FakeTagger(), chunk_size=8)
-    kwargs = dict(defender_name="kw", attacker_name="textfooler", data_name="builtin", progress=False)
+    return data, clf, attacker, dict(defender_name="kw", attacker_name="textfooler", data_name="builtin", progress=False)
+
+
+def test_match_shards_over_two_stores_merge_into_the_single_process_run(tmp_path):
+    data, clf, attacker, kwargs = _keyword_match()
     with Store(tmp_path / "single.db") as store:
         single = run_match(clf, attacker, data, store, **kwargs)
         expected = {r.example_id: (r.idx, r.status, r.perturbed_text, r.queries) for r in store.results(single["run_id"])}
@@ -206,10 +211,7 @@ def test_match_shards_over_two_stores_merge_into_the_single_process_run(tmp_path
 
 
 def test_match_limit_attacks_the_first_examples_and_the_run_goes_on_from_there(tmp_path):
-    data = load_data("builtin")
-    clf = CallableClassifier(keyword_probs, ["negative", "positive"])
-    attacker = TextFooler(TABLE, FakeSimilarity(), FakeTagger(), chunk_size=8)
-    kwargs = dict(defender_name="kw", attacker_name="textfooler", data_name="builtin", progress=False)
+    data, clf, attacker, kwargs = _keyword_match()
     with Store(tmp_path / "a.db") as store:
         first = run_match(clf, attacker, data, store, limit=10, **kwargs)
         stored = {r.example_id for r in store.results(first["run_id"])}
