@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -334,7 +335,8 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def render_progress(runs: list[dict]) -> str:
     """The runs of a store as an aligned text table: how far each got, its outcome so far, its
-    model time per example and, for a partial run, the time the rest would take at that pace."""
+    model time per example and, for a partial run, the time the rest would take at that pace,
+    shared by as many processes as were writing its newest results."""
     if not runs:
         return "no runs in this store yet"
     header = ("run", "kind", "defender", "attacker", "data", "done", "so far", "s/example", "rest (est.)", "last result")
@@ -350,7 +352,8 @@ def render_progress(runs: list[dict]) -> str:
             so_far = "-"
         pace = run["seconds"] / done if done and run["seconds"] else None
         partial = n is not None and done < n and run["finished_at"] is None
-        rest = _duration(pace * (n - done)) if partial and pace else "-"
+        at_once = run.get("at_once") or 1
+        rest = _duration(pace * (n - done) / at_once) + (f" (~{at_once} at once)" if at_once > 1 else "") if partial and pace else "-"
         last = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["last_result_at"])) if run["last_result_at"] else "-"
         rows.append((run["run_id"], run["kind"], run["defender"], run["attacker"] or "-", run["data"],
                      f"{done}/{n}" if n is not None else "-", so_far, f"{pace:.3g}" if pace else "-", rest, last))
@@ -743,6 +746,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ClassifierError, DataError, ResourceMissing, QueryBudgetExceeded, WorkerFailed, FileNotFoundError, ValueError) as exc:
         print(f"arena {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -79,6 +79,18 @@ class ExampleResult:
 
 _JSON_FIELDS = ("original_proba", "perturbed_proba", "extra")
 _COLUMNS = [f.name for f in fields(ExampleResult)]
+_PACE_WINDOW = 40  # a run's newest results, which tell how many processes are writing it
+
+
+def _processes_at_once(newest: list[tuple[float, float]]) -> int | None:
+    """About how many processes wrote these (created_at, model seconds) results at once: the model
+    seconds of those stored after the oldest (and its batch-mates, stored within a second of it)
+    over the wall time since then, rounded, at least 1; None with under a minute between them."""
+    start, end = min((t for t, _ in newest), default=0.0), max((t for t, _ in newest), default=0.0)
+    if end - start < 60:
+        return None
+    work = sum(seconds for t, seconds in newest if t > start + 1)
+    return max(1, round(work / (end - start)))
 
 
 def run_id_for(config: dict) -> str:
@@ -177,7 +189,8 @@ class Store:
     def progress(self, kind: str | None = None) -> list[dict]:
         """Where each run stands, newest first (optionally of one kind): its id, kind, names, its
         data size ``n`` (None for tournaments), ``done`` results by ``status``, their stored model
-        seconds, the newest result's time and whether the run finished."""
+        seconds, the newest result's time, whether the run finished, and ``at_once``: how many
+        processes (``--workers``, shards) were writing it over its newest results (None: too few)."""
         tally: defaultdict[str, dict] = defaultdict(lambda: {"statuses": {}, "seconds": 0.0, "last_result_at": None})
         for run_id, status, count, seconds, last in self.conn.execute(
                 "SELECT run_id, status, COUNT(*), SUM(seconds), MAX(created_at) FROM results GROUP BY run_id, status"):
@@ -185,9 +198,14 @@ class Store:
             entry["statuses"][status] = count
             entry["seconds"] += seconds or 0.0
             entry["last_result_at"] = max(entry["last_result_at"] or last, last)
+        recent: defaultdict[str, list[tuple[float, float]]] = defaultdict(list)
+        for run_id, created_at, seconds in self.conn.execute(
+                "SELECT run_id, created_at, seconds FROM (SELECT run_id, created_at, seconds, ROW_NUMBER() OVER "
+                "(PARTITION BY run_id ORDER BY created_at DESC) AS newest FROM results) WHERE newest <= ?", (_PACE_WINDOW,)):
+            recent[run_id].append((created_at, seconds or 0.0))
         out = []
         for run in self.runs(kind):
-            entry = tally[run["run_id"]]
+            entry = tally[run["run_id"]] | {"at_once": _processes_at_once(recent[run["run_id"]])}
             out.append({key: run[key] for key in ("run_id", "kind", "defender", "attacker", "data", "created_at", "finished_at")}
                        | {"n": None if run["kind"] == "tournament" else run["config"].get("n"),
                           "done": sum(entry["statuses"].values()), **entry})

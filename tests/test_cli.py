@@ -158,3 +158,21 @@ def test_runs_lists_progress_outcome_and_time_left(tmp_path, capsys):
     assert f"accuracy {accuracy:.3f}" in table[2] and "10/10" in table[2]
     assert main(["runs", "--db", db, "--kind", "eval", "--json"]) == 0
     assert [r["kind"] for r in json.loads(capsys.readouterr().out)] == ["eval"]
+
+
+def test_runs_share_the_time_left_among_the_processes_writing_a_run(tmp_path, capsys, monkeypatch):
+    import arena.store
+    from arena.store import ExampleResult, Store
+
+    db = str(tmp_path / "r.db")
+    clock = iter([0.0, 0.5, 100.0, 100.5, 200.0, 200.5, 300.0, 300.5])  # two shards, 100 s an example each
+    with Store(db) as store:
+        run_id = store.start_run("match", "five", "toy", {"n": 20}, attacker="textfooler")
+        monkeypatch.setattr(arena.store.time, "time", lambda: next(clock))
+        for i in range(8):
+            store.add_results(run_id, [ExampleResult(i, f"e{i}", 1, "text", "failed", queries=5, seconds=100.0)])
+    monkeypatch.undo()
+    assert main(["runs", "--db", db, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["at_once"] == 2
+    assert main(["runs", "--db", db]) == 0
+    assert "10 min (~2 at once)" in capsys.readouterr().out  # 12 left at 100 s, two at a time
