@@ -18,6 +18,13 @@ def check_combination(how: str) -> str:
     return how
 
 
+def check_seed(seed: int, defense: str) -> int:
+    """``seed`` if it can seed a defense's random streams (an integer >= 0), else a clear error."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"{defense} needs a seed that is an integer >= 0 (--defense-seed; got {seed!r})")
+    return int(seed)
+
+
 def combine(logits: np.ndarray, how: str = "logits") -> np.ndarray:
     """One probability row from a group's logits ``(m, k)``.
 

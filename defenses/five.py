@@ -20,7 +20,7 @@ import torch
 from arena.classifier import Encoded, TextInput
 from arena.words import WordView
 from attackers.textfooler import STOPWORDS
-from defenses.ensemble import GroupEnsemble, Stream, check_combination
+from defenses.ensemble import GroupEnsemble, Stream, check_combination, check_seed
 from defenses.switch import first_lookup, gradient_importance, require_hf, segment_of
 
 
@@ -41,8 +41,8 @@ class FIVE(GroupEnsemble):
         self.std = std
         self.samples = samples
         self.combination = combination
-        self.seed = seed
-        self.generator = torch.Generator(device="cpu").manual_seed(seed)
+        self.seed = check_seed(seed, "FIVE")
+        self.generator = torch.Generator(device="cpu").manual_seed(self.seed)
         self.chunk = chunk
         self.name = f"five({getattr(base, 'name', 'base')})"
         self.last_groups: list[np.ndarray] = []  # per input: the members' probabilities (for the app)

@@ -19,7 +19,7 @@ from arena.classifier import TextInput
 from arena.similarity import SentenceSimilarity
 from attackers.pos import PosTagger
 from attackers.synonyms import SynonymSource
-from defenses.ensemble import GroupEnsemble, Stream, check_combination
+from defenses.ensemble import GroupEnsemble, Stream, check_combination, check_seed
 from defenses.switch import Switch, SwitchConfig, gradient_importance, require_hf
 
 FUSE_DEFAULTS = SwitchConfig(perturb_words=3, candidates_per_word=10, multiplier=17, total_alternatives=12, method="filter", match_pos=True)
@@ -35,8 +35,8 @@ class FuSE(GroupEnsemble):
         self.switch = Switch(self.base, synonyms, similarity, pos, replace(config or FUSE_DEFAULTS))
         self.labels = list(self.base.labels)
         self.combination = combination
-        self.seed = seed
-        self.rng = np.random.default_rng(seed)
+        self.seed = check_seed(seed, "FuSE")
+        self.rng = np.random.default_rng(self.seed)
         self.chunk = chunk
         self.name = f"fuse({getattr(base, 'name', 'base')})"
         self.last_groups: list[list[TextInput]] = []  # the alternatives behind the latest predictions (for the app)

@@ -354,6 +354,9 @@ def test_registry_settings(tiny_model_dir, tmp_path):
                          "SWITCH needs total_alternatives >= 1 (got 0), leave_alone >= 0 (got -1)")):
         with pytest.raises(ValueError, match=re.escape(error)):
             build_defender(spec, tiny_model_dir, device="cpu")
+    for spec, name in (("five", "FIVE"), ("fuse?use_similarity=false", "FuSE")):  # not at the first prediction
+        with pytest.raises(ValueError, match=re.escape(f"{name} needs a seed that is an integer >= 0 (--defense-seed; got -3)")):
+            build_defender(spec, tiny_model_dir, seed=-3, device="cpu")
 
 
 def test_defenses_reject_black_box_bases():
