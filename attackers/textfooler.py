@@ -31,7 +31,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Generator, Iterator, Sequence
 
 import numpy as np
 
@@ -312,24 +312,29 @@ class TextFooler:
     def _attack_chunk(self, items: Sequence[tuple[int, Example]], scorer: Scorer) -> Iterator[ExampleResult]:
         clock = time.perf_counter()
         states = self._start(items, scorer)
-        active = [s for s in states if s.status is None]
-        if active:
-            self._rank(active, scorer)
-        pending = list(states)
-        while True:
-            done = [s for s in pending if s.status is not None]
-            if done:
-                pending = [s for s in pending if s.status is None]
-                attacked = [s for s in done if s.status != SKIPPED]
-                if attacked and not scorer.caching:
-                    self._recheck(attacked, scorer)
-                sims = self.similarity.similarity([s.original.text for s in attacked], [s.current.text for s in attacked])
-                sim_of = {id(s): float(v) for s, v in zip(attacked, sims)}
-                now = time.perf_counter()
-                per_example, clock = (now - clock) / len(done), now  # time since the last batch of finished examples
-                for state in done:
-                    yield self._result(state, scorer, per_example, sim_of.get(id(state)))
-                    scorer.forget(state.owner)
-            if not pending:
-                return
-            self._step(pending, scorer)
+        # examples settled by the first prediction (already wrong, no words) are stored before the ranking
+        clock = yield from self._finish([s for s in states if s.status is not None], scorer, clock)
+        pending = [s for s in states if s.status is None]
+        if pending:
+            self._rank(pending, scorer)
+        while pending:
+            clock = yield from self._finish([s for s in pending if s.status is not None], scorer, clock)
+            pending = [s for s in pending if s.status is None]
+            if pending:
+                self._step(pending, scorer)
+
+    def _finish(self, done: list[_State], scorer: Scorer, clock: float) -> Generator[ExampleResult, None, float]:
+        """Results of the examples just settled, sharing the time since ``clock`` (returned anew)."""
+        if not done:
+            return clock
+        attacked = [s for s in done if s.status != SKIPPED]
+        if attacked and not scorer.caching:
+            self._recheck(attacked, scorer)
+        sims = self.similarity.similarity([s.original.text for s in attacked], [s.current.text for s in attacked])
+        sim_of = {id(s): float(v) for s, v in zip(attacked, sims)}
+        now = time.perf_counter()
+        per_example = (now - clock) / len(done)
+        for state in done:
+            yield self._result(state, scorer, per_example, sim_of.get(id(state)))
+            scorer.forget(state.owner)
+        return now

@@ -128,6 +128,17 @@ def test_skipped_when_already_wrong_and_query_counting():
     assert result.queries == 6 and result.words_changed == 1 and result.words_total == 2
 
 
+def test_examples_settled_by_the_first_prediction_come_out_before_the_ranking():
+    clf = CallableClassifier(keyword_probs, ["negative", "positive"])
+    scorer = Scorer(clf)
+    attacker = TextFooler(TABLE, FakeSimilarity(), FakeTagger(), chunk_size=8)
+    items = [(0, Example("good film", 1, None, "a")), (1, Example("awful film", 1, None, "b"))]
+    results = attacker.attack(items, scorer)
+    first = next(results)
+    assert (first.example_id, first.status, scorer.stats.model_calls) == ("b", "skipped", 1)  # only the first prediction so far
+    assert [r.status for r in results] == ["succeeded"]
+
+
 def test_batched_equals_one_at_a_time():
     data = load_data("builtin")
     items = list(enumerate(data.examples))
