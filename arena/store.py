@@ -83,14 +83,24 @@ _PACE_WINDOW = 40  # a run's newest results, which tell how many processes are w
 
 
 def _processes_at_once(newest: list[tuple[float, float]]) -> int | None:
-    """About how many processes wrote these (created_at, model seconds) results at once: the model
-    seconds of those stored after the oldest (and its batch-mates, stored within a second of it)
-    over the wall time since then, rounded, at least 1; None with under a minute between them."""
-    start, end = min((t for t, _ in newest), default=0.0), max((t for t, _ in newest), default=0.0)
-    if end - start < 60:
+    """About how many processes wrote these (created_at, model seconds) results at once: their
+    model seconds over the wall time in which any was being worked on, rounded, at least 1; None
+    with under a minute of such time. A result was worked on in the seconds before it was stored;
+    results stored within a second of each other are one batch, worked on one after another; time
+    in which nothing ran (a stop before a resume) does not count."""
+    batches: list[list[float]] = []  # [stored at, model seconds] per batch, oldest first
+    for stored, seconds in sorted(newest):
+        if batches and stored - batches[-1][0] <= 1:
+            batches[-1][0], batches[-1][1] = stored, batches[-1][1] + (seconds or 0.0)
+        else:
+            batches.append([stored, seconds or 0.0])
+    busy, reached = 0.0, float("-inf")
+    for began, ended in sorted((stored - seconds, stored) for stored, seconds in batches):
+        busy += max(0.0, ended - max(began, reached))
+        reached = max(reached, ended)
+    if busy < 60:
         return None
-    work = sum(seconds for t, seconds in newest if t > start + 1)
-    return max(1, round(work / (end - start)))
+    return max(1, round(sum(seconds for _, seconds in batches) / busy))
 
 
 def run_id_for(config: dict) -> str:

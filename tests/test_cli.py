@@ -165,7 +165,8 @@ def test_runs_share_the_time_left_among_the_processes_writing_a_run(tmp_path, ca
     from arena.store import ExampleResult, Store
 
     db = str(tmp_path / "r.db")
-    clock = iter([0.0, 0.5, 100.0, 100.5, 200.0, 200.5, 300.0, 300.5])  # two shards, 100 s an example each
+    # two shards, 100 s an example each, stopped for a day after 4 examples, then resumed
+    clock = iter([0.0, 50.0, 100.0, 150.0, 86400.0, 86450.0, 86500.0, 86550.0])
     with Store(db) as store:
         run_id = store.start_run("match", "five", "toy", {"n": 20}, attacker="textfooler")
         monkeypatch.setattr(arena.store.time, "time", lambda: next(clock))
