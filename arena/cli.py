@@ -66,6 +66,7 @@ def _eval_key(args: argparse.Namespace) -> dict:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    """`arena info`: versions, devices and the offline resources found."""
     import platform
     from importlib import metadata
 
@@ -100,6 +101,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    """`arena eval`: clean accuracy of a classifier or defense, stored and resumable."""
     from arena.evaluate import evaluate
     from arena.store import Store
 
@@ -159,6 +161,7 @@ def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
 
 
 def cmd_premade(args: argparse.Namespace) -> int:
+    """`arena premade`: the successful adversarial examples of an attack, with their true labels, as JSONL."""
     from arena.match import adversarial_examples
 
     folder = Path(args.out).parent
@@ -179,6 +182,7 @@ def cmd_premade(args: argparse.Namespace) -> int:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
+    """`arena match`: one attacker against one defender, stored and resumable."""
     from arena.match import mark_changes
 
     summary, results, defender = _run_match_from_args(args, args.defender)
@@ -280,6 +284,7 @@ def _write_leaderboard(board: dict, out: str | None) -> list[str]:
 
 
 def cmd_tournament(args: argparse.Namespace) -> int:
+    """`arena tournament`: every attacker against every defender, and the leaderboard."""
     from arena.tournament import render_leaderboard
 
     board = _play_tournament(args, _split(args.defenders) or [], _split(args.attackers) or [])
@@ -289,6 +294,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
+    """`arena leaderboard`: a stored tournament's leaderboard."""
     from arena.store import Store
     from arena.tournament import leaderboard, render_leaderboard
 
@@ -300,6 +306,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    """`arena runs`: where each run of a store stands."""
     from arena.store import Store
 
     if not Path(args.db).is_file():  # a Store would create it: a listing must not
@@ -311,6 +318,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
+    """`arena merge`: other stores' runs and results copied into ``--db``."""
     from arena.store import Store
 
     added = {}
@@ -369,6 +377,7 @@ def _duration(seconds: float) -> str:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    """`arena score`: a robustness report card for one classifier."""
     from arena.report import write_report
     from arena.store import Store
     from arena.zoo import defender_name
@@ -389,6 +398,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_train_classifier(args: argparse.Namespace) -> int:
+    """`arena train classifier`: LoRA fine-tune an encoder into a classifier folder."""
     from defenses.train import train_classifier
 
     data = load_data_from_args(args, n=args.n, seed=args.seed if args.n else None)
@@ -400,6 +410,7 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
 
 
 def cmd_train_judge(args: argparse.Namespace) -> int:
+    """`arena train judge`: fit the n-gram judge (TF-IDF + logistic regression) of RL attackers."""
     from arena.ngram import NgramClassifier
 
     data = load_data_from_args(args, n=args.n, seed=args.seed if args.n else None)
@@ -415,6 +426,7 @@ def cmd_train_judge(args: argparse.Namespace) -> int:
 
 
 def cmd_train_fact(args: argparse.Namespace) -> int:
+    """`arena train defense fact`: FACT co-tuning with SWITCH copies."""
     from dataclasses import asdict, replace
 
     from arena.classifier import load_classifier
@@ -439,6 +451,7 @@ def cmd_train_fact(args: argparse.Namespace) -> int:
 
 
 def cmd_train_policy(args: argparse.Namespace) -> int:
+    """`arena train policy`: RL fine-tuning of a causal LM (PPO, CORY, RLGF)."""
     from policies.train import PolicyRunConfig, train_policy
 
     ppo = {"learning_rate": args.lr, "init_kl_coef": args.kl_coef, "adaptive_kl": args.adaptive_kl, "kl_estimator": args.kl_estimator,
@@ -456,6 +469,7 @@ def cmd_train_policy(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    """`arena generate`: continuations sampled from a trained policy (and scored)."""
     from policies.lm import PolicyLM
 
     prompts = Path(args.prompts).read_text().splitlines() if Path(args.prompts).is_file() else _split(args.prompts.replace("|", ","))
@@ -551,6 +565,7 @@ def _add_attack_options(parser: argparse.ArgumentParser, attacker_flag: bool = T
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """`arena demo`: the Gradio app."""
     from app import main as app_main  # imports gradio: only for this command
 
     app_main(args.app_args, prog="arena demo")
@@ -574,6 +589,7 @@ def _add_baseline_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``arena`` command line: one sub-command per task."""
     parser = argparse.ArgumentParser(prog="arena", description="FireArena: attack, defend and score NLP classifiers.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 

@@ -174,6 +174,7 @@ class SynonymWordSwap(WordSwap):
         return [recover_word_case(n, word) for n in self.synonyms.neighbours(word.lower(), self.max_candidates, self.min_cos)]
 
     def extra_repr_keys(self) -> list[str]:
+        """The fields TextAttack prints for this piece."""
         return ["source", "max_candidates", "min_cos"]
 
 
@@ -202,6 +203,7 @@ class SynonymDistance(Constraint):
         return transformation_consists_of_word_swaps(transformation)
 
     def extra_repr_keys(self) -> list[str]:
+        """The fields TextAttack prints for this piece."""
         return ["max_candidates", "min_cos"] + super().extra_repr_keys()
 
 
@@ -235,6 +237,7 @@ class ArenaPartOfSpeech(Constraint):
         return transformation_consists_of_word_swaps(transformation)
 
     def extra_repr_keys(self) -> list[str]:
+        """The fields TextAttack prints for this piece."""
         return ["backend", "allow_verb_noun_swap", "window"] + super().extra_repr_keys()
 
 

@@ -73,6 +73,7 @@ class _State:
 
     @property
     def owner(self) -> str:
+        """The example's id: whose query count and random stream a query is."""
         return self.example.id
 
     def model_input(self, segment: str):

@@ -104,6 +104,7 @@ class RunningMoments:
 
     @property
     def std(self) -> float:
+        """The running standard deviation (never 0)."""
         return math.sqrt(max(self.var, 1e-12))
 
 
