@@ -16,6 +16,8 @@ class Attacker(Protocol):
     Results carry status ``succeeded`` / ``failed`` / ``skipped`` (skipped = the defender
     was already wrong on the clean input), the perturbed text of the attacked segment, queries,
     words changed, similarity and seconds; ``extra["changed"]`` lists ``[position, old, new]``.
+    An attacker may set ``independent_examples = True`` when an example's result does not depend
+    on the others passed with it: ``arena match --workers`` then hands examples out as it goes.
     """
 
     name: str

@@ -146,16 +146,16 @@ def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
     from arena.workers import run_match_in_workers, without_option
     from arena.zoo import build_attacker
 
-    workers, shard = getattr(args, "workers", 1), getattr(args, "shard", None)
-    if workers < 1 or (workers > 1 and shard is not None):
-        raise ValueError("--workers N needs N >= 1 and no --shard (it runs the shards itself)")
+    workers, shard, claim = getattr(args, "workers", 1), getattr(args, "shard", None), getattr(args, "claim", None)
+    if workers < 1 or (workers > 1 and (shard is not None or claim is not None)):
+        raise ValueError("--workers N needs N >= 1 and no --shard (it splits the run itself)")
     data = load_data_from_args(args, n=args.n, seed=args.seed)
     defender = load_classifier_from_args(args, defender_spec)
     attacker = build_attacker(args.attacker, _attack_options(args))
     with Store(args.db) as store:
         summary = run_match_in_workers(workers, without_option(args.argv, "--workers"), defender, attacker, data, store,
                                        _match_key(args, defender_spec), query_budget=args.query_budget, progress=not args.json,
-                                       shard=shard)
+                                       shard=shard, claim=claim)
         results = store.results(summary["run_id"])
     return summary, results, defender
 
@@ -615,8 +615,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="attack only examples K, K+N, K+2N... (K from 0) of the run: N processes or machines share one run "
                          "(the same results as one process); join other machines' stores with `arena merge`")
     ma.add_argument("--workers", type=int, default=1, metavar="N",
-                    help="attack with N local processes (shards 0/N..N-1/N of the run, OMP_NUM_THREADS = cores/N each "
-                         "unless set), then print the whole run's summary")
+                    help="attack with N local processes (each takes the next examples no other has taken; OMP_NUM_THREADS = "
+                         "cores/N each unless set), then print the whole run's summary")
+    ma.add_argument("--claim", metavar="LAUNCH", help=argparse.SUPPRESS)  # a --workers process: claims examples for LAUNCH
     ma.set_defaults(func=cmd_match)
 
     pm = commands.add_parser("premade", help="attack a classifier and keep its successful adversarial examples (a pre-made set)")

@@ -1,6 +1,8 @@
 """One matchup (a defender against an attacker on a data set) as a resumable run in the store."""
 from __future__ import annotations
 
+from typing import Iterator
+
 from tqdm.auto import tqdm
 
 from arena.attack import Attacker
@@ -36,6 +38,7 @@ def run_match(
     progress: bool = True,
     limit: int | str | None = None,
     shard: tuple[int, int] | None = None,
+    claim: str | None = None,
 ) -> dict:
     """Attack every example not yet done in this run, writing each result as soon as it is final.
 
@@ -50,9 +53,16 @@ def run_match(
     (or machines, their stores joined with :meth:`arena.store.Store.merge`) share one run, each
     example's result the same as in a single process. The summary covers every result stored so
     far, from all shards; the run is marked finished once all its examples have one.
+
+    ``claim=LAUNCH``: one of the processes of a ``--workers`` launch; it takes the next
+    examples, a chunk (the attacker's ``chunk_size``) at a time, that no process of the launch
+    has taken (:meth:`arena.store.Store.claim`), so no process waits idle while another still
+    has a share to do. The results are the single process's, as with ``shard``.
     """
     if shard is not None and not 0 <= shard[0] < shard[1]:
         raise ValueError(f"shard {shard[0]}/{shard[1]}: needs 0 <= K < N (K/N: this process's part of N)")
+    if shard is not None and claim is not None:
+        raise ValueError("a match process takes a --shard or claims examples, not both")
     data = align_labels(data, defender.labels)
     run_id = start_match(defender, data, store, defender_name=defender_name, attacker_name=attacker_name, data_name=data_name,
                          config=config, query_budget=query_budget)
@@ -65,7 +75,8 @@ def run_match(
     scorer = Scorer(defender, cache_size=100_000 if cache else 0, query_budget=query_budget)
     desc = f"{attacker_name} vs {defender_name}" + (f" (shard {shard[0]}/{shard[1]})" if shard else "")
     bar = tqdm(total=len(done & ids) + len(todo), initial=len(done & ids), desc=desc, unit="ex", disable=not progress)
-    for result in attacker.attack(todo, scorer):
+    attacked = attacker.attack(todo, scorer) if claim is None else _attack_claimed(attacker, scorer, store, run_id, claim, todo)
+    for result in attacked:
         store.add_results(run_id, [result])
         bar.update(1)
     bar.close()
@@ -75,6 +86,15 @@ def run_match(
     if len(wanted) == len(data) and summary["complete"]:
         store.finish_run(run_id, summary)
     return summary
+
+
+def _attack_claimed(attacker: Attacker, scorer: Scorer, store: Store, run_id: str, launch: str,
+                    todo: list[tuple[int, Example]]) -> Iterator[ExampleResult]:
+    """The attacker's results on the examples of ``todo`` that this process claims for ``launch``,
+    a chunk at a time, until none is left."""
+    by_id = {ex.id: (i, ex) for i, ex in todo}
+    while chunk := store.claim(run_id, launch, list(by_id), getattr(attacker, "chunk_size", 1)):
+        yield from attacker.attack([by_id[example_id] for example_id in chunk], scorer)
 
 
 def adversarial_examples(results: list[ExampleResult]) -> list[Example]:

@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -51,6 +51,13 @@ CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (run_id, example_id)
 );
 CREATE INDEX IF NOT EXISTS results_by_run ON results(run_id, idx);
+CREATE TABLE IF NOT EXISTS claims (             -- examples taken by the processes of one `--workers` launch
+    run_id      TEXT NOT NULL,
+    launch      TEXT NOT NULL,
+    example_id  TEXT NOT NULL,
+    claimed_at  REAL NOT NULL,
+    PRIMARY KEY (run_id, launch, example_id)
+);
 """
 
 
@@ -181,6 +188,25 @@ class Store:
                 values["extra"] = {}
             out.append(ExampleResult(**values))
         return out
+
+    def claim(self, run_id: str, launch: str, ids: Sequence[str], k: int) -> list[str]:
+        """Up to ``k`` of ``ids``, in their order, that have no result in this run and that no
+        process of ``launch`` took yet, now taken for it. One write transaction: processes that
+        claim at the same time never get the same example."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            taken = self.done_ids(run_id) | {row[0] for row in self.conn.execute(
+                "SELECT example_id FROM claims WHERE run_id=? AND launch=?", (run_id, launch))}
+            chosen = [i for i in ids if i not in taken][:k]
+            now = time.time()
+            self.conn.executemany("INSERT INTO claims(run_id, launch, example_id, claimed_at) VALUES (?,?,?,?)",
+                                  [(run_id, launch, example_id, now) for example_id in chosen])
+        return chosen
+
+    def release(self, launch: str) -> None:
+        """Forget the claims of ``launch`` (its processes are done or stopped)."""
+        with self.conn:
+            self.conn.execute("DELETE FROM claims WHERE launch=?", (launch,))
 
     def finish_run(self, run_id: str, summary: dict) -> None:
         """Record the run's summary and completion time."""

@@ -1,6 +1,7 @@
 """One match run attacked by N local processes (``arena match --workers N``): each is the same
-command with ``--shard k/N``, writing into the same store; this process shows the run's progress
-from the store and stops them all if one fails."""
+command with ``--claim LAUNCH`` (it takes chunks of examples as it goes) or ``--shard k/N``,
+writing into the same store; this process shows the run's progress from the store and stops them
+all if one fails."""
 from __future__ import annotations
 
 import os
@@ -8,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from typing import TYPE_CHECKING, Sequence
 
 from tqdm.auto import tqdm
@@ -37,9 +39,11 @@ def without_option(argv: Sequence[str], flag: str) -> list[str]:
     return out
 
 
-def attack_in_workers(argv: Sequence[str], workers: int, store: Store, run_id: str, ids: set[str], *,
+def attack_in_workers(argv: Sequence[str], workers: int, store: Store, run_id: str, ids: set[str], *, claim: bool = True,
                       progress: bool = True, poll_seconds: float = 2.0) -> None:
-    """Run ``python -m arena ARGV --shard k/N --json`` for k = 0..N-1 and wait for all of them.
+    """Run N processes ``python -m arena ARGV --json`` and wait for all of them: with ``claim``
+    each takes the next chunk of examples that none of them has taken (``--claim LAUNCH``, so a
+    fast one does not wait idle on a slow one), else each attacks its ``--shard k/N``.
 
     Each worker gets ``OMP_NUM_THREADS`` = cores / N unless it is set already. Progress is read
     from the store (results of ``ids`` in run ``run_id``). If a worker fails, the others are
@@ -47,9 +51,10 @@ def attack_in_workers(argv: Sequence[str], workers: int, store: Store, run_id: s
     """
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+    launch = uuid.uuid4().hex
     logs = [tempfile.TemporaryFile() for _ in range(workers)]
-    procs = [subprocess.Popen([sys.executable, "-m", "arena", *argv, "--shard", f"{k}/{workers}", "--json"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=log) for k, log in enumerate(logs)]
+    procs = [subprocess.Popen([sys.executable, "-m", "arena", *argv, *(["--claim", launch] if claim else ["--shard", f"{k}/{workers}"]),
+                               "--json"], env=env, stdout=subprocess.DEVNULL, stderr=log) for k, log in enumerate(logs)]
     bar = tqdm(total=len(ids), initial=len(store.done_ids(run_id) & ids), desc=f"{workers} workers", unit="ex",
                disable=not progress)  # initial: a resumed run's rate and time left count only new results
     try:
@@ -73,16 +78,19 @@ def attack_in_workers(argv: Sequence[str], workers: int, store: Store, run_id: s
                 proc.wait()
         for log in logs:
             log.close()
+        store.release(launch)
 
 
 def run_match_in_workers(workers: int, argv: Sequence[str], defender: Classifier, attacker: Attacker, data: LabelledData,
                          store: Store, key: dict, *, query_budget: int | None = None, progress: bool = True, **options) -> dict:
     """:func:`arena.match.run_match` of the run ``key`` names; with ``workers`` > 1 the examples are
-    first attacked by that many ``python -m arena ARGV --shard k/N`` processes
-    (:func:`attack_in_workers`), and this process only collects the summary."""
+    first attacked by that many ``python -m arena ARGV`` processes (:func:`attack_in_workers`;
+    they claim chunks as they go when the attacker's results do not depend on which examples
+    share a call, else each takes a shard), and this process only collects the summary."""
     from arena.match import run_match, start_match
 
     if workers > 1:
         run_id = start_match(defender, data, store, **key, query_budget=query_budget)
-        attack_in_workers(argv, workers, store, run_id, {ex.id for ex in data.examples}, progress=progress)
+        attack_in_workers(argv, workers, store, run_id, {ex.id for ex in data.examples},
+                          claim=getattr(attacker, "independent_examples", False), progress=progress)
     return run_match(defender, attacker, data, store, **key, query_budget=query_budget, progress=progress and workers == 1, **options)

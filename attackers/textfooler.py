@@ -106,6 +106,7 @@ class TextFooler:
     """The TextFooler attack; see the module docstring. Options default to the released code."""
 
     name = "textfooler"
+    independent_examples = True  # an example's result does not depend on the others attacked with it
 
     def __init__(
         self,

@@ -79,10 +79,10 @@ def broken(texts):
     raise RuntimeError("model server on fire")
 
 
-def fails_in_shards(texts):
-    """keyword_probs, except in a process started with --shard (a worker of `arena match --workers`)."""
-    if "--shard" in sys.argv:
-        raise RuntimeError("shard on fire")
+def fails_in_workers(texts):
+    """keyword_probs, except in a worker process of `arena match --workers` (started with --claim)."""
+    if "--claim" in sys.argv:
+        raise RuntimeError("worker on fire")
     return keyword_probs(texts)
 
 

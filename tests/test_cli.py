@@ -120,6 +120,10 @@ def test_match_workers_split_the_run_and_report_its_whole_summary(tmp_path, caps
     assert main(["match", *common, "--workers", "2", "--db", str(tmp_path / "two.db")]) == 0
     split = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert split["complete"] and split["resumed"] == 6  # the workers attacked everything; this process none
+    from arena.store import Store
+
+    with Store(tmp_path / "two.db") as store:  # the workers claimed examples as they went; the claims are gone
+        assert store.conn.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
     for key in ("run_id", "n", "succeeded", "failed", "skipped", "accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"):
         assert split[key] == single[key], key
 
@@ -128,9 +132,9 @@ def test_match_workers_split_the_run_and_report_its_whole_summary(tmp_path, caps
 
     assert main(["match", *defender("test_classifier:broken"), "--workers", "2", "--db", str(tmp_path / "three.db")]) == 2
     assert "model server on fire" in capsys.readouterr().err  # found before any worker starts
-    assert main(["match", *defender("test_classifier:fails_in_shards"), "--workers", "2", "--db", str(tmp_path / "three.db")]) == 2
+    assert main(["match", *defender("test_classifier:fails_in_workers"), "--workers", "2", "--db", str(tmp_path / "three.db")]) == 2
     err = capsys.readouterr().err
-    assert "exited with status 2: arena match: error: " in err and "shard on fire" in err
+    assert "exited with status 2: arena match: error: " in err and "worker on fire" in err
     assert main(["match", *common, "--workers", "2", "--shard", "0/2", "--db", str(tmp_path / "four.db")]) == 2
     assert "no --shard" in capsys.readouterr().err
 

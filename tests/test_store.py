@@ -112,3 +112,15 @@ def test_a_file_that_is_not_a_store_gets_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match=r"notes.txt: cannot be opened as a results store \(SQLite: file is not a database\)"):
         Store(notes)
     assert notes.read_text() == "not a database, just some notes\n" * 100  # left untouched
+
+
+def test_processes_of_one_launch_claim_disjoint_examples(tmp_path):
+    ids = [f"e{i}" for i in range(7)]
+    with Store(tmp_path / "s.db") as one, Store(tmp_path / "s.db") as two:  # two processes on one store
+        run_id = one.start_run("match", "d", "toy", {"n": 7}, attacker="a")
+        one.add_results(run_id, [ExampleResult(1, "e1", 1, "text", "failed")])  # done before the launch
+        taken = [one.claim(run_id, "L", ids, 2), two.claim(run_id, "L", ids, 2), one.claim(run_id, "L", ids, 2), two.claim(run_id, "L", ids, 2)]
+        assert taken == [["e0", "e2"], ["e3", "e4"], ["e5", "e6"], []]  # in order, never twice, never a done one
+        assert two.claim(run_id, "M", ids, 3) == ["e0", "e2", "e3"]  # another launch (a rerun) starts afresh
+        one.release("L")
+        assert one.claim(run_id, "L", ids, 9) == ["e0", "e2", "e3", "e4", "e5", "e6"]
