@@ -341,6 +341,14 @@ def parse_shard(text: str) -> tuple[int, int]:
     return int(k), int(n)
 
 
+def parse_claim(text: str) -> tuple[str, int]:
+    """``LAUNCH/N`` (``--claim``, set by ``--workers``) as (LAUNCH, N); a clear error otherwise."""
+    launch, slash, n = text.rpartition("/")
+    if not (slash and launch and n.isdigit() and int(n) >= 1):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected LAUNCH/N (a --workers process)")
+    return launch, int(n)
+
+
 def render_progress(runs: list[dict]) -> str:
     """The runs of a store as an aligned text table: how far each got, its outcome so far, its
     model time per example and, for a partial run, the time the rest would take at that pace,
@@ -617,7 +625,7 @@ def build_parser() -> argparse.ArgumentParser:
     ma.add_argument("--workers", type=int, default=1, metavar="N",
                     help="attack with N local processes (each takes the next examples no other has taken; OMP_NUM_THREADS = "
                          "cores/N each unless set), then print the whole run's summary")
-    ma.add_argument("--claim", metavar="LAUNCH", help=argparse.SUPPRESS)  # a --workers process: claims examples for LAUNCH
+    ma.add_argument("--claim", type=parse_claim, metavar="LAUNCH/N", help=argparse.SUPPRESS)  # one of the N processes of --workers
     ma.set_defaults(func=cmd_match)
 
     pm = commands.add_parser("premade", help="attack a classifier and keep its successful adversarial examples (a pre-made set)")

@@ -38,7 +38,7 @@ def run_match(
     progress: bool = True,
     limit: int | str | None = None,
     shard: tuple[int, int] | None = None,
-    claim: str | None = None,
+    claim: tuple[str, int] | None = None,
 ) -> dict:
     """Attack every example not yet done in this run, writing each result as soon as it is final.
 
@@ -54,10 +54,11 @@ def run_match(
     example's result the same as in a single process. The summary covers every result stored so
     far, from all shards; the run is marked finished once all its examples have one.
 
-    ``claim=LAUNCH``: one of the processes of a ``--workers`` launch; it takes the next
-    examples, a chunk (the attacker's ``chunk_size``) at a time, that no process of the launch
-    has taken (:meth:`arena.store.Store.claim`), so no process waits idle while another still
-    has a share to do. The results are the single process's, as with ``shard``.
+    ``claim=(LAUNCH, N)``: one of the N processes of a ``--workers`` launch; it takes the next
+    examples that no process of the launch has taken, a chunk (up to the attacker's
+    ``chunk_size``, smaller near the end: :meth:`arena.store.Store.claim`) at a time, so no
+    process waits idle while another still has a share to do. The results are the single
+    process's, as with ``shard``, for attackers with ``independent_examples``.
     """
     if shard is not None and not 0 <= shard[0] < shard[1]:
         raise ValueError(f"shard {shard[0]}/{shard[1]}: needs 0 <= K < N (K/N: this process's part of N)")
@@ -88,12 +89,13 @@ def run_match(
     return summary
 
 
-def _attack_claimed(attacker: Attacker, scorer: Scorer, store: Store, run_id: str, launch: str,
+def _attack_claimed(attacker: Attacker, scorer: Scorer, store: Store, run_id: str, claim: tuple[str, int],
                     todo: list[tuple[int, Example]]) -> Iterator[ExampleResult]:
-    """The attacker's results on the examples of ``todo`` that this process claims for ``launch``,
-    a chunk at a time, until none is left."""
+    """The attacker's results on the examples of ``todo`` that this process claims for its
+    launch (``claim``: the launch and its number of processes), a chunk at a time, until none is left."""
+    launch, workers = claim
     by_id = {ex.id: (i, ex) for i, ex in todo}
-    while chunk := store.claim(run_id, launch, list(by_id), getattr(attacker, "chunk_size", 1)):
+    while chunk := store.claim(run_id, launch, list(by_id), getattr(attacker, "chunk_size", 1), workers):
         yield from attacker.attack([by_id[example_id] for example_id in chunk], scorer)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import sqlite3
 import time
 from collections import defaultdict
@@ -87,6 +88,12 @@ class ExampleResult:
 _JSON_FIELDS = ("original_proba", "perturbed_proba", "extra")
 _COLUMNS = [f.name for f in fields(ExampleResult)]
 _PACE_WINDOW = 40  # a run's newest results, which tell how many processes are writing it
+
+
+def claim_size(free: int, most: int, workers: int) -> int:
+    """How many of ``free`` examples one of ``workers`` processes claims at once: up to ``most``
+    and at most a (4 x ``workers``)-th of them, at least one."""
+    return min(most, max(1, math.ceil(free / (4 * workers))))
 
 
 def _processes_at_once(newest: list[tuple[float, float]]) -> int | None:
@@ -189,15 +196,18 @@ class Store:
             out.append(ExampleResult(**values))
         return out
 
-    def claim(self, run_id: str, launch: str, ids: Sequence[str], k: int) -> list[str]:
-        """Up to ``k`` of ``ids``, in their order, that have no result in this run and that no
-        process of ``launch`` took yet, now taken for it. One write transaction: processes that
-        claim at the same time never get the same example."""
+    def claim(self, run_id: str, launch: str, ids: Sequence[str], most: int, workers: int = 1) -> list[str]:
+        """The next of ``ids``, in their order, that have no result in this run and that none of
+        the ``workers`` processes of ``launch`` took yet, now taken for this one: :func:`claim_size`
+        of those still free, so chunks shrink as the run nears its end and no process is left
+        alone with a long last share. One write transaction: processes that claim at the same
+        time never get the same example."""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             taken = self.done_ids(run_id) | {row[0] for row in self.conn.execute(
                 "SELECT example_id FROM claims WHERE run_id=? AND launch=?", (run_id, launch))}
-            chosen = [i for i in ids if i not in taken][:k]
+            free = [i for i in ids if i not in taken]
+            chosen = free[: claim_size(len(free), most, workers)]
             now = time.time()
             self.conn.executemany("INSERT INTO claims(run_id, launch, example_id, claimed_at) VALUES (?,?,?,?)",
                                   [(run_id, launch, example_id, now) for example_id in chosen])

@@ -1,5 +1,5 @@
 """One match run attacked by N local processes (``arena match --workers N``): each is the same
-command with ``--claim LAUNCH`` (it takes chunks of examples as it goes) or ``--shard k/N``,
+command with ``--claim LAUNCH/N`` (it takes chunks of examples as it goes) or ``--shard k/N``,
 writing into the same store; this process shows the run's progress from the store and stops them
 all if one fails."""
 from __future__ import annotations
@@ -42,7 +42,7 @@ def without_option(argv: Sequence[str], flag: str) -> list[str]:
 def attack_in_workers(argv: Sequence[str], workers: int, store: Store, run_id: str, ids: set[str], *, claim: bool = True,
                       progress: bool = True, poll_seconds: float = 2.0) -> None:
     """Run N processes ``python -m arena ARGV --json`` and wait for all of them: with ``claim``
-    each takes the next chunk of examples that none of them has taken (``--claim LAUNCH``, so a
+    each takes the next chunk of examples that none of them has taken (``--claim LAUNCH/N``, so a
     fast one does not wait idle on a slow one), else each attacks its ``--shard k/N``.
 
     Each worker gets ``OMP_NUM_THREADS`` = cores / N unless it is set already. Progress is read
@@ -53,8 +53,9 @@ def attack_in_workers(argv: Sequence[str], workers: int, store: Store, run_id: s
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
     launch = uuid.uuid4().hex
     logs = [tempfile.TemporaryFile() for _ in range(workers)]
-    procs = [subprocess.Popen([sys.executable, "-m", "arena", *argv, *(["--claim", launch] if claim else ["--shard", f"{k}/{workers}"]),
-                               "--json"], env=env, stdout=subprocess.DEVNULL, stderr=log) for k, log in enumerate(logs)]
+    part = (lambda k: ["--claim", f"{launch}/{workers}"]) if claim else (lambda k: ["--shard", f"{k}/{workers}"])
+    procs = [subprocess.Popen([sys.executable, "-m", "arena", *argv, *part(k), "--json"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=log) for k, log in enumerate(logs)]
     bar = tqdm(total=len(ids), initial=len(store.done_ids(run_id) & ids), desc=f"{workers} workers", unit="ex",
                disable=not progress)  # initial: a resumed run's rate and time left count only new results
     try:

@@ -137,6 +137,9 @@ def test_match_workers_split_the_run_and_report_its_whole_summary(tmp_path, caps
     assert "exited with status 2: arena match: error: " in err and "worker on fire" in err
     assert main(["match", *common, "--workers", "2", "--shard", "0/2", "--db", str(tmp_path / "four.db")]) == 2
     assert "no --shard" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["match", *common, "--claim", "0/2/x", "--db", str(tmp_path / "four.db")])
+    assert "expected LAUNCH/N" in capsys.readouterr().err
 
 
 def test_runs_lists_progress_outcome_and_time_left(tmp_path, capsys):

@@ -115,12 +115,13 @@ def test_a_file_that_is_not_a_store_gets_a_clear_error(tmp_path):
 
 
 def test_processes_of_one_launch_claim_disjoint_examples(tmp_path):
-    ids = [f"e{i}" for i in range(7)]
+    ids = [f"e{i}" for i in range(10)]
     with Store(tmp_path / "s.db") as one, Store(tmp_path / "s.db") as two:  # two processes on one store
-        run_id = one.start_run("match", "d", "toy", {"n": 7}, attacker="a")
+        run_id = one.start_run("match", "d", "toy", {"n": 10}, attacker="a")
         one.add_results(run_id, [ExampleResult(1, "e1", 1, "text", "failed")])  # done before the launch
-        taken = [one.claim(run_id, "L", ids, 2), two.claim(run_id, "L", ids, 2), one.claim(run_id, "L", ids, 2), two.claim(run_id, "L", ids, 2)]
-        assert taken == [["e0", "e2"], ["e3", "e4"], ["e5", "e6"], []]  # in order, never twice, never a done one
-        assert two.claim(run_id, "M", ids, 3) == ["e0", "e2", "e3"]  # another launch (a rerun) starts afresh
+        taken = [store.claim(run_id, "L", ids, 4, workers=1) for store in (one, two, one, two, one, two, one)]
+        # in order, never twice, never a done one; at most a quarter of those still free (9, 6, 4, 3, 2, 1 free)
+        assert taken == [["e0", "e2", "e3"], ["e4", "e5"], ["e6"], ["e7"], ["e8"], ["e9"], []]
+        assert two.claim(run_id, "M", ids, 3, workers=1) == ["e0", "e2", "e3"]  # another launch (a rerun) starts afresh
         one.release("L")
-        assert one.claim(run_id, "L", ids, 9) == ["e0", "e2", "e3", "e4", "e5", "e6"]
+        assert one.claim(run_id, "L", ids, 9, workers=2) == ["e0", "e2"]  # an eighth of 9 free, rounded up
