@@ -368,8 +368,9 @@ def render_progress(runs: list[dict]) -> str:
             so_far = "-"
         pace = run["seconds"] / done if done and run["seconds"] else None
         partial = n is not None and done < n and run["finished_at"] is None
-        at_once = run.get("at_once") or 1
-        rest = _duration(pace * (n - done) / at_once) + (f" (~{at_once} at once)" if at_once > 1 else "") if partial and pace else "-"
+        rest, at_once = "-", run.get("at_once") or 1
+        if partial and pace:
+            rest = _duration(pace * (n - done) / at_once) + (f" (~{at_once} at once)" if at_once > 1 else "")
         last = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["last_result_at"])) if run["last_result_at"] else "-"
         rows.append((run["run_id"], run["kind"], run["defender"], run["attacker"] or "-", run["data"],
                      f"{done}/{n}" if n is not None else "-", so_far, f"{pace:.3g}" if pace else "-", rest, last))
