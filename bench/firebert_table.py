@@ -137,7 +137,7 @@ def attack_key(spec: str, path: str, n: int, args, seed: int = 0) -> dict:
 
 def match_argv(spec: str, path: str, n: int, args) -> list[str]:
     """The ``arena match`` command line that stores its attack as :func:`attack_key` names it (what
-    ``--workers`` runs as shards)."""
+    ``--workers`` runs in each of its processes)."""
     return ["match", "--defender", spec, "--data", path, "--n", str(n), "--synonyms", args.synonyms, "--max-length",
             str(args.max_length), "--precision", args.precision, "--chunk-size", str(args.chunk_size), "--db", args.db]
 
@@ -145,7 +145,7 @@ def match_argv(spec: str, path: str, n: int, args) -> list[str]:
 def attack_row(defender, spec: str, attacker, data: LabelledData, path: str, n: int, args, store: Store,
                limit: int | str | None = None) -> dict:
     """The attack summary of ``spec`` on the first ``limit`` (default all) examples; with
-    ``--workers N`` a whole-data attack runs as N ``arena match --shard`` processes first."""
+    ``--workers N`` a whole-data attack runs in N ``arena match`` processes first (as ``arena match --workers N``)."""
     workers = args.workers if limit in (None, n) else 1
     return run_match_in_workers(workers, match_argv(spec, path, n, args), defender, attacker, data, store,
                                 attack_key(spec, path, n, args), progress=not args.json, limit=limit)
@@ -327,7 +327,7 @@ def main() -> int:
                         "defense seeds 1..K-1, reported as clean_seeds / premade_seeds (seed 0, the attacked one, first) and "
                         "their range in the table: how much a fresh draw of the defense moves those columns")
     parser.add_argument("--workers", type=int, default=1, help="attack each whole row with N processes (`arena match --workers N`: "
-                        "shards of one run, OMP_NUM_THREADS = cores/N each unless set); the timing stays in this process")
+                        "processes claiming examples of one run, OMP_NUM_THREADS = cores/N each unless set); the timing stays in this process")
     parser.add_argument("--db", default="arena.db", help="results store (resumable; `arena match`'s default, shared with it and `arena eval`)")
     parser.add_argument("--cost-n", type=int, default=100, help="clean examples timed per row for cost_ratio")
     parser.add_argument("--cost-repeats", type=int, default=3, help="timed passes per row (the fastest counts)")
