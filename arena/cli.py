@@ -368,7 +368,7 @@ def render_progress(runs: list[dict]) -> str:
             so_far = "-"
         pace = run["seconds"] / done if done and run["seconds"] else None
         partial = n is not None and done < n and run["finished_at"] is None
-        rest, at_once = "-", run.get("at_once") or 1
+        rest, at_once = "-", run["at_once"] or 1
         if partial and pace:
             rest = _duration(pace * (n - done) / at_once) + (f" (~{at_once} at once)" if at_once > 1 else "")
         last = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["last_result_at"])) if run["last_result_at"] else "-"

@@ -95,7 +95,8 @@ def _attack_claimed(attacker: Attacker, scorer: Scorer, store: Store, run_id: st
     launch (``claim``: the launch and its number of processes), a chunk at a time, until none is left."""
     launch, workers = claim
     by_id = {ex.id: (i, ex) for i, ex in todo}
-    while chunk := store.claim(run_id, launch, list(by_id), getattr(attacker, "chunk_size", 1), workers):
+    ids, most = list(by_id), getattr(attacker, "chunk_size", 1)
+    while chunk := store.claim(run_id, launch, ids, most, workers):
         yield from attacker.attack([by_id[example_id] for example_id in chunk], scorer)
 
 

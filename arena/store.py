@@ -105,9 +105,9 @@ def _processes_at_once(newest: list[tuple[float, float]]) -> int | None:
     batches: list[list[float]] = []  # [stored at, model seconds] per batch, oldest first
     for stored, seconds in sorted(newest):
         if batches and stored - batches[-1][0] <= 1:
-            batches[-1][0], batches[-1][1] = stored, batches[-1][1] + (seconds or 0.0)
+            batches[-1][0], batches[-1][1] = stored, batches[-1][1] + seconds
         else:
-            batches.append([stored, seconds or 0.0])
+            batches.append([stored, seconds])
     busy, reached = 0.0, float("-inf")
     for began, ended in sorted((stored - seconds, stored) for stored, seconds in batches):
         busy += max(0.0, ended - max(began, reached))
