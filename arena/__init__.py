@@ -16,11 +16,11 @@ from arena.classifier import (
 from arena.data import DataError, Example, LabelledData, load_data
 from arena.scorer import QueryBudgetExceeded, Scorer
 from arena.store import ExampleResult, Store
-from arena.zoo import to_textattack
+from arena.zoo import build_defender, to_textattack
 
 __all__ = [
     "CallableClassifier", "Classifier", "ClassifierError", "DataError", "Example", "ExampleResult", "HFClassifier",
     "HTTPClassifier", "LabelledData", "QueryBudgetExceeded", "Scorer", "Store", "load_classifier", "load_data",
-    "load_default_classifier", "to_textattack",
+    "build_defender", "load_default_classifier", "to_textattack",
 ]
 __version__ = "0.1.0"

@@ -22,6 +22,7 @@ import torch
 
 from arena.batching import length_bucketed_batches
 from arena.resources import DEFAULT_CLASSIFIER_DIR, FACT_CLASSIFIER_DIR, autocast_dtype, minilm_path, pick_device
+from arena.zoo import DEFENSE_NAMES
 
 TextInput = Union[str, tuple[str, str]]
 Encoded = dict[str, list[int]]
@@ -414,6 +415,9 @@ def load_classifier(spec: str, *, labels: Sequence[str] | None = None, **kwargs)
     path = Path(spec).expanduser()
     if path.is_dir() and (path / "arena_classifier.json").exists():
         return load_default_classifier(path, **kwargs)
+    if not path.exists() and spec.partition("?")[0].partition(":")[0] in DEFENSE_NAMES:
+        raise ClassifierError(f"{spec!r} is a defense, not a classifier: build it with "
+                              f"arena.build_defender({spec!r}, base=...), as the CLI's --classifier does")
     if ":" in spec and not path.exists():
         return CallableClassifier.from_spec(spec, labels)
     return HFClassifier.from_pretrained(spec, labels=labels, **kwargs)

@@ -43,6 +43,7 @@ def match_config(attacker: str, options: AttackOptions, max_length: int) -> dict
 
 ATTACKERS = ("textfooler", "textattack:RECIPE", "rl:DIR", "gen:DIR")
 DEFENSES = ("plain", "fuse", "five", "fact[:PATH]", "fuse+fact[:PATH]", "five+fact[:PATH]")
+DEFENSE_NAMES = tuple(defense.partition("[")[0] for defense in DEFENSES)  # the names alone: plain ... five+fact
 ON_BASE = ("plain", "fuse", "five")  # the defenses that wrap --base (no :PATH)
 STOCHASTIC = ("fuse", "five", "fuse+fact", "five+fact")  # the defenses that draw from --defense-seed
 

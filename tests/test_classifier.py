@@ -45,6 +45,12 @@ def test_load_classifier_wrong_path_names_it(tmp_path):
             load_classifier(path)
 
 
+def test_load_classifier_points_defense_names_to_build_defender():
+    for spec in ("five", "fuse?perturb_words=2", "fact:runs/fact", "five+fact"):
+        with pytest.raises(ClassifierError, match=r"is a defense, not a classifier: build it with arena\.build_defender"):
+            load_classifier(spec)
+
+
 def test_load_classifier_labels_override(tiny_model_dir):
     clf = load_classifier(tiny_model_dir, labels=["a", "b", "c"])
     assert clf.labels == ["a", "b", "c"]
