@@ -353,6 +353,8 @@ def render_progress(runs: list[dict]) -> str:
     """The runs of a store as an aligned text table: how far each got, its outcome so far, its
     model time per example and, for a partial run, the time the rest would take at that pace,
     shared by as many processes as were writing its newest results."""
+    from arena.progress import time_left
+
     if not runs:
         return "no runs in this store yet"
     header = ("run", "kind", "defender", "attacker", "data", "done", "so far", "s/example", "rest (est.)", "last result")
@@ -368,21 +370,12 @@ def render_progress(runs: list[dict]) -> str:
             so_far = "-"
         pace = run["seconds"] / done if done and run["seconds"] else None
         partial = n is not None and done < n and run["finished_at"] is None
-        rest, at_once = "-", run["at_once"] or 1
-        if partial and pace:
-            rest = _duration(pace * (n - done) / at_once) + (f" (~{at_once} at once)" if at_once > 1 else "")
+        rest = time_left(pace, n - done, run["at_once"] or 1) if partial and pace else "-"
         last = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["last_result_at"])) if run["last_result_at"] else "-"
         rows.append((run["run_id"], run["kind"], run["defender"], run["attacker"] or "-", run["data"],
                      f"{done}/{n}" if n is not None else "-", so_far, f"{pace:.3g}" if pace else "-", rest, last))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
-
-
-def _duration(seconds: float) -> str:
-    """``seconds`` as a short human duration (``45 s``, ``12 min``, ``3.4 h``)."""
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    return f"{seconds / 60:.0f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
 def cmd_score(args: argparse.Namespace) -> int:

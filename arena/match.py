@@ -3,12 +3,11 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from tqdm.auto import tqdm
-
 from arena.attack import Attacker
 from arena.classifier import Classifier, numerics
 from arena.data import Example, LabelledData, align_labels
 from arena.metrics import attack_summary
+from arena.progress import RunBar
 from arena.scorer import Scorer
 from arena.store import ExampleResult, Store
 from arena.words import WordView
@@ -75,11 +74,11 @@ def run_match(
     todo = [(i, ex) for i, ex in enumerate(wanted) if ex.id not in done and (shard is None or i % shard[1] == shard[0])]
     scorer = Scorer(defender, cache_size=100_000 if cache else 0, query_budget=query_budget)
     desc = f"{attacker_name} vs {defender_name}" + (f" (shard {shard[0]}/{shard[1]})" if shard else "")
-    bar = tqdm(total=len(done & ids) + len(todo), initial=len(done & ids), desc=desc, unit="ex", disable=not progress)
+    bar = RunBar(store, run_id, total=len(done & ids) + len(todo), done=len(done & ids), desc=desc, enabled=progress)
     attacked = attacker.attack(todo, scorer) if claim is None else _attack_claimed(attacker, scorer, store, run_id, claim, todo)
     for result in attacked:
         store.add_results(run_id, [result])
-        bar.update(1)
+        bar.advance()
     bar.close()
     results = [r for r in store.results(run_id) if r.example_id in ids]
     summary = {"run_id": run_id, "defender": defender_name, "attacker": attacker_name, "data": data_name,

@@ -164,6 +164,11 @@ class Store:
         """Example ids that already have a result in this run."""
         return {row[0] for row in self.conn.execute("SELECT example_id FROM results WHERE run_id=?", (run_id,))}
 
+    def seconds_per_result(self, run_id: str) -> float | None:
+        """A run's mean model seconds per stored result (None before its first)."""
+        count, seconds = self.conn.execute("SELECT COUNT(*), SUM(seconds) FROM results WHERE run_id=?", (run_id,)).fetchone()
+        return seconds / count if count and seconds else None
+
     def add_results(self, run_id: str, results: Iterable[ExampleResult]) -> int:
         """Write results in one transaction; an example already stored is kept, not duplicated. Returns rows added."""
         rows = []

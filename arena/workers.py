@@ -12,8 +12,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Sequence
 
-from tqdm.auto import tqdm
-
+from arena.progress import RunBar
 from arena.store import Store
 
 if TYPE_CHECKING:  # arena.match is imported when a match runs, not by every CLI command that imports this module
@@ -56,11 +55,11 @@ def attack_in_workers(argv: Sequence[str], workers: int, store: Store, run_id: s
     part = (lambda k: ["--claim", f"{launch}/{workers}"]) if claim else (lambda k: ["--shard", f"{k}/{workers}"])
     procs = [subprocess.Popen([sys.executable, "-m", "arena", *argv, *part(k), "--json"], env=env, stdout=subprocess.DEVNULL,
                               stderr=log) for k, log in enumerate(logs)]
-    bar = tqdm(total=len(ids), initial=len(store.done_ids(run_id) & ids), desc=f"{workers} workers", unit="ex",
-               disable=not progress)  # initial: a resumed run's rate and time left count only new results
+    bar = RunBar(store, run_id, total=len(ids), done=len(store.done_ids(run_id) & ids), desc=f"{workers} workers",
+                 processes=workers, enabled=progress)
     try:
         while True:
-            bar.update(len(store.done_ids(run_id) & ids) - bar.n)
+            bar.show(len(store.done_ids(run_id) & ids))
             codes = [proc.poll() for proc in procs]
             failed = next((k for k, code in enumerate(codes) if code not in (None, 0)), None)
             if failed is not None:
