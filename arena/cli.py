@@ -13,6 +13,20 @@ def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",")] if value else None
 
 
+def output_folder(value: str) -> str:
+    """argparse type of a folder a command writes: created if missing, but not an existing file."""
+    if Path(value).expanduser().is_file():
+        raise argparse.ArgumentTypeError(f"{value}: is a file; give a folder (it is created if missing)")
+    return value
+
+
+def output_file(value: str) -> str:
+    """argparse type of a file a command writes: not an existing folder."""
+    if Path(value).expanduser().is_dir():
+        raise argparse.ArgumentTypeError(f"{value}: is a folder; give a file path")
+    return value
+
+
 def add_data_options(parser: argparse.ArgumentParser, default: str | None = "builtin") -> None:
     """The data spec plus its column/label options."""
     parser.add_argument("--data", default=default, required=default is None,
@@ -521,7 +535,7 @@ def _validation_data(args: argparse.Namespace):
 
 def _add_train_options(parser: argparse.ArgumentParser, batch_size: int = 32) -> None:
     add_data_options(parser, default=None)
-    parser.add_argument("--out", required=True, help="output folder (resumes from its checkpoint)")
+    parser.add_argument("--out", required=True, type=output_folder, help="output folder (resumes from its checkpoint)")
     parser.add_argument("--overwrite", action="store_true", help="retrain even if --out already holds a finished model")
     parser.add_argument("--base", default="minilm", help="encoder to fine-tune: minilm or default (the packaged MiniLM the default classifier is built on, offline) | HF id | model folder")
     parser.add_argument("--n", type=int, help="train on the first N examples (after a seeded shuffle)")
@@ -578,7 +592,7 @@ def _add_tournament_options(parser: argparse.ArgumentParser, out: str) -> None:
     """Options of commands that play tournaments: classifier/defense options minus --classifier, attack options, --out, --ray."""
     add_classifier_options(parser, flag=None)
     _add_attack_options(parser, attacker_flag=False)
-    parser.add_argument("--out", default=out, help=f"folder for the written files (default: {out})")
+    parser.add_argument("--out", default=out, type=output_folder, help=f"folder for the written files (default: {out})")
     parser.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                         help="run matchups as Ray tasks: a local Ray instance, or the cluster at ADDRESS")
 
@@ -625,7 +639,7 @@ def build_parser() -> argparse.ArgumentParser:
     pm = commands.add_parser("premade", help="attack a classifier and keep its successful adversarial examples (a pre-made set)")
     add_classifier_options(pm)
     _add_attack_options(pm)
-    pm.add_argument("--out", required=True, help="JSONL file for the adversarial examples (text or premise/hypothesis, label)")
+    pm.add_argument("--out", required=True, type=output_file, help="JSONL file for the adversarial examples (text or premise/hypothesis, label)")
     pm.set_defaults(func=cmd_premade)
 
     train = commands.add_parser("train", help="train a classifier (LoRA fine-tune), a defense (FACT), the n-gram judge or an RL policy")
@@ -643,7 +657,7 @@ def build_parser() -> argparse.ArgumentParser:
     td.set_defaults(func=cmd_train_fact)
     tj = what.add_parser("judge", help="fit the n-gram judge (TF-IDF + logistic regression) used by RL attackers")
     add_data_options(tj, default=None)
-    tj.add_argument("--out", required=True, help="output folder; use it as --judge ngram:FOLDER")
+    tj.add_argument("--out", required=True, type=output_folder, help="output folder; use it as --judge ngram:FOLDER")
     tj.add_argument("--n", type=int, help="train on the first N examples (after a seeded shuffle)")
     tj.add_argument("--max-ngram", type=int, default=2, help="longest word n-gram (1: unigrams)")
     tj.add_argument("--min-df", type=int, default=2, help="drop n-grams seen in fewer texts")
@@ -686,7 +700,7 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--guide", help="RLGF guide LM (same tokenizer; default: the frozen starting policy)")
     tp.add_argument("--eval-every", type=int, default=10)
     tp.add_argument("--checkpoint-every", type=int, default=5)
-    tp.add_argument("--out", required=True, help="run folder (resumes from its checkpoint)")
+    tp.add_argument("--out", required=True, type=output_folder, help="run folder (resumes from its checkpoint)")
     tp.add_argument("--seed", type=int, default=0)
     tp.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
     tp.add_argument("--json", action="store_true")
@@ -702,7 +716,7 @@ def build_parser() -> argparse.ArgumentParser:
     lb = commands.add_parser("leaderboard", help="print a tournament's leaderboard again from the store")
     lb.add_argument("--db", default="arena.db", help="results store (SQLite file)")
     lb.add_argument("--tournament", help="tournament id (default: the newest)")
-    lb.add_argument("--out", help="also write leaderboard.md/.json and heatmap.png to this folder")
+    lb.add_argument("--out", type=output_folder, help="also write leaderboard.md/.json and heatmap.png to this folder")
     _add_baseline_option(lb)
     lb.add_argument("--json", action="store_true")
     lb.set_defaults(func=cmd_leaderboard)
@@ -762,12 +776,12 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv  # what --workers re-runs in its worker processes
     try:
         return args.func(args)
-    except (ClassifierError, DataError, ResourceMissing, QueryBudgetExceeded, WorkerFailed, FileNotFoundError, ValueError) as exc:
-        print(f"arena {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except (ClassifierError, DataError, ResourceMissing, QueryBudgetExceeded, WorkerFailed, OSError, ValueError) as exc:
+        print(f"arena {args.command}: error: {exc}", file=sys.stderr)  # OSError: a path that cannot be read or written
+        return 2
 
 
 if __name__ == "__main__":

@@ -128,9 +128,14 @@ class Store:
 
     def __init__(self, path: str | Path = "arena.db"):
         self.path = Path(path)
-        if self.path.parent and not self.path.parent.exists():
+        if not self.path.parent.exists():
             raise FileNotFoundError(f"--db {path}: folder {self.path.parent} does not exist")
-        self.conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        if not self.path.parent.is_dir():
+            raise NotADirectoryError(f"--db {path}: {self.path.parent} is a file, not a folder")
+        try:
+            self.conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
+        except sqlite3.OperationalError as exc:  # e.g. a folder of that name, or no write permission
+            raise ValueError(f"--db {path}: cannot open or create it (SQLite: {exc})") from None
         self.conn.row_factory = sqlite3.Row
         try:
             self.conn.execute("PRAGMA journal_mode=WAL")

@@ -52,6 +52,15 @@ class TrainConfig:
             self.base = "minilm"
         if not 0.0 <= self.warmup < 1.0:
             raise ValueError(f"warmup is a fraction of the steps in [0, 1) (got {self.warmup})")
+        if not self.epochs > 0 or not self.lr > 0 or self.weight_decay < 0 or not 0.0 <= self.lora_dropout < 1.0:
+            raise ValueError(f"training needs epochs > 0, lr > 0, weight decay >= 0 and LoRA dropout in [0, 1) (got epochs "
+                             f"{self.epochs}, lr {self.lr}, weight decay {self.weight_decay}, dropout {self.lora_dropout})")
+        small = {name: value for name, value in (("batch size", self.batch_size), ("max length", self.max_length),
+                                                 ("LoRA r", self.lora_r), ("LoRA alpha", self.lora_alpha),
+                                                 ("sort chunk", self.sort_chunk), ("checkpoint every", self.checkpoint_every))
+                 if value < 1}
+        if small:
+            raise ValueError("training needs " + ", ".join(f"{name} >= 1 (got {value})" for name, value in small.items()))
 
 
 def batch_order(lengths: list[int], batch_size: int, sort_chunk: int, seed: int) -> list[list[int]]:

@@ -43,6 +43,27 @@ def test_errors_are_one_clear_line(tmp_path, capsys):
     assert "model server on fire" in capsys.readouterr().err
 
 
+
+def test_an_output_of_the_wrong_kind_is_named_before_any_work(tmp_path, capsys):
+    (tmp_path / "a_file").write_text("x")
+    for argv, problem in ((["train", "classifier", "--data", "builtin", "--out", str(tmp_path / "a_file")], "is a file; give a folder"),
+                          (["premade", "--data", "builtin", "--out", str(tmp_path)], "is a folder; give a file path")):
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 2 and problem in capsys.readouterr().err
+    assert main(["train", "classifier", "--data", "builtin", "--out", str(tmp_path / "m"), "--epochs", "-1"]) == 2
+    assert "training needs epochs > 0" in capsys.readouterr().err and not (tmp_path / "m").exists()
+
+
+def test_a_path_that_cannot_be_written_is_one_clear_line(tmp_path, capsys):
+    (tmp_path / "a_file").write_text("x")
+    db = str(tmp_path / "a_file" / "r.db")  # a store under a file
+    assert main(["eval", "--classifier", "test_classifier:keyword_probs", "--data", "builtin", "--n", "2", "--db", db]) == 2
+    assert "a_file is a file, not a folder" in capsys.readouterr().err
+    assert main(["eval", "--classifier", "test_classifier:keyword_probs", "--data", "builtin", "--n", "2", "--db", str(tmp_path)]) == 2
+    assert "cannot open or create it" in capsys.readouterr().err  # a folder given as the store
+
+
 def test_info_json(capsys):
     assert main(["info", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
