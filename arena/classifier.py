@@ -121,6 +121,8 @@ class HFClassifier:
         device: str | None = None,
         precision: str = "auto",
     ):
+        if max_length < 1:
+            raise ValueError(f"max_length is a number of tokens, at least 1 (got {max_length})")
         self.device = pick_device(device)
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer

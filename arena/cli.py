@@ -13,6 +13,22 @@ def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",")] if value else None
 
 
+def positive_int(value: str) -> int:
+    """argparse type of a count or size that must be at least 1."""
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return number
+
+
+def unit_fraction(value: str) -> float:
+    """argparse type of a threshold in [0, 1]."""
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
+    return number
+
+
 def output_folder(value: str) -> str:
     """argparse type of a folder a command writes: created if missing, but not an existing file."""
     if Path(value).expanduser().is_file():
@@ -56,7 +72,7 @@ def add_classifier_options(parser: argparse.ArgumentParser, flag: str | None = "
     parser.add_argument("--defense-seed", type=int, default=0, help="seed of stochastic defenses (FuSE, FIVE)")
     parser.add_argument("--synonyms", default="auto",
                         help="synonym source of attacks and FuSE: neighbors:PATH.json | vectors:PATH.txt | wordnet | textattack | auto")
-    parser.add_argument("--max-length", type=int, default=256, help="truncation length in tokens (HF models)")
+    parser.add_argument("--max-length", type=positive_int, default=256, help="truncation length in tokens (HF models)")
     parser.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                         help="autocast for HF models: auto = bf16/fp16 on CUDA, fp32 on CPU; bf16 helps only on CPUs with AVX512-BF16/AMX (measured 1.6-1.8x faster; ~6x slower without)")
@@ -562,20 +578,20 @@ def _add_attack_options(parser: argparse.ArgumentParser, attacker_flag: bool = T
         parser.add_argument("--attacker", default="textfooler",
                             help="textfooler | textattack:RECIPE (e.g. textattack:pwws) | rl:DIR (a policy from `arena train policy --task attacker`)"
                                  " | gen:DIR (a generator policy: reward-hacking gap against the defender)")
-    parser.add_argument("--rl-samples", type=int, default=8, help="rl:DIR: continuations sampled per example (best by attack reward)")
+    parser.add_argument("--rl-samples", type=positive_int, default=8, help="rl:DIR: continuations sampled per example (best by attack reward)")
     add_data_options(parser)
     parser.add_argument("--n", type=int, help="attack the first N examples (after a seeded shuffle with --seed)")
     parser.add_argument("--seed", type=int, help="shuffle the data with this seed before taking --n")
-    parser.add_argument("--sim-threshold", type=float, help="angular similarity threshold of the 15-word windows (default 0.80, MiniLM)")
+    parser.add_argument("--sim-threshold", type=unit_fraction, help="angular similarity threshold of the 15-word windows (default 0.80, MiniLM)")
     parser.add_argument("--pos", default="auto", choices=["auto", "nltk", "pattern", "none"], help="POS tagger for the POS constraint")
     parser.add_argument("--importance", default="oov", choices=["oov", "delete"],
                         help="word importance by replacing the word with <oov> (released code) or deleting it (paper, TextAttack)")
     parser.add_argument("--commit", default="original", choices=["original", "current"],
                         help="keep a non-flipping swap if it lowers p_y below the original text's (released code) or the current text's (TextAttack)")
-    parser.add_argument("--max-candidates", type=int, default=50)
+    parser.add_argument("--max-candidates", type=positive_int, default=50)
     parser.add_argument("--min-cos", type=float, default=0.5, help="minimum cosine of synonym candidates (vector sources)")
-    parser.add_argument("--chunk-size", type=int, default=32, help="examples attacked in lockstep (one model call per step)")
-    parser.add_argument("--query-budget", type=int, help="maximum model queries per example")
+    parser.add_argument("--chunk-size", type=positive_int, default=32, help="examples attacked in lockstep (one model call per step)")
+    parser.add_argument("--query-budget", type=positive_int, help="maximum model queries per example")
     parser.add_argument("--db", default="arena.db", help="results store (SQLite file)")
     parser.add_argument("--json", action="store_true", help="print one JSON summary object")
 

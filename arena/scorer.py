@@ -51,6 +51,8 @@ class Scorer:
         self.classifier = classifier
         self.labels = list(classifier.labels)
         self.cache_size = 0 if getattr(classifier, "stochastic", False) else cache_size  # stochastic defenses: never cached
+        if query_budget is not None and query_budget < 1:
+            raise ValueError(f"a query budget is at least 1 query per example (got {query_budget})")
         self.query_budget = query_budget
         self.max_batch = max_batch
         self.stats = ScorerStats()

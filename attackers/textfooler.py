@@ -127,6 +127,9 @@ class TextFooler:
     ):
         if commit not in ("original", "current"):
             raise ValueError("commit must be 'original' (released code) or 'current' (TextAttack's greedy search)")
+        if min(max_candidates, window, chunk_size) < 1 or not 0.0 <= sim_threshold <= 1.0 or not -1.0 <= min_cos <= 1.0:
+            raise ValueError(f"TextFooler needs max_candidates, window and chunk_size >= 1, sim_threshold in [0, 1] and min_cos "
+                             f"in [-1, 1] (got {max_candidates}, {window}, {chunk_size}, {sim_threshold}, {min_cos})")
         self.commit = commit
         if importance not in ("delete", "oov"):
             raise ValueError("importance must be 'oov' (released code) or 'delete' (paper, TextAttack)")

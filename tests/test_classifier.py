@@ -34,6 +34,13 @@ def test_hf_classifier_truncates_huge_text(tiny_classifier):
     assert len(encoded[0]["input_ids"]) == tiny_classifier.max_length
 
 
+def test_a_max_length_under_one_token_is_refused(tiny_classifier):
+    from arena.classifier import HFClassifier
+
+    with pytest.raises(ValueError, match="max_length is a number of tokens, at least 1"):
+        HFClassifier(tiny_classifier.model, tiny_classifier.tokenizer, max_length=0)
+
+
 def test_load_classifier_wrong_path_names_it(tmp_path):
     (tmp_path / "not_a_model").mkdir()
     with pytest.raises(ClassifierError, match="no config.json"):

@@ -51,6 +51,11 @@ def test_an_output_of_the_wrong_kind_is_named_before_any_work(tmp_path, capsys):
         with pytest.raises(SystemExit) as stop:
             main(argv)
         assert stop.value.code == 2 and problem in capsys.readouterr().err
+    for option, value, problem in (("--chunk-size", "0", "must be at least 1, got 0"), ("--query-budget", "-3", "must be at least 1"),
+                                   ("--max-length", "0", "must be at least 1"), ("--sim-threshold", "2", "must be in [0, 1], got 2")):
+        with pytest.raises(SystemExit):
+            main(["match", "--data", "builtin", option, value])
+        assert f"argument {option}: {problem}" in capsys.readouterr().err
     assert main(["train", "classifier", "--data", "builtin", "--out", str(tmp_path / "m"), "--epochs", "-1"]) == 2
     assert "training needs epochs > 0" in capsys.readouterr().err and not (tmp_path / "m").exists()
 

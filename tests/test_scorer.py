@@ -99,6 +99,8 @@ def test_query_budget_raises_before_querying(tiny_classifier):
     assert scorer.stats.cache_misses == misses  # nothing was sent to the model
     scorer.predict_proba(["c"], example_ids="e")  # exactly at the budget is fine
     scorer.predict_proba(["z"] * 5, example_ids="other")  # budgets are per example
+    with pytest.raises(ValueError, match="at least 1 query"):
+        Scorer(tiny_classifier, query_budget=0)
 
 
 def test_generic_classifier_chunks_and_errors():

@@ -63,6 +63,12 @@ def attack_one(text, label=1, sim=None, pos=None, **options):
     return result, attacker, scorer
 
 
+def test_settings_that_cannot_attack_are_refused_when_built():
+    for bad in ({"max_candidates": 0}, {"chunk_size": 0}, {"window": 0}, {"sim_threshold": 1.5}, {"min_cos": -2.0}):
+        with pytest.raises(ValueError, match="TextFooler needs max_candidates"):
+            TextFooler(TABLE, FakeSimilarity(), FakeTagger(), **bad)
+
+
 def test_importance_ranking_by_deletion_drops_stopwords():
     clf = CallableClassifier(keyword_probs, ["negative", "positive"])
     scorer = Scorer(clf)
