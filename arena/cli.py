@@ -796,7 +796,8 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except (ClassifierError, DataError, ResourceMissing, QueryBudgetExceeded, WorkerFailed, OSError, ValueError) as exc:
-        print(f"arena {args.command}: error: {exc}", file=sys.stderr)  # OSError: a path that cannot be read or written
+        # one line, also where a library's message runs over several (OSError: a path that cannot be read or written)
+        print(f"arena {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
 
 

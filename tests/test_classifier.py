@@ -92,6 +92,10 @@ def broken(texts):
     raise RuntimeError("model server on fire")
 
 
+def two_line_error(texts):
+    raise RuntimeError("first line\n  second line")
+
+
 def fails_in_workers(texts):
     """keyword_probs, except in a worker process of `arena match --workers` (started with --claim)."""
     if "--claim" in sys.argv:

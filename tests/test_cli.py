@@ -41,6 +41,9 @@ def test_errors_are_one_clear_line(tmp_path, capsys):
     assert "arena eval: error:" in err and "missing.tsv: no such file" in err
     assert main(["eval", "--classifier", "test_classifier:broken", "--data", "builtin", "--db", str(tmp_path / "c.db")]) == 2
     assert "model server on fire" in capsys.readouterr().err
+    assert main(["eval", "--classifier", "test_classifier:two_line_error", "--data", "builtin", "--db", str(tmp_path / "c.db")]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith("raised RuntimeError: first line second line\n") and err.count("\n") == 1
 
 
 
