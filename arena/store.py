@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS claims (             -- examples taken by the process
     launch      TEXT NOT NULL,
     example_id  TEXT NOT NULL,
     claimed_at  REAL NOT NULL,
+    workers     INTEGER NOT NULL DEFAULT 1,  -- the launch's number of processes
     PRIMARY KEY (run_id, launch, example_id)
 );
 """
@@ -141,6 +142,8 @@ class Store:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.executescript(SCHEMA)
+            if "workers" not in {row[1] for row in self.conn.execute("PRAGMA table_info(claims)")}:  # a store from before it
+                self.conn.execute("ALTER TABLE claims ADD COLUMN workers INTEGER NOT NULL DEFAULT 1")
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise ValueError(f"--db {path}: cannot be opened as a results store (SQLite: {exc})") from None
@@ -219,8 +222,8 @@ class Store:
             free = [i for i in ids if i not in taken]
             chosen = free[: claim_size(len(free), most, workers)]
             now = time.time()
-            self.conn.executemany("INSERT INTO claims(run_id, launch, example_id, claimed_at) VALUES (?,?,?,?)",
-                                  [(run_id, launch, example_id, now) for example_id in chosen])
+            self.conn.executemany("INSERT INTO claims(run_id, launch, example_id, claimed_at, workers) VALUES (?,?,?,?,?)",
+                                  [(run_id, launch, example_id, now, workers) for example_id in chosen])
         return chosen
 
     def release(self, launch: str) -> None:
@@ -246,7 +249,10 @@ class Store:
         """Where each run stands, newest first (optionally of one kind): its id, kind, names, its
         data size ``n`` (None for tournaments), ``done`` results by ``status``, their stored model
         seconds, the newest result's time, whether the run finished, and ``at_once``: how many
-        processes (``--workers``, shards) were writing it over its newest results (None: too few)."""
+        processes (``--workers``, shards) were writing it over its newest results, or at least
+        the number of a ``--workers`` launch that holds claims on examples still without a result
+        (a worker deep in a chunk of slow examples stores nothing for a long while); None: too
+        few results and no such claim."""
         tally: defaultdict[str, dict] = defaultdict(lambda: {"statuses": {}, "seconds": 0.0, "last_result_at": None})
         for run_id, status, count, seconds, last in self.conn.execute(
                 "SELECT run_id, status, COUNT(*), SUM(seconds), MAX(created_at) FROM results GROUP BY run_id, status"):
@@ -259,9 +265,13 @@ class Store:
                 "SELECT run_id, created_at, seconds FROM (SELECT run_id, created_at, seconds, ROW_NUMBER() OVER "
                 "(PARTITION BY run_id ORDER BY created_at DESC) AS newest FROM results) WHERE newest <= ?", (_PACE_WINDOW,)):
             recent[run_id].append((created_at, seconds or 0.0))
+        claiming = dict(self.conn.execute(
+            "SELECT run_id, MAX(workers) FROM claims c WHERE NOT EXISTS "
+            "(SELECT 1 FROM results r WHERE r.run_id = c.run_id AND r.example_id = c.example_id) GROUP BY run_id"))
         out = []
         for run in self.runs(kind):
-            entry = tally[run["run_id"]] | {"at_once": _processes_at_once(recent[run["run_id"]])}
+            seen = [n for n in (_processes_at_once(recent[run["run_id"]]), claiming.get(run["run_id"])) if n]
+            entry = tally[run["run_id"]] | {"at_once": max(seen) if seen else None}
             out.append({key: run[key] for key in ("run_id", "kind", "defender", "attacker", "data", "created_at", "finished_at")}
                        | {"n": None if run["kind"] == "tournament" else run["config"].get("n"),
                           "done": sum(entry["statuses"].values()), **entry})

@@ -125,3 +125,32 @@ def test_processes_of_one_launch_claim_disjoint_examples(tmp_path):
         assert two.claim(run_id, "M", ids, 3, workers=1) == ["e0", "e2", "e3"]  # another launch (a rerun) starts afresh
         one.release("L")
         assert one.claim(run_id, "L", ids, 9, workers=2) == ["e0", "e2"]  # an eighth of 9 free, rounded up
+
+
+def test_a_workers_launch_counts_its_processes_while_they_hold_claims(tmp_path):
+    ids = [f"e{i}" for i in range(8)]
+    with Store(tmp_path / "s.db") as store:
+        run_id = store.start_run("match", "d", "toy", {"n": 8}, attacker="a")
+        store.add_results(run_id, [ExampleResult(0, "e0", 1, "text", "failed", seconds=600.0)])
+        assert store.progress()[0]["at_once"] == 1  # the results alone: one process
+        first, second = store.claim(run_id, "L", ids, 1, workers=2), store.claim(run_id, "L", ids, 1, workers=2)
+        assert store.progress()[0]["at_once"] == 2  # both workers deep in a slow example, nothing stored yet
+        store.add_results(run_id, [ExampleResult(int(i[1:]), i, 1, "text", "failed", seconds=600.0) for i in first + second])
+        assert store.progress()[0]["at_once"] == 1  # the claims are all done: back to what the results say
+
+
+def test_a_store_from_before_the_workers_column_gets_it(tmp_path):
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE claims (run_id TEXT NOT NULL, launch TEXT NOT NULL, example_id TEXT NOT NULL, "
+                 "claimed_at REAL NOT NULL, PRIMARY KEY (run_id, launch, example_id))")
+    conn.execute("INSERT INTO claims VALUES ('r', 'L', 'e0', 0.0)")
+    conn.commit()
+    conn.close()
+    with Store(path) as store:
+        assert [tuple(row) for row in store.conn.execute("SELECT workers FROM claims")] == [(1,)]
+        # a worker still running the old code names its columns and gets the default
+        store.conn.execute("INSERT INTO claims(run_id, launch, example_id, claimed_at) VALUES ('r', 'L', 'e1', 1.0)")
+        assert store.claim("r", "M", ["e2"], 1, workers=3) == ["e2"]
+        assert [tuple(row) for row in store.conn.execute("SELECT example_id, workers FROM claims ORDER BY example_id")] == [
+            ("e0", 1), ("e1", 1), ("e2", 3)]
