@@ -86,6 +86,14 @@ def to_probabilities(raw: object, n: int, k: int | None, who: str) -> np.ndarray
     return out
 
 
+def check_local_path(name_or_path: str) -> None:
+    """A model named by a path that cannot be a hub id (``/...``, ``./...``, ``~...``, more than
+    OWNER/NAME) must exist: a clear error before any download is tried."""
+    if not Path(name_or_path).expanduser().exists() and (
+            name_or_path.startswith(("/", ".", "~")) or "\\" in name_or_path or name_or_path.count("/") > 1):
+        raise ClassifierError(f"{name_or_path}: no such folder (a hub id is NAME or OWNER/NAME)")
+
+
 def hub_hint(name_or_path: str) -> str:
     """What a failed model load should add: nothing for a local folder, else that a hub id needs
     internet or a cached copy."""
@@ -148,8 +156,7 @@ class HFClassifier:
         source = str(local) if local.exists() else name_or_path
         if local.exists() and not (local / "config.json").exists():
             raise ClassifierError(f"{name_or_path}: folder has no config.json; is it a transformers model folder?")
-        if not local.exists() and (name_or_path.startswith(("/", ".", "~")) or "\\" in name_or_path or name_or_path.count("/") > 1):
-            raise ClassifierError(f"{name_or_path}: no such folder (a hub id is NAME or OWNER/NAME)")
+        check_local_path(name_or_path)
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
             try:

@@ -19,7 +19,7 @@ import numpy as np
 
 from arena.metrics import accuracy, attack_summary, ratio_record, ratio_text, ratio_under_attack
 from arena.store import Store
-from arena.zoo import data_name, eval_key, match_key
+from arena.zoo import check_attacker, check_defender, data_name, eval_key, match_key
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -85,6 +85,10 @@ def run_tournament(defenders: Sequence[str], attackers: Sequence[str], template:
     each announced to ``progress`` and shown with a progress bar when ``progress`` is given)."""
     if not defenders or not attackers:
         raise ValueError("a tournament needs at least one defender and one attacker")
+    for defender in defenders:  # every name before the first match, not hours into the tournament
+        check_defender(defender, template.base)
+    for attacker in attackers:
+        check_attacker(attacker)
     matchups = [Matchup(**{**asdict(template), "defender": d, "attacker": a}) for d in defenders for a in (None, *attackers)]
     if mapper is None:
         run_ids = []

@@ -112,52 +112,88 @@ def packaged_fact(spec: str, base: str) -> str:
     return str(FACT_CLASSIFIER_DIR)
 
 
+def _defender_plan(spec: str, base: str) -> tuple[str, str | None, dict]:
+    """What a defender spec asks for, checked without loading a model: the classifier spec to
+    load, the wrapper (``fuse``, ``five`` or None) and the wrapper's settings, parsed and checked
+    (FuSE: ``{"config": SwitchConfig, "combination": ...}``; FIVE: its keyword arguments)."""
+    core, _, settings = spec.partition("?")
+    name, _, path = core.partition(":")
+    if name in ("fact", "fuse+fact", "five+fact"):
+        model_spec, wrapper = path or packaged_fact(spec, base), (name.split("+")[0] if "+" in name else None)
+    elif name in ON_BASE:
+        if path:
+            role = "is the --base classifier as it is" if name == "plain" else "defends the --base classifier"
+            raise ValueError(f"{spec!r}: {name} {role} and takes no :PATH; pass --base {path}")
+        model_spec, wrapper = base, (None if name == "plain" else name)
+    elif "+" in core and "://" not in spec and not Path(core).expanduser().exists():  # no hub id or module has a '+'
+        raise ValueError(f"{spec!r}: no such defense; the defenses are {', '.join(DEFENSES)}")
+    else:
+        return spec, None, {}
+    if settings and wrapper is None:
+        raise ValueError(f"{spec!r}: only fuse and five take ?settings")
+    if wrapper == "fuse":
+        from defenses.ensemble import check_combination
+        from defenses.fuse import FUSE_DEFAULTS
+        from defenses.switch import SwitchConfig
+
+        defaults = {**asdict(FUSE_DEFAULTS), "combination": "logits"}
+        chosen = {**defaults, **parse_settings(settings, defaults, spec)}
+        combination = check_combination(str(chosen.pop("combination")))
+        return model_spec, wrapper, {"config": SwitchConfig(**chosen), "combination": combination}
+    if wrapper == "five":
+        from defenses.five import FIVE_DEFAULTS
+
+        return model_spec, wrapper, parse_settings(settings, FIVE_DEFAULTS, spec)
+    return model_spec, None, {}
+
+
+def check_defender(spec: str, base: str = "default") -> None:
+    """Raise the error :func:`build_defender` would raise for a bad name or setting, or a model
+    path that does not exist, without loading anything (a tournament checks every name before
+    its first match; a hub id is only known to be wrong once it fails to load)."""
+    from arena.classifier import check_local_path
+
+    model_spec, _, _ = _defender_plan(spec, base)
+    if ":" not in model_spec:  # module:function and URLs are checked when they load
+        check_local_path(model_spec)
+
+
 def build_defender(spec: str, base: str = "default", *, synonyms: str = "auto", seed: int = 0, labels=None, **classifier_options):
     """A defender by name: ``plain | fuse | five`` wrap ``base``; ``fact:PATH``, ``fuse+fact:PATH``,
     ``five+fact:PATH`` wrap the FACT-tuned classifier at PATH, and without ``:PATH`` the packaged one
     (the default classifier's FACT counterpart, so only with ``base`` ``default``); anything else is
     a classifier spec, except ``plain|fuse|five:PATH`` and unknown ``a+b`` names (clear errors).
     FuSE and FIVE take settings after ``?``: ``five?std=8.14&samples=8``,
-    ``fuse+fact:runs/fact?perturb_words=2&combination=vote``."""
+    ``fuse+fact:runs/fact?perturb_words=2&combination=vote``. Settings are checked before
+    anything loads, so a bad one fails fast."""
     from arena.classifier import load_classifier
 
-    core, _, settings = spec.partition("?")
-    name, _, path = core.partition(":")
-    if name in ("fact", "fuse+fact", "five+fact"):
-        model = load_classifier(path or packaged_fact(spec, base), labels=labels, **classifier_options)
-        wrapper = name.split("+")[0] if "+" in name else None
-    elif name in ON_BASE:
-        if path:
-            role = "is the --base classifier as it is" if name == "plain" else "defends the --base classifier"
-            raise ValueError(f"{spec!r}: {name} {role} and takes no :PATH; pass --base {path}")
-        model = load_classifier(base, labels=labels, **classifier_options)
-        wrapper = None if name == "plain" else name
-    elif "+" in core and "://" not in spec and not Path(core).expanduser().exists():  # no hub id or module has a '+'
-        raise ValueError(f"{spec!r}: no such defense; the defenses are {', '.join(DEFENSES)}")
-    else:
-        return load_classifier(spec, labels=labels, **classifier_options)
-    if settings and wrapper is None:
-        raise ValueError(f"{spec!r}: only fuse and five take ?settings")
+    model_spec, wrapper, settings = _defender_plan(spec, base)
+    model = load_classifier(model_spec, labels=labels, **classifier_options)
     if wrapper == "fuse":
         from arena.similarity import SentenceSimilarity
         from attackers.pos import PosTagger
         from attackers.synonyms import load_synonyms
-        from defenses.ensemble import check_combination
-        from defenses.fuse import FUSE_DEFAULTS, FuSE
-        from defenses.switch import SwitchConfig
+        from defenses.fuse import FuSE
 
-        defaults = {**asdict(FUSE_DEFAULTS), "combination": "logits"}
-        chosen = {**defaults, **parse_settings(settings, defaults, spec)}
-        # settings checked before the synonyms and encoder load: a bad one fails fast
-        combination = check_combination(str(chosen.pop("combination")))
-        config = SwitchConfig(**chosen)
+        config = settings["config"]
         similarity = SentenceSimilarity(device=classifier_options.get("device")) if config.use_similarity else None
-        return FuSE(model, load_synonyms(synonyms), similarity, PosTagger(), config, combination=combination, seed=seed)
+        return FuSE(model, load_synonyms(synonyms), similarity, PosTagger(), config, combination=settings["combination"], seed=seed)
     if wrapper == "five":
-        from defenses.five import FIVE, FIVE_DEFAULTS
+        from defenses.five import FIVE
 
-        return FIVE(model, seed=seed, **parse_settings(settings, FIVE_DEFAULTS, spec))
+        return FIVE(model, seed=seed, **settings)
     return model
+
+
+def check_attacker(spec: str) -> None:
+    """Raise the error :func:`build_attacker` would raise for an unknown name or a missing policy
+    folder, without loading anything."""
+    kind, colon, rest = spec.partition(":")
+    if spec != "textfooler" and not (colon and kind in ("textattack", "rl", "gen") and rest):
+        raise ValueError(f"unknown attacker {spec!r}; known: {', '.join(ATTACKERS)}")
+    if kind in ("rl", "gen") and not Path(rest).expanduser().is_dir():
+        raise ValueError(f"attacker {spec!r}: no policy folder {rest!r} (train one with `arena train policy ... --out {rest}`)")
 
 
 def build_attacker(spec: str, options: AttackOptions):
