@@ -200,6 +200,8 @@ def cmd_premade(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ValueError(f"--out {args.out}: cannot create its folder {folder} ({exc.strerror})") from exc
     summary, results, defender = _run_match_from_args(args, args.classifier)
+    if args.claim is not None or args.shard is not None:  # one of --workers' processes: the launching one writes --out
+        return 0
     kept = adversarial_examples(results)
     with open(args.out, "w", encoding="utf-8") as handle:
         for ex in kept:
@@ -596,6 +598,16 @@ def _add_attack_options(parser: argparse.ArgumentParser, attacker_flag: bool = T
     parser.add_argument("--json", action="store_true", help="print one JSON summary object")
 
 
+def _add_worker_options(parser: argparse.ArgumentParser, shard_help: str | None) -> None:
+    """``--workers N`` and what its processes are started with: ``--claim`` (hidden) and ``--shard``
+    (hidden where ``shard_help`` is None)."""
+    parser.add_argument("--shard", type=parse_shard, metavar="K/N", help=shard_help or argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="attack with N local processes (each takes the next examples no other has taken; OMP_NUM_THREADS = "
+                             "cores/N each unless set), then finish as one process would")
+    parser.add_argument("--claim", type=parse_claim, metavar="LAUNCH/N", help=argparse.SUPPRESS)  # one of the N processes of --workers
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """`arena demo`: the Gradio app."""
     from app import main as app_main  # imports gradio: only for this command
@@ -643,19 +655,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_classifier_options(ma, "--defender")
     _add_attack_options(ma)
     ma.add_argument("--show", type=int, default=0, metavar="K", help="print K adversarial examples with changed words [[marked]]")
-    ma.add_argument("--shard", type=parse_shard, metavar="K/N",
-                    help="attack only examples K, K+N, K+2N... (K from 0) of the run: N processes or machines share one run "
-                         "(the same results as one process); join other machines' stores with `arena merge`")
-    ma.add_argument("--workers", type=int, default=1, metavar="N",
-                    help="attack with N local processes (each takes the next examples no other has taken; OMP_NUM_THREADS = "
-                         "cores/N each unless set), then print the whole run's summary")
-    ma.add_argument("--claim", type=parse_claim, metavar="LAUNCH/N", help=argparse.SUPPRESS)  # one of the N processes of --workers
+    _add_worker_options(ma, shard_help="attack only examples K, K+N, K+2N... (K from 0) of the run: N processes or machines share "
+                                       "one run (the same results as one process); join other machines' stores with `arena merge`")
     ma.set_defaults(func=cmd_match)
 
     pm = commands.add_parser("premade", help="attack a classifier and keep its successful adversarial examples (a pre-made set)")
     add_classifier_options(pm)
     _add_attack_options(pm)
     pm.add_argument("--out", required=True, type=output_file, help="JSONL file for the adversarial examples (text or premise/hypothesis, label)")
+    _add_worker_options(pm, shard_help=None)  # --shard: only for the workers of an attacker that splits by shards
     pm.set_defaults(func=cmd_premade)
 
     train = commands.add_parser("train", help="train a classifier (LoRA fine-tune), a defense (FACT), the n-gram judge or an RL policy")

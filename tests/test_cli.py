@@ -171,6 +171,17 @@ def test_match_workers_split_the_run_and_report_its_whole_summary(tmp_path, caps
     assert "expected LAUNCH/N" in capsys.readouterr().err
 
 
+def test_premade_workers_write_the_one_process_set(tmp_path, capsys, monkeypatch):
+    tests = str(Path(__file__).parent)  # the worker processes import test_classifier from here
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH")) if p))
+    common = ["--classifier" if word == "--defender" else word for word in _toy_match(tmp_path)]
+    assert main(["premade", *common, "--out", str(tmp_path / "one.jsonl"), "--db", str(tmp_path / "one.db")]) == 0
+    assert main(["premade", *common, "--workers", "2", "--out", str(tmp_path / "two.jsonl"), "--db", str(tmp_path / "two.db")]) == 0
+    capsys.readouterr()
+    one, two = ((tmp_path / name).read_text() for name in ("one.jsonl", "two.jsonl"))
+    assert one == two and len(one.splitlines()) == 3  # the same set as one process, written once the workers are done
+
+
 def test_runs_lists_progress_outcome_and_time_left(tmp_path, capsys):
     from arena.store import ExampleResult, Store
 
