@@ -201,6 +201,7 @@ def cmd_premade(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {args.out}: cannot create its folder {folder} ({exc.strerror})") from exc
     summary, results, defender = _run_match_from_args(args, args.classifier)
     if args.claim is not None or args.shard is not None:  # one of --workers' processes: the launching one writes --out
+        print(f"attacked part of the run; `arena premade` with the same options and no --shard writes {args.out}")
         return 0
     kept = adversarial_examples(results)
     with open(args.out, "w", encoding="utf-8") as handle:

@@ -180,6 +180,8 @@ def test_premade_workers_write_the_one_process_set(tmp_path, capsys, monkeypatch
     capsys.readouterr()
     one, two = ((tmp_path / name).read_text() for name in ("one.jsonl", "two.jsonl"))
     assert one == two and len(one.splitlines()) == 3  # the same set as one process, written once the workers are done
+    assert main(["premade", *common, "--shard", "0/2", "--out", str(tmp_path / "part.jsonl"), "--db", str(tmp_path / "p.db")]) == 0
+    assert "no --shard writes" in capsys.readouterr().out and not (tmp_path / "part.jsonl").exists()
 
 
 def test_runs_lists_progress_outcome_and_time_left(tmp_path, capsys):
