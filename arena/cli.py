@@ -177,8 +177,8 @@ def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
     from arena.zoo import build_attacker
 
     workers, shard, claim = getattr(args, "workers", 1), getattr(args, "shard", None), getattr(args, "claim", None)
-    if workers < 1 or (workers > 1 and (shard is not None or claim is not None)):
-        raise ValueError("--workers N needs N >= 1 and no --shard (it splits the run itself)")
+    if workers > 1 and (shard is not None or claim is not None):
+        raise ValueError("--workers N takes no --shard (it splits the run itself)")
     data = load_data_from_args(args, n=args.n, seed=args.seed)
     defender = load_classifier_from_args(args, defender_spec)
     attacker = build_attacker(args.attacker, _attack_options(args))
@@ -603,7 +603,7 @@ def _add_worker_options(parser: argparse.ArgumentParser, shard_help: str | None)
     """``--workers N`` and what its processes are started with: ``--claim`` (hidden) and ``--shard``
     (hidden where ``shard_help`` is None)."""
     parser.add_argument("--shard", type=parse_shard, metavar="K/N", help=shard_help or argparse.SUPPRESS)
-    parser.add_argument("--workers", type=int, default=1, metavar="N",
+    parser.add_argument("--workers", type=positive_int, default=1, metavar="N",
                         help="attack with N local processes (each takes the next examples no other has taken; OMP_NUM_THREADS = "
                              "cores/N each unless set), then finish as one process would")
     parser.add_argument("--claim", type=parse_claim, metavar="LAUNCH/N", help=argparse.SUPPRESS)  # one of the N processes of --workers

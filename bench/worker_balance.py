@@ -54,7 +54,7 @@ def main() -> None:
             run = store.run(run_id)
             if run is None:
                 parser.error(f"--runs: no run {run_id!r} in {args.db}")
-            seconds = [r.seconds or 0.0 for r in sorted(store.results(run_id), key=lambda r: r.idx)]
+            seconds = [r.seconds or 0.0 for r in store.results(run_id)]  # in data order
             if not seconds or sum(seconds) <= 0:
                 parser.error(f"--runs: run {run_id!r} has no timed results")
             for chunk in chunks:
