@@ -704,7 +704,8 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--reward-kind", default="logit", choices=["logit", "prob"], help="log-odds of the target class, or its probability")
     tp.add_argument("--data", default="builtin", help="texts to cut prompts from (first 2-8 words): builtin | file | hf:...")
     tp.add_argument("--data-n", type=int, help="use N texts of --data (seeded shuffle)")
-    tp.add_argument("--heldout", type=int, default=64, help="texts held out for evaluation prompts")
+    tp.add_argument("--heldout", type=positive_int, help="texts held out for evaluation prompts (default: 64, or half of --data's "
+                    "texts when it has fewer than 128)")
     tp.add_argument("--iterations", type=int, default=60)
     tp.add_argument("--batch", type=int, default=16, help="prompts per iteration")
     tp.add_argument("--mini-batch", type=int, default=8)

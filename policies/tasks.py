@@ -107,6 +107,11 @@ class GeneratorTask:
         picks = rng.integers(0, len(self.train_texts), size=n)
         return prompts_from_texts([self.train_texts[i] for i in picks], rng, self.min_words, self.max_words)
 
+    @property
+    def heldout_size(self) -> int:
+        """How many texts are held out."""
+        return len(self.heldout_texts)
+
     def heldout_prompts(self, n: int, seed: int = 1234) -> list[str]:
         """The same ``n`` held-out prompts every time (fixed seed)."""
         texts = self.heldout_texts or self.train_texts
@@ -205,6 +210,11 @@ class AttackerTask:
     def prompts(self, rng: np.random.Generator, n: int) -> list[str]:
         """``n`` training texts (drawn with replacement)."""
         return [self.train[i][0] for i in rng.integers(0, len(self.train), size=n)]
+
+    @property
+    def heldout_size(self) -> int:
+        """How many texts are held out."""
+        return len(self.heldout)
 
     def heldout_prompts(self, n: int, seed: int = 1234) -> list[str]:
         """The first ``n`` held-out texts."""

@@ -19,7 +19,7 @@ import json
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ from policies.tasks import AttackerTask, AttackReward, ClassifierReward, Generat
 
 ALGOS = ("ppo", "cory") + MODES
 TASKS = ("generator", "attacker")
+HELDOUT = 64  # texts held out for evaluation prompts by default
 ATTACKER_TEMPLATE = 'Another way to end "{sentence}": {query}'
 
 
@@ -50,7 +51,7 @@ class PolicyRunConfig:
     reward_kind: str = "logit"
     data: str = "builtin"
     data_n: int | None = None  # use N texts of --data (seeded shuffle)
-    heldout: int = 64
+    heldout: int | None = None  # None: HELDOUT texts, or half of them when there are fewer than 2 * HELDOUT
     iterations: int = 60
     batch: int = 16
     seed: int = 0
@@ -75,6 +76,8 @@ class PolicyRunConfig:
             raise ValueError(f"--task must be one of {', '.join(TASKS)}")
         if self.batch < 1 or self.iterations < 0:
             raise ValueError("--batch must be >= 1 and --iterations >= 0")
+        if self.heldout is not None and self.heldout < 1:
+            raise ValueError(f"--heldout must be at least 1 (got {self.heldout}): the held-out texts are the evaluation prompts")
         if self.judge is None:
             self.judge = "ngram" if self.task == "attacker" else "vader"
 
@@ -97,6 +100,15 @@ def _texts(spec: str, n: int | None, seed: int) -> list[str]:
     return [ex.text for ex in load_data(spec, n=n, seed=seed if n else None).examples]
 
 
+def hold_out(items: list, requested: int | None, source: str, kind: str) -> tuple[list, list]:
+    """``items`` split into (train, held out): the last ``requested`` held out, or with None the
+    last HELDOUT, or half of the items when there are fewer than 2 * HELDOUT."""
+    size = max(1, min(HELDOUT, len(items) // 2)) if requested is None else requested
+    if len(items) < 2 * size:
+        raise ValueError(f"{source}: {len(items)} {kind}, need at least {2 * size} to hold out {size} (lower --heldout)")
+    return items[: len(items) - size], items[len(items) - size :]
+
+
 def build_task(cfg: PolicyRunConfig) -> GeneratorTask | AttackerTask:
     """Prompts from ``cfg.data`` (the last ``heldout`` texts held out), reward and judge classifiers."""
     from arena.classifier import load_classifier
@@ -104,15 +116,11 @@ def build_task(cfg: PolicyRunConfig) -> GeneratorTask | AttackerTask:
     if cfg.task == "attacker":
         return build_attacker_task(cfg)
     texts = _texts(cfg.data, cfg.data_n, cfg.seed)
-    if len(texts) < 2 * cfg.heldout:
-        raise ValueError(f"{cfg.data}: {len(texts)} texts, need at least {2 * cfg.heldout} to hold out {cfg.heldout} (lower --heldout)")
-    rng = random.Random(cfg.seed)
-    texts = texts[:]
-    rng.shuffle(texts)
+    random.Random(cfg.seed).shuffle(texts)
+    train, held = hold_out(texts, cfg.heldout, cfg.data, "texts")
     reward = ClassifierReward(load_classifier(cfg.reward), cfg.target, cfg.reward_kind)
     judge = ClassifierReward(load_classifier(cfg.judge), cfg.target, "prob")
-    return GeneratorTask(texts[: len(texts) - cfg.heldout], texts[len(texts) - cfg.heldout :], reward, judge,
-                         min_tokens=cfg.min_tokens, max_tokens=cfg.max_tokens)
+    return GeneratorTask(train, held, reward, judge, min_tokens=cfg.min_tokens, max_tokens=cfg.max_tokens)
 
 
 def build_attacker_task(cfg: PolicyRunConfig) -> AttackerTask:
@@ -133,10 +141,8 @@ def build_attacker_task(cfg: PolicyRunConfig) -> AttackerTask:
     right = reward.both_right([t for t, _ in items], [y for _, y in items])
     items = [item for item, ok in zip(items, right) if ok]
     random.Random(cfg.seed).shuffle(items)
-    if len(items) < 2 * cfg.heldout:
-        raise ValueError(f"{cfg.data}: {len(items)} texts both defender and judge classify correctly, need {2 * cfg.heldout} to hold out {cfg.heldout} (lower --heldout)")
-    return AttackerTask(items[: len(items) - cfg.heldout], items[len(items) - cfg.heldout :], reward,
-                        min_tokens=cfg.min_tokens, max_tokens=cfg.max_tokens)
+    train, held = hold_out(items, cfg.heldout, cfg.data, "texts both defender and judge classify correctly")
+    return AttackerTask(train, held, reward, min_tokens=cfg.min_tokens, max_tokens=cfg.max_tokens)
 
 
 def build_algorithm(cfg: PolicyRunConfig, task: GeneratorTask | AttackerTask):
@@ -233,14 +239,15 @@ def train_policy(cfg: PolicyRunConfig, *, progress: bool = True, log=print) -> d
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     config_path, metrics_path, ckpt = out / "config.json", out / "metrics.jsonl", out / "checkpoint.pt"
+    torch.manual_seed(cfg.seed)
+    task = build_task(cfg)
+    cfg = replace(cfg, heldout=task.heldout_size)  # the number the default stands for: what config.json records
     if config_path.exists():
         previous = PolicyRunConfig(**{**json.loads(config_path.read_text()), "out": cfg.out}).identity()
         if previous != cfg.identity():
             raise ValueError(f"{out} holds a run with other settings ({config_path}); pick another --out")
     config_path.write_text(json.dumps(asdict(cfg), indent=1))
-    torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    task = build_task(cfg)
     algorithm = build_algorithm(cfg, task)
     policy = algorithm.agents()["policy"][0]
     start = load_checkpoint(ckpt, algorithm, rng) if ckpt.exists() else 0

@@ -12,7 +12,7 @@ from policies.lm import PolicyLM
 from policies.ppo import PPO, AdaptiveKLController, PPOConfig, gae, kl_per_token, token_rewards, whiten
 from policies.rlgf import RLGF, loss_masks, switch_points
 from policies.tasks import ClassifierReward, distinct_n, prompts_from_texts
-from policies.train import PolicyRunConfig, train_policy
+from policies.train import HELDOUT, PolicyRunConfig, hold_out, train_policy
 
 TOY_REWARD = '''
 import numpy as np
@@ -180,7 +180,7 @@ def toy_run(tmp_path, tiny_lm_dir):
 
     def make(algo: str, iterations: int, out: str = "run", **extra) -> PolicyRunConfig:
         return PolicyRunConfig(out=str(tmp_path / out), algo=algo, policy=tiny_lm_dir, reward=f"{tmp_path}/toy_reward.py:predict",
-                               judge="vader", data=str(tmp_path / "texts.tsv"), heldout=2, iterations=iterations, batch=8, lora_r=0,
+                               judge="vader", data=str(tmp_path / "texts.tsv"), heldout=extra.pop("heldout", 2), iterations=iterations, batch=8, lora_r=0,
                                min_tokens=4, max_tokens=6, eval_every=6, checkpoint_every=2, tau=4, eval_length=6, device="cpu",
                                ppo={"learning_rate": 3e-3, "mini_batch_size": 4}, **extra)
     return make
@@ -207,6 +207,26 @@ def test_runner_resumes_without_duplicates_and_saves_a_loadable_policy(toy_run, 
     assert len(loaded.sample(["the film"], 4).response[0]) == 4
     with pytest.raises(ValueError, match="other settings"):
         train_policy(toy_run("cory", 6), progress=False)
+
+
+def test_heldout_default_is_64_or_half_the_texts():
+    train, held = hold_out(list(range(300)), None, "data", "texts")
+    assert (len(train), held) == (236, list(range(236, 300))) and HELDOUT == 64
+    assert [len(part) for part in hold_out(list(range(120)), None, "data", "texts")] == [60, 60]  # builtin's 120 texts
+    assert [len(part) for part in hold_out(list(range(3)), None, "data", "texts")] == [2, 1]
+    with pytest.raises(ValueError, match="data: 1 texts, need at least 2 to hold out 1"):
+        hold_out([0], None, "data", "texts")
+    with pytest.raises(ValueError, match="need at least 12 to hold out 6"):
+        hold_out(list(range(10)), 6, "data", "texts")
+    with pytest.raises(ValueError, match="--heldout must be at least 1"):
+        PolicyRunConfig(out="x", heldout=0)
+
+
+def test_default_heldout_is_recorded_as_a_number_and_resumes(toy_run, tmp_path):
+    train_policy(toy_run("ppo", 1, out="auto", heldout=None), progress=False)
+    assert json.loads((tmp_path / "auto" / "config.json").read_text())["heldout"] == len(TEXTS) // 2
+    summary = train_policy(toy_run("ppo", 2, out="auto", heldout=len(TEXTS) // 2), progress=False)  # the same run, resumed
+    assert summary["iterations"] == 2
 
 
 def test_ppo_algorithm_rollout_fields(policy):
