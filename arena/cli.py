@@ -326,12 +326,19 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     return 0
 
 
+def existing_store(path: str) -> str:
+    """``path`` when a results store is there (a Store would create one: a command that only reads must not)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"--db {path}: no such results store")
+    return path
+
+
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     """`arena leaderboard`: a stored tournament's leaderboard."""
     from arena.store import Store
     from arena.tournament import leaderboard, render_leaderboard
 
-    with Store(args.db) as store:
+    with Store(existing_store(args.db)) as store:
         board = leaderboard(store, args.tournament, args.baseline)
     files = _write_leaderboard(board, args.out)
     print(json.dumps({**board, "files": files}) if args.json else render_leaderboard(board))
@@ -342,9 +349,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     """`arena runs`: where each run of a store stands."""
     from arena.store import Store
 
-    if not Path(args.db).is_file():  # a Store would create it: a listing must not
-        raise FileNotFoundError(f"--db {args.db}: no such results store")
-    with Store(args.db) as store:
+    with Store(existing_store(args.db)) as store:
         runs = store.progress(args.kind)
     print(json.dumps(runs) if args.json else render_progress(runs))
     return 0
@@ -703,29 +708,29 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--target", default="positive", help="target class name (or index)")
     tp.add_argument("--reward-kind", default="logit", choices=["logit", "prob"], help="log-odds of the target class, or its probability")
     tp.add_argument("--data", default="builtin", help="texts to cut prompts from (first 2-8 words): builtin | file | hf:...")
-    tp.add_argument("--data-n", type=int, help="use N texts of --data (seeded shuffle)")
+    tp.add_argument("--data-n", type=positive_int, help="use N texts of --data (seeded shuffle)")
     tp.add_argument("--heldout", type=positive_int, help="texts held out for evaluation prompts (default: 64, or half of --data's "
                     "texts when it has fewer than 128)")
     tp.add_argument("--iterations", type=int, default=60)
-    tp.add_argument("--batch", type=int, default=16, help="prompts per iteration")
-    tp.add_argument("--mini-batch", type=int, default=8)
-    tp.add_argument("--grad-accum", type=int, default=1, help="gradient-accumulation micro-batches per minibatch")
-    tp.add_argument("--ppo-epochs", type=int, default=4)
+    tp.add_argument("--batch", type=positive_int, default=16, help="prompts per iteration")
+    tp.add_argument("--mini-batch", type=positive_int, default=8)
+    tp.add_argument("--grad-accum", type=positive_int, default=1, help="gradient-accumulation micro-batches per minibatch")
+    tp.add_argument("--ppo-epochs", type=positive_int, default=4)
     tp.add_argument("--lr", type=float, default=2e-4)
     tp.add_argument("--kl-coef", type=float, default=0.05, help="(initial) KL coefficient")
     tp.add_argument("--adaptive-kl", action="store_true", help="Ziegler et al.'s adaptive KL controller (target 6)")
     tp.add_argument("--kl-estimator", default="kl", choices=["kl", "abs", "mse", "full"])
     tp.add_argument("--score-norm", default="normalize", choices=["none", "scale", "normalize"], help="running score scaling/normalisation")
     tp.add_argument("--lora-r", type=int, default=16, help="LoRA rank (0: full fine-tune)")
-    tp.add_argument("--min-tokens", type=int, default=4)
-    tp.add_argument("--max-tokens", type=int, default=12)
+    tp.add_argument("--min-tokens", type=positive_int, default=4)
+    tp.add_argument("--max-tokens", type=positive_int, default=12)
     tp.add_argument("--beta", type=float, help="RLGF mixing probability (default: ppo++ 0.6, aggrevated/d2lols 0.8)")
     tp.add_argument("--tau", type=int, default=20, help="D2LOLS: AggreVaTeD iterations before switching to PPO++")
-    tp.add_argument("--exchange-every", type=int, default=5, help="CORY: role exchange period")
+    tp.add_argument("--exchange-every", type=positive_int, default=5, help="CORY: role exchange period")
     tp.add_argument("--template", help="CORY observer prompt with {sentence} and {query} (default: the paper's IMDB one)")
     tp.add_argument("--guide", help="RLGF guide LM (same tokenizer; default: the frozen starting policy)")
-    tp.add_argument("--eval-every", type=int, default=10)
-    tp.add_argument("--checkpoint-every", type=int, default=5)
+    tp.add_argument("--eval-every", type=positive_int, default=10)
+    tp.add_argument("--checkpoint-every", type=positive_int, default=5)
     tp.add_argument("--out", required=True, type=output_folder, help="run folder (resumes from its checkpoint)")
     tp.add_argument("--seed", type=int, default=0)
     tp.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
@@ -768,10 +773,10 @@ def build_parser() -> argparse.ArgumentParser:
     ge = commands.add_parser("generate", help="sample continuations from a trained policy (and score them)")
     ge.add_argument("--policy", required=True, help="a policy folder from `arena train policy` (DIR/policy), smollm2, or an HF causal LM")
     ge.add_argument("--prompts", required=True, help="prompts separated by '|', or a file with one prompt per line")
-    ge.add_argument("--samples", type=int, default=1, help="samples per prompt")
-    ge.add_argument("--tokens", type=int, default=12, help="new tokens per sample")
+    ge.add_argument("--samples", type=positive_int, default=1, help="samples per prompt")
+    ge.add_argument("--tokens", type=positive_int, default=12, help="new tokens per sample")
     ge.add_argument("--top-k", type=int, default=0)
-    ge.add_argument("--top-p", type=float, default=1.0)
+    ge.add_argument("--top-p", type=unit_fraction, default=1.0)
     ge.add_argument("--reward", default="default", help="classifier to score samples with ('' for none)")
     ge.add_argument("--judge", default="vader", help="second classifier to score samples with ('' for none)")
     ge.add_argument("--target", default="positive")

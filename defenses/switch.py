@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 from arena.batching import length_bucketed_batches
+from arena.checks import require_at_least
 from arena.classifier import ClassifierError, Encoded, HFClassifier, TextInput
 from arena.similarity import SentenceSimilarity
 from arena.words import WordView, match_case
@@ -70,10 +71,8 @@ class SwitchConfig:
     empty_slots: bool = False  # True: a word the synonym table lists without neighbours still takes a slot (before 2026-12-03)
 
     def __post_init__(self) -> None:
-        counts = {"perturb_words": 1, "candidates_per_word": 1, "total_alternatives": 1, "multiplier": 1, "neighbours": 1, "leave_alone": 0}
-        low = [f"{key} >= {least} (got {getattr(self, key)})" for key, least in counts.items() if getattr(self, key) < least]
-        if low:  # a zero would silently leave the input unperturbed: the defense would be plain
-            raise ValueError(f"SWITCH needs {', '.join(low)}")
+        least = {"perturb_words": 1, "candidates_per_word": 1, "total_alternatives": 1, "multiplier": 1, "neighbours": 1, "leave_alone": 0}
+        require_at_least("SWITCH", {key: (getattr(self, key), bound) for key, bound in least.items()})  # a zero: the defense is plain
         if self.pos_tags not in ("penn", "universal"):
             raise ValueError("SWITCH pos_tags must be 'penn' (the authors') or 'universal'")
         if self.method not in ("filter", "rank"):

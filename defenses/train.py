@@ -21,6 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
+from arena.checks import require_at_least
 from arena.classifier import ClassifierError, hub_hint, padding_id
 from arena.data import Example, LabelledData
 from arena.resources import pick_device, resolve_base_model
@@ -55,12 +56,9 @@ class TrainConfig:
         if not self.epochs > 0 or not self.lr > 0 or self.weight_decay < 0 or not 0.0 <= self.lora_dropout < 1.0:
             raise ValueError(f"training needs epochs > 0, lr > 0, weight decay >= 0 and LoRA dropout in [0, 1) (got epochs "
                              f"{self.epochs}, lr {self.lr}, weight decay {self.weight_decay}, dropout {self.lora_dropout})")
-        small = {name: value for name, value in (("batch size", self.batch_size), ("max length", self.max_length),
-                                                 ("LoRA r", self.lora_r), ("LoRA alpha", self.lora_alpha),
-                                                 ("sort chunk", self.sort_chunk), ("checkpoint every", self.checkpoint_every))
-                 if value < 1}
-        if small:
-            raise ValueError("training needs " + ", ".join(f"{name} >= 1 (got {value})" for name, value in small.items()))
+        require_at_least("training", {name: (value, 1) for name, value in (
+            ("batch size", self.batch_size), ("max length", self.max_length), ("LoRA r", self.lora_r),
+            ("LoRA alpha", self.lora_alpha), ("sort chunk", self.sort_chunk), ("checkpoint every", self.checkpoint_every))})
 
 
 def batch_order(lengths: list[int], batch_size: int, sort_chunk: int, seed: int) -> list[list[int]]:

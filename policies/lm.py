@@ -220,6 +220,8 @@ class PolicyLM(nn.Module):
         and samples from position t_i on (roll-in / roll-out). ``reference=True`` samples from the
         reference weights (the frozen starting policy: the default RLGF guide).
         """
+        if top_k < 0 or not 0.0 <= top_p <= 1.0:
+            raise ValueError(f"sampling needs top_k >= 0 and top_p in [0, 1] (got top_k {top_k}, top_p {top_p})")
         queries = list(queries) if queries is not None else self.encode(prompts)
         ids, mask = self.pad_left(queries)
         lm, context = self._lm(reference)

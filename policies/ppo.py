@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from arena.checks import require_at_least
 from policies.lm import Batch, PolicyLM
 
 KL_ESTIMATORS = ("kl", "abs", "mse", "full")
@@ -59,6 +60,10 @@ class PPOConfig:
             raise ValueError(f"kl_estimator must be one of {', '.join(KL_ESTIMATORS)}")
         if self.score_norm not in SCORE_NORMS:
             raise ValueError(f"score_norm must be one of {', '.join(SCORE_NORMS)}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"PPO needs learning_rate > 0 (got {self.learning_rate})")
+        require_at_least("PPO", {"mini_batch_size": (self.mini_batch_size, 1), "ppo_epochs": (self.ppo_epochs, 1),
+                                 "gradient_accumulation_steps": (self.gradient_accumulation_steps, 1)})
         if self.mini_batch_size % self.gradient_accumulation_steps:
             raise ValueError("mini_batch_size must be a multiple of gradient_accumulation_steps")
 

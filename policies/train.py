@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from arena.checks import require_at_least
 from policies.cory import CORY, IMDB_TEMPLATE
 from policies.lm import TASK_FILE, PolicyLM
 from policies.ppo import PPO, PPOConfig
@@ -74,10 +75,12 @@ class PolicyRunConfig:
             raise ValueError(f"--algo must be one of {', '.join(ALGOS)}")
         if self.task not in TASKS:
             raise ValueError(f"--task must be one of {', '.join(TASKS)}")
-        if self.batch < 1 or self.iterations < 0:
-            raise ValueError("--batch must be >= 1 and --iterations >= 0")
-        if self.heldout is not None and self.heldout < 1:
-            raise ValueError(f"--heldout must be at least 1 (got {self.heldout}): the held-out texts are the evaluation prompts")
+        require_at_least("policy training", {
+            "--batch": (self.batch, 1), "--iterations": (self.iterations, 0), "--heldout": (1 if self.heldout is None else self.heldout, 1),
+            "--eval-every": (self.eval_every, 1), "--checkpoint-every": (self.checkpoint_every, 1), "--exchange-every": (self.exchange_every, 1),
+            "--tau": (self.tau, 0), "--min-tokens": (self.min_tokens, 1), "eval_length": (self.eval_length, 1)})
+        if self.min_tokens > self.max_tokens:
+            raise ValueError(f"policy training needs --min-tokens <= --max-tokens (got {self.min_tokens} > {self.max_tokens})")
         if self.judge is None:
             self.judge = "ngram" if self.task == "attacker" else "vader"
 

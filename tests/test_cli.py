@@ -189,6 +189,7 @@ def test_runs_lists_progress_outcome_and_time_left(tmp_path, capsys):
 
     db = str(tmp_path / "r.db")
     assert main(["runs", "--db", db]) == 2 and "no such results store" in capsys.readouterr().err
+    assert main(["leaderboard", "--db", db]) == 2 and "no such results store" in capsys.readouterr().err
     assert not (tmp_path / "r.db").exists()  # listing a store never creates one
     assert main(["eval", "--classifier", "test_classifier:keyword_probs", "--data", "builtin", "--n", "10", "--db", db, "--json"]) == 0
     accuracy = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["accuracy"]

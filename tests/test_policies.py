@@ -218,8 +218,16 @@ def test_heldout_default_is_64_or_half_the_texts():
         hold_out([0], None, "data", "texts")
     with pytest.raises(ValueError, match="need at least 12 to hold out 6"):
         hold_out(list(range(10)), 6, "data", "texts")
-    with pytest.raises(ValueError, match="--heldout must be at least 1"):
+    with pytest.raises(ValueError, match=r"needs --heldout >= 1 \(got 0\)"):
         PolicyRunConfig(out="x", heldout=0)
+    with pytest.raises(ValueError, match=r"needs --eval-every >= 1 \(got 0\), --exchange-every >= 1 \(got 0\)"):
+        PolicyRunConfig(out="x", eval_every=0, exchange_every=0)  # each a modulo by zero deep in the run
+    with pytest.raises(ValueError, match="--min-tokens <= --max-tokens"):
+        PolicyRunConfig(out="x", min_tokens=9, max_tokens=4)
+    with pytest.raises(ValueError, match=r"PPO needs mini_batch_size >= 1 \(got 0\), ppo_epochs >= 1 \(got 0\)"):
+        PPOConfig(mini_batch_size=0, ppo_epochs=0)
+    with pytest.raises(ValueError, match="learning_rate > 0"):
+        PPOConfig(learning_rate=0.0)
 
 
 def test_default_heldout_is_recorded_as_a_number_and_resumes(toy_run, tmp_path):
@@ -252,4 +260,12 @@ def test_cli_train_policy_and_generate(tmp_path, tiny_lm_dir, capsys):
     rows = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
     assert len(rows) == 4 and rows[0]["text"].startswith("the film") and 0 <= rows[0]["p_positive[vader]"] <= 1
     assert main(["generate", "--policy", str(tmp_path / "missing"), "--prompts", "x"]) == 2
+    for argv, problem in ((["generate", "--policy", str(out), "--prompts", "x", "--samples", "0"], "argument --samples: must be at least 1"),
+                          (["generate", "--policy", str(out), "--prompts", "x", "--top-p", "1.5"], "argument --top-p: must be in [0, 1]"),
+                          (["train", "policy", "--out", str(out), "--checkpoint-every", "0"], "argument --checkpoint-every: must be at least 1")):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert problem in capsys.readouterr().err
+    assert main(["generate", "--policy", str(out), "--prompts", "x", "--top-k", "-2"]) == 2
+    assert "sampling needs top_k >= 0" in capsys.readouterr().err
     assert main(["train", "policy", "--policy", tiny_lm_dir, "--data", str(tmp_path / "texts.tsv"), "--heldout", "50", "--out", str(out / "x")]) == 2
