@@ -77,6 +77,7 @@ def seconds_per_example(defender, texts: list) -> float:
 
 
 def main() -> int:
+    """Command-line entry point: the options, the run and the table this module's docstring describes."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=str(SHARED / "textfooler" / "imdb"))
     parser.add_argument("--n", type=int, default=32)

@@ -91,6 +91,7 @@ def attack(spec: str, seed: int, args, data: LabelledData, store: Store, attacke
 
 
 def main() -> int:
+    """Command-line entry point: the options, the run and the table this module's docstring describes."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=relative(SHARED / "textfooler" / "mr"), help="data file, typed as for `arena match`")
     parser.add_argument("--n", type=int, default=300, help="attack the first N examples")

@@ -306,6 +306,7 @@ def render(result: dict) -> str:
 
 
 def main() -> int:
+    """Command-line entry point: the options, the run and the table this module's docstring describes."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mr", type=int, default=300)
     parser.add_argument("--imdb", type=int, default=200)

@@ -106,6 +106,7 @@ def render(result: dict, title: str) -> str:
 
 
 def main() -> int:
+    """Command-line entry point: the options, the run and the table this module's docstring describes."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=str(SHARED / "textfooler" / "mr"))
     parser.add_argument("--skip", type=int, default=300, help="examples left out at the start (the test table's)")

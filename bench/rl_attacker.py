@@ -89,6 +89,7 @@ def evaluate(args) -> dict:
 
 
 def main() -> int:
+    """Command-line entry point: the options, the run and the table this module's docstring describes."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iterations", type=int, default=15)
     parser.add_argument("--batch", type=int, default=16)

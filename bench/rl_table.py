@@ -109,6 +109,7 @@ def plot(results: dict, path: Path) -> None:
 
 
 def main() -> int:
+    """Command-line entry point: the options, the run and the table this module's docstring describes."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--algos", default=",".join(ALGOS))
     parser.add_argument("--seeds", default="0,1")

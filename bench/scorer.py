@@ -71,6 +71,7 @@ METHODS = {"per_text": per_text, "padded32": padded32, "raw_sorted": raw_sorted,
 
 
 def main() -> int:
+    """Command-line entry point: the options, the run and the table this module's docstring describes."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--classifier", default="default")
     parser.add_argument("--data-dir", default=str(SHARED), help="folder holding TextFooler's mr and imdb files")

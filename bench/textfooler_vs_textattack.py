@@ -131,6 +131,7 @@ def report(result: dict, as_json: bool) -> None:
 
 
 def main() -> int:
+    """Command-line entry point: the options, the run and the table this module's docstring describes."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mr", type=int, default=200, help="first N examples of mr")
     parser.add_argument("--imdb", type=int, default=100, help="first N examples of imdb")
