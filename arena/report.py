@@ -15,6 +15,7 @@ Writes ``report.md`` and ``report.png`` (curve + accuracy per attacker) to the o
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 from arena.match import mark_changes
 from arena.store import ExampleResult
@@ -22,7 +23,7 @@ from arena.store import ExampleResult
 BUDGETS = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30)
 
 
-def robustness_curve(results: list[ExampleResult], budgets=BUDGETS) -> list[tuple[float, float]]:
+def robustness_curve(results: list[ExampleResult], budgets: Sequence[float] = BUDGETS) -> list[tuple[float, float]]:
     """(budget, accuracy) pairs from one unbounded TextFooler run's per-example results."""
     if not results:
         return []

@@ -3,6 +3,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported lazily at run time: loading a name must not load torch and transformers
+    from arena.attack import Attacker
+    from arena.classifier import Classifier
+    from arena.scorer import Scorer
 
 
 @dataclass
@@ -158,7 +164,8 @@ def check_defender(spec: str, base: str = "default") -> None:
         check_local_path(model_spec)
 
 
-def build_defender(spec: str, base: str = "default", *, synonyms: str = "auto", seed: int = 0, labels=None, **classifier_options):
+def build_defender(spec: str, base: str = "default", *, synonyms: str = "auto", seed: int = 0, labels=None,
+                   **classifier_options) -> Classifier:
     """A defender by name: ``plain | fuse | five`` wrap ``base``; ``fact:PATH``, ``fuse+fact:PATH``,
     ``five+fact:PATH`` wrap the FACT-tuned classifier at PATH, and without ``:PATH`` the packaged one
     (the default classifier's FACT counterpart, so only with ``base`` ``default``); anything else is
@@ -196,7 +203,7 @@ def check_attacker(spec: str) -> None:
         raise ValueError(f"attacker {spec!r}: no policy folder {rest!r} (train one with `arena train policy ... --out {rest}`)")
 
 
-def build_attacker(spec: str, options: AttackOptions):
+def build_attacker(spec: str, options: AttackOptions) -> Attacker:
     """``textfooler``, ``textattack:RECIPE``, ``rl:DIR`` (a policy trained with ``--task attacker``) or
     ``gen:DIR`` (a generator policy, scored for reward hacking)."""
     if spec == "textfooler":
@@ -228,7 +235,7 @@ def build_attacker(spec: str, options: AttackOptions):
     raise ValueError(f"unknown attacker {spec!r}; known: {', '.join(ATTACKERS)}")
 
 
-def to_textattack(classifier_or_scorer):
+def to_textattack(classifier_or_scorer: Classifier | Scorer):
     """A TextAttack ``ModelWrapper`` over an arena classifier or Scorer (dynamic padding, cache)."""
     from attackers.textattack_adapter import to_textattack as wrap
 

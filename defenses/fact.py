@@ -9,6 +9,8 @@ filter, 4 alternatives), which suit sentence-length inputs such as SST-2.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from arena.data import Example, LabelledData
@@ -40,7 +42,7 @@ class FactAugmenter:
         return extra
 
 
-def train_fact(data: LabelledData, out_dir, config: TrainConfig, augmenter: FactAugmenter, *, judge_name: str,
+def train_fact(data: LabelledData, out_dir: str | Path, config: TrainConfig, augmenter: FactAugmenter, *, judge_name: str,
                val: LabelledData | None = None, device: str | None = None, progress: bool = True, overwrite: bool = False) -> dict:
     """FACT co-tuning: :func:`defenses.train.train_classifier` with SWITCH batch extension (with
     ``val``, the checkpoint of lowest validation loss is kept, as in the authors' recipe)."""

@@ -21,7 +21,7 @@ from arena.classifier import Encoded, TextInput
 from arena.words import WordView
 from attackers.textfooler import STOPWORDS
 from defenses.ensemble import GroupEnsemble, Stream, check_combination, check_seed
-from defenses.switch import first_lookup, gradient_importance, require_hf, segment_of
+from defenses.switch import PieceImportance, first_lookup, gradient_importance, require_hf, segment_of
 
 
 FIVE_DEFAULTS = {"embeddings": 1, "std": 2.29, "samples": 10, "combination": "logits"}  # the paper's best IMDB settings
@@ -47,7 +47,7 @@ class FIVE(GroupEnsemble):
         self.name = f"five({getattr(base, 'name', 'base')})"
         self.last_groups: list[np.ndarray] = []  # per input: the members' probabilities (for the app)
 
-    def chosen_positions(self, items: Sequence[TextInput]):
+    def chosen_positions(self, items: Sequence[TextInput]) -> tuple[PieceImportance, list[list[int]]]:
         """Gradient importance of a batch and, per input, the piece positions to perturb."""
         importance = gradient_importance(self.base, items)
         positions = []

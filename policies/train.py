@@ -148,7 +148,7 @@ def build_attacker_task(cfg: PolicyRunConfig) -> AttackerTask:
     return AttackerTask(train, held, reward, min_tokens=cfg.min_tokens, max_tokens=cfg.max_tokens)
 
 
-def build_algorithm(cfg: PolicyRunConfig, task: GeneratorTask | AttackerTask):
+def build_algorithm(cfg: PolicyRunConfig, task: GeneratorTask | AttackerTask) -> PPO | CORY | RLGF:
     """The algorithm object with fresh policies (LoRA on the starting LM)."""
     config = PPOConfig(**cfg.ppo)
     heads = 2 if cfg.algo == "d2lols" else 1
@@ -178,7 +178,7 @@ def _trainable_state(policy: PolicyLM) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu() for k, v in policy.named_parameters() if v.requires_grad}
 
 
-def save_checkpoint(path: Path, algorithm, iteration: int, rng: np.random.Generator) -> None:
+def save_checkpoint(path: Path, algorithm: PPO | CORY | RLGF, iteration: int, rng: np.random.Generator) -> None:
     """Atomically write the resumable state after ``iteration`` iterations."""
     state = {"iteration": iteration, "extra": algorithm.extra_state(), "numpy_rng": rng.bit_generator.state,
              "torch_rng": torch.get_rng_state(), "agents": {}}
@@ -189,7 +189,7 @@ def save_checkpoint(path: Path, algorithm, iteration: int, rng: np.random.Genera
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: Path, algorithm, rng: np.random.Generator) -> int:
+def load_checkpoint(path: Path, algorithm: PPO | CORY | RLGF, rng: np.random.Generator) -> int:
     """Restore a checkpoint into a freshly built ``algorithm``; returns the iterations done."""
     state = torch.load(path, weights_only=True, map_location="cpu")
     for name, (policy, trainer) in algorithm.agents().items():
