@@ -75,10 +75,12 @@ class PolicyRunConfig:
             raise ValueError(f"--algo must be one of {', '.join(ALGOS)}")
         if self.task not in TASKS:
             raise ValueError(f"--task must be one of {', '.join(TASKS)}")
-        require_at_least("policy training", {
-            "--batch": (self.batch, 1), "--iterations": (self.iterations, 0), "--heldout": (1 if self.heldout is None else self.heldout, 1),
-            "--eval-every": (self.eval_every, 1), "--checkpoint-every": (self.checkpoint_every, 1), "--exchange-every": (self.exchange_every, 1),
-            "--tau": (self.tau, 0), "--min-tokens": (self.min_tokens, 1), "eval_length": (self.eval_length, 1)})
+        counts = {"--batch": (self.batch, 1), "--iterations": (self.iterations, 0), "--eval-every": (self.eval_every, 1),
+                  "--checkpoint-every": (self.checkpoint_every, 1), "--exchange-every": (self.exchange_every, 1), "--tau": (self.tau, 0),
+                  "--min-tokens": (self.min_tokens, 1), "eval_length": (self.eval_length, 1)}
+        if self.heldout is not None:
+            counts["--heldout"] = (self.heldout, 1)
+        require_at_least("policy training", counts)
         if self.min_tokens > self.max_tokens:
             raise ValueError(f"policy training needs --min-tokens <= --max-tokens (got {self.min_tokens} > {self.max_tokens})")
         if self.judge is None:
@@ -108,7 +110,8 @@ def hold_out(items: list, requested: int | None, source: str, kind: str) -> tupl
     last HELDOUT, or half of the items when there are fewer than 2 * HELDOUT."""
     size = max(1, min(HELDOUT, len(items) // 2)) if requested is None else requested
     if len(items) < 2 * size:
-        raise ValueError(f"{source}: {len(items)} {kind}, need at least {2 * size} to hold out {size} (lower --heldout)")
+        remedy = "lower --heldout" if requested else "give more texts in --data"
+        raise ValueError(f"{source}: {len(items)} {kind}, need at least {2 * size} to hold out {size} ({remedy})")
     return items[: len(items) - size], items[len(items) - size :]
 
 

@@ -214,13 +214,13 @@ def test_heldout_default_is_64_or_half_the_texts():
     assert (len(train), held) == (236, list(range(236, 300))) and HELDOUT == 64
     assert [len(part) for part in hold_out(list(range(120)), None, "data", "texts")] == [60, 60]  # builtin's 120 texts
     assert [len(part) for part in hold_out(list(range(3)), None, "data", "texts")] == [2, 1]
-    with pytest.raises(ValueError, match="data: 1 texts, need at least 2 to hold out 1"):
+    with pytest.raises(ValueError, match=r"data: 1 texts, need at least 2 to hold out 1 \(give more texts in --data\)"):
         hold_out([0], None, "data", "texts")
-    with pytest.raises(ValueError, match="need at least 12 to hold out 6"):
+    with pytest.raises(ValueError, match=r"need at least 12 to hold out 6 \(lower --heldout\)"):
         hold_out(list(range(10)), 6, "data", "texts")
     with pytest.raises(ValueError, match=r"needs --heldout >= 1 \(got 0\)"):
         PolicyRunConfig(out="x", heldout=0)
-    with pytest.raises(ValueError, match=r"needs --eval-every >= 1 \(got 0\), --exchange-every >= 1 \(got 0\)"):
+    with pytest.raises(ValueError, match=r"needs --eval-every >= 1 \(got 0\), --exchange-every >= 1 \(got 0\)$"):
         PolicyRunConfig(out="x", eval_every=0, exchange_every=0)  # each a modulo by zero deep in the run
     with pytest.raises(ValueError, match="--min-tokens <= --max-tokens"):
         PolicyRunConfig(out="x", min_tokens=9, max_tokens=4)
