@@ -10,8 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import socket
 import sqlite3
 import time
+import uuid
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -89,6 +92,28 @@ class ExampleResult:
 _JSON_FIELDS = ("original_proba", "perturbed_proba", "extra")
 _COLUMNS = [f.name for f in fields(ExampleResult)]
 _PACE_WINDOW = 40  # a run's newest results, which tell how many processes are writing it
+
+
+def new_launch() -> str:
+    """A ``--workers`` launch's id: unique, and naming the launching process (``UUID.PID@HOST``),
+    so a launch killed before it could release its claims is known to be gone."""
+    return f"{uuid.uuid4().hex}.{os.getpid()}@{socket.gethostname()}"
+
+
+def launch_gone(launch: str) -> bool:
+    """Whether ``launch`` was started on this host by a process that no longer runs (False when
+    that cannot be told: another host, or an id from before ids named their process)."""
+    name, at, host = launch.rpartition("@")
+    pid = name.rpartition(".")[2]
+    if not (at and host == socket.gethostname() and pid.isdigit()):
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
 
 
 def claim_size(free: int, most: int, workers: int) -> int:
@@ -251,8 +276,8 @@ class Store:
         seconds, the newest result's time, whether the run finished, and ``at_once``: how many
         processes (``--workers``, shards) were writing it over its newest results, or at least
         the number of a ``--workers`` launch that holds claims on examples still without a result
-        (a worker deep in a chunk of slow examples stores nothing for a long while); None: too
-        few results and no such claim."""
+        (a worker deep in a chunk of slow examples stores nothing for a long while) unless that
+        launch's process is known to be gone; None: too few results and no such claim."""
         tally: defaultdict[str, dict] = defaultdict(lambda: {"statuses": {}, "seconds": 0.0, "last_result_at": None})
         for run_id, status, count, seconds, last in self.conn.execute(
                 "SELECT run_id, status, COUNT(*), SUM(seconds), MAX(created_at) FROM results GROUP BY run_id, status"):
@@ -265,9 +290,12 @@ class Store:
                 "SELECT run_id, created_at, seconds FROM (SELECT run_id, created_at, seconds, ROW_NUMBER() OVER "
                 "(PARTITION BY run_id ORDER BY created_at DESC) AS newest FROM results) WHERE newest <= ?", (_PACE_WINDOW,)):
             recent[run_id].append((created_at, seconds or 0.0))
-        claiming = dict(self.conn.execute(
-            "SELECT run_id, MAX(workers) FROM claims c WHERE NOT EXISTS "
-            "(SELECT 1 FROM results r WHERE r.run_id = c.run_id AND r.example_id = c.example_id) GROUP BY run_id"))
+        claiming: dict[str, int] = {}
+        for run_id, launch, workers in self.conn.execute(
+                "SELECT run_id, launch, MAX(workers) FROM claims c WHERE NOT EXISTS "
+                "(SELECT 1 FROM results r WHERE r.run_id = c.run_id AND r.example_id = c.example_id) GROUP BY run_id, launch"):
+            if not launch_gone(launch):  # a killed launch's claims stay (it could not release them), its processes do not
+                claiming[run_id] = max(claiming.get(run_id, 0), workers)
         out = []
         for run in self.runs(kind):
             seen = [n for n in (_processes_at_once(recent[run["run_id"]]), claiming.get(run["run_id"])) if n]

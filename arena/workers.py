@@ -9,11 +9,10 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from typing import TYPE_CHECKING, Sequence
 
 from arena.progress import RunBar
-from arena.store import Store
+from arena.store import Store, new_launch
 
 if TYPE_CHECKING:  # arena.match is imported when a match runs, not by every CLI command that imports this module
     from arena.attack import Attacker
@@ -50,7 +49,7 @@ def attack_in_workers(argv: Sequence[str], workers: int, store: Store, run_id: s
     """
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
-    launch = uuid.uuid4().hex
+    launch = new_launch()
     logs = [tempfile.TemporaryFile() for _ in range(workers)]
     part = (lambda k: ["--claim", f"{launch}/{workers}"]) if claim else (lambda k: ["--shard", f"{k}/{workers}"])
     procs = [subprocess.Popen([sys.executable, "-m", "arena", *argv, *part(k), "--json"], env=env, stdout=subprocess.DEVNULL,

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
 import textwrap
+import uuid
 
 import numpy as np
 import pytest
@@ -12,7 +15,7 @@ import pytest
 from arena.classifier import CallableClassifier
 from arena.data import load_data
 from arena.evaluate import evaluate
-from arena.store import ExampleResult, Store
+from arena.store import ExampleResult, Store, launch_gone, new_launch
 
 CRASHING_EVAL = textwrap.dedent("""
     import os, signal, sys
@@ -137,6 +140,22 @@ def test_a_workers_launch_counts_its_processes_while_they_hold_claims(tmp_path):
         assert store.progress()[0]["at_once"] == 2  # both workers deep in a slow example, nothing stored yet
         store.add_results(run_id, [ExampleResult(int(i[1:]), i, 1, "text", "failed", seconds=600.0) for i in first + second])
         assert store.progress()[0]["at_once"] == 1  # the claims are all done: back to what the results say
+
+
+def test_claims_of_a_killed_launch_do_not_count_as_running_processes(tmp_path):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a launcher killed before it could release its claims
+    here = socket.gethostname()
+    dead, alive = f"{uuid.uuid4().hex}.{gone.pid}@{here}", new_launch()
+    assert launch_gone(dead) and not launch_gone(alive) and alive.endswith(f".{os.getpid()}@{here}")
+    assert not launch_gone("0123abcd") and not launch_gone(f"abc.{gone.pid}@another-host")  # cannot tell: counted
+    ids = [f"e{i}" for i in range(8)]
+    with Store(tmp_path / "s.db") as store:
+        run_id = store.start_run("match", "d", "toy", {"n": 8}, attacker="a")
+        store.claim(run_id, dead, ids, 1, workers=4)
+        assert store.progress()[0]["at_once"] is None
+        store.claim(run_id, alive, ids, 1, workers=2)
+        assert store.progress()[0]["at_once"] == 2
 
 
 def test_a_store_from_before_the_workers_column_gets_it(tmp_path):
