@@ -352,7 +352,42 @@ def cmd_runs(args: argparse.Namespace) -> int:
     with Store(existing_store(args.db)) as store:
         runs = store.progress(args.kind)
     print(json.dumps(runs) if args.json else render_progress(runs))
+    if not args.json and any(run["command"] and run["finished_at"] is None for run in runs):
+        print(f"\nan unfinished run goes on where it stopped with `arena resume RUN --db {args.db}` (RUN: its id, or enough of it)")
     return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    """`arena resume`: run again the `arena` command that last started an unfinished run, in the
+    folder it ran in; the run goes on from its stored results."""
+    import shlex
+
+    from arena.store import COMMAND_ENV, Store
+
+    with Store(existing_store(args.db)) as store:
+        run = store.run(store.find_run(args.run))
+    run_id, command = run["run_id"], run["command"]
+    if run["finished_at"] is not None:
+        print(f"run {run_id} finished on {time.strftime('%Y-%m-%d %H:%M', time.localtime(run['finished_at']))}: nothing to resume")
+        return 0
+    if command is None:
+        raise ValueError(f"run {run_id} records no command (it was started from Python, by a bench script, or by an older "
+                         "arena): run again what started it, and it resumes")
+    argv, cwd = command["argv"], command["cwd"]
+    if not Path(cwd).is_dir():
+        raise FileNotFoundError(f"run {run_id} was started in {cwd}, which is not there any more")
+    writes_to = Path(cwd, build_parser().parse_args(argv).db)
+    if writes_to.resolve() != Path(args.db).resolve():
+        raise ValueError(f"run {run_id} was started by a command that writes to {writes_to}, not {args.db} (a copied or "
+                         f"moved store): resume it there, or run its command again with --db {args.db}")
+    print(f"resuming run {run_id} in {cwd}: arena {shlex.join(argv)}", file=sys.stderr)
+    here = os.getcwd()
+    os.environ[COMMAND_ENV] = json.dumps(command)  # the resumed run keeps recording its own command
+    try:
+        os.chdir(cwd)
+        return main(argv)
+    finally:
+        os.chdir(here)
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -764,6 +799,11 @@ def build_parser() -> argparse.ArgumentParser:
     ru.add_argument("--json", action="store_true", help="one JSON list of runs (ids, names, n, done, statuses, seconds, times)")
     ru.set_defaults(func=cmd_runs)
 
+    re_ = commands.add_parser("resume", help="go on with an unfinished run: run again the arena command that started it")
+    re_.add_argument("run", help="the run's id (`arena runs` lists them), or enough of its start to tell it apart")
+    re_.add_argument("--db", default="arena.db", help="results store (SQLite file)")
+    re_.set_defaults(func=cmd_resume)
+
     sc = commands.add_parser("score", help="robustness report card for your classifier (markdown + PNG)")
     sc.add_argument("--classifier", required=True, help="module:function | file.py:function | HF id or folder | http://host:port/predict")
     sc.add_argument("--attackers", default="textfooler", help="comma-separated attackers (default: textfooler)")
@@ -802,9 +842,14 @@ def main(argv: list[str] | None = None) -> int:
     from arena.scorer import QueryBudgetExceeded
     from arena.workers import WorkerFailed
 
+    from arena.store import COMMAND_ENV
+
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv  # what --workers re-runs in its worker processes
+    launched_here = COMMAND_ENV not in os.environ  # else a --workers process, or `arena resume`: that command is the run's
+    if launched_here:
+        os.environ[COMMAND_ENV] = json.dumps({"argv": argv, "cwd": os.getcwd()})  # runs started now record it
     try:
         return args.func(args)
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
@@ -814,6 +859,9 @@ def main(argv: list[str] | None = None) -> int:
         # one line, also where a library's message runs over several (OSError: a path that cannot be read or written)
         print(f"arena {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
+    finally:
+        if launched_here:
+            del os.environ[COMMAND_ENV]
 
 
 if __name__ == "__main__":

@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS runs (
     config      TEXT NOT NULL,              -- JSON of everything that defines the run
     created_at  REAL NOT NULL,
     finished_at REAL,
-    summary     TEXT                        -- JSON, set when the run completes
+    summary     TEXT,                       -- JSON, set when the run completes
+    command     TEXT                        -- JSON {"argv", "cwd"}: the `arena` command that last started it (`arena resume`)
 );
 CREATE TABLE IF NOT EXISTS results (
     run_id         TEXT NOT NULL REFERENCES runs(run_id),
@@ -92,6 +93,10 @@ class ExampleResult:
 _JSON_FIELDS = ("original_proba", "perturbed_proba", "extra")
 _COLUMNS = [f.name for f in fields(ExampleResult)]
 _PACE_WINDOW = 40  # a run's newest results, which tell how many processes are writing it
+
+
+_ADDED_COLUMNS = (("claims", "workers", "INTEGER NOT NULL DEFAULT 1"), ("runs", "command", "TEXT"))
+COMMAND_ENV = "ARENA_COMMAND"  # JSON {"argv", "cwd"} of the `arena` command this process runs for (a worker: its launcher's)
 
 
 def new_launch() -> str:
@@ -167,8 +172,9 @@ class Store:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.executescript(SCHEMA)
-            if "workers" not in {row[1] for row in self.conn.execute("PRAGMA table_info(claims)")}:  # a store from before it
-                self.conn.execute("ALTER TABLE claims ADD COLUMN workers INTEGER NOT NULL DEFAULT 1")
+            for table, column, declaration in _ADDED_COLUMNS:  # a store from before they were added
+                if column not in {row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")}:
+                    self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise ValueError(f"--db {path}: cannot be opened as a results store (SQLite: {exc})") from None
@@ -184,13 +190,16 @@ class Store:
         self.close()
 
     def start_run(self, kind: str, defender: str, data: str, config: dict, attacker: str | None = None) -> str:
-        """Create the run if new; return its id either way (resume = same id)."""
+        """Create the run if new; return its id either way (resume = same id). Under the ``arena``
+        command line (``ARENA_COMMAND`` set) the run also records that command, for ``arena resume``."""
         full = {"kind": kind, "defender": defender, "attacker": attacker, "data": data, **config}
         run_id = run_id_for(full)
         self.conn.execute(
             "INSERT OR IGNORE INTO runs(run_id, kind, defender, attacker, data, config, created_at) VALUES (?,?,?,?,?,?,?)",
             (run_id, kind, defender, attacker, data, json.dumps(full, sort_keys=True, default=str), time.time()),
         )
+        if os.environ.get(COMMAND_ENV):  # started by the `arena` command line: remembered for `arena resume`
+            self.conn.execute("UPDATE runs SET command=? WHERE run_id=?", (os.environ[COMMAND_ENV], run_id))
         return run_id
 
     def done_ids(self, run_id: str) -> set[str]:
@@ -260,6 +269,17 @@ class Store:
         """Record the run's summary and completion time."""
         self.conn.execute("UPDATE runs SET finished_at=?, summary=? WHERE run_id=?", (time.time(), json.dumps(summary), run_id))
 
+    def find_run(self, prefix: str) -> str:
+        """The id of the one run whose id starts with ``prefix`` (the full id, or enough of it to
+        tell it apart), or a clear error."""
+        if not prefix:
+            raise ValueError("give a run id (`arena runs` lists them)")
+        ids = [row[0] for row in self.conn.execute("SELECT run_id FROM runs WHERE substr(run_id, 1, ?) = ?", (len(prefix), prefix))]
+        if len(ids) != 1:
+            raise ValueError(f"{self.path}: " + (f"no run id starts with {prefix!r} (`arena runs` lists them)" if not ids
+                                                 else f"{len(ids)} run ids start with {prefix!r}: {', '.join(sorted(ids))}"))
+        return ids[0]
+
     def run(self, run_id: str) -> dict | None:
         """A run's row as a dict (config and summary decoded), or None."""
         row = self.conn.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
@@ -268,6 +288,7 @@ class Store:
         out = dict(row)
         out["config"] = json.loads(out["config"])
         out["summary"] = json.loads(out["summary"]) if out["summary"] else None
+        out["command"] = json.loads(out["command"]) if out["command"] else None
         return out
 
     def progress(self, kind: str | None = None) -> list[dict]:
@@ -300,7 +321,7 @@ class Store:
         for run in self.runs(kind):
             seen = [n for n in (_processes_at_once(recent[run["run_id"]]), claiming.get(run["run_id"])) if n]
             entry = tally[run["run_id"]] | {"at_once": max(seen) if seen else None}
-            out.append({key: run[key] for key in ("run_id", "kind", "defender", "attacker", "data", "created_at", "finished_at")}
+            out.append({key: run[key] for key in ("run_id", "kind", "defender", "attacker", "data", "created_at", "finished_at", "command")}
                        | {"n": None if run["kind"] == "tournament" else run["config"].get("n"),
                           "done": sum(entry["statuses"].values()), **entry})
         return out

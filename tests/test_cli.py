@@ -153,6 +153,7 @@ def test_match_workers_split_the_run_and_report_its_whole_summary(tmp_path, caps
 
     with Store(tmp_path / "two.db") as store:  # the workers claimed examples as they went; the claims are gone
         assert store.conn.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
+        assert store.run(split["run_id"])["command"]["argv"] == ["match", *common, "--workers", "2", "--db", str(tmp_path / "two.db")]
     for key in ("run_id", "n", "succeeded", "failed", "skipped", "accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"):
         assert split[key] == single[key], key
 
@@ -227,3 +228,38 @@ def test_runs_share_the_time_left_among_the_processes_writing_a_run(tmp_path, ca
     assert json.loads(capsys.readouterr().out)[0]["at_once"] == 2
     assert main(["runs", "--db", db]) == 0
     assert "10 min (~2 at once)" in capsys.readouterr().out  # 12 left at 100 s, two at a time
+
+
+def test_resume_runs_the_command_that_started_an_unfinished_run(tmp_path, capsys, monkeypatch):
+    import shutil
+
+    from arena.store import COMMAND_ENV, Store
+
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    argv = ["eval", "--classifier", "test_classifier:keyword_probs", "--data", "builtin", "--n", "10", "--db", "r.db", "--json"]
+    assert main(argv) == 0 and COMMAND_ENV not in os.environ  # recorded while the command runs, not after
+    accuracy = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["accuracy"]
+    with Store(work / "r.db") as store:
+        (run,) = store.runs()
+        assert run["command"] == {"argv": argv, "cwd": str(work)}
+        store.conn.execute("DELETE FROM results WHERE idx >= 4")  # stopped after 4 of 10
+        store.conn.execute("UPDATE runs SET finished_at = NULL, summary = NULL")
+    assert main(["runs", "--db", "r.db"]) == 0 and "arena resume RUN --db r.db" in capsys.readouterr().out
+    monkeypatch.chdir(tmp_path)  # from anywhere: the command runs in the folder it was started in
+    assert main(["resume", run["run_id"][:5], "--db", str(work / "r.db")]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out.strip().splitlines()[-1])["accuracy"] == accuracy and f"resuming run {run['run_id']} in {work}" in err
+    assert os.getcwd() == str(tmp_path)
+    with Store(work / "r.db") as store:
+        assert len(store.results(run["run_id"])) == 10 and store.run(run["run_id"])["command"]["argv"] == argv
+    assert main(["resume", run["run_id"], "--db", str(work / "r.db")]) == 0 and "nothing to resume" in capsys.readouterr().out
+    for problem, db, run_id in (("no run id starts with 'ffff'", work / "r.db", "ffff"), ("writes to", tmp_path / "copy.db", run["run_id"])):
+        shutil.copy(work / "r.db", tmp_path / "copy.db")
+        with Store(tmp_path / "copy.db") as store:
+            store.conn.execute("UPDATE runs SET finished_at = NULL")
+        assert main(["resume", run_id, "--db", str(db)]) == 2 and problem in capsys.readouterr().err
+    with Store(tmp_path / "python.db") as store:  # started from Python: no command to run again
+        started = store.start_run("eval", "d", "builtin", {"n": 3})
+    assert main(["resume", started, "--db", str(tmp_path / "python.db")]) == 2 and "records no command" in capsys.readouterr().err
