@@ -366,10 +366,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     with Store(existing_store(args.db)) as store:
         run = store.run(store.find_run(args.run))
+        running = store.running_launches(run["run_id"])
     run_id, command = run["run_id"], run["command"]
     if run["finished_at"] is not None:
         print(f"run {run_id} finished on {time.strftime('%Y-%m-%d %H:%M', time.localtime(run['finished_at']))}: nothing to resume")
         return 0
+    if running:  # a second launch would attack the same examples again
+        raise ValueError(f"run {run_id} is being attacked right now (--workers launched by process "
+                         f"{', '.join(map(str, running))}); let it go on, or stop it first")
     if command is None:
         raise ValueError(f"run {run_id} records no command (it was started from Python, by a bench script, or by an older "
                          "arena): run again what started it, and it resumes")

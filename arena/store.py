@@ -105,20 +105,27 @@ def new_launch() -> str:
     return f"{uuid.uuid4().hex}.{os.getpid()}@{socket.gethostname()}"
 
 
-def launch_gone(launch: str) -> bool:
-    """Whether ``launch`` was started on this host by a process that no longer runs (False when
-    that cannot be told: another host, or an id from before ids named their process)."""
+def launch_pid(launch: str) -> int | None:
+    """The id of the process that started ``launch`` on this host (None: another host, or an id
+    from before ids named their process)."""
     name, at, host = launch.rpartition("@")
     pid = name.rpartition(".")[2]
-    if not (at and host == socket.gethostname() and pid.isdigit()):
-        return False
+    return int(pid) if at and host == socket.gethostname() and pid.isdigit() else None
+
+
+def launch_running(launch: str) -> bool | None:
+    """Whether the process that started ``launch`` on this host still runs; None when that cannot
+    be told (:func:`launch_pid`)."""
+    pid = launch_pid(launch)
+    if pid is None:
+        return None
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, someone else's
         return False
-    return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
 
 
 def claim_size(free: int, most: int, workers: int) -> int:
@@ -260,6 +267,14 @@ class Store:
                                   [(run_id, launch, example_id, now, workers) for example_id in chosen])
         return chosen
 
+    def running_launches(self, run_id: str) -> list[int]:
+        """The process ids of the ``--workers`` launches on this host that still run and hold claims
+        on examples of ``run_id`` without a result: the run is being attacked right now."""
+        launches = [row[0] for row in self.conn.execute(
+            "SELECT DISTINCT launch FROM claims c WHERE run_id=? AND NOT EXISTS "
+            "(SELECT 1 FROM results r WHERE r.run_id = c.run_id AND r.example_id = c.example_id)", (run_id,))]
+        return [launch_pid(launch) for launch in launches if launch_running(launch)]
+
     def release(self, launch: str) -> None:
         """Forget the claims of ``launch`` (its processes are done or stopped)."""
         with self.conn:
@@ -315,7 +330,7 @@ class Store:
         for run_id, launch, workers in self.conn.execute(
                 "SELECT run_id, launch, MAX(workers) FROM claims c WHERE NOT EXISTS "
                 "(SELECT 1 FROM results r WHERE r.run_id = c.run_id AND r.example_id = c.example_id) GROUP BY run_id, launch"):
-            if not launch_gone(launch):  # a killed launch's claims stay (it could not release them), its processes do not
+            if launch_running(launch) is not False:  # a killed launch's claims stay (it could not release them), its processes do not
                 claiming[run_id] = max(claiming.get(run_id, 0), workers)
         out = []
         for run in self.runs(kind):

@@ -233,7 +233,7 @@ def test_runs_share_the_time_left_among_the_processes_writing_a_run(tmp_path, ca
 def test_resume_runs_the_command_that_started_an_unfinished_run(tmp_path, capsys, monkeypatch):
     import shutil
 
-    from arena.store import COMMAND_ENV, Store
+    from arena.store import COMMAND_ENV, Store, new_launch
 
     work = tmp_path / "work"
     work.mkdir()
@@ -260,6 +260,11 @@ def test_resume_runs_the_command_that_started_an_unfinished_run(tmp_path, capsys
         with Store(tmp_path / "copy.db") as store:
             store.conn.execute("UPDATE runs SET finished_at = NULL")
         assert main(["resume", run_id, "--db", str(db)]) == 2 and problem in capsys.readouterr().err
+    with Store(work / "r.db") as store:  # a --workers launch of this process still holds an example
+        store.conn.execute("UPDATE runs SET finished_at = NULL")
+        store.claim(run["run_id"], new_launch(), ["an example not done yet"], 1, workers=2)
+    assert main(["resume", run["run_id"], "--db", str(work / "r.db")]) == 2
+    assert f"is being attacked right now (--workers launched by process {os.getpid()})" in capsys.readouterr().err
     with Store(tmp_path / "python.db") as store:  # started from Python: no command to run again
         started = store.start_run("eval", "d", "builtin", {"n": 3})
     assert main(["resume", started, "--db", str(tmp_path / "python.db")]) == 2 and "records no command" in capsys.readouterr().err

@@ -15,7 +15,7 @@ import pytest
 from arena.classifier import CallableClassifier
 from arena.data import load_data
 from arena.evaluate import evaluate
-from arena.store import ExampleResult, Store, launch_gone, new_launch
+from arena.store import ExampleResult, Store, launch_running, new_launch
 
 CRASHING_EVAL = textwrap.dedent("""
     import os, signal, sys
@@ -147,15 +147,15 @@ def test_claims_of_a_killed_launch_do_not_count_as_running_processes(tmp_path):
     gone.wait()  # a launcher killed before it could release its claims
     here = socket.gethostname()
     dead, alive = f"{uuid.uuid4().hex}.{gone.pid}@{here}", new_launch()
-    assert launch_gone(dead) and not launch_gone(alive) and alive.endswith(f".{os.getpid()}@{here}")
-    assert not launch_gone("0123abcd") and not launch_gone(f"abc.{gone.pid}@another-host")  # cannot tell: counted
+    assert launch_running(dead) is False and launch_running(alive) is True and alive.endswith(f".{os.getpid()}@{here}")
+    assert launch_running("0123abcd") is None and launch_running(f"abc.{gone.pid}@another-host") is None  # cannot tell: counted
     ids = [f"e{i}" for i in range(8)]
     with Store(tmp_path / "s.db") as store:
         run_id = store.start_run("match", "d", "toy", {"n": 8}, attacker="a")
         store.claim(run_id, dead, ids, 1, workers=4)
-        assert store.progress()[0]["at_once"] is None
+        assert store.progress()[0]["at_once"] is None and store.running_launches(run_id) == []
         store.claim(run_id, alive, ids, 1, workers=2)
-        assert store.progress()[0]["at_once"] == 2
+        assert store.progress()[0]["at_once"] == 2 and store.running_launches(run_id) == [os.getpid()]
 
 
 def test_a_store_from_before_the_workers_column_gets_it(tmp_path):
