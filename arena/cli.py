@@ -844,9 +844,8 @@ def main(argv: list[str] | None = None) -> int:
     from arena.data import DataError
     from arena.resources import ResourceMissing
     from arena.scorer import QueryBudgetExceeded
-    from arena.workers import WorkerFailed
-
     from arena.store import COMMAND_ENV
+    from arena.workers import WorkerFailed
 
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)

@@ -296,7 +296,7 @@ class Store:
         return ids[0]
 
     def run(self, run_id: str) -> dict | None:
-        """A run's row as a dict (config and summary decoded), or None."""
+        """A run's row as a dict (config, summary and command decoded), or None."""
         row = self.conn.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
         if row is None:
             return None
