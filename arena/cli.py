@@ -176,7 +176,7 @@ def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
     from arena.workers import run_match_in_workers, without_option
     from arena.zoo import build_attacker
 
-    workers, shard, claim = getattr(args, "workers", 1), getattr(args, "shard", None), getattr(args, "claim", None)
+    workers, shard, claim = args.workers, args.shard, args.claim  # both callers (match, premade) take the worker options
     if workers > 1 and (shard is not None or claim is not None):
         raise ValueError("--workers N takes no --shard (it splits the run itself)")
     data = load_data_from_args(args, n=args.n, seed=args.seed)

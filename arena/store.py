@@ -267,13 +267,17 @@ class Store:
                                   [(run_id, launch, example_id, now, workers) for example_id in chosen])
         return chosen
 
+    def _open_claims(self) -> list[tuple[str, str, int]]:
+        """(run, launch, the launch's number of processes) of each launch holding claims on
+        examples that have no result yet."""
+        return self.conn.execute(
+            "SELECT run_id, launch, MAX(workers) FROM claims c WHERE NOT EXISTS "
+            "(SELECT 1 FROM results r WHERE r.run_id = c.run_id AND r.example_id = c.example_id) GROUP BY run_id, launch").fetchall()
+
     def running_launches(self, run_id: str) -> list[int]:
         """The process ids of the ``--workers`` launches on this host that still run and hold claims
         on examples of ``run_id`` without a result: the run is being attacked right now."""
-        launches = [row[0] for row in self.conn.execute(
-            "SELECT DISTINCT launch FROM claims c WHERE run_id=? AND NOT EXISTS "
-            "(SELECT 1 FROM results r WHERE r.run_id = c.run_id AND r.example_id = c.example_id)", (run_id,))]
-        return [launch_pid(launch) for launch in launches if launch_running(launch)]
+        return [launch_pid(launch) for run, launch, _ in self._open_claims() if run == run_id and launch_running(launch)]
 
     def release(self, launch: str) -> None:
         """Forget the claims of ``launch`` (its processes are done or stopped)."""
@@ -327,9 +331,7 @@ class Store:
                 "(PARTITION BY run_id ORDER BY created_at DESC) AS newest FROM results) WHERE newest <= ?", (_PACE_WINDOW,)):
             recent[run_id].append((created_at, seconds or 0.0))
         claiming: dict[str, int] = {}
-        for run_id, launch, workers in self.conn.execute(
-                "SELECT run_id, launch, MAX(workers) FROM claims c WHERE NOT EXISTS "
-                "(SELECT 1 FROM results r WHERE r.run_id = c.run_id AND r.example_id = c.example_id) GROUP BY run_id, launch"):
+        for run_id, launch, workers in self._open_claims():
             if launch_running(launch) is not False:  # a killed launch's claims stay (it could not release them), its processes do not
                 claiming[run_id] = max(claiming.get(run_id, 0), workers)
         out = []
