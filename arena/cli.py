@@ -21,6 +21,14 @@ def positive_int(value: str) -> int:
     return number
 
 
+def run_ids(value: str) -> list[str]:
+    """Comma-separated run ids (or starts of them), at least one."""
+    ids = [run for run in _split(value) or [] if run]
+    if not ids:
+        raise argparse.ArgumentTypeError("give at least one run id (`arena runs` lists them)")
+    return ids
+
+
 def unit_fraction(value: str) -> float:
     """argparse type of a threshold in [0, 1]."""
     number = float(value)
@@ -401,7 +409,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     added = {}
     with Store(args.db) as store:
         for source in args.sources:
-            added[source] = store.merge(source)
+            added[source] = store.merge(source, args.runs)
     if args.json:
         print(json.dumps(added))
     else:
@@ -794,6 +802,8 @@ def build_parser() -> argparse.ArgumentParser:
     me = commands.add_parser("merge", help="copy the runs and results of other stores into --db (a run split over machines with --shard)")
     me.add_argument("sources", nargs="+", metavar="SOURCE.db", help="results stores to copy from (left unchanged)")
     me.add_argument("--db", default="arena.db", help="results store to copy into (SQLite file; created if missing)")
+    me.add_argument("--runs", type=run_ids, metavar="ID[,ID...]",
+                    help="copy only these runs (ids as `arena runs` shows them, or unique starts of them; each must be in every source)")
     me.add_argument("--json", action="store_true", help="one JSON object: runs and results added per source")
     me.set_defaults(func=cmd_merge)
 

@@ -155,6 +155,18 @@ def _processes_at_once(newest: list[tuple[float, float]]) -> int | None:
     return max(1, round(sum(seconds for _, seconds in batches) / busy))
 
 
+def pick_run(ids: Sequence[str], prefix: str, where: str | Path) -> str:
+    """The one of the run ids ``ids`` (those of store ``where``) that starts with ``prefix`` (the
+    full id, or enough of it to tell it apart), or a clear error."""
+    if not prefix:
+        raise ValueError("give a run id (`arena runs` lists them)")
+    found = [run_id for run_id in ids if run_id.startswith(prefix)]
+    if len(found) != 1:
+        raise ValueError(f"{where}: " + (f"no run id starts with {prefix!r} (`arena runs` lists them)" if not found
+                                         else f"{len(found)} run ids start with {prefix!r}: {', '.join(sorted(found))}"))
+    return found[0]
+
+
 def run_id_for(config: dict) -> str:
     """Stable id of a run: a hash of its configuration (same command -> same run)."""
     blob = json.dumps(config, sort_keys=True, default=str)
@@ -291,13 +303,7 @@ class Store:
     def find_run(self, prefix: str) -> str:
         """The id of the one run whose id starts with ``prefix`` (the full id, or enough of it to
         tell it apart), or a clear error."""
-        if not prefix:
-            raise ValueError("give a run id (`arena runs` lists them)")
-        ids = [row[0] for row in self.conn.execute("SELECT run_id FROM runs WHERE substr(run_id, 1, ?) = ?", (len(prefix), prefix))]
-        if len(ids) != 1:
-            raise ValueError(f"{self.path}: " + (f"no run id starts with {prefix!r} (`arena runs` lists them)" if not ids
-                                                 else f"{len(ids)} run ids start with {prefix!r}: {', '.join(sorted(ids))}"))
-        return ids[0]
+        return pick_run([row[0] for row in self.conn.execute("SELECT run_id FROM runs")], prefix, self.path)
 
     def run(self, run_id: str) -> dict | None:
         """A run's row as a dict (config, summary and command decoded), or None."""
@@ -343,10 +349,11 @@ class Store:
                           "done": sum(entry["statuses"].values()), **entry})
         return out
 
-    def merge(self, other: str | Path) -> dict[str, int]:
+    def merge(self, other: str | Path, runs: Sequence[str] | None = None) -> dict[str, int]:
         """Copy another store's runs and results into this one (one run split over machines with
-        ``arena match --shard``): a result already here is kept, not duplicated (same run id, same
-        configuration); a run finished there is marked finished here. Returns the counts added."""
+        ``arena match --shard``; ``runs``: only these runs, by id or a unique start of one): a result
+        already here is kept, not duplicated (same run id, same configuration); a run finished there
+        is marked finished here. Returns the counts added."""
         path = Path(other)
         if not path.is_file():
             raise FileNotFoundError(f"{other}: no such results store")
@@ -358,21 +365,25 @@ class Store:
             tables = {row[0] for row in source.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if not {"runs", "results"} <= tables:
                 raise ValueError(f"{other}: not a results store (no runs/results tables)")
-            runs = [dict(row) for row in source.execute("SELECT * FROM runs")]
+            stored = [dict(row) for row in source.execute("SELECT * FROM runs")]
             results = [tuple(row) for row in source.execute(f"SELECT run_id, {', '.join(_COLUMNS)}, created_at FROM results")]
         except sqlite3.DatabaseError as exc:
             raise ValueError(f"{other}: cannot be read as a results store (SQLite: {exc})") from None
         finally:
             source.close()
+        if runs is not None:
+            chosen = {pick_run([run["run_id"] for run in stored], prefix, other) for prefix in runs}
+            stored = [run for run in stored if run["run_id"] in chosen]
+            results = [row for row in results if row[0] in chosen]
         run_columns = ("run_id", "kind", "defender", "attacker", "data", "config", "created_at", "finished_at", "summary")
         with self.conn:
             self.conn.execute("BEGIN")
             before = self.conn.total_changes
             self.conn.executemany(f"INSERT OR IGNORE INTO runs({', '.join(run_columns)}) VALUES ({','.join('?' * len(run_columns))})",
-                                  [tuple(run[c] for c in run_columns) for run in runs])
+                                  [tuple(run[c] for c in run_columns) for run in stored])
             added_runs = self.conn.total_changes - before
             self.conn.executemany("UPDATE runs SET finished_at=?, summary=? WHERE run_id=? AND finished_at IS NULL",
-                                  [(run["finished_at"], run["summary"], run["run_id"]) for run in runs if run["finished_at"] is not None])
+                                  [(run["finished_at"], run["summary"], run["run_id"]) for run in stored if run["finished_at"] is not None])
             before = self.conn.total_changes
             self.conn.executemany(f"INSERT OR IGNORE INTO results(run_id, {', '.join(_COLUMNS)}, created_at) "
                                   f"VALUES ({','.join('?' * (len(_COLUMNS) + 2))})", results)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from arena.cli import build_parser, main
+from arena.store import Store
 
 
 def test_help_lists_commands(capsys):
@@ -130,6 +131,19 @@ def test_match_shard_and_merge_from_the_command_line(tmp_path, capsys):
     assert main(["match", *common, "--db", str(tmp_path / "a.db")]) == 0
     whole = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert (whole["run_id"], whole["n"], whole["resumed"], whole["complete"]) == (half["run_id"], 6, 6, True)
+    with Store(tmp_path / "b.db") as store:  # a second run in b: --runs copies only the one named
+        other = store.start_run("eval", "plain", "builtin", {"n": 1})
+    assert main(["merge", str(tmp_path / "b.db"), "--db", str(tmp_path / "c.db"), "--runs", half["run_id"][:6], "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {str(tmp_path / "b.db"): {"runs": 1, "results": 3}}
+    with Store(tmp_path / "c.db") as store:
+        assert [run["run_id"] for run in store.runs()] == [half["run_id"]]
+    assert main(["merge", str(tmp_path / "b.db"), "--db", str(tmp_path / "c.db"), "--runs", "zz"]) == 2
+    assert "no run id starts with 'zz'" in capsys.readouterr().err
+    assert main(["merge", str(tmp_path / "b.db"), "--db", str(tmp_path / "c.db"), "--runs", other]) == 0
+    assert "1 new runs, 0 new results" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["merge", str(tmp_path / "b.db"), "--runs", ","])
+    assert "at least one run id" in capsys.readouterr().err
     assert main(["merge", str(tmp_path / "none.db"), "--db", str(tmp_path / "a.db")]) == 2
     assert "no such results store" in capsys.readouterr().err
     (tmp_path / "notes.txt").write_text("not a database")
