@@ -221,21 +221,20 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
                       "premade_n": len(premade)}
         if row in kept_cost:
             table[row].update({key: kept_cost[row][key] for key in ("ms_per_example", "cost_ratio")})
-        else:
+        if row not in kept_cost or row == "plain":  # plain always: the base of the rows timed here
             timed[row] = inference_seconds(defender, timing_texts, repeats=args.cost_repeats)
-    if set(timed) - {"plain"}:
-        # new rows are timed against plain timed here, on this machine, before and after them, the
-        # faster pass counting: a base inflated by a passing load would deflate every ratio (a FACT
-        # row, plain's architecture, read 0.72x once); a kept plain row keeps its own figures
-        base = min(timed.pop("plain", None) or inference_seconds(plain, timing_texts, repeats=args.cost_repeats),
-                   inference_seconds(plain, timing_texts, repeats=args.cost_repeats))
-        if "plain" in kept_cost:  # the base of these rows' ratios is not the table's plain timing
-            for row in timed:
-                table[row]["plain_ms_per_example"] = round(1000 * base, 1)
-        else:
-            timed["plain"] = base
-    for row, seconds in timed.items():
-        table[row].update(ms_per_example=round(1000 * seconds, 1), cost_ratio=round(seconds / base, 2))
+    fresh = [row for row in timed if row != "plain"]
+    if fresh:
+        # plain is timed again after the other rows, on this machine, the faster pass counting: a
+        # base inflated by a passing load would deflate every ratio (a FACT row, plain's
+        # architecture, read 0.72x once)
+        timed["plain"] = min(timed["plain"], inference_seconds(plain, timing_texts, repeats=args.cost_repeats))
+    base = timed.pop("plain")
+    if "plain" not in kept_cost:
+        table["plain"].update(ms_per_example=round(1000 * base, 1), cost_ratio=1.0)
+    for row in fresh:  # against a kept plain (another run, maybe another machine), the base is named
+        table[row].update(ms_per_example=round(1000 * timed[row], 1), cost_ratio=round(timed[row] / base, 2),
+                          **({"plain_ms_per_example": round(1000 * base, 1)} if "plain" in kept_cost else {}))
     return table
 
 
