@@ -366,15 +366,16 @@ class Store:
             if not {"runs", "results"} <= tables:
                 raise ValueError(f"{other}: not a results store (no runs/results tables)")
             stored = [dict(row) for row in source.execute("SELECT * FROM runs")]
-            results = [tuple(row) for row in source.execute(f"SELECT run_id, {', '.join(_COLUMNS)}, created_at FROM results")]
+            query, chosen = f"SELECT run_id, {', '.join(_COLUMNS)}, created_at FROM results", []
+            if runs is not None:  # only the chosen runs' results are read
+                chosen = sorted({pick_run([run["run_id"] for run in stored], prefix, other) for prefix in runs})
+                stored = [run for run in stored if run["run_id"] in chosen]
+                query += f" WHERE run_id IN ({','.join('?' * len(chosen))})"
+            results = [tuple(row) for row in source.execute(query, chosen)]
         except sqlite3.DatabaseError as exc:
             raise ValueError(f"{other}: cannot be read as a results store (SQLite: {exc})") from None
         finally:
             source.close()
-        if runs is not None:
-            chosen = {pick_run([run["run_id"] for run in stored], prefix, other) for prefix in runs}
-            stored = [run for run in stored if run["run_id"] in chosen]
-            results = [row for row in results if row[0] in chosen]
         run_columns = ("run_id", "kind", "defender", "attacker", "data", "config", "created_at", "finished_at", "summary")
         with self.conn:
             self.conn.execute("BEGIN")
