@@ -79,6 +79,9 @@ class SwitchConfig:
             raise ValueError("SWITCH method must be 'filter' or 'rank'")
         if self.similarity_window < 0:
             raise ValueError("SWITCH similarity_window must be 0 (whole texts) or a number of words")
+        if not self.use_similarity and (self.similarity_window or self.method == "rank"):
+            setting = f"similarity_window={self.similarity_window}" if self.similarity_window else "method=rank"
+            raise ValueError(f"SWITCH {setting} acts through the similarity check, which is off: add use_similarity=true")
 
 
 def require_hf(classifier, what: str) -> HFClassifier:

@@ -342,19 +342,22 @@ def test_registry_settings(tiny_model_dir, tmp_path):
     assert defender_name("five?std=8.14", "default", seed=1) == "five[default]?std=8.14#seed1"
     table = tmp_path / "neighbours.json"
     table.write_text('{"movie": ["film"]}')
-    fuse = build_defender("fuse?use_similarity=false&perturb_words=2&similarity_window=15", tiny_model_dir, synonyms=f"neighbors:{table}", device="cpu")
-    assert fuse.switch.similarity is None and (fuse.switch.config.perturb_words, fuse.switch.config.similarity_window) == (2, 15)
+    fuse = build_defender("fuse?perturb_words=2", tiny_model_dir, synonyms=f"neighbors:{table}", device="cpu")
+    assert fuse.switch.similarity is None and not fuse.switch.config.use_similarity  # FuSE's default: no check, no encoder loaded
+    assert (fuse.switch.config.perturb_words, fuse.switch.config.total_alternatives) == (2, 12)
     assert defender_name("fuse?perturb_words=2", "default") == "fuse[default]?perturb_words=2@auto#seed0"
     for spec, error in (("five?sdt=2", "unknown setting 'sdt=2'; known: embeddings=1, std=2.29"), ("five?samples=many", "samples='many' is not a whole number"),
                         ("five?combination=median", "combination must be one of logits, vote"), ("five?std=0", "std > 0"),
                         ("plain?std=2", "only fuse and five take"), ("fuse?match_pos=maybe", "must be true or false"),
-                        ("fuse?use_similarity=false&similarity_window=-1", "similarity_window must be 0"),
-                        ("fuse?use_similarity=false&method=best", "must be 'filter' or 'rank'"),
-                        ("fuse?use_similarity=false&total_alternatives=0&leave_alone=-1",
+                        ("fuse?use_similarity=true&similarity_window=-1", "similarity_window must be 0"),
+                        ("fuse?method=best", "must be 'filter' or 'rank'"),
+                        ("fuse?similarity_window=15", "similarity_window=15 acts through the similarity check, which is off: add use_similarity=true"),
+                        ("fuse?method=rank", "method=rank acts through the similarity check, which is off: add use_similarity=true"),
+                        ("fuse?total_alternatives=0&leave_alone=-1",
                          "SWITCH needs total_alternatives >= 1 (got 0), leave_alone >= 0 (got -1)")):
         with pytest.raises(ValueError, match=re.escape(error)):
             build_defender(spec, tiny_model_dir, device="cpu")
-    for spec, name in (("five", "FIVE"), ("fuse?use_similarity=false", "FuSE")):  # not at the first prediction
+    for spec, name in (("five", "FIVE"), ("fuse", "FuSE")):  # not at the first prediction
         with pytest.raises(ValueError, match=re.escape(f"{name} needs a seed that is an integer >= 0 (--defense-seed; got -3)")):
             build_defender(spec, tiny_model_dir, seed=-3, device="cpu")
 

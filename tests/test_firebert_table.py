@@ -107,3 +107,24 @@ def test_kept_rows_may_name_the_synonym_table_relative_or_absolute(tmp_path, mon
     assert list(kept) == ["plain", "five"]
     with pytest.raises(SystemExit, match="run every row"):
         table.keep_rows({"plain": PLAIN}, {"plain": PLAIN}, {**SETTINGS, "synonyms": "neighbors:y.json"}, SETTINGS)
+
+
+def test_bar_checks_count_the_searched_five_setting_and_flag_what_is_missing_or_missed(tmp_path, monkeypatch):
+    monkeypatch.setattr(table, "RESULTS", tmp_path)
+    (tmp_path / "five_search_toy.json").write_text('{"best": "five?std=0.1"}')  # no FIVE(FACT) search on toy
+    attacked = {"x_plain_ci95": [1.5, 2.9], "queries": 33.0, "cost_ratio": 9.0}
+    result = {"plain": {"clean": 0.8, "queries": 30.0, "cost_ratio": 1.0}, "fact": {"clean": 0.78, "premade": 0.65},
+              "five": {**attacked, "x_plain": 1.2}, "five?std=0.1": {**attacked, "x_plain": 2.1}, "fuse": {"cost_ratio": 16.0}}
+    checks = {(bar, row): (measured, met) for bar, row, measured, met in table.bar_checks(result, "toy")}
+    assert checks[("FACT clean accuracy >= 97% of plain's", "fact")] == ("97.5% of plain's", True)
+    assert checks[("FACT accuracy on pre-made adversarials >= 0.6", "fact")] == ("0.650", True)
+    assert checks[("FIVE under attack >= 2x plain's", "five?std=0.1")] == ("2.10x plain, 95% CI 1.50-2.90", True)
+    assert checks[("the attacker needs more queries against FIVE", "five?std=0.1")] == ("33.0 vs plain's 30.0", True)
+    assert checks[("FIVE(FACT) under attack >= 2x plain's", "five+fact")] == ("not measured", None)
+    assert checks[("FuSE inference cost <= 15x plain's", "fuse")] == ("16.0x", False)
+    assert table.counted_row(result, "other", "five") == "five"  # no search for that data set: the defaults' row
+    columns = dict.fromkeys(("clean", "premade", "under_attack", "queries", "perturbed_pct", "cost_ratio"))
+    rendered = table.render({"toy": {row: {**columns, **values, "premade_n": 3} for row, values in result.items()}}).splitlines()
+    assert "| FuSE inference cost <= 15x plain's | fuse | 16.0x | no |" in rendered
+    assert "| FuSE(FACT) inference cost <= 15x plain's | fuse+fact | not measured | - |" in rendered
+    assert [line.split(" |")[0] for line in rendered[4:9]] == ["| plain", "| fuse", "| five", "| fact", "| five?std=0.1"]  # defaults first
