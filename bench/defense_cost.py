@@ -9,7 +9,7 @@ of 32 after one warm-up batch, similarity cache emptied: every candidate is embe
 attack), one pass each (plain: the fastest of three).
 
     python bench/defense_cost.py --data ../shared/data/textfooler/imdb --n 32 \\
-        --defenders 'fuse,fuse?use_similarity=false,five' [--precision fp32] [--json]
+        --defenders 'fuse?use_similarity=true,fuse,five' [--precision fp32] [--json]
 
 With ``--json`` the last line is one JSON object
 ``{"data", "n", "plain": {"seconds_per_example"}, "<defender>": {"seconds_per_example", "cost_ratio",
@@ -81,7 +81,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=str(SHARED / "textfooler" / "imdb"))
     parser.add_argument("--n", type=int, default=32)
-    parser.add_argument("--defenders", default="fuse,fuse?use_similarity=false,five", help="comma-separated defender specs")
+    parser.add_argument("--defenders", default="fuse?use_similarity=true,fuse,five", help="comma-separated defender specs")
     parser.add_argument("--synonyms", default=f"neighbors:{SHARED / 'synonyms' / 'counterfitted_neighbors.json'}")
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--precision", default="auto", choices=PRECISIONS)
