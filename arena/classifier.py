@@ -231,15 +231,17 @@ class HFClassifier:
         return f"HFClassifier({self.name!r}, labels={self.labels}, device={self.device})"
 
 
-def numerics(classifier) -> dict[str, object]:
-    """What of a model-backed classifier's arithmetic a stored run is told apart by: reduced
+def run_identity(classifier) -> dict[str, object]:
+    """What a stored run is told apart by besides its names: a model-backed classifier's reduced
     precision (``{"precision": "bf16"}``, also when ``auto`` picked it on a GPU) and a max_length
-    other than 256 after capping to the model's. Empty for fp32 at 256 and for black boxes, so runs
-    stored before these were recorded keep their ids. A defense is read through its ``base``."""
+    other than 256 after capping to the model's, and what a defense reports of itself
+    (``stored_identity()``: FuSE without its similarity check, the default that ``fuse`` has meant
+    only since 2026-12-05). Empty for fp32 at 256 and for black boxes, so runs stored before these
+    were recorded keep their ids. A defense's model is read through its ``base``."""
+    out: dict[str, object] = dict(getattr(classifier, "stored_identity", dict)())
     model = getattr(classifier, "base", classifier)
     if not isinstance(model, HFClassifier):
-        return {}
-    out: dict[str, object] = {}
+        return out
     if model.autocast is not None:
         out["precision"] = {torch.bfloat16: "bf16", torch.float16: "fp16"}[model.autocast]
     if model.max_length != STORED_MAX_LENGTH:

@@ -5,7 +5,7 @@ import time
 
 from tqdm.auto import tqdm
 
-from arena.classifier import Classifier, numerics
+from arena.classifier import Classifier, run_identity
 from arena.data import LabelledData, align_labels
 from arena.metrics import accuracy, examples_per_second, per_class_accuracy
 from arena.scorer import Scorer
@@ -30,7 +30,7 @@ def evaluate(
     and it is the attack's original prediction.
     """
     data = align_labels(data, classifier.labels)
-    config = {"fingerprint": data.fingerprint, "n": len(data), **numerics(classifier)}
+    config = {"fingerprint": data.fingerprint, "n": len(data), **run_identity(classifier)}
     if getattr(classifier, "keyed_randomness", False):
         config["streams"] = "per-example"  # runs stored before 2026-12-04 drew from one shared stream
     run_id = store.start_run("eval", classifier_name, data_name, config)

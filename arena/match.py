@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from arena.attack import Attacker
-from arena.classifier import Classifier, numerics
+from arena.classifier import Classifier, run_identity
 from arena.data import Example, LabelledData, align_labels
 from arena.metrics import attack_summary
 from arena.progress import RunBar
@@ -18,7 +18,7 @@ def start_match(defender: Classifier, data: LabelledData, store: Store, *, defen
     """The id of the match run these settings name (what :func:`run_match` resumes), created in
     the store if new."""
     data = align_labels(data, defender.labels)
-    run_config = {"fingerprint": data.fingerprint, "n": len(data), "query_budget": query_budget, **(config or {}), **numerics(defender)}
+    run_config = {"fingerprint": data.fingerprint, "n": len(data), "query_budget": query_budget, **(config or {}), **run_identity(defender)}
     return store.start_run("match", defender_name, data_name, run_config, attacker=attacker_name)
 
 

@@ -62,6 +62,11 @@ class FuSE(GroupEnsemble):
         return [np.vstack([original, *(scored[row_of[alt]] for alt in alts)])
                 for original, alts in zip(importance.logits, groups)]
 
+    def stored_identity(self) -> dict[str, bool]:
+        """What a stored run records of this FuSE beyond its name: that the similarity check is off
+        (so a run of ``fuse`` made before 2026-12-05, with the check, is never resumed without it)."""
+        return {} if self.switch.similarity is not None else {"similarity_check": False}
+
     def clear_cache(self) -> None:
         """Forget the similarity check's cached embeddings (timing: every text is new in an attack)."""
         if self.switch.similarity is not None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from arena.classifier import CallableClassifier, ClassifierError, HFClassifier
+from arena.classifier import CallableClassifier, ClassifierError, HFClassifier, run_identity
 from arena.data import Example, LabelledData
 from arena.evaluate import evaluate
 from arena.scorer import Scorer
@@ -334,6 +334,17 @@ def test_packaged_fact_hardens_the_default_classifier():
     probs = fact.predict_proba(texts)
     assert (probs.argmax(1) == np.array([ex.label for ex in data])).mean() >= 0.85
     assert not np.allclose(probs, plain.predict_proba(texts), atol=1e-3)  # its own weights, not the default's
+
+
+def test_fuse_without_its_similarity_check_is_stored_apart_from_fuse_with_it(tiny_classifier, tmp_path):
+    """``fuse`` meant the check until 2026-12-05: a run made then never resumes under today's default."""
+    off = FuSE(tiny_classifier, TABLE, None, FakeTagger(), SwitchConfig(use_similarity=False))
+    on = FuSE(tiny_classifier, TABLE, TableSimilarity(), FakeTagger(), SwitchConfig())
+    assert run_identity(off) == {"similarity_check": False} and run_identity(on) == {}
+    data = LabelledData([Example("a good movie", 1, None, "e0")], tiny_classifier.labels, "toy")
+    with Store(tmp_path / "s.db") as store:
+        ids = {evaluate(fuse, data, store, classifier_name="fuse", data_name="toy", progress=False)["run_id"] for fuse in (off, on)}
+    assert len(ids) == 2
 
 
 def test_registry_settings(tiny_model_dir, tmp_path):

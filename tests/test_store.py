@@ -88,7 +88,7 @@ def test_evaluate_resumes_without_duplicates(tmp_path):
 def test_precision_and_max_length_name_their_own_runs(tmp_path, tiny_classifier):
     """A bf16 (or fp16, or ``auto`` on a GPU) or shorter-input evaluation never resumes an fp32 one;
     fp32 at 256 tokens keeps the id runs had before these were recorded; a defense reads its base."""
-    from arena.classifier import HFClassifier, numerics
+    from arena.classifier import HFClassifier, run_identity
     from arena.store import run_id_for
     from defenses.five import FIVE
 
@@ -104,9 +104,9 @@ def test_precision_and_max_length_name_their_own_runs(tmp_path, tiny_classifier)
         assert len({run["run_id"] for run in runs.values()}) == 3 and all(run["resumed"] == 0 for run in runs.values())
         legacy = {"kind": "eval", "defender": "tiny", "attacker": None, "data": "builtin?n=4", "fingerprint": data.fingerprint, "n": 4}
         assert runs["fp32"]["run_id"] == run_id_for(legacy)
-    assert numerics(variants["bf16"]) == {"precision": "bf16"} and numerics(variants["short"]) == {"max_length": 64}
-    assert numerics(FIVE(variants["bf16"], samples=2)) == {"precision": "bf16"}
-    assert numerics(CallableClassifier(lambda texts: np.ones((len(texts), 2)), ["a", "b"])) == {}
+    assert run_identity(variants["bf16"]) == {"precision": "bf16"} and run_identity(variants["short"]) == {"max_length": 64}
+    assert run_identity(FIVE(variants["bf16"], samples=2)) == {"precision": "bf16"}
+    assert run_identity(CallableClassifier(lambda texts: np.ones((len(texts), 2)), ["a", "b"])) == {}
 
 
 def test_a_file_that_is_not_a_store_gets_a_clear_error(tmp_path):
