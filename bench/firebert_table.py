@@ -221,7 +221,7 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
                       "queries": attack["avg_queries"], "perturbed_pct": attack["avg_perturbed_words_pct"], **partial,
                       "premade_n": len(premade)}
         if row in kept_cost:
-            table[row].update({key: kept_cost[row][key] for key in ("ms_per_example", "cost_ratio")})
+            table[row].update({key: kept_cost[row][key] for key in ("ms_per_example", "cost_ratio", "plain_ms_per_example") if key in kept_cost[row]})
         if row not in kept_cost or row == "plain":  # plain always: the base of the rows timed here
             timed[row] = inference_seconds(defender, timing_texts, repeats=args.cost_repeats)
     fresh = [row for row in timed if row != "plain"]
