@@ -8,7 +8,7 @@ Defaults: the paper's best IMDB settings (3 words, 10 candidates, POS on, multip
 filter, 12 samples, logit averaging), without SWITCH's similarity check (``use_similarity=true``
 turns it on: with MiniLM standing in for the paper's USE it doubles FuSE's cost, 17x plain
 against 9x, and rejected 3 % of the candidates on MR sentences and none on IMDB reviews, so that
-no measured accuracy moved; docs/firebert.md, "FuSE's similarity check"). Stochastic (seeded):
+no measured accuracy moved; docs/firebert.md, "Three choices"). Stochastic (seeded):
 never served from a Scorer cache; in an attack each query draws from its own stream
 (:class:`defenses.ensemble.GroupEnsemble`).
 """
