@@ -52,7 +52,6 @@ from policies.lm import PolicyTask, read_policy  # noqa: E402
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from arena.similarity import SentenceSimilarity
     from attackers.pos import PosTagger
     from policies.lm import PolicyLM
     from policies.tasks import ClassifierReward
@@ -248,11 +247,11 @@ class Models:
 
 
 def hardened_defenders(base: Classifier, fact: Classifier | None, synonyms: SynonymSource,
-                       similarity: SentenceSimilarity | None, pos: PosTagger | None) -> dict[str, Classifier]:
+                       pos: PosTagger | None) -> dict[str, Classifier]:
     """The defenders the app shows: ``plain`` (``base``) with ``FuSE`` and ``FIVE`` around it and, given a
     FACT-tuned classifier, ``FACT`` with ``FuSE(FACT)`` and ``FIVE(FACT)`` around that (the registry's
     ``plain, fuse, five, fact, fuse+fact, five+fact``). FuSE and FIVE need an HF model: a black-box one
-    gets no wrappers (a warning says so)."""
+    gets no wrappers (a warning says so). FuSE runs at its defaults, without the similarity check."""
     from defenses.five import FIVE
     from defenses.fuse import FuSE
 
@@ -263,7 +262,7 @@ def hardened_defenders(base: Classifier, fact: Classifier | None, synonyms: Syno
         defenders[name] = model
         suffix = "" if name == "plain" else f"({name})"
         if isinstance(model, HFClassifier):
-            defenders[f"FuSE{suffix}"] = FuSE(model, synonyms, similarity, pos)
+            defenders[f"FuSE{suffix}"] = FuSE(model, synonyms, None, pos)
             defenders[f"FIVE{suffix}"] = FIVE(model)
         else:
             logger.warning("FuSE and FIVE need an HF model; %s (%r) is a black box: no FuSE/FIVE around it", name, getattr(model, "name", model))
@@ -276,7 +275,7 @@ def load_models(classifier: str = "default", *, fact: str | None = None, synonym
 
     The defenders are :func:`hardened_defenders` of the base and, when ``fact`` names a folder, of
     the FACT-tuned classifier there.
-    Similarity model, POS tagger and synonyms are shared by FuSE and the attackers.
+    POS tagger and synonyms are shared by FuSE and the attackers; the similarity model serves the attackers.
     ``rl_attacker`` (an attacker policy folder) adds the RL policy attacker (built on first use),
     ``generator`` (a generator policy folder) the Generate tab with the judge its task names;
     both folders are checked before anything loads.
@@ -294,7 +293,7 @@ def load_models(classifier: str = "default", *, fact: str | None = None, synonym
     source = load_synonyms(synonyms)
     similarity = SentenceSimilarity(device=device)
     pos = PosTagger()
-    defenders = hardened_defenders(base, load_classifier(fact, device=device) if fact else None, source, similarity, pos)
+    defenders = hardened_defenders(base, load_classifier(fact, device=device) if fact else None, source, pos)
 
     def textattack(recipe: str) -> Callable[[], Attacker]:
         def build() -> Attacker:

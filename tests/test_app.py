@@ -118,7 +118,7 @@ def test_defend_shows_members_of_every_defender(tiny_classifier, tiny_model_dir)
     fact = HFClassifier.from_pretrained(tiny_model_dir, device="cpu")  # a FACT stand-in: the tiny model, head shifted
     with torch.no_grad():
         fact.model.classifier.bias += torch.tensor([3.0, 0.0, -3.0])
-    defenders = hardened_defenders(tiny_classifier, fact, table, None, FakeTagger())
+    defenders = hardened_defenders(tiny_classifier, fact, table, FakeTagger())
     assert list(defenders) == ["plain", "FuSE", "FIVE", "FACT", "FuSE(FACT)", "FIVE(FACT)"]
     assert defenders["FuSE(FACT)"].base is fact and defenders["FIVE(FACT)"].base is fact and defenders["FuSE"].base is tiny_classifier
     text = "the movie had great acting"
