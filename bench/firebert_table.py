@@ -300,30 +300,28 @@ def bar_checks(table: dict, name: str) -> list[tuple[str, str, str, bool | None]
     """The issue's bars on one data set's table: (bar, row counted, what was measured, met), met
     None where the row or its column is missing."""
     plain, checks = table["plain"], []
+    counted = {defense: counted_row(table, name, defense) for defense in ("fuse", "five", "fuse+fact", "five+fact", "fact")}
 
-    def check(bar: str, row: str, measure, threshold) -> None:
-        values = table.get(row)
-        measured = measure(values) if values else None
-        met = None if measured is None else threshold(measured[0])
-        checks.append((bar, row, "not measured" if measured is None else measured[1], met))
+    def check(bar: str, defense: str, value: float | None, shown, ok) -> None:
+        """One bar: ``shown(value)`` and ``ok(value)`` only for a measured value."""
+        checks.append((bar, counted[defense], "not measured" if value is None else shown(value), None if value is None else ok(value)))
 
-    fact_clean = lambda v: None if v.get("clean") is None else (v["clean"] / plain["clean"], f"{v['clean'] / plain['clean']:.1%} of plain's")  # noqa: E731
-    check(f"FACT clean accuracy >= {BAR_FACT_CLEAN:.0%} of plain's", "fact", fact_clean, lambda x: x >= BAR_FACT_CLEAN)
-    check(f"FACT accuracy on pre-made adversarials >= {BAR_FACT_PREMADE}", "fact",
-          lambda v: None if v.get("premade") is None else (v["premade"], f"{v['premade']:.3f}"), lambda x: x >= BAR_FACT_PREMADE)
+    fact = table.get("fact", {})
+    share = None if fact.get("clean") is None else fact["clean"] / plain["clean"]
+    check(f"FACT clean accuracy >= {BAR_FACT_CLEAN:.0%} of plain's", "fact", share, lambda x: f"{x:.1%} of plain's", lambda x: x >= BAR_FACT_CLEAN)
+    check(f"FACT accuracy on pre-made adversarials >= {BAR_FACT_PREMADE}", "fact", fact.get("premade"), lambda x: f"{x:.3f}",
+          lambda x: x >= BAR_FACT_PREMADE)
     for defense, label in (("five", "FIVE"), ("five+fact", "FIVE(FACT)")):
-        row = counted_row(table, name, defense)
-        first = lambda v: f" (first {v['attack_n']})" if v.get("attack_n") else ""  # noqa: E731
-        check(f"{label} under attack >= {BAR_X_PLAIN:g}x plain's", row,
-              lambda v: None if v.get("x_plain") is None else (v["x_plain"], ratio_text(v["x_plain"], v["x_plain_ci95"], "plain") + first(v)),
-              lambda x: x >= BAR_X_PLAIN)
-        versus = lambda v: v.get("plain_queries_same_n", plain["queries"])  # noqa: E731
-        check(f"the attacker needs more queries against {label}", row,
-              lambda v: None if v.get("queries") is None else (v["queries"] - versus(v), f"{v['queries']} vs plain's {versus(v)}{first(v)}"),
-              lambda x: x > 0)
+        row = table.get(counted[defense], {})
+        first = f" (first {row['attack_n']})" if row.get("attack_n") else ""
+        versus = row.get("plain_queries_same_n", plain["queries"])
+        check(f"{label} under attack >= {BAR_X_PLAIN:g}x plain's", defense, row.get("x_plain"),
+              lambda x: ratio_text(x, row["x_plain_ci95"], "plain") + first, lambda x: x >= BAR_X_PLAIN)
+        check(f"the attacker needs more queries against {label}", defense, row.get("queries"),
+              lambda x: f"{x} vs plain's {versus}{first}", lambda x: x > versus)
     for defense, label in (("fuse", "FuSE"), ("five", "FIVE"), ("fuse+fact", "FuSE(FACT)"), ("five+fact", "FIVE(FACT)")):
-        check(f"{label} inference cost <= {BAR_COST:g}x plain's", counted_row(table, name, defense),
-              lambda v: None if v.get("cost_ratio") is None else (v["cost_ratio"], f"{v['cost_ratio']}x"), lambda x: x <= BAR_COST)
+        check(f"{label} inference cost <= {BAR_COST:g}x plain's", defense, table.get(counted[defense], {}).get("cost_ratio"),
+              lambda x: f"{x}x", lambda x: x <= BAR_COST)
     return checks
 
 
