@@ -22,6 +22,7 @@ import torch
 
 from arena.batching import length_bucketed_batches
 from arena.resources import DEFAULT_CLASSIFIER_DIR, FACT_CLASSIFIER_DIR, autocast_dtype, minilm_path, pick_device
+from arena.store import STORED_MAX_LENGTH
 from arena.zoo import DEFENSE_NAMES
 
 TextInput = Union[str, tuple[str, str]]
@@ -109,9 +110,6 @@ def padding_id(model: torch.nn.Module, tokenizer) -> int:
     if config.pad_token_id is None:
         config.pad_token_id = pad
     return int(pad)
-
-
-STORED_MAX_LENGTH = 256  # the default max_length, which a run's identity leaves unnamed
 
 
 class HFClassifier:
@@ -237,7 +235,8 @@ def run_identity(classifier) -> dict[str, object]:
     other than 256 after capping to the model's, and what a defense reports of itself
     (``stored_identity()``: FuSE without its similarity check, the default that ``fuse`` has meant
     only since 2026-12-05). Empty for fp32 at 256 and for black boxes, so runs stored before these
-    were recorded keep their ids. A defense's model is read through its ``base``."""
+    were recorded keep their ids. A defense's model is read through its ``base``. Its keys are
+    ``arena.store.IDENTITY_KEYS``, which `arena runs` shows beside the names."""
     out: dict[str, object] = dict(getattr(classifier, "stored_identity", dict)())
     model = getattr(classifier, "base", classifier)
     if not isinstance(model, HFClassifier):

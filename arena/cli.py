@@ -435,7 +435,8 @@ def parse_claim(text: str) -> tuple[str, int]:
 
 
 def render_progress(runs: list[dict]) -> str:
-    """The runs of a store as an aligned text table: how far each got, its outcome so far, its
+    """The runs of a store as an aligned text table: each defender with the settings its name
+    leaves out (``fuse[default]... (similarity_check=false)``), how far each got, its outcome so far, its
     model time per example and, for a partial run, the time the rest would take at that pace,
     shared by as many processes as were writing its newest results."""
     from arena.progress import time_left
@@ -457,7 +458,9 @@ def render_progress(runs: list[dict]) -> str:
         partial = n is not None and done < n and run["finished_at"] is None
         rest = time_left(pace, n - done, run["at_once"] or 1) if partial and pace else "-"
         last = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["last_result_at"])) if run["last_result_at"] else "-"
-        rows.append((run["run_id"], run["kind"], run["defender"], run["attacker"] or "-", run["data"],
+        settings = ", ".join(f"{key}={value if isinstance(value, str) else json.dumps(value)}" for key, value in run["identity"].items())
+        defender = run["defender"] + (f" ({settings})" if settings else "")
+        rows.append((run["run_id"], run["kind"], defender, run["attacker"] or "-", run["data"],
                      f"{done}/{n}" if n is not None else "-", so_far, f"{pace:.3g}" if pace else "-", rest, last))
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)

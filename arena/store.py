@@ -167,6 +167,16 @@ def pick_run(ids: Sequence[str], prefix: str, where: str | Path) -> str:
     return found[0]
 
 
+IDENTITY_KEYS = ("precision", "max_length", "similarity_check")  # settings that tell runs of one name apart (arena.classifier.run_identity)
+STORED_MAX_LENGTH = 256  # the default max_length, which a run's identity leaves unnamed
+
+
+def identity_of(config: dict) -> dict:
+    """The settings of a stored run's ``config`` that its names leave out (``IDENTITY_KEYS``), less
+    the default max_length (which a match's config always records)."""
+    return {key: config[key] for key in IDENTITY_KEYS if key in config and (key, config[key]) != ("max_length", STORED_MAX_LENGTH)}
+
+
 def run_id_for(config: dict) -> str:
     """Stable id of a run: a hash of its configuration (same command -> same run)."""
     blob = json.dumps(config, sort_keys=True, default=str)
@@ -319,7 +329,8 @@ class Store:
     def progress(self, kind: str | None = None) -> list[dict]:
         """Where each run stands, newest first (optionally of one kind): its id, kind, names, its
         data size ``n`` (None for tournaments), ``done`` results by ``status``, their stored model
-        seconds, the newest result's time, whether the run finished, and ``at_once``: how many
+        seconds, the newest result's time, whether the run finished, ``identity``: the settings its
+        names leave out (``IDENTITY_KEYS``, e.g. ``{"precision": "bf16"}``), and ``at_once``: how many
         processes (``--workers``, shards) were writing it over its newest results, or at least
         the number of a ``--workers`` launch that holds claims on examples still without a result
         (a worker deep in a chunk of slow examples stores nothing for a long while) unless that
@@ -346,6 +357,7 @@ class Store:
             entry = tally[run["run_id"]] | {"at_once": max(seen) if seen else None}
             out.append({key: run[key] for key in ("run_id", "kind", "defender", "attacker", "data", "created_at", "finished_at", "command")}
                        | {"n": None if run["kind"] == "tournament" else run["config"].get("n"),
+                          "identity": identity_of(run["config"]),
                           "done": sum(entry["statuses"].values()), **entry})
         return out
 

@@ -221,6 +221,11 @@ def test_runs_lists_progress_outcome_and_time_left(tmp_path, capsys):
     assert table[1].split()[:6] == [run_id, "match", "plain", "textfooler", "toy", "2/4"]
     assert "under attack 0.500 (1 succeeded, 1 failed, 0 skipped)" in table[1] and "20 s" in table[1]  # 2 left at 10 s each
     assert f"accuracy {accuracy:.3f}" in table[2] and "10/10" in table[2]
+    with Store(db) as store:  # the same names in bf16: told apart by the settings its name leaves out
+        bf16 = store.start_run("match", "plain", "toy", {"n": 4, "max_length": 256, "precision": "bf16", "similarity_check": False},
+                               attacker="textfooler")
+    assert main(["runs", "--db", db]) == 0
+    assert any(line.startswith(bf16) and " plain (precision=bf16, similarity_check=false) " in line for line in capsys.readouterr().out.splitlines())
     assert main(["runs", "--db", db, "--kind", "eval", "--json"]) == 0
     assert [r["kind"] for r in json.loads(capsys.readouterr().out)] == ["eval"]
 

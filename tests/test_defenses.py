@@ -10,7 +10,7 @@ from arena.classifier import CallableClassifier, ClassifierError, HFClassifier, 
 from arena.data import Example, LabelledData
 from arena.evaluate import evaluate
 from arena.scorer import Scorer
-from arena.store import Store
+from arena.store import IDENTITY_KEYS, Store
 from arena.words import WordView
 from arena.zoo import build_defender, defender_name
 from attackers.synonyms import NeighbourTable
@@ -341,6 +341,7 @@ def test_fuse_without_its_similarity_check_is_stored_apart_from_fuse_with_it(tin
     off = FuSE(tiny_classifier, TABLE, None, FakeTagger(), SwitchConfig(use_similarity=False))
     on = FuSE(tiny_classifier, TABLE, TableSimilarity(), FakeTagger(), SwitchConfig())
     assert run_identity(off) == {"similarity_check": False} and run_identity(on) == {}
+    assert set(run_identity(off)) <= set(IDENTITY_KEYS)  # so `arena runs` shows it beside the name
     data = LabelledData([Example("a good movie", 1, None, "e0")], tiny_classifier.labels, "toy")
     with Store(tmp_path / "s.db") as store:
         ids = {evaluate(fuse, data, store, classifier_name="fuse", data_name="toy", progress=False)["run_id"] for fuse in (off, on)}
