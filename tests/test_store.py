@@ -89,7 +89,7 @@ def test_precision_and_max_length_name_their_own_runs(tmp_path, tiny_classifier)
     """A bf16 (or fp16, or ``auto`` on a GPU) or shorter-input evaluation never resumes an fp32 one;
     fp32 at 256 tokens keeps the id runs had before these were recorded; a defense reads its base."""
     from arena.classifier import HFClassifier, run_identity
-    from arena.store import run_id_for
+    from arena.store import identity_of, run_id_for
     from defenses.five import FIVE
 
     data = load_data("builtin", n=4)
@@ -105,6 +105,10 @@ def test_precision_and_max_length_name_their_own_runs(tmp_path, tiny_classifier)
         legacy = {"kind": "eval", "defender": "tiny", "attacker": None, "data": "builtin?n=4", "fingerprint": data.fingerprint, "n": 4}
         assert runs["fp32"]["run_id"] == run_id_for(legacy)
     assert run_identity(variants["bf16"]) == {"precision": "bf16"} and run_identity(variants["short"]) == {"max_length": 64}
+    with Store(tmp_path / "p.db") as store:  # what `arena runs` shows beside the names: all of it, less the default 256
+        shown = {run["run_id"]: run["identity"] for run in store.progress()}
+    assert shown == {runs["fp32"]["run_id"]: {}, runs["bf16"]["run_id"]: {"precision": "bf16"}, runs["short"]["run_id"]: {"max_length": 64}}
+    assert identity_of({"max_length": 256, "n": 4}) == {}  # a match's config records the default too
     assert run_identity(FIVE(variants["bf16"], samples=2)) == {"precision": "bf16"}
     assert run_identity(CallableClassifier(lambda texts: np.ones((len(texts), 2)), ["a", "b"])) == {}
 
