@@ -301,18 +301,19 @@ def bar_checks(table: dict, name: str) -> list[tuple[str, str, str, bool | None]
     None where the row or its column is missing."""
     plain, checks = table["plain"], []
     counted = {defense: counted_row(table, name, defense) for defense in ("fuse", "five", "fuse+fact", "five+fact", "fact")}
+    rows = {defense: table.get(row, {}) for defense, row in counted.items()}
 
     def check(bar: str, defense: str, value: float | None, shown, ok) -> None:
         """One bar: ``shown(value)`` and ``ok(value)`` only for a measured value."""
         checks.append((bar, counted[defense], "not measured" if value is None else shown(value), None if value is None else ok(value)))
 
-    fact = table.get("fact", {})
+    fact = rows["fact"]
     share = None if fact.get("clean") is None else fact["clean"] / plain["clean"]
     check(f"FACT clean accuracy >= {BAR_FACT_CLEAN:.0%} of plain's", "fact", share, lambda x: f"{x:.1%} of plain's", lambda x: x >= BAR_FACT_CLEAN)
     check(f"FACT accuracy on pre-made adversarials >= {BAR_FACT_PREMADE}", "fact", fact.get("premade"), lambda x: f"{x:.3f}",
           lambda x: x >= BAR_FACT_PREMADE)
     for defense, label in (("five", "FIVE"), ("five+fact", "FIVE(FACT)")):
-        row = table.get(counted[defense], {})
+        row = rows[defense]
         first = f" (first {row['attack_n']})" if row.get("attack_n") else ""
         versus = row.get("plain_queries_same_n", plain["queries"])
         check(f"{label} under attack >= {BAR_X_PLAIN:g}x plain's", defense, row.get("x_plain"),
@@ -320,7 +321,7 @@ def bar_checks(table: dict, name: str) -> list[tuple[str, str, str, bool | None]
         check(f"the attacker needs more queries against {label}", defense, row.get("queries"),
               lambda x: f"{x} vs plain's {versus}{first}", lambda x: x > versus)
     for defense, label in (("fuse", "FuSE"), ("five", "FIVE"), ("fuse+fact", "FuSE(FACT)"), ("five+fact", "FIVE(FACT)")):
-        check(f"{label} inference cost <= {BAR_COST:g}x plain's", defense, table.get(counted[defense], {}).get("cost_ratio"),
+        check(f"{label} inference cost <= {BAR_COST:g}x plain's", defense, rows[defense].get("cost_ratio"),
               lambda x: f"{x}x", lambda x: x <= BAR_COST)
     return checks
 
