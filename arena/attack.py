@@ -17,7 +17,10 @@ class Attacker(Protocol):
     was already wrong on the clean input), the perturbed text of the attacked segment, queries,
     words changed, similarity and seconds; ``extra["changed"]`` lists ``[position, old, new]``.
     An attacker may set ``independent_examples = True`` when an example's result does not depend
-    on the others passed with it: ``arena match --workers`` then hands examples out as it goes.
+    on the others passed with it: ``arena match --workers`` then hands examples out as it goes,
+    and ``replayable_swaps = True`` when a result's perturbed text is the attacked segment with the
+    swaps of ``extra["changed"]`` made, word for word: results stored without texts
+    (``arena merge --no-texts``) then get it back (:func:`arena.match.restore_texts`).
     """
 
     name: str

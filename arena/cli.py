@@ -180,6 +180,7 @@ def _match_key(args: argparse.Namespace, defender_spec: str) -> dict:
 def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
     """Load data, defender and attacker from the options; run (or resume) the match; return
     (summary, the run's results, the defender)."""
+    from arena.match import restore_texts
     from arena.store import Store
     from arena.workers import run_match_in_workers, without_option
     from arena.zoo import build_attacker
@@ -194,7 +195,7 @@ def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
         summary = run_match_in_workers(workers, without_option(args.argv, "--workers"), defender, attacker, data, store,
                                        _match_key(args, defender_spec), query_budget=args.query_budget, progress=not args.json,
                                        shard=shard, claim=claim)
-        results = store.results(summary["run_id"])
+        results = restore_texts(store.results(summary["run_id"]), data, getattr(attacker, "replayable_swaps", False))
     return summary, results, defender
 
 
@@ -227,7 +228,7 @@ def cmd_match(args: argparse.Namespace) -> int:
     from arena.match import mark_changes
 
     summary, results, defender = _run_match_from_args(args, args.defender)
-    shown = [r for r in results if r.status == "succeeded"][: args.show]
+    shown = [r for r in results if r.status == "succeeded" and r.perturbed_text][: args.show]  # not results merged --no-texts
     if args.json:
         print(json.dumps(summary))
         return 0
@@ -409,7 +410,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     added = {}
     with Store(args.db) as store:
         for source in args.sources:
-            added[source] = store.merge(source, args.runs)
+            added[source] = store.merge(source, args.runs, texts=not args.no_texts)
     if args.json:
         print(json.dumps(added))
     else:
@@ -807,6 +808,9 @@ def build_parser() -> argparse.ArgumentParser:
     me.add_argument("--db", default="arena.db", help="results store to copy into (SQLite file; created if missing)")
     me.add_argument("--runs", type=run_ids, metavar="ID[,ID...]",
                     help="copy only these runs (ids as `arena runs` shows them, or unique starts of them; each must be in every source)")
+    me.add_argument("--no-texts", action="store_true",
+                    help="copy results without their texts (original, pair, perturbed): a store to commit or share when the "
+                         "data may not be passed on; outcomes, queries, word counts and the changed words are kept")
     me.add_argument("--json", action="store_true", help="one JSON object: runs and results added per source")
     me.set_defaults(func=cmd_merge)
 

@@ -1,6 +1,7 @@
 """One matchup (a defender against an attacker on a data set) as a resumable run in the store."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterator
 
 from arena.attack import Attacker
@@ -99,9 +100,38 @@ def _attack_claimed(attacker: Attacker, scorer: Scorer, store: Store, run_id: st
         yield from attacker.attack([by_id[example_id] for example_id in chunk], scorer)
 
 
+def restore_texts(results: list[ExampleResult], data: LabelledData, replay: bool) -> list[ExampleResult]:
+    """``results`` with the texts that ``arena merge --no-texts`` left out put back: the original
+    (and pair) from ``data``, the run's data; with ``replay`` (an attacker whose
+    ``replayable_swaps`` is true, as TextFooler's), the perturbed text too, by making the swaps of
+    ``extra["changed"]`` again. A stored swap whose old word is not the data's word there is an error."""
+    by_id = {ex.id: ex for ex in data.examples}
+    restored = []
+    for r in results:
+        ex = by_id.get(r.example_id)
+        if r.original_text or ex is None:
+            restored.append(r)
+            continue
+        perturbed = None
+        if replay and r.status != "skipped":
+            view = WordView.of(ex.text if ex.text_pair is None else ex.text_pair)
+            for position, old, new in r.extra.get("changed", []):
+                if position >= len(view) or view.words[position] != old:
+                    raise ValueError(f"{r.example_id}: word {position} of the data is not {old!r}, the word the stored attack "
+                                     f"swapped; these results come from other data than {data.source}")
+                view = view.replace(position, new)
+            perturbed = view.text
+        restored.append(replace(r, original_text=ex.text, text_pair=ex.text_pair, perturbed_text=perturbed))
+    return restored
+
+
 def adversarial_examples(results: list[ExampleResult]) -> list[Example]:
     """Successful attacks as examples with their true labels (the paper's pre-made sets);
     for pairs the premise is kept and the perturbed hypothesis becomes ``text_pair``."""
+    blank = [r.example_id for r in results if r.status == "succeeded" and r.perturbed_text is None]
+    if blank:
+        raise ValueError(f"{len(blank)} successful attacks (e.g. {blank[0]}) were stored without their texts "
+                         "(`arena merge --no-texts`): a pre-made set needs the perturbed texts; attack again into a store that keeps them")
     return [Example(r.perturbed_text, r.label, None, r.example_id) if r.text_pair is None
             else Example(r.original_text, r.label, r.perturbed_text, r.example_id)
             for r in results if r.status == "succeeded"]

@@ -92,6 +92,7 @@ class ExampleResult:
 
 _JSON_FIELDS = ("original_proba", "perturbed_proba", "extra")
 _COLUMNS = [f.name for f in fields(ExampleResult)]
+_BLANK_TEXTS = {"original_text": "''", "text_pair": "NULL", "perturbed_text": "NULL"}  # `merge(texts=False)`
 _PACE_WINDOW = 40  # a run's newest results, which tell how many processes are writing it
 
 
@@ -361,11 +362,13 @@ class Store:
                           "done": sum(entry["statuses"].values()), **entry})
         return out
 
-    def merge(self, other: str | Path, runs: Sequence[str] | None = None) -> dict[str, int]:
+    def merge(self, other: str | Path, runs: Sequence[str] | None = None, texts: bool = True) -> dict[str, int]:
         """Copy another store's runs and results into this one (one run split over machines with
         ``arena match --shard``; ``runs``: only these runs, by id or a unique start of one): a result
         already here is kept, not duplicated (same run id, same configuration); a run finished there
-        is marked finished here. Returns the counts added."""
+        is marked finished here. ``texts=False`` copies results without their texts (original, pair
+        and perturbed), for a store to share when the data may not be passed on; outcomes, queries,
+        counts, probabilities and the changed words stay. Returns the counts added."""
         path = Path(other)
         if not path.is_file():
             raise FileNotFoundError(f"{other}: no such results store")
@@ -378,7 +381,8 @@ class Store:
             if not {"runs", "results"} <= tables:
                 raise ValueError(f"{other}: not a results store (no runs/results tables)")
             stored = [dict(row) for row in source.execute("SELECT * FROM runs")]
-            query, chosen = f"SELECT run_id, {', '.join(_COLUMNS)}, created_at FROM results", []
+            columns = [column if texts else _BLANK_TEXTS.get(column, column) for column in _COLUMNS]
+            query, chosen = f"SELECT run_id, {', '.join(columns)}, created_at FROM results", []
             if runs is not None:  # only the chosen runs' results are read
                 chosen = sorted({pick_run([run["run_id"] for run in stored], prefix, other) for prefix in runs})
                 stored = [run for run in stored if run["run_id"] in chosen]

@@ -107,6 +107,7 @@ class TextFooler:
 
     name = "textfooler"
     independent_examples = True  # an example's result does not depend on the others attacked with it
+    replayable_swaps = True  # the perturbed text is the original with extra["changed"]'s swaps made
 
     def __init__(
         self,

@@ -57,7 +57,7 @@ from pathlib import Path
 
 from arena.data import LabelledData, load_data
 from arena.evaluate import evaluate
-from arena.match import adversarial_examples
+from arena.match import adversarial_examples, restore_texts
 from arena.metrics import attack_summary, ratio_record, ratio_text, ratio_under_attack
 from arena.resources import PRECISIONS
 from arena.store import Store
@@ -182,7 +182,8 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
     defense_options = {"synonyms": args.synonyms, **model_options}
     plain = build_defender("plain", "default", **model_options)
     made = attack_row(plain, "plain", attacker, data, path, n, args, store)
-    plain_results = store.results(made["run_id"])  # read once: the pre-made set and every row's comparison
+    # read once: the pre-made set and every row's comparison (texts remade if the store was merged --no-texts)
+    plain_results = restore_texts(store.results(made["run_id"]), data, attacker.replayable_swaps)
     premade = LabelledData(adversarial_examples(plain_results), data.label_names, data.source + "#premade")
 
     def evaluated(defender, spec: str, seed: int = 0) -> tuple[float, float | None]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from arena.cli import build_parser, main
+from arena.match import adversarial_examples
 from arena.store import Store
 
 
@@ -137,6 +138,23 @@ def test_match_shard_and_merge_from_the_command_line(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out) == {str(tmp_path / "b.db"): {"runs": 1, "results": 3}}
     with Store(tmp_path / "c.db") as store:
         assert [run["run_id"] for run in store.runs()] == [half["run_id"]]
+    assert main(["merge", str(tmp_path / "a.db"), "--db", str(tmp_path / "blank.db"), "--no-texts", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {str(tmp_path / "a.db"): {"runs": 1, "results": 6}}
+    with Store(tmp_path / "a.db") as full, Store(tmp_path / "blank.db") as blank:
+        kept, blanked = full.results(half["run_id"]), blank.results(half["run_id"])
+    assert any(r.perturbed_text for r in kept) and all(r.original_text for r in kept)
+    assert all((r.original_text, r.text_pair, r.perturbed_text) == ("", None, None) for r in blanked)
+    assert [(r.example_id, r.status, r.queries, r.words_changed, r.extra) for r in blanked] == \
+        [(r.example_id, r.status, r.queries, r.words_changed, r.extra) for r in kept]
+    with pytest.raises(ValueError, match="without their texts"):
+        adversarial_examples(blanked)
+    assert main(["match", *common, "--db", str(tmp_path / "blank.db")]) == 0  # the figures come back from the blanked store
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == whole
+    shown = []
+    for db in ("a.db", "blank.db"):  # and TextFooler's texts, remade from the data and the stored swaps
+        assert main(["match", *common[:-1], "--show", "3", "--db", str(tmp_path / db)]) == 0
+        shown.append(capsys.readouterr().out)
+    assert "adversarial:" in shown[0] and shown[0] == shown[1]
     assert main(["merge", str(tmp_path / "b.db"), "--db", str(tmp_path / "c.db"), "--runs", "zz"]) == 2
     assert "no run id starts with 'zz'" in capsys.readouterr().err
     assert main(["merge", str(tmp_path / "b.db"), "--db", str(tmp_path / "c.db"), "--runs", other]) == 0

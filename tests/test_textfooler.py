@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from arena.classifier import CallableClassifier
-from arena.data import Example, load_data
-from arena.match import mark_changes, run_match
+from arena.data import Example, LabelledData, load_data
+from arena.match import mark_changes, restore_texts, run_match
 from arena.scorer import Scorer
 from arena.store import Store
 from attackers.synonyms import NeighbourTable
@@ -261,6 +263,13 @@ def test_pairs_perturb_only_the_hypothesis():
     assert result.status == "succeeded"
     assert (result.original_text, result.text_pair) == ("a good premise", "good film")
     assert result.perturbed_text != "good film" and "film" in result.perturbed_text
+    blank = replace(result, original_text="", text_pair=None, perturbed_text=None)  # as `arena merge --no-texts` stores it
+    data = LabelledData([Example("a good premise", 1, "good film", "x")], ["negative", "positive"], "pairs")
+    assert restore_texts([blank], data, replay=True) == [result]
+    assert restore_texts([blank], data, replay=False)[0].perturbed_text is None  # an attacker whose swaps cannot be replayed
+    other = LabelledData([Example("a good premise", 1, "fine film", "x")], ["negative", "positive"], "other")
+    with pytest.raises(ValueError, match="other data than other"):
+        restore_texts([blank], other, replay=True)
 
 
 def test_commit_rule_original_vs_current():
