@@ -50,6 +50,11 @@ class Example:
         """What a classifier receives: the text, or the (premise, hypothesis) pair."""
         return self.text if self.text_pair is None else (self.text, self.text_pair)
 
+    @property
+    def segment(self) -> str:
+        """What attackers perturb: the text, or the hypothesis of a pair."""
+        return self.text if self.text_pair is None else self.text_pair
+
 
 @dataclass
 class LabelledData:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Iterator
 
-from arena.attack import Attacker
+from arena.attack import SKIPPED, Attacker
 from arena.classifier import Classifier, run_identity
 from arena.data import Example, LabelledData, align_labels
 from arena.metrics import attack_summary
@@ -113,8 +113,8 @@ def restore_texts(results: list[ExampleResult], data: LabelledData, replay: bool
             restored.append(r)
             continue
         perturbed = None
-        if replay and r.status != "skipped":
-            view = WordView.of(ex.text if ex.text_pair is None else ex.text_pair)
+        if replay and r.status != SKIPPED:
+            view = WordView.of(ex.segment)
             for position, old, new in r.extra.get("changed", []):
                 if position >= len(view) or view.words[position] != old:
                     raise ValueError(f"{r.example_id}: word {position} of the data is not {old!r}, the word the stored attack "

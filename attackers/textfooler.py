@@ -152,8 +152,7 @@ class TextFooler:
     def _start(self, items: Sequence[tuple[int, Example]], scorer: Scorer) -> list[_State]:
         states = []
         for idx, ex in items:
-            segment = ex.text if ex.text_pair is None else ex.text_pair
-            view = WordView.of(segment)
+            view = WordView.of(ex.segment)
             states.append(_State(idx, ex, ex.label, view, view))
         probs = scorer.predict_proba([s.model_input(s.original.text) for s in states], [s.owner for s in states])
         for state, row in zip(states, probs):
