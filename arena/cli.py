@@ -241,7 +241,7 @@ def cmd_match(args: argparse.Namespace) -> int:
         labels = defender.labels
         print(f"\n--- {result.example_id}: {labels[result.original_pred]} ({max(result.original_proba):.0%}) -> "
               f"{labels[result.perturbed_pred]} ({max(result.perturbed_proba):.0%}), {len(changed)} word(s), {result.queries} queries")
-        original = result.original_text if result.text_pair is None else result.text_pair
+        original = result.original_segment
         print("  original:    " + mark_changes(original, changed, "original"))
         if "added_tokens" in result.extra and result.perturbed_text.startswith(original):  # an RL continuation
             print(f"  adversarial: {original} [[{result.perturbed_text[len(original):].strip()}]]")

@@ -58,7 +58,7 @@ def render_report(name: str, board: dict, curve: list[tuple[float, float]], exam
         lines += ["", "Most instructive adversarial examples (fewest changed words):", ""]
         for r in examples:
             changed = r.extra.get("changed", [])
-            original = r.original_text if r.text_pair is None else r.text_pair
+            original = r.original_segment
             lines += [f"- {labels[r.label]} -> {labels[r.perturbed_pred]} ({r.words_changed} word(s), similarity {r.similarity:.3f}, {r.queries} queries)",
                       f"  - original: {mark_changes(original, changed, 'original', '**', '**')}",
                       f"  - adversarial: {mark_changes(r.perturbed_text, changed, 'perturbed', '**', '**')}"]

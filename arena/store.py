@@ -89,6 +89,11 @@ class ExampleResult:
     seconds: float | None = None
     extra: dict = field(default_factory=dict)
 
+    @property
+    def original_segment(self) -> str:
+        """The attacked part of the original: the text, or the hypothesis of a pair (as `Example.segment`)."""
+        return self.original_text if self.text_pair is None else self.text_pair
+
 
 _JSON_FIELDS = ("original_proba", "perturbed_proba", "extra")
 _COLUMNS = [f.name for f in fields(ExampleResult)]
