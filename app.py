@@ -46,6 +46,7 @@ from arena.resources import FACT_CLASSIFIER_DIR, ResourceMissing  # noqa: E402
 from arena.scorer import QueryBudgetExceeded, Scorer  # noqa: E402
 from arena.store import ExampleResult, Store  # noqa: E402
 from arena.words import WordView, match_case  # noqa: E402
+from arena.zoo import DEFAULT_SYNONYMS  # noqa: E402
 from attackers.synonyms import SynonymSource  # noqa: E402
 from policies.lm import PolicyTask, read_policy  # noqa: E402
 
@@ -269,7 +270,7 @@ def hardened_defenders(base: Classifier, fact: Classifier | None, synonyms: Syno
     return defenders
 
 
-def load_models(classifier: str = "default", *, fact: str | None = None, synonyms: str = "auto", device: str | None = None,
+def load_models(classifier: str = "default", *, fact: str | None = None, synonyms: str = DEFAULT_SYNONYMS, device: str | None = None,
                 rl_attacker: str | None = None, generator: str | None = None) -> Models:
     """Load the base classifier, the defenses that apply to it, the synonym source and the attackers.
 
@@ -884,7 +885,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
                         help="a policy from `arena train policy --task attacker` (DIR or DIR/policy): adds the RL policy attacker")
     parser.add_argument("--generator", metavar="DIR",
                         help="a policy from `arena train policy` (generator task): adds the Generate tab (judge and target from its arena_task.json)")
-    parser.add_argument("--synonyms", default="auto", help="synonym source of attacks, FuSE and the Perturb tab (see `arena match --help`)")
+    parser.add_argument("--synonyms", default=DEFAULT_SYNONYMS, help="synonym source of attacks, FuSE and the Perturb tab (see `arena match --help`)")
     parser.add_argument("--db", default="arena.db", help="results store the Leaderboard reads (not created when absent)")
     parser.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: localhost only; 0.0.0.0 exposes the app)")

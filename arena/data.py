@@ -20,6 +20,7 @@ import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from itertools import zip_longest
 from typing import Iterable, Sequence
 
 from arena.resources import BUILTIN_REVIEWS
@@ -29,6 +30,8 @@ TEXT_COLUMNS = ("text", "sentence", "review", "content", "premise", "sentence1",
 PAIR_COLUMNS = ("hypothesis", "sentence2", "text_pair")
 LABEL_COLUMNS = ("label", "labels", "class", "sentiment", "gold_label")
 SPLIT_NAMES = ("train", "test", "validation", "dev", "valid", "unsupervised")
+SAMPLES = ("balanced", "first")  # how --n picks its examples (``select``)
+DEFAULT_SAMPLE = "balanced"
 _csv_field_limit_raised = False
 
 
@@ -375,6 +378,13 @@ def read_hf(spec: str, text_col: str | None, label_col: str | None, pair_col: st
     return _rows_to_examples(rows, list(dataset.column_names), spec, text_col, label_col, pair_col, names, "row")
 
 
+def check_data_spec(spec: str) -> None:
+    """Raise for a data spec that names no file or folder here (checked before any model loads)."""
+    if spec not in ("builtin", "default") and not spec.startswith("hf:") and not Path(spec).expanduser().exists():
+        raise DataError(f"{spec}: no such file or folder (use builtin, hf:NAME[:CONFIG][:SPLIT], a csv/tsv/jsonl file, "
+                        "a TextFooler file or an aclImdb folder)")
+
+
 def load_data(
     spec: str,
     *,
@@ -385,17 +395,17 @@ def load_data(
     pair_col: str | None = None,
     labels: Sequence[str] | None = None,
     header: bool | None = None,
+    sample: str = DEFAULT_SAMPLE,
 ) -> LabelledData:
-    """Load a data spec (see module docstring); ``n`` keeps the first n (after a seeded shuffle if ``seed``)."""
+    """Load a data spec (see module docstring) and pick ``n`` of its examples (:func:`select`)."""
     if spec in ("builtin", "default"):
         data = read_delimited(BUILTIN_REVIEWS, "\t", label_names=labels or ["negative", "positive"])
         data.source = "builtin"
     elif spec.startswith("hf:"):
         data = read_hf(spec, text_col, label_col, pair_col, labels)
     else:
+        check_data_spec(spec)
         path = Path(spec).expanduser()
-        if not path.exists():
-            raise DataError(f"{spec}: no such file or folder (use builtin, hf:NAME[:CONFIG][:SPLIT], a csv/tsv/jsonl file, a TextFooler file or an aclImdb folder)")
         suffix = path.suffix.lower()
         if path.is_dir():
             data = read_aclimdb(path)
@@ -407,9 +417,29 @@ def load_data(
             data = read_textfooler(path, labels)
     if n is not None and n <= 0:
         raise DataError(f"{spec}: --n must be positive, got {n}")
-    examples = list(data.examples)
+    return LabelledData(select(data.examples, n, seed, sample), data.label_names, data.source)
+
+
+def select(examples: Sequence[Example], n: int | None, seed: int | None = None, sample: str = DEFAULT_SAMPLE) -> list[Example]:
+    """``n`` examples in a fixed order (all of them when ``n`` is None, shuffled with ``seed`` if given).
+
+    ``balanced``: the classes take turns (label 0, 1, ..., 0, 1, ...), each in file order or, with
+    ``seed``, in a seeded shuffle; a class that runs out leaves its turn to the others.
+    ``first``: the first ``n`` in file order, or after a seeded shuffle of the whole set.
+    """
+    if sample not in SAMPLES:
+        raise DataError(f"unknown sample {sample!r}; use {' or '.join(SAMPLES)}")
+    examples = list(examples)
+    if n is None or sample == "first":
+        if seed is not None:
+            random.Random(seed).shuffle(examples)
+        return examples[:n]
+    by_label: dict[int, list[Example]] = {}
+    for ex in examples:
+        by_label.setdefault(ex.label, []).append(ex)
+    groups = [by_label[label] for label in sorted(by_label)]
     if seed is not None:
-        random.Random(seed).shuffle(examples)
-    if n is not None:
-        examples = examples[:n]
-    return LabelledData(examples, data.label_names, data.source)
+        for label, group in zip(sorted(by_label), groups):
+            random.Random(f"{seed}:{label}").shuffle(group)
+    turns = [ex for row in zip_longest(*groups) for ex in row if ex is not None]
+    return turns[:n]

@@ -32,7 +32,7 @@ def evaluate(
     data = align_labels(data, classifier.labels)
     config = {"fingerprint": data.fingerprint, "n": len(data), **run_identity(classifier)}
     if getattr(classifier, "keyed_randomness", False):
-        config["streams"] = "per-example"  # runs stored before 2026-12-04 drew from one shared stream
+        config["streams"] = "per-example"  # runs stored by earlier versions drew from one shared stream
     run_id = store.start_run("eval", classifier_name, data_name, config)
     done = store.done_ids(run_id)
     todo = [(i, ex) for i, ex in enumerate(data.examples) if ex.id not in done]

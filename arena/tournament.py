@@ -19,7 +19,8 @@ import numpy as np
 
 from arena.metrics import accuracy, attack_summary, ratio_record, ratio_text, ratio_under_attack
 from arena.store import Store
-from arena.zoo import check_attacker, check_defender, data_name, eval_key, match_key
+from arena.data import DEFAULT_SAMPLE
+from arena.zoo import DEFAULT_SYNONYMS, check_attacker, check_defender, data_name, eval_key, match_key
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -35,8 +36,9 @@ class Matchup:
     data: str
     n: int | None = None
     seed: int | None = None
+    sample: str = DEFAULT_SAMPLE
     base: str = "default"
-    synonyms: str = "auto"
+    synonyms: str = DEFAULT_SYNONYMS
     defense_seed: int = 0
     max_length: int = 256
     precision: str = "auto"
@@ -54,15 +56,15 @@ def play(m: Matchup, progress: bool = False) -> str:
     from arena.match import run_match
     from arena.zoo import AttackOptions, build_attacker, build_defender
 
-    data = load_data(m.data, n=m.n, seed=m.seed)
+    data = load_data(m.data, n=m.n, seed=m.seed, sample=m.sample)
     defender = build_defender(m.defender, m.base, synonyms=m.synonyms, seed=m.defense_seed, labels=m.labels,
                               max_length=m.max_length, device=m.device, precision=m.precision)
     with Store(m.db) as store:
         if m.attacker is None:
-            key = eval_key(m.defender, m.data, n=m.n, data_seed=m.seed, base=m.base, synonyms=m.synonyms, defense_seed=m.defense_seed)
+            key = eval_key(m.defender, m.data, n=m.n, data_seed=m.seed, sample=m.sample, base=m.base, synonyms=m.synonyms, defense_seed=m.defense_seed)
             return evaluate(defender, data, store, **key, progress=progress)["run_id"]
         options = AttackOptions(**{"synonyms": m.synonyms, "device": m.device, **m.options})
-        key = match_key(m.defender, m.attacker, options, m.data, n=m.n, data_seed=m.seed, base=m.base,
+        key = match_key(m.defender, m.attacker, options, m.data, n=m.n, data_seed=m.seed, sample=m.sample, base=m.base,
                         defense_seed=m.defense_seed, max_length=m.max_length)
         return run_match(defender, build_attacker(m.attacker, options), data, store, **key, query_budget=m.query_budget,
                          progress=progress)["run_id"]
@@ -107,7 +109,7 @@ def run_tournament(defenders: Sequence[str], attackers: Sequence[str], template:
     config = {**asdict(template), "defenders": list(defenders), "attackers": list(attackers)}
     config.pop("db")
     with Store(template.db) as store:
-        tid = store.start_run("tournament", ",".join(defenders), data_name(template.data, template.n, template.seed), config,
+        tid = store.start_run("tournament", ",".join(defenders), data_name(template.data, template.n, template.seed, template.sample), config,
                               attacker=",".join(attackers))
         store.finish_run(tid, table)
     return tid

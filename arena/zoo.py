@@ -1,9 +1,16 @@
 """Names -> constructors for attackers (the one place ``arena`` reaches into ``attackers``)."""
 from __future__ import annotations
 
+import difflib
+import importlib.util
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from arena.data import DEFAULT_SAMPLE
+from arena.resources import hub_cached, model_source_problem
+from attackers.recipes import check_recipe, recipe_names
 
 if TYPE_CHECKING:  # imported lazily at run time: loading a name must not load torch and transformers
     from arena.attack import Attacker
@@ -11,11 +18,19 @@ if TYPE_CHECKING:  # imported lazily at run time: loading a name must not load t
     from arena.scorer import Scorer
 
 
+DEFAULT_SYNONYMS = "counterfitted"  # the neighbour table shipped in the package: every attack runs offline
+
+
+def canonical_synonyms(spec: str) -> str:
+    """The name a synonym source is stored under (``auto`` is the packaged table, one run with it)."""
+    return DEFAULT_SYNONYMS if spec == "auto" else spec
+
+
 @dataclass
 class AttackOptions:
     """Options shared by word-swap attackers (``arena match`` flags)."""
 
-    synonyms: str = "auto"
+    synonyms: str = DEFAULT_SYNONYMS
     sim_threshold: float | None = None
     pos: str = "auto"
     importance: str = "oov"
@@ -29,6 +44,7 @@ class AttackOptions:
     def identity(self) -> dict:
         """What makes word-swap results differ (part of the run id); ``chunk_size``/``device`` do not."""
         out = asdict(self)
+        out["synonyms"] = canonical_synonyms(self.synonyms)
         for key in ("chunk_size", "device", "rl_samples"):
             out.pop(key)
         return out
@@ -49,21 +65,50 @@ def match_config(attacker: str, options: AttackOptions, max_length: int) -> dict
 
 ATTACKERS = ("textfooler", "textattack:RECIPE", "rl:DIR", "gen:DIR")
 DEFENSES = ("plain", "fuse", "five", "fact[:PATH]", "fuse+fact[:PATH]", "five+fact[:PATH]")
+# What each name is (`arena list`).
+ATTACKER_HELP = {
+    "textfooler": "TextFooler (Jin et al. 2020), batched across examples: word importance, synonym swaps under POS and "
+                  "similarity constraints",
+    "textattack:RECIPE": "a TextAttack recipe, offline where its pieces have local stand-ins (`arena list recipes`)",
+    "rl:DIR": "a causal-LM policy trained by RL to append words that flip the classifier (`arena train policy --task attacker`)",
+    "gen:DIR": "a generator policy: the gap between the classifier's and an independent judge's view of its texts",
+}
+DEFENSE_HELP = {
+    "plain": "the --base classifier as it is",
+    "fuse": "FuSE: vote over synonym-swapped copies of the input (FireBERT), wrapping --base",
+    "five": "FIVE: vote over copies with noise in the word embeddings (FireBERT), wrapping --base",
+    "fact[:PATH]": "FACT: a classifier co-tuned on SWITCH copies (packaged one without PATH, for --base default)",
+    "fuse+fact[:PATH]": "FuSE around the FACT model",
+    "five+fact[:PATH]": "FIVE around the FACT model",
+}
+CLASSIFIER_HELP = {
+    "default": "the offline sentiment classifier: the packaged MiniLM encoder plus a LoRA adapter shipped in the package",
+    "vader": "the VADER sentiment lexicon (negative/positive)",
+    "ngram[:DIR]": "a TF-IDF + logistic-regression judge (the packaged one, or one fitted with `arena train judge`)",
+    "FOLDER": "a folder from `arena train classifier`, or any transformers classification model folder",
+    "HF_ID": "a Hugging Face hub id (needs internet, or a cached copy)",
+    "module:function": "a Python callable: list of texts -> probabilities or labels (file.py:function works too)",
+    "http://host:port/path": "an HTTP endpoint taking {\"texts\": [...]} and answering probabilities",
+    "DEFENSE": "any defense (`arena list defenses`)",
+}
 DEFENSE_NAMES = tuple(defense.partition("[")[0] for defense in DEFENSES)  # the names alone: plain ... five+fact
 ON_BASE = ("plain", "fuse", "five")  # the defenses that wrap --base (no :PATH)
 STOCHASTIC = ("fuse", "five", "fuse+fact", "five+fact")  # the defenses that draw from --defense-seed
 
 
-def defender_name(spec: str, base: str = "default", synonyms: str = "auto", seed: int = 0) -> str:
+def defender_name(spec: str, base: str = "default", synonyms: str = DEFAULT_SYNONYMS, seed: int = 0) -> str:
     """The name a defender's runs are stored under: defenses of a base carry it (``fuse[default]``),
-    FuSE its synonym source, stochastic defenses their seed, tuned ones their ``?settings``."""
+    FuSE its synonym source, stochastic defenses their seed, tuned ones their ``?settings``. A
+    classifier that is no defense is ``plain`` on it, so ``default`` and ``plain`` are one run."""
     spec, _, settings = spec.partition("?")
     if spec in ON_BASE:
         spec = f"{spec}[{base}]"
+    elif not settings and spec.partition(":")[0] not in DEFENSE_NAMES:
+        spec = f"plain[{spec}]"
     kind = spec.split(":")[0].split("[")[0]
     spec += f"?{settings}" if settings else ""
     if kind in ("fuse", "fuse+fact"):
-        spec += f"@{synonyms}"  # FuSE's alternatives depend on the synonym source
+        spec += f"@{canonical_synonyms(synonyms)}"  # FuSE's alternatives depend on the synonym source
     return spec + (f"#seed{seed}" if kind in STOCHASTIC else "")
 
 
@@ -85,26 +130,28 @@ def parse_settings(text: str, defaults: dict[str, object], what: str) -> dict[st
     return out
 
 
-def data_name(data: str, n: int | None = None, seed: int | None = None) -> str:
-    """How a data selection is named in the store."""
-    return data + (f"?n={n}" if n else "") + (f"&seed={seed}" if seed is not None else "")
+def data_name(data: str, n: int | None = None, seed: int | None = None, sample: str = DEFAULT_SAMPLE) -> str:
+    """How a data selection is named in the store (a ``first`` sample keeps the name it had before
+    ``balanced`` samples existed, so stored runs resume)."""
+    return (data + (f"?n={n}" if n else "") + (f"&seed={seed}" if seed is not None else "")
+            + (f"&sample={sample}" if n and sample != "first" else ""))
 
 
 def match_key(defender: str, attacker: str, options: AttackOptions, data: str, *, n: int | None = None,
-              data_seed: int | None = None, base: str = "default", defense_seed: int = 0, max_length: int = 256) -> dict:
+              data_seed: int | None = None, sample: str = DEFAULT_SAMPLE, base: str = "default", defense_seed: int = 0, max_length: int = 256) -> dict:
     """How a match run is stored: ``run_match``'s ``defender_name``, ``attacker_name``, ``data_name``
     and ``config``. One scheme for ``arena match``, tournaments and the benches, so a run that one
     of them started is resumed, not repeated, by another given the same settings, typed the same
     way (a data path or synonym source is named as given)."""
     return {"defender_name": defender_name(defender, base, options.synonyms, defense_seed), "attacker_name": attacker,
-            "data_name": data_name(data, n, data_seed), "config": match_config(attacker, options, max_length)}
+            "data_name": data_name(data, n, data_seed, sample), "config": match_config(attacker, options, max_length)}
 
 
-def eval_key(classifier: str, data: str, *, n: int | None = None, data_seed: int | None = None, base: str = "default",
-             synonyms: str = "auto", defense_seed: int = 0) -> dict:
+def eval_key(classifier: str, data: str, *, n: int | None = None, data_seed: int | None = None, sample: str = DEFAULT_SAMPLE, base: str = "default",
+             synonyms: str = DEFAULT_SYNONYMS, defense_seed: int = 0) -> dict:
     """How a clean evaluation is stored: ``evaluate``'s ``classifier_name`` and ``data_name``. One
     scheme for ``arena eval``, tournaments and the benches (as :func:`match_key` is for attacks)."""
-    return {"classifier_name": defender_name(classifier, base, synonyms, defense_seed), "data_name": data_name(data, n, data_seed)}
+    return {"classifier_name": defender_name(classifier, base, synonyms, defense_seed), "data_name": data_name(data, n, data_seed, sample)}
 
 
 def packaged_fact(spec: str, base: str) -> str:
@@ -153,18 +200,52 @@ def _defender_plan(spec: str, base: str) -> tuple[str, str | None, dict]:
     return model_spec, None, {}
 
 
+CLASSIFIER_NAMES = ("default", "vader", "ngram")  # classifiers known by name (more: `arena list classifiers`)
+
+
+def did_you_mean(name: str, known: Sequence[str]) -> str:
+    """`` did you mean 'x'?`` for the known names closest to a mistyped one ('' when none is close)."""
+    close = difflib.get_close_matches(name, known, n=2, cutoff=0.7)
+    return f" did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def check_model(spec: str, what: str = "classifier", names: Sequence[str] = CLASSIFIER_NAMES) -> None:
+    """Raise for a classifier spec (not a defense) that cannot load here, without loading it: a
+    folder, module or file that is not there, a hub id while offline and not cached, and a name
+    that is none of these (with the closest known names)."""
+    if spec in names or spec.startswith(("http://", "https://")) or Path(spec).expanduser().exists():
+        return
+    if spec.startswith("ngram:"):
+        if not Path(spec[6:]).expanduser().is_dir():
+            raise ValueError(f"{spec!r}: no n-gram judge folder {spec[6:]!r} (fit one with `arena train judge --out DIR`)")
+        return
+    if ":" in spec:  # module:function or file.py:function
+        module, _, function = spec.rpartition(":")
+        if not module or not function:
+            raise ValueError(f"{spec!r}: expected module:function")
+        if module.endswith(".py") and not Path(module).expanduser().is_file():
+            raise ValueError(f"{spec!r}: no such file {module}")
+        if not module.endswith(".py") and importlib.util.find_spec(module.split(".")[0]) is None:
+            raise ValueError(f"{spec!r}: no module {module!r} importable from here")
+        return
+    hint = did_you_mean(spec, [*names, *DEFENSE_NAMES])
+    if hint and "/" not in spec and not hub_cached(spec):
+        raise ValueError(f"unknown {what} {spec!r};{hint} (known: {', '.join(names)}, a defense, a folder, module:function, "
+                         "a URL or a hub id; `arena list classifiers`)")
+    problem = model_source_problem(spec, what)
+    if problem:
+        raise ValueError(problem + (f";{hint}" if hint else ""))
+
+
 def check_defender(spec: str, base: str = "default") -> None:
     """Raise the error :func:`build_defender` would raise for a bad name or setting, or a model
-    path that does not exist, without loading anything (a tournament checks every name before
-    its first match; a hub id is only known to be wrong once it fails to load)."""
-    from arena.classifier import check_local_path
-
+    that cannot load here (:func:`check_model`), without loading anything (commands check every
+    spec before their first model loads)."""
     model_spec, _, _ = _defender_plan(spec, base)
-    if ":" not in model_spec:  # module:function and URLs are checked when they load
-        check_local_path(model_spec)
+    check_model(model_spec)
 
 
-def build_defender(spec: str, base: str = "default", *, synonyms: str = "auto", seed: int = 0, labels=None,
+def build_defender(spec: str, base: str = "default", *, synonyms: str = DEFAULT_SYNONYMS, seed: int = 0, labels=None,
                    **classifier_options) -> Classifier:
     """A defender by name: ``plain | fuse | five`` wrap ``base``; ``fact:PATH``, ``fuse+fact:PATH``,
     ``five+fact:PATH`` wrap the FACT-tuned classifier at PATH, and without ``:PATH`` the packaged one
@@ -194,11 +275,14 @@ def build_defender(spec: str, base: str = "default", *, synonyms: str = "auto", 
 
 
 def check_attacker(spec: str) -> None:
-    """Raise the error :func:`build_attacker` would raise for an unknown name or a missing policy
-    folder, without loading anything."""
+    """Raise the error :func:`build_attacker` would raise for an unknown name, recipe or missing
+    policy folder, or a TextAttack recipe that cannot run here, without loading anything."""
     kind, colon, rest = spec.partition(":")
     if spec != "textfooler" and not (colon and kind in ("textattack", "rl", "gen") and rest):
-        raise ValueError(f"unknown attacker {spec!r}; known: {', '.join(ATTACKERS)}")
+        names = ["textfooler", *(f"textattack:{r}" for r in recipe_names())]
+        raise ValueError(f"unknown attacker {spec!r};{did_you_mean(spec, names)} known: {', '.join(ATTACKERS)} (`arena list attacks`)")
+    if kind == "textattack":
+        check_recipe(rest)
     if kind in ("rl", "gen") and not Path(rest).expanduser().is_dir():
         raise ValueError(f"attacker {spec!r}: no policy folder {rest!r} (train one with `arena train policy ... --out {rest}`)")
 

@@ -3,19 +3,24 @@
 =====================  =========================================================================
 spec                   source
 =====================  =========================================================================
-``neighbors:PATH``     JSON ``{word: [neighbour, ...]}`` already filtered (e.g. the counter-fitted
-                       neighbours of robinjia/certified-word-sub); order kept, no cosine
+``counterfitted``      the counter-fitted neighbour table shipped in the package
+                       (``arena/assets/counterfitted_neighbors.json.gz``: robinjia/certified-word-sub,
+                       MIT; the words' neighbours in Mrksic et al.'s counter-fitted vectors)
+``neighbors:PATH``     JSON ``{word: [neighbour, ...]}`` already filtered (``.json`` or ``.json.gz``);
+                       order kept, no cosine
 ``vectors:PATH``       counter-fitted vectors as text (``word v1 ... v300`` per line): top-k by
                        cosine >= min_cos, computed from the vectors; converted once to a
                        memory-mapped ``.npy`` under the cache dir
 ``wordnet``            WordNet synonyms through nltk (its data, or Debian's ``wordnet-base`` files)
 ``textattack``         the counter-fitted ``paragramcf`` embedding TextAttack downloads (online
                        once; read from TextAttack's cache afterwards)
-``auto``               the first that is available: textattack cache, then WordNet
+``auto``               ``counterfitted`` (the offline default)
 =====================  =========================================================================
 """
 from __future__ import annotations
 
+import difflib
+import gzip
 import hashlib
 import json
 import os
@@ -26,9 +31,7 @@ from typing import Protocol
 
 import numpy as np
 
-from arena.resources import ResourceMissing, cache_dir
-
-DEBIAN_WORDNET = Path("/usr/share/wordnet")
+from arena.resources import COUNTERFITTED_NEIGHBOURS, DEBIAN_WORDNET, ResourceMissing, cache_dir, paragramcf_dir, wordnet_available
 # WordNet's lexicographer files, in id order (the `lexnames` file Debian's package leaves out).
 LEXNAMES = (
     "adj.all adj.pert adv.all noun.Tops noun.act noun.animal noun.artifact noun.attribute noun.body noun.cognition "
@@ -61,21 +64,22 @@ class NeighbourTable:
         self.name = name
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "NeighbourTable":
-        """Read a JSON neighbour table."""
+    def from_json(cls, path: str | Path, name: str | None = None) -> "NeighbourTable":
+        """Read a JSON neighbour table (gzip-compressed when its name ends in ``.gz``)."""
         path = Path(path).expanduser()
         if not path.exists():
             raise ResourceMissing(f"synonym table {path} does not exist")
         try:
-            table = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise ResourceMissing(f"synonym table {path} is not valid JSON: {exc}") from None
+            raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+            table = json.loads(raw.decode("utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ResourceMissing(f"synonym table {path} is not valid (gzip-compressed) UTF-8 JSON: {exc}") from None
         if not isinstance(table, dict):
             raise ResourceMissing(f"synonym table {path}: expected a JSON object word -> [neighbours]")
         bad = next((word for word, ns in table.items() if not (isinstance(ns, list) and all(isinstance(n, str) for n in ns))), None)
         if bad is not None:  # a bare string would be read as a list of its letters
             raise ResourceMissing(f"synonym table {path}: {bad!r} maps to {table[bad]!r}; each word needs a list of neighbour words")
-        return cls(table, f"neighbors:{path}")
+        return cls(table, name or f"neighbors:{path}")
 
     def neighbours(self, word: str, k: int = 50, min_cos: float = 0.5) -> list[str]:
         """The stored neighbours (already filtered by whoever built the table), at most ``k``."""
@@ -213,7 +217,7 @@ class WordNetSynonyms:
 
 def textattack_paragramcf() -> EmbeddingNeighbours:
     """The counter-fitted embedding TextAttack downloads (``paragramcf``), read from its cache."""
-    folder = Path(os.environ.get("TA_CACHE_DIR", Path.home() / ".cache" / "textattack")) / "word_embeddings" / "paragramcf"
+    folder = paragramcf_dir()
     matrix, vocab = folder / "paragram.npy", folder / "wordlist.pickle"
     if not matrix.exists() or not vocab.exists():
         raise ResourceMissing(
@@ -233,8 +237,40 @@ def textattack_paragramcf() -> EmbeddingNeighbours:
     return EmbeddingNeighbours(vectors, words, "textattack:paragramcf")
 
 
-def load_synonyms(spec: str = "auto") -> SynonymSource:
+SYNONYM_SOURCES = ("counterfitted", "neighbors:PATH", "vectors:PATH", "wordnet", "textattack", "auto")
+
+
+def check_synonyms(spec: str) -> None:
+    """Raise the error :func:`load_synonyms` would raise for ``spec``, without reading the source."""
+    kind, _, arg = spec.partition(":")
+    if spec in ("counterfitted", "auto") or (spec.endswith((".json", ".json.gz")) and Path(spec).exists()):
+        return
+    if kind in ("neighbors", "neighbours", "vectors"):
+        if not Path(arg).expanduser().exists():
+            raise ResourceMissing(f"--synonyms {spec}: {arg} does not exist")
+    elif spec == "wordnet":
+        if not wordnet_available():
+            raise ResourceMissing("--synonyms wordnet: WordNet is not installed (nltk's wordnet corpus, or Debian's "
+                                  "`apt-get install wordnet-base wordnet-sense-index`); the default counterfitted needs nothing")
+    elif spec == "textattack":
+        if not (paragramcf_dir() / "paragram.npy").exists():
+            textattack_paragramcf()  # raises, saying how to get it
+    else:
+        close = difflib.get_close_matches(kind, ["counterfitted", "neighbors", "vectors", "wordnet", "textattack", "auto"], n=1, cutoff=0.6)
+        hint = f" did you mean {close[0]!r}?" if close else ""
+        raise ResourceMissing(f"unknown --synonyms {spec!r};{hint} use {', '.join(SYNONYM_SOURCES)}")
+
+
+@lru_cache(maxsize=1)
+def packaged_neighbours() -> NeighbourTable:
+    """The counter-fitted neighbour table shipped in the package (the offline default; read once)."""
+    return NeighbourTable.from_json(COUNTERFITTED_NEIGHBOURS, "counterfitted")
+
+
+def load_synonyms(spec: str = "counterfitted") -> SynonymSource:
     """Build a synonym source from a ``--synonyms`` spec (see module docstring)."""
+    if spec in ("counterfitted", "auto"):
+        return packaged_neighbours()
     kind, _, arg = spec.partition(":")
     if kind in ("neighbors", "neighbours"):
         return NeighbourTable.from_json(arg)
@@ -244,14 +280,6 @@ def load_synonyms(spec: str = "auto") -> SynonymSource:
         return WordNetSynonyms()
     if spec == "textattack":
         return textattack_paragramcf()
-    if spec == "auto":
-        problems = []
-        for builder in (textattack_paragramcf, WordNetSynonyms):
-            try:
-                return builder()
-            except ResourceMissing as exc:
-                problems.append(str(exc))
-        raise ResourceMissing("no synonym source available:\n  - " + "\n  - ".join(problems))
-    if spec.endswith(".json") and Path(spec).exists():
+    if spec.endswith((".json", ".json.gz")) and Path(spec).exists():
         return NeighbourTable.from_json(spec)
-    raise ResourceMissing(f"unknown --synonyms {spec!r}; use neighbors:PATH, vectors:PATH, wordnet, textattack or auto")
+    raise ResourceMissing(f"unknown --synonyms {spec!r}; use {', '.join(SYNONYM_SOURCES)}")

@@ -28,21 +28,10 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from arena.resources import ResourceMissing, cache_dir, minilm_path
+from attackers.recipes import NOT_FOR_ARENA, OFFLINE_RECIPES, RUN_ONLINE, UNREPLACEABLE, recipe_names, write_nltk_stopwords
 
 logger = logging.getLogger(__name__)
 
-# NLTK's English stop-word list (nltk_data corpora/stopwords/english, the 179-word version).
-NLTK_ENGLISH_STOPWORDS = (
-    "i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself yourselves he him his "
-    "himself she she's her hers herself it it's its itself they them their theirs themselves what which who whom this "
-    "that that'll these those am is are was were be been being have has had having do does did doing a an the and but "
-    "if or because as until while of at by for with about against between into through during before after above below "
-    "to from up down in out on off over under again further then once here there when where why how all any both each "
-    "few more most other some such no nor not only own same so than too very s t can will just don don't should "
-    "should've now d ll m o re ve y ain aren aren't couldn couldn't didn didn't doesn doesn't hadn hadn't hasn hasn't "
-    "haven haven't isn isn't ma mightn mightn't mustn mustn't needn needn't shan shan't shouldn shouldn't wasn wasn't "
-    "weren weren't won won't wouldn wouldn't"
-).split()
 # What TextAttack repoints at TA_CACHE_DIR when that variable is set as it is imported.
 _TA_REDIRECTED_ENV = ("TFHUB_CACHE_DIR", "PYTORCH_TRANSFORMERS_CACHE", "HF_HOME", "XDG_CACHE_HOME")
 
@@ -63,10 +52,7 @@ def prepare_textattack_offline() -> None:
     ta_dir.mkdir(parents=True, exist_ok=True)
     (ta_dir / "post_install_check_3").touch()
     nltk_root = cache_dir() / "nltk_data"
-    stopwords = nltk_root / "corpora" / "stopwords" / "english"
-    if not stopwords.exists():
-        stopwords.parent.mkdir(parents=True, exist_ok=True)
-        stopwords.write_text("\n".join(NLTK_ENGLISH_STOPWORDS) + "\n", encoding="utf-8")
+    write_nltk_stopwords(nltk_root)
     if str(nltk_root) not in nltk.data.path:
         nltk.data.path.insert(0, str(nltk_root))
     paths = os.environ.get("NLTK_DATA", "").split(os.pathsep)
@@ -128,7 +114,6 @@ from attackers.synonyms import SynonymSource, WordNetSynonyms, load_synonyms  # 
 from attackers.textfooler import DEFAULT_SIM_THRESHOLD, STOPWORDS  # noqa: E402
 
 WORDNET_MAX_CANDIDATES = 1000  # TextAttack's WordSwapWordNet returns every single-word lemma
-OFFLINE_RECIPES = ("textfooler", "pwws", "deepwordbug", "iga", "pruthi", "leap")  # run offline with the local pieces (tested)
 
 
 # -- the model --------------------------------------------------------------------------------
@@ -251,36 +236,6 @@ def local_sbert(threshold: float, metric: str = "cosine", **kwargs) -> SBERT:
 
 
 # -- recipes ----------------------------------------------------------------------------------
-
-RUN_ONLINE = "run this recipe once online so TextAttack caches it"
-# Pieces of stock recipes that download and have no local stand-in, and what each needs.
-UNREPLACEABLE = {
-    "WordSwapMaskedLM": "a masked language model from the Hugging Face hub",
-    "WordInsertionMaskedLM": "a masked language model from the Hugging Face hub",
-    "WordMergeMaskedLM": "a masked language model from the Hugging Face hub",
-    "GPT2": "GPT-2 from the Hugging Face hub",
-    "Google1BillionWordsLanguageModel": "the Google 1-billion-words language model (TextAttack's S3, TensorFlow)",
-    "LearningToWriteLanguageModel": "the learning-to-write language model (TextAttack's S3)",
-    "ThoughtVector": "the counter-fitted paragramcf embedding (TextAttack's S3)",
-    "WordSwapHowNet": "the HowNet candidate bank (TextAttack's S3)",
-    "WordSwapChangeName": "a flair NER model",
-    "WordSwapChangeLocation": "a flair NER model",
-}
-# Recipes an arena classifier cannot run, and why.
-NOT_FOR_ARENA = {
-    "a2t": "its word ranking uses gradients (GreedyWordSwapWIR('gradient')) and arena's wrapper is black-box",
-    "hotflip": "its word swaps use gradients (WordSwapGradientBased) and arena's wrapper is black-box",
-    "input-reduction": "it removes words while keeping the prediction (InputReduction); it is not an attack",
-    "bad-characters": "its build() needs a goal_function_type (targeted attacks), which a recipe name does not give",
-    "morpheus": "it attacks sequence-to-sequence models (MinimizeBleu), not classifiers",
-    "seq2sick": "it attacks sequence-to-sequence models (NonOverlappingOutput), not classifiers",
-}
-
-
-def recipe_names() -> list[str]:
-    """Recipe names :func:`build_recipe` knows (TextAttack's ``--recipe`` names)."""
-    return sorted(ATTACK_RECIPE_NAMES)
-
 
 @lru_cache(maxsize=8)
 def _synonyms(spec: str) -> SynonymSource:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from arena.data import DataError, Example, LabelledData, align_labels, load_data, parse_hf_spec
+from arena.data import DataError, Example, LabelledData, align_labels, load_data, parse_hf_spec, select
 
 
 def write(path, text):
@@ -116,6 +116,19 @@ def test_n_and_seed_are_deterministic():
     assert a.fingerprint == b.fingerprint != load_data("builtin", n=10, seed=4).fingerprint
     with pytest.raises(DataError, match="positive"):
         load_data("builtin", n=0)
+
+
+def test_n_draws_a_balanced_sample_in_a_fixed_order():
+    data = load_data("builtin", n=10)
+    assert [ex.label for ex in data] == [0, 1] * 5  # the classes take turns, label 0 first
+    assert [ex.id for ex in load_data("builtin", n=10)] == [ex.id for ex in data]
+    seeded = load_data("builtin", n=10, seed=1)
+    assert sorted(ex.label for ex in seeded) == [0] * 5 + [1] * 5 and {ex.id for ex in seeded} != {ex.id for ex in data}
+    uneven = [Example(str(i), int(i >= 8), None, f"t{i}") for i in range(10)]  # 8 of class 0, 2 of class 1
+    assert [ex.label for ex in select(uneven, 6)] == [0, 1, 0, 1, 0, 0]  # a class that runs out leaves its turn
+    assert [ex.text for ex in select(uneven, 3, sample="first")] == ["0", "1", "2"]
+    with pytest.raises(DataError, match="unknown sample"):
+        select(uneven, 3, sample="random")
 
 
 def test_hf_spec_parsing():

@@ -45,16 +45,28 @@ def test_wordnet_from_nltk_or_debian_files():
     assert all("_" not in w for w in wordnet.neighbours("good"))
 
 
-def test_auto_explains_when_nothing_is_available(monkeypatch, tmp_path):
-    import nltk
+def test_packaged_table_is_the_default_and_auto(tmp_path):
+    table = syn.load_synonyms()
+    assert table.name == "counterfitted" and syn.load_synonyms("auto") is table  # read once
+    assert table.neighbours("movie")[:2] == ["film", "filmmaking"] and len(table.table) == 49975
+    assert "br" in table and table.neighbours("br") == []  # words without neighbours are kept, as in the JSON
+    gz = tmp_path / "t.json.gz"
+    gz.write_bytes(__import__("gzip").compress(b'{"good": ["fine"]}'))
+    assert syn.load_synonyms(f"neighbors:{gz}").neighbours("good") == ["fine"]
 
-    monkeypatch.setattr(syn, "DEBIAN_WORDNET", tmp_path / "none")
-    monkeypatch.setattr(nltk.data, "find", lambda *a, **k: (_ for _ in ()).throw(LookupError("no")))
+
+def test_synonym_specs_are_checked_without_loading(monkeypatch, tmp_path):
+    monkeypatch.setattr(syn, "wordnet_available", lambda: False)
     monkeypatch.setenv("TA_CACHE_DIR", str(tmp_path / "ta"))
-    with pytest.raises(ResourceMissing) as err:
-        syn.load_synonyms("auto")
-    message = str(err.value)
-    assert "no synonym source available" in message and "WordNet" in message and "TextAttack" in message
+    syn.check_synonyms("counterfitted")
+    with pytest.raises(ResourceMissing, match="WordNet is not installed"):
+        syn.check_synonyms("wordnet")
+    with pytest.raises(ResourceMissing, match="paragramcf"):
+        syn.check_synonyms("textattack")
+    with pytest.raises(ResourceMissing, match="does not exist"):
+        syn.check_synonyms(f"neighbors:{tmp_path / 'none.json'}")
+    with pytest.raises(ResourceMissing, match="did you mean 'counterfitted'"):
+        syn.check_synonyms("counterfited")
     with pytest.raises(ResourceMissing, match="unknown --synonyms"):
         syn.load_synonyms("glove")
 
