@@ -211,11 +211,12 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(info))
         return 0
     print("FireArena")
+    width = max(len(key) for values in info.values() if isinstance(values, dict) for key in values)
     for section, values in info.items():
         if isinstance(values, dict):
             print(f"{section}:")
             for key, value in values.items():
-                print(f"  {key:28s} {value}")
+                print(f"  {key:{width}s}  {value}")
         else:
             print(f"{section}: {values}")
     return 0
@@ -412,7 +413,9 @@ def cmd_tournament(args: argparse.Namespace) -> int:
     """`arena tournament`: every attacker against every defender, and the leaderboard."""
     from arena.tournament import render_leaderboard
 
-    board = _play_tournament(args, _split(args.classifiers) or [], _split(args.attackers) or [])
+    if not args.classifiers:
+        raise ValueError("give --classifiers, comma-separated (e.g. plain,fuse,five)")
+    board = _play_tournament(args, _split(args.classifiers), _split(args.attackers) or [])
     files = _write_leaderboard(board, args.out)
     print(json.dumps({**board, "files": files}) if args.json else render_leaderboard(board) + "".join(f"\nwrote {f}" for f in files))
     return 0
@@ -697,20 +700,20 @@ def _add_train_options(parser: argparse.ArgumentParser, batch_size: int = 32) ->
     parser.add_argument("--overwrite", action="store_true", help="retrain even if --out already holds a finished model")
     parser.add_argument("--base", default="minilm", help="encoder to fine-tune: minilm or default (the packaged MiniLM the default classifier is built on, offline) | HF id | model folder")
     parser.add_argument("--n", type=int, help="train on the first N examples (after a seeded shuffle)")
-    parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument("--lr", type=float, default=5e-4)
-    parser.add_argument("--batch-size", type=int, default=batch_size)
-    parser.add_argument("--max-length", type=int, default=64)
-    parser.add_argument("--lora-r", type=int, default=8)
-    parser.add_argument("--lora-alpha", type=int, default=16)
+    parser.add_argument("--epochs", type=float, default=1.0, help="passes over the training data (fractions allowed)")
+    parser.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (AdamW, linear decay)")
+    parser.add_argument("--batch-size", type=int, default=batch_size, help="examples per optimiser step")
+    parser.add_argument("--max-length", type=int, default=64, help="truncation length in tokens")
+    parser.add_argument("--lora-r", type=int, default=8, help="LoRA rank")
+    parser.add_argument("--lora-alpha", type=int, default=16, help="LoRA scaling alpha")
     parser.add_argument("--warmup", type=float, default=0.06, help="linear warm-up, a fraction of the steps (0: none, as FACT's authors)")
-    parser.add_argument("--checkpoint-every", type=int, default=200)
+    parser.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints (a crash resumes from the last)")
     parser.add_argument("--val", help="validation data (same format options as --data): its loss is measured at every checkpoint "
                         "and at the end, and the model of lowest validation loss is saved")
     parser.add_argument("--val-n", type=int, help="validate on the first N examples of --val (after a seeded shuffle)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the shuffle, the initialisation and --n's sample")
     parser.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print one JSON summary object")
 
 
 def _add_attack_options(parser: argparse.ArgumentParser, attacker_flag: bool = True) -> None:
@@ -773,6 +776,8 @@ def _add_baseline_option(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``arena`` command line: one sub-command per task."""
+    from arena.zoo import DEFAULT_SYNONYMS
+
     parser = argparse.ArgumentParser(prog="arena", description="FireArena: attack, defend and score NLP classifiers.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -810,10 +815,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(tc)
     tc.set_defaults(func=cmd_train_classifier)
     td = what.add_parser("defense", help="train a defense: fact (co-tuning on SWITCH copies)")
-    td.add_argument("method", choices=["fact"])
+    td.add_argument("method", choices=["fact"], help="the defense to train: fact (FACT co-tuning on SWITCH copies)")
     _add_train_options(td, batch_size=16)
     td.add_argument("--judge", default="default", help="frozen classifier whose gradients pick SWITCH's words")
-    td.add_argument("--synonyms", default="auto", help="neighbors:PATH.json | vectors:PATH.txt | wordnet | textattack | auto")
+    td.add_argument("--synonyms", default=DEFAULT_SYNONYMS, help=f"{SYNONYMS_HELP} (SWITCH's candidates)")
     td.add_argument("--switch", default="", help="SWITCH settings as KEY=VALUE&... (default: the paper's MNLI ones, "
                     "perturb_words=9&candidates_per_word=10&multiplier=12&total_alternatives=4; its IMDB runs used perturb_words=23)")
     td.set_defaults(func=cmd_train_fact)
@@ -824,11 +829,12 @@ def build_parser() -> argparse.ArgumentParser:
     tj.add_argument("--max-ngram", type=int, default=2, help="longest word n-gram (1: unigrams)")
     tj.add_argument("--min-df", type=int, default=2, help="drop n-grams seen in fewer texts")
     tj.add_argument("--c", type=float, default=10.0, help="inverse L2 strength of the logistic regression")
-    tj.add_argument("--seed", type=int, default=0)
-    tj.add_argument("--json", action="store_true")
+    tj.add_argument("--seed", type=int, default=0, help="seed of --n's shuffle")
+    tj.add_argument("--json", action="store_true", help="print one JSON summary object")
     tj.set_defaults(func=cmd_train_judge)
     tp = what.add_parser("policy", help="RL fine-tune a causal LM: ppo | cory | ppo++ | aggrevated | d2lols (generator task)")
-    tp.add_argument("--algo", default="ppo", choices=["ppo", "cory", "ppo++", "aggrevated", "d2lols"])
+    tp.add_argument("--algo", default="ppo", choices=["ppo", "cory", "ppo++", "aggrevated", "d2lols"],
+                    help="PPO; CORY (pioneer/observer, role exchange); RLGF with a guide LM: ppo++, aggrevated, d2lols")
     tp.add_argument("--task", default="generator", choices=["generator", "attacker"],
                     help="generator: continue review prompts towards --target; attacker: append to correctly classified texts of "
                          "--data so the --reward classifier (the defender) errs while the --judge keeps the label")
@@ -843,34 +849,35 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--data-n", type=positive_int, help="use N texts of --data (seeded shuffle)")
     tp.add_argument("--heldout", type=positive_int, help="texts held out for evaluation prompts (default: 64, or half of --data's "
                     "texts when it has fewer than 128)")
-    tp.add_argument("--iterations", type=int, default=60)
+    tp.add_argument("--iterations", type=int, default=60, help="RL iterations (a batch of prompts each)")
     tp.add_argument("--batch", type=positive_int, default=16, help="prompts per iteration")
-    tp.add_argument("--mini-batch", type=positive_int, default=8)
+    tp.add_argument("--mini-batch", type=positive_int, default=8, help="PPO minibatch size")
     tp.add_argument("--grad-accum", type=positive_int, default=1, help="gradient-accumulation micro-batches per minibatch")
-    tp.add_argument("--ppo-epochs", type=positive_int, default=4)
-    tp.add_argument("--lr", type=float, default=2e-4)
+    tp.add_argument("--ppo-epochs", type=positive_int, default=4, help="passes over each batch per iteration")
+    tp.add_argument("--lr", type=float, default=2e-4, help="learning rate (Adam)")
     tp.add_argument("--kl-coef", type=float, default=0.05, help="(initial) KL coefficient")
     tp.add_argument("--adaptive-kl", action="store_true", help="Ziegler et al.'s adaptive KL controller (target 6)")
-    tp.add_argument("--kl-estimator", default="kl", choices=["kl", "abs", "mse", "full"])
+    tp.add_argument("--kl-estimator", default="kl", choices=["kl", "abs", "mse", "full"],
+                    help="per-token KL penalty to the reference: log-ratio, its absolute value, half its square, or the full distribution's KL")
     tp.add_argument("--score-norm", default="normalize", choices=["none", "scale", "normalize"], help="running score scaling/normalisation")
     tp.add_argument("--lora-r", type=int, default=16, help="LoRA rank (0: full fine-tune)")
-    tp.add_argument("--min-tokens", type=positive_int, default=4)
-    tp.add_argument("--max-tokens", type=positive_int, default=12)
+    tp.add_argument("--min-tokens", type=positive_int, default=4, help="shortest continuation sampled (tokens)")
+    tp.add_argument("--max-tokens", type=positive_int, default=12, help="longest continuation sampled (tokens)")
     tp.add_argument("--beta", type=float, help="RLGF mixing probability (default: ppo++ 0.6, aggrevated/d2lols 0.8)")
     tp.add_argument("--tau", type=int, default=20, help="D2LOLS: AggreVaTeD iterations before switching to PPO++")
     tp.add_argument("--exchange-every", type=positive_int, default=5, help="CORY: role exchange period")
     tp.add_argument("--template", help="CORY observer prompt with {sentence} and {query} (default: the paper's IMDB one)")
     tp.add_argument("--guide", help="RLGF guide LM (same tokenizer; default: the frozen starting policy)")
-    tp.add_argument("--eval-every", type=positive_int, default=10)
-    tp.add_argument("--checkpoint-every", type=positive_int, default=5)
+    tp.add_argument("--eval-every", type=positive_int, default=10, help="iterations between evaluations on the held-out prompts")
+    tp.add_argument("--checkpoint-every", type=positive_int, default=5, help="iterations between checkpoints (a crash resumes from the last)")
     tp.add_argument("--out", required=True, type=output_folder, help="run folder (resumes from its checkpoint)")
-    tp.add_argument("--seed", type=int, default=0)
+    tp.add_argument("--seed", type=int, default=0, help="seed of the prompts' split, sampling and initialisation")
     tp.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
-    tp.add_argument("--json", action="store_true")
+    tp.add_argument("--json", action="store_true", help="print one JSON summary object")
     tp.set_defaults(func=cmd_train_policy)
 
     to = commands.add_parser("tournament", help="every defender against every attacker (resumable, in --db); leaderboard + heatmap")
-    to.add_argument("--classifiers", required=True, help="comma-separated classifiers and defenses, e.g. plain,fuse,five,fact (packaged) or fact:PATH")
+    to.add_argument("--classifiers", help="comma-separated classifiers and defenses, e.g. plain,fuse,five,fact (packaged) or fact:PATH")
     to.add_argument("--defenders", dest="classifiers", default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # old name of --classifiers
     to.add_argument("--attackers", required=True, help="comma-separated attackers, e.g. textfooler,textattack:pwws,rl:DIR")
     _add_tournament_options(to, "leaderboard")
@@ -882,7 +889,7 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--tournament", help="tournament id (default: the newest)")
     lb.add_argument("--out", type=output_folder, help="also write leaderboard.md/.json and heatmap.png to this folder")
     _add_baseline_option(lb)
-    lb.add_argument("--json", action="store_true")
+    lb.add_argument("--json", action="store_true", help="print the leaderboard as one JSON object")
     lb.set_defaults(func=cmd_leaderboard)
 
     me = commands.add_parser("merge", help="copy the runs and results of other stores into --db (a run split over machines with --shard)")
@@ -933,13 +940,13 @@ def build_parser() -> argparse.ArgumentParser:
     ge.add_argument("--prompts", required=True, help="prompts separated by '|', or a file with one prompt per line")
     ge.add_argument("--samples", type=positive_int, default=1, help="samples per prompt")
     ge.add_argument("--tokens", type=positive_int, default=12, help="new tokens per sample")
-    ge.add_argument("--top-k", type=int, default=0)
-    ge.add_argument("--top-p", type=unit_fraction, default=1.0)
+    ge.add_argument("--top-k", type=int, default=0, help="sample from the k most likely tokens (0: all)")
+    ge.add_argument("--top-p", type=unit_fraction, default=1.0, help="nucleus sampling: the smallest set of tokens with this much probability")
     ge.add_argument("--reward", default="default", help="classifier to score samples with ('' for none)")
     ge.add_argument("--judge", default="vader", help="second classifier to score samples with ('' for none)")
-    ge.add_argument("--target", default="positive")
-    ge.add_argument("--seed", type=int, default=0)
-    ge.add_argument("--device")
+    ge.add_argument("--target", default="positive", help="class whose probability the scores report")
+    ge.add_argument("--seed", type=int, default=0, help="sampling seed")
+    ge.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
     ge.add_argument("--json", action="store_true", help="one JSON object per sample")
     ge.set_defaults(func=cmd_generate)
 

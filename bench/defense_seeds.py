@@ -9,7 +9,7 @@ the lowest interval end, i.e. whether a bar like "2x plain" holds at every seed.
 
 Runs are stored (``--db``, resumable) under the names ``arena match`` gives them for the same
 ``--data``, ``--n``, ``--synonyms``, ``--max-length`` and ``--precision``, typed the same way: a
-seed attacked with ``arena match --defender SPEC --defense-seed S ...`` is picked up, not
+seed attacked with ``arena match --classifier SPEC --defense-seed S --sample first ...`` is picked up, not
 attacked again. So the attacks can run in several processes at once (``arena match`` per seed, or
 this bench per defender) and a last run, with nothing left to attack, assembles the table.
 
@@ -111,12 +111,12 @@ def main() -> int:
         parser.error(f"--defenders: {wrong or 'none given'}; each must be a stochastic defense: {', '.join(STOCHASTIC)}")
     if args.seeds < 1 or args.n < 1:
         parser.error("--seeds and --n must be at least 1")
-    data = load_data(args.data, n=args.n)
+    data = load_data(args.data, n=args.n, sample="first")
     attacker = build_attacker("textfooler", attack_options(args))
     with Store(args.db) as store:
         plain = attack("plain", 0, args, data, store, attacker)
         summary = attack_summary(plain)
-        result = {"data": data_name(args.data, args.n),
+        result = {"data": data_name(args.data, args.n, sample="first"),
                   "settings": {"synonyms": args.synonyms, "max_length": args.max_length, "precision": args.precision},
                   "plain": {"clean": summary["clean_accuracy"], "under_attack": summary["accuracy_under_attack"],
                             "queries": summary["avg_queries"]},

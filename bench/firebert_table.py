@@ -28,11 +28,11 @@ Per data set (the first N of ``../shared/data/textfooler/{mr,imdb}``):
 Every run goes through a results store (``--db``), so an interrupted bench resumes. Runs are
 named as ``arena match`` and ``arena eval`` name them for the same data path, ``--n``,
 ``--synonyms``, ``--max-length`` and ``--precision``, typed the same way (defense seed 0): a row
-attacked with ``arena match --defender SPEC --data DATA_DIR/mr --n 300 ...`` into the same store,
+attacked with ``arena match --classifier SPEC --data DATA_DIR/mr --n 300 --sample first ...`` into the same store,
 or by ``bench/defense_seeds.py``, is picked up, not attacked again, so long rows can run in
 several processes or on other machines and a last run assembles the table; ``--workers N`` runs
 each whole row's attack as N ``arena match --shard`` processes itself. (Stores made before
-2026-12-05, when the bench named runs its own way, do not resume under these names.) Timing needs a
+this naming, when the bench named runs its own way, do not resume under these names.) Timing needs a
 quiet machine and the attack columns take hours: ``--keep-cost`` refreshes the other columns while
 the rows already in the results file keep the cost timed there; ``--keep-rows`` (with
 ``--keep-cost``) re-runs only ``--rows`` and keeps the earlier table's other rows (checked: same
@@ -132,16 +132,16 @@ def attack_options(args) -> AttackOptions:
 
 
 def attack_key(spec: str, path: str, n: int, args, seed: int = 0) -> dict:
-    """How a TextFooler attack on ``spec`` is stored: as ``arena match --defender SPEC --defense-seed
-    SEED --data PATH --n N`` with the bench's ``--synonyms`` and ``--max-length`` stores it
-    (``run_match``'s keywords)."""
-    return match_key(spec, "textfooler", attack_options(args), path, n=n, defense_seed=seed, max_length=args.max_length)
+    """How a TextFooler attack on ``spec`` is stored: as ``arena match --classifier SPEC --defense-seed
+    SEED --data PATH --n N --sample first`` with the bench's ``--synonyms`` and ``--max-length`` stores it
+    (``run_match``'s keywords). The benches take the first N rows, as their stored runs did."""
+    return match_key(spec, "textfooler", attack_options(args), path, n=n, sample="first", defense_seed=seed, max_length=args.max_length)
 
 
 def match_argv(spec: str, path: str, n: int, args) -> list[str]:
     """The ``arena match`` command line that stores its attack as :func:`attack_key` names it (what
     ``--workers`` runs in each of its processes)."""
-    return ["match", "--defender", spec, "--data", path, "--n", str(n), "--synonyms", args.synonyms, "--max-length",
+    return ["match", "--classifier", spec, "--data", path, "--n", str(n), "--sample", "first", "--synonyms", args.synonyms, "--max-length",
             str(args.max_length), "--precision", args.precision, "--chunk-size", str(args.chunk_size), "--db", args.db]
 
 
@@ -156,8 +156,8 @@ def attack_row(defender, spec: str, attacker, data: LabelledData, path: str, n: 
 
 def eval_names(spec: str, seed: int, path: str, n: int, args) -> dict:
     """How a row's clean accuracy is stored: as ``arena eval --classifier SPEC --defense-seed SEED
-    --data PATH --n N`` stores it (``evaluate``'s names; the pre-made set's data name adds ``#premade``)."""
-    return eval_key(spec, path, n=n, synonyms=args.synonyms, defense_seed=seed)
+    --data PATH --n N --sample first`` stores it (``evaluate``'s names; the pre-made set's data name adds ``#premade``)."""
+    return eval_key(spec, path, n=n, sample="first", synonyms=args.synonyms, defense_seed=seed)
 
 
 def clean_and_premade(defender, names: dict, data: LabelledData, premade: LabelledData, store: Store,
@@ -176,7 +176,7 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
     ``ms_per_example`` and ``cost_ratio`` instead of being timed again. Runs are stored as
     ``arena match`` / ``arena eval`` store them (defense seed 0 unless stated)."""
     path = str(Path(args.data_dir) / name)
-    data = load_data(path, n=n)
+    data = load_data(path, n=n, sample="first")
     attacker = build_attacker("textfooler", attack_options(args))
     model_options = {"max_length": args.max_length, "precision": args.precision}
     defense_options = {"synonyms": args.synonyms, **model_options}

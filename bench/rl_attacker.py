@@ -72,7 +72,7 @@ def evaluate(args) -> dict:
     from arena.store import Store
     from arena.zoo import AttackOptions, build_attacker, build_defender, match_config
 
-    data = load_data(str(SHARED / "textfooler" / "mr"), n=args.n)
+    data = load_data(str(SHARED / "textfooler" / "mr"), n=args.n, sample="first")
     options = AttackOptions(synonyms=f"neighbors:{SHARED / 'synonyms' / 'counterfitted_neighbors.json'}", rl_samples=args.samples)
     rl = f"rl:{Path(args.out) / 'policy'}"
     defenders = {"plain": "plain", "five": "five"} | ({"fact": f"fact:{args.fact}"} if args.fact else {})

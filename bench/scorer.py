@@ -90,7 +90,7 @@ def main() -> int:
         if not path.exists():
             print(f"missing {path}: pass --data-dir", file=sys.stderr)
             return 2
-        texts += [ex.text for ex in load_data(str(path), n=args.per_source)]
+        texts += [ex.text for ex in load_data(str(path), n=args.per_source, sample="first")]
     random.Random(0).shuffle(texts)
     clf = load_classifier(args.classifier, max_length=args.max_length)
     assert isinstance(clf, HFClassifier), "the bench needs an HF-backed classifier"

@@ -171,7 +171,7 @@ def main() -> int:
         if not path.exists():
             print(f"missing {path}: pass --data-dir", file=sys.stderr)
             return 2
-        items = list(enumerate(align_labels(load_data(str(path), n=n), clf.labels).examples))
+        items = list(enumerate(align_labels(load_data(str(path), n=n, sample="first"), clf.labels).examples))
         block = {}
         for method in methods:
             results, built, total = run_method(method, clf, items, options)

@@ -102,7 +102,7 @@ class PolicyRunConfig:
 def _texts(spec: str, n: int | None, seed: int) -> list[str]:
     from arena.data import load_data
 
-    return [ex.text for ex in load_data(spec, n=n, seed=seed if n else None).examples]
+    return [ex.text for ex in load_data(spec, n=n, seed=seed if n else None, sample="first").examples]
 
 
 def hold_out(items: list, requested: int | None, source: str, kind: str) -> tuple[list, list]:
@@ -139,7 +139,7 @@ def build_attacker_task(cfg: PolicyRunConfig) -> AttackerTask:
 
     defender = build_defender(cfg.reward, device=cfg.device)
     judge = build_defender(cfg.judge, device=cfg.device)
-    data = align_labels(load_data(cfg.data, n=cfg.data_n, seed=cfg.seed if cfg.data_n else None), defender.labels)
+    data = align_labels(load_data(cfg.data, n=cfg.data_n, seed=cfg.seed if cfg.data_n else None, sample="first"), defender.labels)
     items = [(ex.text, ex.label) for ex in data.examples if ex.text_pair is None]
     if not items:
         raise ValueError(f"{cfg.data}: the attacker task needs single-text examples")

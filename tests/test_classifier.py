@@ -41,11 +41,12 @@ def test_a_max_length_under_one_token_is_refused(tiny_classifier):
         HFClassifier(tiny_classifier.model, tiny_classifier.tokenizer, max_length=0)
 
 
-def test_load_classifier_wrong_path_names_it(tmp_path):
+def test_load_classifier_wrong_path_names_it(tmp_path, monkeypatch):
     (tmp_path / "not_a_model").mkdir()
     with pytest.raises(ClassifierError, match="no config.json"):
         load_classifier(str(tmp_path / "not_a_model"))
-    with pytest.raises(ClassifierError, match="could not load classifier 'no-such-org/no-such-model'"):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # offline, an uncached hub id fails at once, before any download is tried
+    with pytest.raises(ClassifierError, match="no-such-org/no-such-model: no such folder, and as a hub classifier id it is not in the local"):
         load_classifier("no-such-org/no-such-model")
     for path in (str(tmp_path / "missing"), "./runs/missing", "runs/missing/model", "~/missing"):
         with pytest.raises(ClassifierError, match="no such folder"):

@@ -78,7 +78,8 @@ def test_info_json(capsys):
     assert main(["info", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["versions"]["torch"].startswith("2.")
-    assert "minilm encoder" in info["offline_resources"]
+    resources = info["offline_resources"]
+    assert resources["synonyms: counterfitted"].endswith(".json.gz") and "model hub" in resources
     assert info["offline_resources"]["FACT classifier adapter"].endswith("fact_classifier/adapter_model.safetensors")
 
 
@@ -95,13 +96,13 @@ def test_match_json_show_and_premade_roundtrip(tmp_path, capsys):
     data = tmp_path / "d.tsv"
     data.write_text("text\tlabel\na good film\t1\na really good movie\t1\nbad\t0\na great and good cast\t1\n")
     common = ["--data", str(data), "--synonyms", f"neighbors:{table}", "--pos", "none", "--db", str(tmp_path / "m.db")]
-    assert main(["match", "--defender", "test_classifier:keyword_probs", *common, "--json"]) == 0
+    assert main(["match", "--classifier", "test_classifier:keyword_probs", *common, "--json"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     for key in ("n", "succeeded", "failed", "skipped", "clean_accuracy", "accuracy_under_attack", "attack_success_rate",
                 "avg_perturbed_words_pct", "avg_queries", "avg_similarity", "examples_per_second", "run_id"):
         assert key in summary
     assert (summary["n"], summary["succeeded"], summary["failed"], summary["skipped"]) == (4, 3, 1, 0)  # "bad" has no synonyms
-    assert main(["match", "--defender", "test_classifier:keyword_probs", *common, "--show", "1"]) == 0
+    assert main(["match", "--defender", "test_classifier:keyword_probs", *common, "--show", "1"]) == 0  # the old flag's name still works
     out = capsys.readouterr().out
     assert "Attack success rate" in out and "[[good]]" in out and "resumed 4 done" in out
     premade = tmp_path / "sets" / "adv.jsonl"  # its folder is made
@@ -117,7 +118,7 @@ def _toy_match(tmp_path) -> list[str]:
     data = tmp_path / "d.tsv"
     data.write_text("text\tlabel\na good film\t1\na really good movie\t1\nbad\t0\na great and good cast\t1\n"
                     "a lovely story\t1\nbad acting\t0\n")
-    return ["--defender", "test_classifier:keyword_probs", "--data", str(data), "--synonyms", f"neighbors:{table}", "--pos", "none", "--json"]
+    return ["--classifier", "test_classifier:keyword_probs", "--data", str(data), "--synonyms", f"neighbors:{table}", "--pos", "none", "--json"]
 
 
 def test_match_shard_and_merge_from_the_command_line(tmp_path, capsys):
@@ -207,7 +208,7 @@ def test_match_workers_split_the_run_and_report_its_whole_summary(tmp_path, caps
 def test_premade_workers_write_the_one_process_set(tmp_path, capsys, monkeypatch):
     tests = str(Path(__file__).parent)  # the worker processes import test_classifier from here
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH")) if p))
-    common = ["--classifier" if word == "--defender" else word for word in _toy_match(tmp_path)]
+    common = _toy_match(tmp_path)
     assert main(["premade", *common, "--out", str(tmp_path / "one.jsonl"), "--db", str(tmp_path / "one.db")]) == 0
     assert main(["premade", *common, "--workers", "2", "--out", str(tmp_path / "two.jsonl"), "--db", str(tmp_path / "two.db")]) == 0
     capsys.readouterr()
@@ -305,3 +306,80 @@ def test_resume_runs_the_command_that_started_an_unfinished_run(tmp_path, capsys
     with Store(tmp_path / "python.db") as store:  # started from Python: no command to run again
         started = store.start_run("eval", "d", "builtin", {"n": 3})
     assert main(["resume", started, "--db", str(tmp_path / "python.db")]) == 2 and "records no command" in capsys.readouterr().err
+
+
+def test_mistyped_names_fail_before_any_model_loads(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    db = str(tmp_path / "x.db")
+    for argv, problem in ((["eval", "--classifier", "defualt"], "unknown classifier 'defualt'; did you mean 'default'?"),
+                          (["match", "--classifier", "fusee"], "did you mean 'fuse'?"),
+                          (["match", "--classifier", "no-org/no-model"], "not in the local Hugging Face cache"),
+                          (["match", "--attacker", "textfoolr"], "did you mean 'textfooler'?"),
+                          (["match", "--attacker", "textattack:pwwz"], "did you mean 'pwws'?"),
+                          (["match", "--attacker", "textattack:bae"], "WordSwapMaskedLM needs a masked language model"),
+                          (["match", "--attacker", "textattack:hotflip"], "cannot attack an arena classifier"),
+                          (["match", "--synonyms", "counterfited"], "did you mean 'counterfitted'?"),
+                          (["match", "--data", str(tmp_path / "none.tsv")], "none.tsv: no such file"),
+                          (["tournament", "--classifiers", "plain,defualt", "--attackers", "textfooler"], "did you mean 'default'?")):
+        assert main([*argv, "--db", db]) == 2, argv
+        err = capsys.readouterr().err
+        assert problem in err and err.count("\n") == 1, (argv, err)
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_default_and_plain_are_one_run():
+    from arena.zoo import defender_name, eval_key
+
+    assert defender_name("default") == defender_name("plain") == "plain[default]"
+    assert defender_name("plain", base="my_model") == defender_name("my_model") == "plain[my_model]"
+    assert eval_key("default", "builtin", n=10) == eval_key("plain", "builtin", n=10)
+    assert eval_key("plain", "builtin", n=10)["data_name"] == "builtin?n=10&sample=balanced"
+    assert eval_key("plain", "builtin", n=10, sample="first")["data_name"] == "builtin?n=10"  # the name stored runs had
+
+
+def test_every_option_has_help_and_help_shows_defaults(capsys):
+    import argparse
+
+    def parsers(parser):
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    yield from parsers(sub)
+
+    missing = [f"{parser.prog} {action.option_strings or action.dest}" for parser in parsers(build_parser()) for action in parser._actions
+               if not action.help and not isinstance(action, argparse._SubParsersAction)]
+    assert not missing, f"options without help: {missing}"
+    with pytest.raises(SystemExit):
+        main(["match", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(default: textfooler)" in out and "(default: counterfitted)" in out and "--defender" not in out
+
+
+def test_list_names(capsys):
+    for what, name in (("attacks", "textfooler"), ("defenses", "five+fact[:PATH]"), ("classifiers", "module:function"),
+                       ("recipes", "textattack:deepwordbug"), ("synonyms", "counterfitted")):
+        assert main(["list", what, "--json"]) == 0
+        assert name in json.loads(capsys.readouterr().out)
+    assert main(["list", "recipes"]) == 0
+    out = capsys.readouterr().out
+    assert "textattack:bae" in out and "online only: WordSwapMaskedLM" in out
+
+
+def test_export_writes_one_row_per_example(tmp_path, capsys):
+    import csv
+
+    db = str(tmp_path / "e.db")
+    assert main(["match", *_toy_match(tmp_path), "--db", db]) == 0
+    run = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_id"]
+    assert main(["export", run[:4], "--db", db, "--format", "jsonl", "--labels", "negative,positive"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 6 and {row["label_name"] for row in rows} == {"negative", "positive"}
+    assert {"original_text", "perturbed_text", "original_proba", "queries", "status"} <= set(rows[0])
+    out = tmp_path / "e.csv"
+    assert main(["export", run, "--db", db, "--out", str(out)]) == 0
+    with open(out, newline="") as handle:
+        table = list(csv.DictReader(handle))
+    assert [row["example_id"] for row in table] == [row["example_id"] for row in rows]
+    assert json.loads(table[0]["original_proba"]) == rows[0]["original_proba"]
+    assert main(["export", "nope", "--db", db]) == 2

@@ -337,7 +337,7 @@ def test_packaged_fact_hardens_the_default_classifier():
 
 
 def test_fuse_without_its_similarity_check_is_stored_apart_from_fuse_with_it(tiny_classifier, tmp_path):
-    """``fuse`` meant the check until 2026-12-05: a run made then never resumes under today's default."""
+    """``fuse`` once meant the check: a run made then never resumes under today's default."""
     off = FuSE(tiny_classifier, TABLE, None, FakeTagger(), SwitchConfig(use_similarity=False))
     on = FuSE(tiny_classifier, TABLE, TableSimilarity(), FakeTagger(), SwitchConfig())
     assert run_identity(off) == {"similarity_check": False} and run_identity(on) == {}
@@ -357,7 +357,8 @@ def test_registry_settings(tiny_model_dir, tmp_path):
     fuse = build_defender("fuse?perturb_words=2", tiny_model_dir, synonyms=f"neighbors:{table}", device="cpu")
     assert fuse.switch.similarity is None and not fuse.switch.config.use_similarity  # FuSE's default: no check, no encoder loaded
     assert (fuse.switch.config.perturb_words, fuse.switch.config.total_alternatives) == (2, 12)
-    assert defender_name("fuse?perturb_words=2", "default") == "fuse[default]?perturb_words=2@auto#seed0"
+    assert defender_name("fuse?perturb_words=2", "default") == "fuse[default]?perturb_words=2@counterfitted#seed0"
+    assert defender_name("fuse?perturb_words=2", "default", "auto") == defender_name("fuse?perturb_words=2", "default")  # one run
     for spec, error in (("five?sdt=2", "unknown setting 'sdt=2'; known: embeddings=1, std=2.29"), ("five?samples=many", "samples='many' is not a whole number"),
                         ("five?combination=median", "combination must be one of logits, vote"), ("five?std=0", "std > 0"),
                         ("plain?std=2", "only fuse and five take"), ("fuse?match_pos=maybe", "must be true or false"),

@@ -77,7 +77,7 @@ def test_rl_policy_attacker_in_a_match(tmp_path, tiny_lm_dir, capsys):
         "predict.labels = ['negative', 'positive']\n")
     (tmp_path / "d.tsv").write_text("text\tlabel\n" + "".join(f"{t}\t1\n" for t in
                                     ["the film was great", "the acting is fun", "the plot", "a very good movie", "the movie is bad"]))
-    args = ["match", "--defender", f"{tmp_path}/defender.py:predict", "--attacker", f"rl:{tmp_path}/policy", "--rl-samples", "16",
+    args = ["match", "--classifier", f"{tmp_path}/defender.py:predict", "--attacker", f"rl:{tmp_path}/policy", "--rl-samples", "16",
             "--data", str(tmp_path / "d.tsv"), "--db", str(tmp_path / "a.db"), "--json"]
     assert main(args) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -127,7 +127,7 @@ def test_generator_policy_match_reports_the_reward_hacking_gap(tmp_path, tiny_lm
         "predict.labels = ['negative', 'positive']\n")
     (tmp_path / "d.tsv").write_text("text\tlabel\n" + "".join(f"{t}\t1\n" for t in ["the film was great", "the acting is fun", "the plot", "a movie"]))
     db = tmp_path / "g.db"
-    assert main(["match", "--defender", f"{tmp_path}/defender.py:predict", "--attacker", f"gen:{tmp_path}/gen", "--data", str(tmp_path / "d.tsv"),
+    assert main(["match", "--classifier", f"{tmp_path}/defender.py:predict", "--attacker", f"gen:{tmp_path}/gen", "--data", str(tmp_path / "d.tsv"),
                  "--db", str(db), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     with Store(db) as store:

@@ -76,12 +76,10 @@ def test_tournament_resumes_and_leaderboard_equals_store(setup):
 
 
 def test_every_name_is_checked_before_the_first_match(setup, tmp_path):
-    from arena.classifier import ClassifierError
-
     template, defenders = setup
     bad = [([*defenders, "five?std=abc"], ["textfooler"], ValueError, "std='abc' is not a number"),
            ([*defenders, "fuse?bogus=1"], ["textfooler"], ValueError, "unknown setting 'bogus=1'"),
-           ([*defenders, "fact:./runs/missing_fact"], ["textfooler"], ClassifierError, "no such folder"),
+           ([*defenders, "fact:./runs/missing_fact"], ["textfooler"], ValueError, "no such folder"),
            (defenders, ["textfooler", "bogus"], ValueError, "unknown attacker 'bogus'"),
            (defenders, ["rl:" + str(tmp_path / "no_policy")], ValueError, "no policy folder")]
     for some_defenders, attackers, error, problem in bad:
