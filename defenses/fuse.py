@@ -64,7 +64,7 @@ class FuSE(GroupEnsemble):
 
     def stored_identity(self) -> dict[str, bool]:
         """What a stored run records of this FuSE beyond its name: that the similarity check is off
-        (so a run of ``fuse`` made before 2026-12-05, with the check, is never resumed without it)."""
+        (so an older ``fuse`` run, made when the check was on by default, is never resumed without it)."""
         return {} if self.switch.similarity is not None else {"similarity_check": False}
 
     def clear_cache(self) -> None:

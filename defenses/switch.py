@@ -10,7 +10,7 @@ For one input and a *judge* (an HF-backed classifier whose internals we can read
 2. filter: drop TextFooler's stop words and words without neighbours in the synonym table (the
    spec's table gives every vocabulary word 100; the counter-fitted table we ship lists 24,384 of
    its 49,975 words with none, and such a word would take a slot and change nothing;
-   ``empty_slots=true`` keeps them, as our code did before 2026-12-03), skip the top
+   ``empty_slots=true`` keeps them, as earlier versions did), skip the top
    ``leave_alone`` words, keep the top ``perturb_words``;
 3. candidates: the first ``candidates_per_word`` neighbours (optionally only those whose POS tag,
    out of context, equals the word's: Penn Treebank tags as the authors' NLTK call gives them, so
@@ -68,7 +68,7 @@ class SwitchConfig:
     neighbours: int = 100
     use_similarity: bool = True  # the authors' use_USE: False skips step 5's check (sampled order, truncated)
     similarity_window: int = 0  # 0: whole texts (the authors' code); N: N-word windows around each changed word
-    empty_slots: bool = False  # True: a word the synonym table lists without neighbours still takes a slot (before 2026-12-03)
+    empty_slots: bool = False  # True: a word the synonym table lists without neighbours still takes a slot (as earlier versions did)
 
     def __post_init__(self) -> None:
         least = {"perturb_words": 1, "candidates_per_word": 1, "total_alternatives": 1, "multiplier": 1, "neighbours": 1, "leave_alone": 0}
