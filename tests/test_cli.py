@@ -173,6 +173,7 @@ def test_match_shard_and_merge_from_the_command_line(tmp_path, capsys):
     assert "0 <= K < N" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_match_workers_split_the_run_and_report_its_whole_summary(tmp_path, capsys, monkeypatch):
     tests = str(Path(__file__).parent)  # the worker processes import test_classifier from here
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH")) if p))
@@ -205,6 +206,7 @@ def test_match_workers_split_the_run_and_report_its_whole_summary(tmp_path, caps
     assert "expected LAUNCH/N" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_premade_workers_write_the_one_process_set(tmp_path, capsys, monkeypatch):
     tests = str(Path(__file__).parent)  # the worker processes import test_classifier from here
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH")) if p))
@@ -383,3 +385,16 @@ def test_export_writes_one_row_per_example(tmp_path, capsys):
     assert [row["example_id"] for row in table] == [row["example_id"] for row in rows]
     assert json.loads(table[0]["original_proba"]) == rows[0]["original_proba"]
     assert main(["export", "nope", "--db", db]) == 2
+
+
+@pytest.mark.slow
+def test_the_main_job_attacks_both_classes_offline(tmp_path, capsys):
+    """`arena match --n 10` with every default: the packaged classifier, TextFooler with the packaged
+    synonym table, the built-in reviews; a balanced sample, so `arena export` shows both labels."""
+    db = str(tmp_path / "main.db")
+    assert main(["match", "--n", "10", "--json", "--db", db]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["n"] == 10 and summary["data"] == "builtin?n=10&sample=balanced" and summary["succeeded"] > 0
+    assert main(["export", summary["run_id"], "--db", db, "--format", "jsonl"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted(row["label"] for row in rows) == [0] * 5 + [1] * 5

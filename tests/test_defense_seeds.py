@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import defense_seeds  # noqa: E402
 from arena.store import ExampleResult  # noqa: E402
@@ -53,6 +55,7 @@ def test_render_lists_every_seed_and_a_range_line():
     assert "- `five?std=0.1` over 2 seeds: 1.50x-2.00x plain; lowest 95% CI end" in text
 
 
+@pytest.mark.slow
 def test_a_deterministic_defender_is_refused_before_anything_loads():
     out = subprocess.run([sys.executable, "bench/defense_seeds.py", "--defenders", "five,fact"], cwd=ROOT,
                          capture_output=True, text=True)

@@ -322,6 +322,7 @@ def test_registry_names(tiny_model_dir):
         build_defender("fuse+five", tiny_model_dir)
 
 
+@pytest.mark.slow
 def test_packaged_fact_hardens_the_default_classifier():
     from arena.data import align_labels, load_data
 

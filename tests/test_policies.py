@@ -187,11 +187,13 @@ def toy_run(tmp_path, tiny_lm_dir):
 
 
 @pytest.mark.parametrize("algo", ["ppo", "cory", "ppo++", "aggrevated", "d2lols"])
+@pytest.mark.slow
 def test_each_algorithm_raises_a_toy_reward(toy_run, algo):
     summary = train_policy(toy_run(algo, 12, out=algo), progress=False)
     assert summary["final"]["reward"] > summary["untrained"]["reward"] + 0.2, summary
 
 
+@pytest.mark.slow
 def test_runner_resumes_without_duplicates_and_saves_a_loadable_policy(toy_run, tmp_path):
     train_policy(toy_run("ppo", 3), progress=False)  # checkpoint after iteration 2, metrics for 0..2
     first = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]

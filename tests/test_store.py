@@ -39,6 +39,7 @@ CRASHING_EVAL = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_resume_after_kill_minus_nine(tmp_path):
     db = tmp_path / "arena.db"
     script = tmp_path / "run.py"

@@ -49,6 +49,7 @@ def test_prepare_is_idempotent_and_writes_nltk_stopwords():
     assert (Path(os.environ["TA_CACHE_DIR"]) / "post_install_check_3").exists()
 
 
+@pytest.mark.slow
 def test_import_textattack_offline_in_a_fresh_cache(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("TA_CACHE_DIR", "NLTK_DATA", "HF_HOME")}
     env["FIREARENA_CACHE"] = str(tmp_path)

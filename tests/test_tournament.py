@@ -105,6 +105,7 @@ def test_leaderboard_against_a_baseline(setup):
     json.dumps(board)  # stays a JSON object (an unbounded ratio is null)
 
 
+@pytest.mark.slow
 def test_ray_sharding_gives_the_local_leaderboard(setup, tmp_path):
     ray = pytest.importorskip("ray")
     from arena.tournament import ray_map

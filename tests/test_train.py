@@ -37,6 +37,7 @@ def test_batch_order_is_deterministic_and_length_sorted_within_chunks():
         assert spread == sorted(spread)
 
 
+@pytest.mark.slow
 def test_train_crash_resume_and_reload(tmp_path, crash_on_fifth_step):
     data = load_data("builtin", n=48, seed=0)
     config = TrainConfig(batch_size=8, max_length=32, checkpoint_every=2, lr=1e-3)
