@@ -1011,6 +1011,19 @@ def check_specs(args: argparse.Namespace) -> None:
 CLASSIFIER_COMMANDS = ("eval", "match", "premade", "score")  # the commands whose --classifier may be a defense
 
 
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """The errors a command reports in one line: bad input, a missing resource, a failing model or
+    endpoint. Looked up among the modules loaded, so a command that never loads torch never imports
+    it for its error handling (an error class whose module is not loaded cannot have been raised)."""
+    from arena.resources import ResourceMissing
+
+    found: list[type[BaseException]] = [ResourceMissing, OSError, ValueError]
+    for module, name in (("arena.classifier", "ClassifierError"), ("arena.scorer", "QueryBudgetExceeded"), ("arena.workers", "WorkerFailed")):
+        if module in sys.modules:
+            found.append(getattr(sys.modules[module], name))
+    return tuple(found)
+
+
 def _error(args: argparse.Namespace, exc: BaseException) -> int:
     """An expected error as one line (also where a library's message runs over several), status 2."""
     print(f"arena {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
@@ -1019,29 +1032,23 @@ def _error(args: argparse.Namespace, exc: BaseException) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``arena`` console script; expected errors print one line and exit 2."""
-    from arena.resources import ResourceMissing
     from arena.store import COMMAND_ENV
 
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv  # what --workers re-runs in its worker processes
-    try:
-        check_specs(args)
-    except (ResourceMissing, OSError, ValueError) as exc:
-        return _error(args, exc)
-    from arena.classifier import ClassifierError
-    from arena.scorer import QueryBudgetExceeded
-    from arena.workers import WorkerFailed
-
     launched_here = COMMAND_ENV not in os.environ  # else a --workers process, or `arena resume`: that command is the run's
     if launched_here:
         os.environ[COMMAND_ENV] = json.dumps({"argv": argv, "cwd": os.getcwd()})  # runs started now record it
     try:
+        check_specs(args)  # before any model loads
         return args.func(args)
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except (ClassifierError, ResourceMissing, QueryBudgetExceeded, WorkerFailed, OSError, ValueError) as exc:
+    except Exception as exc:
+        if not isinstance(exc, _expected_errors()):
+            raise
         return _error(args, exc)
     finally:
         if launched_here:
