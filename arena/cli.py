@@ -80,7 +80,8 @@ def load_data_from_args(args: argparse.Namespace, n: int | None = None, seed: in
     from arena.data import load_data
 
     return load_data(spec or args.data, n=n, seed=seed, text_col=args.text_col, label_col=args.label_col,
-                     pair_col=args.pair_col, labels=_split(args.labels), sample=getattr(args, "sample", "first"))
+                     pair_col=args.pair_col, labels=_split(args.labels),
+                     sample=getattr(args, "sample", "first"))  # training commands: the first N after a seeded shuffle
 
 
 CLASSIFIER_HELP = ("default (offline MiniLM sentiment) | trained folder | HF id or folder | module:function | http://host:port/path"

@@ -19,8 +19,8 @@ import hashlib
 import json
 import random
 from dataclasses import dataclass, field
-from pathlib import Path
 from itertools import zip_longest
+from pathlib import Path
 from typing import Iterable, Sequence
 
 from arena.resources import BUILTIN_REVIEWS
