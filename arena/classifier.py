@@ -245,9 +245,13 @@ def run_identity(classifier) -> dict[str, object]:
 class CallableClassifier:
     """A Python function ``f(texts) -> probabilities or logits`` as a classifier."""
 
+    stochastic = False
+
     def __init__(self, fn: Callable[[list[TextInput]], object], labels: Sequence[str] | None = None, name: str = "callable"):
         self.fn = fn
         self.name = name
+        if getattr(fn, "stochastic", False):  # a function that draws says so: never cached, attacked adaptively
+            self.stochastic = True
         given = labels if labels is not None else getattr(fn, "labels", None)
         self._labels = [str(x) for x in given] if given is not None else None
 
@@ -307,7 +311,8 @@ class CallableClassifier:
 
 
 class HTTPClassifier:
-    """A classifier served over HTTP: POST ``{"texts": [...]}`` -> ``{"probs": [[...]], "labels"?: [...]}``."""
+    """A classifier served over HTTP: POST ``{"texts": [...]}`` -> ``{"probs": [[...]], "labels"?: [...],
+    "stochastic"?: true}`` (an endpoint that draws says so: never cached, attacked adaptively)."""
 
     def __init__(self, url: str, labels: Sequence[str] | None = None, *, timeout: float = 30.0, retries: int = 3, batch_size: int = 64, backoff: float = 0.5):
         if not url.startswith(("http://", "https://")):
@@ -319,6 +324,7 @@ class HTTPClassifier:
         self.batch_size = batch_size
         self.backoff = backoff
         self._labels = [str(x) for x in labels] if labels is not None else None
+        self._stochastic: bool | None = None
 
     @property
     def labels(self) -> list[str]:
@@ -326,6 +332,17 @@ class HTTPClassifier:
         if self._labels is None:
             self._post(["probe"])
         return self._labels
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether the endpoint says it is randomized (its ``stochastic`` field; asked once)."""
+        if self._stochastic is None:
+            self._post(["probe"])
+        return bool(self._stochastic)
+
+    @stochastic.setter
+    def stochastic(self, value: bool) -> None:
+        self._stochastic = value
 
     def _request(self, texts: list[TextInput]) -> dict:
         body = json.dumps({"texts": [t if isinstance(t, str) else list(t) for t in texts]}).encode()
@@ -358,6 +375,8 @@ class HTTPClassifier:
 
     def _post(self, texts: list[TextInput]) -> np.ndarray:
         data = self._request(texts)
+        if self._stochastic is None:
+            self._stochastic = data.get("stochastic") is True
         if self._labels is None and isinstance(data.get("labels"), list):
             self._labels = [str(x) for x in data["labels"]]
         k = len(self._labels) if self._labels is not None else None

@@ -100,7 +100,9 @@ def add_classifier_options(parser: argparse.ArgumentParser, single: bool = True)
         parser.add_argument("--classifier", default="default", help=f"the classifier to evaluate or attack: {CLASSIFIER_HELP}")
         parser.add_argument("--defender", dest="classifier", default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # old name of --classifier
     parser.add_argument("--base", default="default", help="base classifier that plain/fuse/five wrap")
-    parser.add_argument("--defense-seed", type=int, default=0, help="seed of stochastic defenses (FuSE, FIVE)")
+    parser.add_argument("--defense-seed", type=int, default=0, help="seed of stochastic defenses (FuSE, FIVE, noise)")
+    parser.add_argument("--stochastic", action="store_true",
+                        help="the classifier is randomized (a callable or endpoint that draws): never cached, attacked adaptively")
     parser.add_argument("--synonyms", default=DEFAULT_SYNONYMS, help=f"{SYNONYMS_HELP} (attacks and FuSE)")
     parser.add_argument("--max-length", type=positive_int, default=256, help="truncation length in tokens (HF models)")
     parser.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
@@ -109,12 +111,15 @@ def add_classifier_options(parser: argparse.ArgumentParser, single: bool = True)
 
 
 def load_classifier_from_args(args: argparse.Namespace, spec: str):
-    """Build the classifier named on the command line."""
+    """Build the classifier named on the command line (``--stochastic``: marked randomized)."""
     from arena.zoo import build_defender
 
-    return build_defender(spec, args.base, synonyms=args.synonyms, seed=args.defense_seed,
-                          labels=_split(getattr(args, "classifier_labels", None)), max_length=args.max_length,
-                          device=args.device, precision=args.precision)
+    classifier = build_defender(spec, args.base, synonyms=args.synonyms, seed=args.defense_seed,
+                                labels=_split(getattr(args, "classifier_labels", None)), max_length=args.max_length,
+                                device=args.device, precision=args.precision)
+    if args.stochastic:
+        classifier.stochastic = True
+    return classifier
 
 
 def _eval_key(args: argparse.Namespace) -> dict:
@@ -223,12 +228,55 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def warn_overlap(args: argparse.Namespace, spec: str, data) -> None:
+    """One line on stderr when ``data`` overlaps the training file that the classifier's folder
+    records (and that is here): its figures would mix seen and unseen examples."""
+    from arena.data import DataError, load_data
+    from arena.overlap import overlap, training_file
+    from arena.zoo import classifier_folder
+
+    folder = classifier_folder(spec, args.base)
+    train = training_file(folder) if folder else None
+    if train is None:
+        return
+    try:
+        report = overlap(load_data(str(train)), data)
+    except DataError:
+        return
+    if report.exact + report.span:
+        print(f"warning: {report.exact + report.span} of {report.n} examples of {args.data} are in {spec}'s training file {train} "
+              f"({report.exact} exactly, {report.span} by {report.ngram}-word spans), so its figures mix seen and unseen "
+              f"examples; `arena overlap --train {train} --data {args.data} --out CLEAN` writes the clean part", file=sys.stderr)
+
+
+def cmd_overlap(args: argparse.Namespace) -> int:
+    """`arena overlap`: how much of an evaluation set is in a training file; the clean subset."""
+    from arena.data import load_data
+    from arena.overlap import overlap, write_subset
+
+    train = load_data(args.train, text_col=args.train_text_col, label_col=args.train_label_col, labels=_split(args.train_labels))
+    data = load_data_from_args(args)
+    report = overlap(train, data, args.ngram)
+    summary = {"train": args.train, "data": args.data, **report.summary()}
+    if args.out:
+        summary["out"], summary["format"] = args.out, write_subset(data, report.clean_examples, args.out)
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(f"{args.data}: {report.n} examples; in {args.train}: {report.exact} exactly (letters and digits, lower-cased), "
+          f"{report.span} more by a shared {report.ngram}-word span; clean: {report.clean}")
+    if args.out:
+        print(f"wrote the {report.clean} clean examples to {args.out} ({summary['format']})")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     """`arena eval`: clean accuracy of a classifier or defense, stored and resumable."""
     from arena.evaluate import evaluate
     from arena.store import Store
 
     data = load_data_from_args(args, n=args.n, seed=args.seed)
+    warn_overlap(args, args.classifier, data)
     classifier = load_classifier_from_args(args, args.classifier)
     with Store(args.db) as store:
         summary = evaluate(classifier, data, store, **_eval_key(args), progress=not args.json)
@@ -251,15 +299,17 @@ def _attack_options(args: argparse.Namespace):
 
     return AttackOptions(synonyms=args.synonyms, sim_threshold=args.sim_threshold, pos=args.pos, importance=args.importance, commit=args.commit,
                          max_candidates=args.max_candidates, min_cos=args.min_cos, chunk_size=args.chunk_size, device=args.device,
-                         rl_samples=args.rl_samples)
+                         rl_samples=args.rl_samples, eot=args.eot, verify=args.verify)
 
 
-def _match_key(args: argparse.Namespace, defender_spec: str) -> dict:
-    """The names and config ``arena match`` stores a run under (:func:`arena.zoo.match_key`)."""
+def _match_key(args: argparse.Namespace, defender_spec: str, stochastic: bool | None = None) -> dict:
+    """The names and config ``arena match`` stores a run under (:func:`arena.zoo.match_key`);
+    ``stochastic``: whether the loaded defender is randomized (None: as its name says)."""
     from arena.zoo import match_key
 
     return match_key(defender_spec, args.attacker, _attack_options(args), args.data, n=args.n, data_seed=args.seed, sample=args.sample,
-                     base=args.base, defense_seed=args.defense_seed, max_length=args.max_length)
+                     base=args.base, defense_seed=args.defense_seed, max_length=args.max_length,
+                     stochastic=args.stochastic or stochastic)
 
 
 def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
@@ -274,11 +324,14 @@ def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
     if workers > 1 and (shard is not None or claim is not None):
         raise ValueError("--workers N takes no --shard (it splits the run itself)")
     data = load_data_from_args(args, n=args.n, seed=args.seed)
+    if claim is None and shard is None:  # the launching process warns, not each worker
+        warn_overlap(args, defender_spec, data)
     defender = load_classifier_from_args(args, defender_spec)
     attacker = build_attacker(args.attacker, _attack_options(args))
     with Store(args.db) as store:
         summary = run_match_in_workers(workers, without_option(args.argv, "--workers"), defender, attacker, data, store,
-                                       _match_key(args, defender_spec), query_budget=args.query_budget, progress=not args.json,
+                                       _match_key(args, defender_spec, getattr(defender, "stochastic", False)),
+                                       query_budget=args.query_budget, progress=not args.json,
                                        shard=shard, claim=claim)
         results = restore_texts(store.results(summary["run_id"]), data, getattr(attacker, "replayable_swaps", False))
     return summary, results, defender
@@ -371,14 +424,12 @@ def _matchup_template(args: argparse.Namespace):
     from dataclasses import asdict
 
     from arena.tournament import Matchup
-    from arena.zoo import AttackOptions
 
-    options = AttackOptions(synonyms=args.synonyms, sim_threshold=args.sim_threshold, pos=args.pos, importance=args.importance, commit=args.commit,
-                            max_candidates=args.max_candidates, min_cos=args.min_cos, chunk_size=args.chunk_size, rl_samples=args.rl_samples)
-    opts = {k: v for k, v in asdict(options).items() if k not in ("synonyms", "device")}
+    opts = {k: v for k, v in asdict(_attack_options(args)).items() if k not in ("synonyms", "device")}
     return Matchup(db=args.db, defender="", attacker=None, data=args.data, n=args.n, seed=args.seed, sample=args.sample, base=args.base, synonyms=args.synonyms,
                    defense_seed=args.defense_seed, max_length=args.max_length, precision=args.precision, device=args.device,
-                   query_budget=args.query_budget, labels=tuple(_split(args.classifier_labels) or ()) or None, options=opts)
+                   query_budget=args.query_budget, labels=tuple(_split(args.classifier_labels) or ()) or None, options=opts,
+                   stochastic=args.stochastic)
 
 
 def _play_tournament(args: argparse.Namespace, defenders: list[str], attackers: list[str]) -> dict:
@@ -737,6 +788,13 @@ def _add_attack_options(parser: argparse.ArgumentParser, attacker_flag: bool = T
     parser.add_argument("--min-cos", type=float, default=0.5, help="minimum cosine of synonym candidates (vector sources)")
     parser.add_argument("--chunk-size", type=positive_int, default=32, help="examples attacked in lockstep (one model call per step)")
     parser.add_argument("--query-budget", type=positive_int, help="maximum model queries per example")
+    parser.add_argument("--eot", type=positive_int, metavar="K",
+                        help="against a randomized defender (FuSE, FIVE, noise, --stochastic): each query's answer is the mean of K "
+                             "draws, K queries (expectation over transformation); 1: the non-adaptive attack (default: 8; "
+                             "deterministic defenders: 1)")
+    parser.add_argument("--verify", type=positive_int, metavar="M",
+                        help="against a randomized defender: a success counts only if most of M fresh draws of its final text "
+                             "are wrong (default: 5; deterministic defenders: 1)")
     parser.add_argument("--db", default="arena.db", help="results store (SQLite file)")
     parser.add_argument("--json", action="store_true", help="print one JSON summary object")
 
@@ -777,6 +835,7 @@ def _add_baseline_option(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``arena`` command line: one sub-command per task."""
+    from arena.overlap import DEFAULT_NGRAM
     from arena.zoo import DEFAULT_SYNONYMS
 
     parser = argparse.ArgumentParser(prog="arena", description="FireArena: attack, defend and score NLP classifiers.")
@@ -919,6 +978,18 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--labels", help="comma-separated class names (index = label id): adds label_name, original_pred_name, "
                                      "perturbed_pred_name columns")
     ex.set_defaults(func=cmd_export)
+
+    ov = commands.add_parser("overlap", help="how many examples of --data are in a training file (exactly or by an n-word "
+                                             "span); --out writes the clean ones")
+    ov.add_argument("--train", required=True, help="the training data (any data spec; its texts are what a model has seen)")
+    ov.add_argument("--train-text-col", help="text column of --train (default: found by name)")
+    ov.add_argument("--train-label-col", help="label column of --train (default: found by name)")
+    ov.add_argument("--train-labels", help="comma-separated label names of --train, if its labels need them")
+    add_data_options(ov, default=None)
+    ov.add_argument("--ngram", type=positive_int, default=DEFAULT_NGRAM, help="an example sharing a run of this many words with a training text overlaps")
+    ov.add_argument("--out", type=output_file, help="write the clean examples here, in --data's own format")
+    ov.add_argument("--json", action="store_true", help="print one JSON object: n, exact, span, clean, ngram")
+    ov.set_defaults(func=cmd_overlap)
 
     li = commands.add_parser("list", help="the names commands take: attacks, defenses, recipes (TextAttack), classifiers, synonyms")
     li.add_argument("what", choices=["attacks", "defenses", "recipes", "classifiers", "synonyms"], help="which names to list")

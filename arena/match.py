@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Iterator
+from typing import Iterable, Iterator
 
-from arena.attack import SKIPPED, Attacker
+from arena.attack import FAILED, SKIPPED, SUCCEEDED, Attacker
 from arena.classifier import Classifier, run_identity
 from arena.data import Example, LabelledData, align_labels
 from arena.metrics import attack_summary
@@ -73,11 +73,11 @@ def run_match(
     wanted = data.examples[:limit] if limit is not None else data.examples
     ids = {ex.id for ex in wanted}
     todo = [(i, ex) for i, ex in enumerate(wanted) if ex.id not in done and (shard is None or i % shard[1] == shard[0])]
-    scorer = Scorer(defender, cache_size=100_000 if cache else 0, query_budget=query_budget)
+    scorer = Scorer(defender, cache_size=100_000 if cache else 0, query_budget=query_budget, eot=(config or {}).get("eot", 1))
     desc = f"{attacker_name} vs {defender_name}" + (f" (shard {shard[0]}/{shard[1]})" if shard else "")
     bar = RunBar(store, run_id, total=len(done & ids) + len(todo), done=len(done & ids), desc=desc, enabled=progress)
     attacked = attacker.attack(todo, scorer) if claim is None else _attack_claimed(attacker, scorer, store, run_id, claim, todo)
-    for result in attacked:
+    for result in verified(attacked, scorer, (config or {}).get("verify", 1)):
         store.add_results(run_id, [result])
         bar.advance()
     bar.close()
@@ -87,6 +87,21 @@ def run_match(
     if len(wanted) == len(data) and summary["complete"]:
         store.finish_run(run_id, summary)
     return summary
+
+
+def verified(results: Iterable[ExampleResult], scorer: Scorer, draws: int) -> Iterator[ExampleResult]:
+    """``results`` with each attacked example's final text judged on ``draws`` fresh draws of the
+    defender (one query each, not averaged): a success if most of them are wrong, else a failed
+    attack, whatever the attacker concluded from its own noisy estimates (``extra["verify"]``
+    records the draws and how many were wrong). The check's queries are the evaluation's, not the
+    attacker's: the result's ``queries`` leave them out."""
+    for result in results:
+        if draws > 1 and result.status in (SUCCEEDED, FAILED) and result.perturbed_text is not None:
+            final = result.perturbed_text if result.text_pair is None else (result.original_text, result.perturbed_text)
+            wrong = int((scorer.draws([final], result.example_id, draws)[0].argmax(axis=1) != result.label).sum())
+            result = replace(result, status=SUCCEEDED if 2 * wrong > draws else FAILED,
+                             extra={**result.extra, "verify": {"draws": draws, "wrong": wrong}})
+        yield result
 
 
 def _attack_claimed(attacker: Attacker, scorer: Scorer, store: Store, run_id: str, claim: tuple[str, int],

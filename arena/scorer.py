@@ -9,6 +9,8 @@
 - a stochastic defense with keyed randomness (FuSE, FIVE) gets each query's random stream,
   (example id, the query's number for that example), when every text names its example: an
   example's draws then do not depend on which examples share a call (chunk size, resume);
+- expectation over a stochastic classifier's randomness (``eot`` K: each answer the mean of K
+  draws, K queries), the adaptive attack on randomized defenses (Athalye et al. 2018);
 - per-example query counting and an optional per-example query budget that raises
   :class:`QueryBudgetExceeded`.
 """
@@ -47,10 +49,15 @@ class ScorerStats:
 class Scorer:
     """Batched, cached, budgeted access to a :class:`Classifier`."""
 
-    def __init__(self, classifier: Classifier, *, cache_size: int = 100_000, query_budget: int | None = None, max_batch: int = 256):
+    def __init__(self, classifier: Classifier, *, cache_size: int = 100_000, query_budget: int | None = None, max_batch: int = 256,
+                 eot: int = 1):
         self.classifier = classifier
         self.labels = list(classifier.labels)
-        self.cache_size = 0 if getattr(classifier, "stochastic", False) else cache_size  # stochastic defenses: never cached
+        stochastic = bool(getattr(classifier, "stochastic", False))
+        self.cache_size = 0 if stochastic else cache_size  # stochastic defenses: never cached
+        if eot < 1:
+            raise ValueError(f"--eot is a number of draws, at least 1 (got {eot})")
+        self.eot = eot if stochastic else 1  # a deterministic classifier gives the same answer every draw
         if query_budget is not None and query_budget < 1:
             raise ValueError(f"a query budget is at least 1 query per example (got {query_budget})")
         self.query_budget = query_budget
@@ -59,6 +66,7 @@ class Scorer:
         self._cache: OrderedDict[TextInput, np.ndarray] = OrderedDict()
         self._queries: dict[Hashable, int] = {}
         self._seen: dict[Hashable, set[TextInput]] = {}
+        self._calls: dict[Hashable, int] = {}  # per example: calls that drew several times (:meth:`_draw_streams`)
 
     @property
     def caching(self) -> bool:
@@ -73,6 +81,7 @@ class Scorer:
         """Drop an example's query count (when it is finished)."""
         self._queries.pop(example_id, None)
         self._seen.pop(example_id, None)
+        self._calls.pop(example_id, None)
 
     def _charge(self, items: list[TextInput], owners: list[Hashable | None]) -> None:
         new: dict[Hashable, list[TextInput]] = {}
@@ -130,16 +139,53 @@ class Scorer:
         """Probabilities for ``texts`` in order.
 
         ``example_ids`` is one id for all texts, or a list with one id per text; queries are
-        charged to those examples (and checked against the budget) before the model runs.
+        charged to those examples (and checked against the budget) before the model runs. With
+        ``eot`` K > 1 (a stochastic classifier), each row is the mean of K independent draws
+        (expectation over the defense's randomness), charged as K queries.
         """
+        items, owners = self._owned(texts, example_ids)
+        if self.eot > 1:
+            return self._draws(items, owners, self.eot).mean(axis=1)
+        return self._predict(items, owners)
+
+    def draws(self, texts: Sequence[TextInput], example_ids: Hashable | list[Hashable] | None, m: int) -> np.ndarray:
+        """``(len(texts), m, k)``: ``m`` independent draws of each text (one query each), not averaged."""
+        items, owners = self._owned(texts, example_ids)
+        return self._draws(items, owners, m)
+
+    def _draws(self, items: list[TextInput], owners: list[Hashable | None], m: int) -> np.ndarray:
+        repeated = self._predict([item for item in items for _ in range(m)], [owner for owner in owners for _ in range(m)],
+                                 self._draw_streams(owners, m))
+        return repeated.reshape(len(items), m, len(self.labels))
+
+    def _draw_streams(self, owners: list[Hashable | None], m: int) -> list[tuple[Hashable, int]] | None:
+        """The random streams of ``m`` draws per text, for a defense with keyed randomness: draw j of
+        every text of one example in one call comes from the same stream ((example, "draw", the
+        example's call number), j). The texts compared in one call (an attack step's candidates)
+        then share the defense's randomness (common random numbers): their means differ by the
+        texts, not by the luck of the draws. Every call draws afresh, and the m draws of a text are
+        independent of each other."""
+        if self.caching or not getattr(self.classifier, "keyed_randomness", False) or None in owners:
+            return None
+        call = {}
+        for owner in dict.fromkeys(owners):
+            call[owner] = self._calls.get(owner, 0)
+            self._calls[owner] = call[owner] + 1
+        return [((owner, "draw", call[owner]), j) for owner in owners for j in range(m)]
+
+    @staticmethod
+    def _owned(texts: Sequence[TextInput], example_ids: Hashable | list[Hashable] | None) -> tuple[list[TextInput], list[Hashable | None]]:
         items = check_inputs(texts)
         if isinstance(example_ids, list):
             if len(example_ids) != len(items):
                 raise ValueError(f"{len(example_ids)} example ids for {len(items)} texts")
-            owners = example_ids
-        else:
-            owners = [example_ids] * len(items)
-        streams = self._streams(owners)
+            return items, example_ids
+        return items, [example_ids] * len(items)
+
+    def _predict(self, items: list[TextInput], owners: list[Hashable | None],
+                 streams: list[tuple[Hashable, int]] | None = None) -> np.ndarray:
+        """One draw per text (from ``streams`` when given): charged, then from the cache or the model."""
+        streams = streams or self._streams(owners)
         self._charge(items, owners)
         self.stats.requests += len(items)
         if not items:

@@ -45,6 +45,7 @@ class Matchup:
     device: str | None = None
     query_budget: int | None = None
     labels: tuple[str, ...] | None = None  # class names for callables/endpoints that do not name them
+    stochastic: bool = False  # every classifier is randomized (--stochastic): never cached, attacked adaptively
     options: dict = field(default_factory=dict)  # AttackOptions fields
 
 
@@ -59,13 +60,15 @@ def play(m: Matchup, progress: bool = False) -> str:
     data = load_data(m.data, n=m.n, seed=m.seed, sample=m.sample)
     defender = build_defender(m.defender, m.base, synonyms=m.synonyms, seed=m.defense_seed, labels=m.labels,
                               max_length=m.max_length, device=m.device, precision=m.precision)
+    if m.stochastic:
+        defender.stochastic = True
     with Store(m.db) as store:
         if m.attacker is None:
             key = eval_key(m.defender, m.data, n=m.n, data_seed=m.seed, sample=m.sample, base=m.base, synonyms=m.synonyms, defense_seed=m.defense_seed)
             return evaluate(defender, data, store, **key, progress=progress)["run_id"]
         options = AttackOptions(**{"synonyms": m.synonyms, "device": m.device, **m.options})
         key = match_key(m.defender, m.attacker, options, m.data, n=m.n, data_seed=m.seed, sample=m.sample, base=m.base,
-                        defense_seed=m.defense_seed, max_length=m.max_length)
+                        defense_seed=m.defense_seed, max_length=m.max_length, stochastic=getattr(defender, "stochastic", False))
         return run_match(defender, build_attacker(m.attacker, options), data, store, **key, query_budget=m.query_budget,
                          progress=progress)["run_id"]
 

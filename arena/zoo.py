@@ -26,6 +26,9 @@ def canonical_synonyms(spec: str) -> str:
     return DEFAULT_SYNONYMS if spec == "auto" else spec
 
 
+DEFAULT_EOT, DEFAULT_VERIFY = 8, 5  # the adaptive attack on a randomized defender (expectation over 8 draws; 5 to verify)
+
+
 @dataclass
 class AttackOptions:
     """Options shared by word-swap attackers (``arena match`` flags)."""
@@ -40,20 +43,34 @@ class AttackOptions:
     chunk_size: int = 32
     device: str | None = None
     rl_samples: int = 8
+    eot: int | None = None  # draws averaged per query of a randomized defender (None: DEFAULT_EOT)
+    verify: int | None = None  # fresh draws of a success's final text, the majority of which must be wrong (None: DEFAULT_VERIFY)
 
     def identity(self) -> dict:
-        """What makes word-swap results differ (part of the run id); ``chunk_size``/``device`` do not."""
+        """What makes word-swap results differ (part of the run id); ``chunk_size``/``device`` do not,
+        and ``eot``/``verify`` are named by :func:`match_config` where they matter."""
         out = asdict(self)
         out["synonyms"] = canonical_synonyms(self.synonyms)
-        for key in ("chunk_size", "device", "rl_samples"):
+        for key in ("chunk_size", "device", "rl_samples", "eot", "verify"):
             out.pop(key)
         return out
 
+    def adaptive(self, stochastic: bool) -> tuple[int, int]:
+        """(eot, verify) against a defender: the defaults for a randomized one, (1, 1) for a
+        deterministic one, on which more draws change nothing."""
+        if not stochastic:
+            return 1, 1
+        return (DEFAULT_EOT if self.eot is None else self.eot), (DEFAULT_VERIFY if self.verify is None else self.verify)
 
-def match_config(attacker: str, options: AttackOptions, max_length: int) -> dict:
+
+def match_config(attacker: str, options: AttackOptions, max_length: int, stochastic: bool = False) -> dict:
     """What defines a match run besides defender and data (the store's run key); for a policy
-    attacker, its weights' fingerprint."""
+    attacker, its weights' fingerprint; against a randomized defender, the adaptive attack's
+    ``eot`` and ``verify`` unless both are 1 (the non-adaptive attack, as runs were before them)."""
     config = {"attack": options.identity(), "max_length": max_length}
+    eot, verify = options.adaptive(stochastic)
+    if (eot, verify) != (1, 1):
+        config.update(eot=eot, verify=verify)
     if attacker.startswith("rl:"):
         config["rl_samples"] = options.rl_samples
     if attacker.startswith(("rl:", "gen:")):
@@ -64,7 +81,7 @@ def match_config(attacker: str, options: AttackOptions, max_length: int) -> dict
 
 
 ATTACKERS = ("textfooler", "textattack:RECIPE", "rl:DIR", "gen:DIR")
-DEFENSES = ("plain", "fuse", "five", "fact[:PATH]", "fuse+fact[:PATH]", "five+fact[:PATH]")
+DEFENSES = ("plain", "fuse", "five", "fact[:PATH]", "fuse+fact[:PATH]", "five+fact[:PATH]", "noise")
 # What each name is (`arena list`).
 ATTACKER_HELP = {
     "textfooler": "TextFooler (Jin et al. 2020), batched across examples: word importance, synonym swaps under POS and "
@@ -80,6 +97,7 @@ DEFENSE_HELP = {
     "fact[:PATH]": "FACT: a classifier co-tuned on SWITCH copies (packaged one without PATH, for --base default)",
     "fuse+fact[:PATH]": "FuSE around the FACT model",
     "five+fact[:PATH]": "FIVE around the FACT model",
+    "noise": "a canary with no robustness: --base answering a random label on a share p of queries (noise?p=0.3)",
 }
 CLASSIFIER_HELP = {
     "default": "the offline sentiment classifier: the packaged MiniLM encoder plus a LoRA adapter shipped in the package",
@@ -92,8 +110,8 @@ CLASSIFIER_HELP = {
     "DEFENSE": "any defense (`arena list defenses`)",
 }
 DEFENSE_NAMES = tuple(defense.partition("[")[0] for defense in DEFENSES)  # the names alone: plain ... five+fact
-ON_BASE = ("plain", "fuse", "five")  # the defenses that wrap --base (no :PATH)
-STOCHASTIC = ("fuse", "five", "fuse+fact", "five+fact")  # the defenses that draw from --defense-seed
+ON_BASE = ("plain", "fuse", "five", "noise")  # the defenses that wrap --base (no :PATH)
+STOCHASTIC = ("fuse", "five", "fuse+fact", "five+fact", "noise")  # the defenses that draw from --defense-seed
 
 
 def defender_name(spec: str, base: str = "default", synonyms: str = DEFAULT_SYNONYMS, seed: int = 0) -> str:
@@ -138,13 +156,21 @@ def data_name(data: str, n: int | None = None, seed: int | None = None, sample: 
 
 
 def match_key(defender: str, attacker: str, options: AttackOptions, data: str, *, n: int | None = None,
-              data_seed: int | None = None, sample: str = DEFAULT_SAMPLE, base: str = "default", defense_seed: int = 0, max_length: int = 256) -> dict:
+              data_seed: int | None = None, sample: str = DEFAULT_SAMPLE, base: str = "default", defense_seed: int = 0, max_length: int = 256,
+              stochastic: bool | None = None) -> dict:
     """How a match run is stored: ``run_match``'s ``defender_name``, ``attacker_name``, ``data_name``
     and ``config``. One scheme for ``arena match``, tournaments and the benches, so a run that one
     of them started is resumed, not repeated, by another given the same settings, typed the same
-    way (a data path or synonym source is named as given)."""
+    way (a data path or synonym source is named as given). ``stochastic``: whether the defender is
+    randomized (None: as its name says, :data:`STOCHASTIC`)."""
+    stochastic = is_stochastic(defender) if stochastic is None else stochastic
     return {"defender_name": defender_name(defender, base, options.synonyms, defense_seed), "attacker_name": attacker,
-            "data_name": data_name(data, n, data_seed, sample), "config": match_config(attacker, options, max_length)}
+            "data_name": data_name(data, n, data_seed, sample), "config": match_config(attacker, options, max_length, stochastic)}
+
+
+def is_stochastic(spec: str) -> bool:
+    """Whether a defender spec names a randomized defense."""
+    return spec.partition("?")[0].partition(":")[0] in STOCHASTIC
 
 
 def eval_key(classifier: str, data: str, *, n: int | None = None, data_seed: int | None = None, sample: str = DEFAULT_SAMPLE, base: str = "default",
@@ -168,7 +194,7 @@ def packaged_fact(spec: str, base: str) -> str:
 def _defender_plan(spec: str, base: str) -> tuple[str, str | None, dict]:
     """What a defender spec asks for, checked without loading a model: the classifier spec to
     load, the wrapper (``fuse``, ``five`` or None) and the wrapper's settings, parsed and checked
-    (FuSE: ``{"config": SwitchConfig, "combination": ...}``; FIVE: its keyword arguments)."""
+    (FuSE: ``{"config": SwitchConfig, "combination": ...}``; FIVE and noise: their keyword arguments)."""
     core, _, settings = spec.partition("?")
     name, _, path = core.partition(":")
     if name in ("fact", "fuse+fact", "five+fact"):
@@ -183,7 +209,7 @@ def _defender_plan(spec: str, base: str) -> tuple[str, str | None, dict]:
     else:
         return spec, None, {}
     if settings and wrapper is None:
-        raise ValueError(f"{spec!r}: only fuse and five take ?settings")
+        raise ValueError(f"{spec!r}: only fuse, five and noise take ?settings")
     if wrapper == "fuse":
         from defenses.ensemble import check_combination
         from defenses.fuse import FUSE_DEFAULTS
@@ -197,6 +223,10 @@ def _defender_plan(spec: str, base: str) -> tuple[str, str | None, dict]:
         from defenses.five import FIVE_DEFAULTS
 
         return model_spec, wrapper, parse_settings(settings, FIVE_DEFAULTS, spec)
+    if wrapper == "noise":
+        from defenses.noise import NOISE_DEFAULTS
+
+        return model_spec, wrapper, parse_settings(settings, NOISE_DEFAULTS, spec)
     return model_spec, None, {}
 
 
@@ -237,6 +267,15 @@ def check_model(spec: str, what: str = "classifier", names: Sequence[str] = CLAS
         raise ValueError(problem + (f";{hint}" if hint else ""))
 
 
+def classifier_folder(spec: str, base: str = "default") -> Path | None:
+    """The trained folder (with ``arena_classifier.json``) behind a classifier or defense spec, if any."""
+    from arena.resources import DEFAULT_CLASSIFIER_DIR
+
+    model_spec, _, _ = _defender_plan(spec, base)
+    folder = DEFAULT_CLASSIFIER_DIR if model_spec == "default" else Path(model_spec).expanduser()
+    return folder if (folder / "arena_classifier.json").is_file() else None
+
+
 def check_defender(spec: str, base: str = "default") -> None:
     """Raise the error :func:`build_defender` would raise for a bad name or setting, or a model
     that cannot load here (:func:`check_model`), without loading anything (commands check every
@@ -271,6 +310,10 @@ def build_defender(spec: str, base: str = "default", *, synonyms: str = DEFAULT_
         from defenses.five import FIVE
 
         return FIVE(model, seed=seed, **settings)
+    if wrapper == "noise":
+        from defenses.noise import Noise
+
+        return Noise(model, seed=seed, **settings)
     return model
 
 

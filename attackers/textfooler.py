@@ -25,6 +25,11 @@ As in the released code, the final label is the defender's prediction on the fin
 stochastic defender (FuSE, FIVE: the Scorer does not cache) that is a fresh query, so a flip seen
 on one draw that does not hold on the next is a failed attack (and a final text that a fresh draw
 gets wrong is a success); for a deterministic defender it is the cached answer and changes nothing.
+The adaptive attack (the Scorer's ``eot`` > 1: every answer a mean over draws) scores the text a
+swap must beat (the original, or the current text with ``commit="current"``) in the same call as the
+candidates, so both share the defense's draws (the Scorer's common random numbers); takes a flip
+only when most of ``eot`` fresh draws of it are wrong; and skips the one-draw recheck:
+``arena.match.verified`` checks the final text on fresh draws instead (``--verify``).
 """
 from __future__ import annotations
 
@@ -93,6 +98,7 @@ class _Plan:
     keep: np.ndarray = field(init=False)
     probs: np.ndarray = field(init=False)
     flips: np.ndarray = field(init=False)
+    bar: float | None = None  # the adaptive attack: p_y of the reference text, scored in the candidates' call
 
     def __post_init__(self):
         self.sim = np.ones(len(self.variants))  # 1.0 = not computed (texts shorter than the window: no constraint)
@@ -239,15 +245,41 @@ class TextFooler:
             plan.keep = np.flatnonzero(plan.pos_ok & (plan.sim >= self.sim_threshold)) if plan.windowed(self.window) else np.flatnonzero(plan.pos_ok)
         texts = [plan.state.model_input(plan.variants[i].text) for plan in plans for i in plan.keep]
         owners = [plan.state.owner for plan in plans for _ in plan.keep]
+        references = [plan for plan in plans if len(plan.keep)] if scorer.eot > 1 else []
+        texts += [plan.state.model_input((plan.state.original if self.commit == "original" else plan.state.current).text) for plan in references]
+        owners += [plan.state.owner for plan in references]
         probs = scorer.predict_proba(texts, owners)
+        for plan, row in zip(references, probs[len(probs) - len(references):]):
+            plan.bar = float(row[plan.state.y])
         offset = 0
         for plan in plans:
             plan.probs = probs[offset : offset + len(plan.keep)]
             offset += len(plan.keep)
             plan.flips = plan.probs.argmax(axis=1) != plan.state.y if len(plan.keep) else np.zeros(0, dtype=bool)
+        if scorer.eot > 1:
+            self._confirm(plans, scorer)
         self._similarities([(plan, plan.keep[plan.flips]) for plan in plans if not plan.windowed(self.window) and plan.flips.sum() > 1])
         for plan in plans:
             self._choose(plan)
+
+    @staticmethod
+    def _confirm(plans: list["_Plan"], scorer: Scorer) -> None:
+        """The adaptive attack's flips: a candidate whose mean over draws flips is drawn again
+        ``eot`` times (one call for the step) and flips only if most of those fresh draws are
+        wrong, the test its final text must pass too (``arena.match.verified``); its probabilities
+        become the mean of all its draws. Searching hundreds of noisy means would otherwise stop at
+        the first that flips by chance (the maximum of many noisy estimates)."""
+        wanted = [(plan, np.flatnonzero(plan.flips)) for plan in plans if plan.flips.any()]
+        texts = [plan.state.model_input(plan.variants[plan.keep[i]].text) for plan, idx in wanted for i in idx]
+        if not texts:
+            return
+        fresh = scorer.draws(texts, [plan.state.owner for plan, idx in wanted for _ in idx], scorer.eot)
+        offset = 0
+        for plan, idx in wanted:
+            rows = fresh[offset : offset + len(idx)]
+            offset += len(idx)
+            plan.probs[idx] = (plan.probs[idx] + rows.mean(axis=1)) / 2
+            plan.flips[idx] = 2 * (rows.argmax(axis=2) != plan.state.y).sum(axis=1) > rows.shape[1]
 
     def _similarities(self, wanted: list[tuple["_Plan", np.ndarray]]) -> None:
         """Fill ``plan.sim[i]`` for the wanted candidates: windows of the current text vs each candidate, one call."""
@@ -269,7 +301,7 @@ class TextFooler:
                 state.status = SUCCEEDED
                 return
             best = int(np.argmin(p[:, state.y]))
-            bar = state.p_original if self.commit == "original" else float(state.proba[state.y])
+            bar = plan.bar if plan.bar is not None else state.p_original if self.commit == "original" else float(state.proba[state.y])
             if p[best, state.y] < bar:
                 self._commit(state, plan.position, plan.variants[keep[best]], p[best])
         if self.max_perturb_ratio is not None and len(state.changed) >= self.max_perturb_ratio * len(state.original):
@@ -333,7 +365,7 @@ class TextFooler:
         if not done:
             return clock
         attacked = [s for s in done if s.status != SKIPPED]
-        if attacked and not scorer.caching:
+        if attacked and not scorer.caching and scorer.eot == 1:
             self._recheck(attacked, scorer)
         sims = self.similarity.similarity([s.original.text for s in attacked], [s.current.text for s in attacked])
         sim_of = {id(s): float(v) for s, v in zip(attacked, sims)}

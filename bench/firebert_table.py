@@ -127,8 +127,9 @@ def inference_seconds(defender, texts: list, batch: int = 32, repeats: int = 3, 
 
 def attack_options(args) -> AttackOptions:
     """The TextFooler options of the bench's attacks (``--synonyms``, ``--chunk-size``): the attacker
-    is built from them and the runs are keyed by them."""
-    return AttackOptions(synonyms=args.synonyms, chunk_size=args.chunk_size)
+    is built from them and the runs are keyed by them. The attack is the non-adaptive one (one draw
+    per query, no check of the final text: ``--eot 1 --verify 1``), as the stored runs were made."""
+    return AttackOptions(synonyms=args.synonyms, chunk_size=args.chunk_size, eot=1, verify=1)
 
 
 def attack_key(spec: str, path: str, n: int, args, seed: int = 0) -> dict:
@@ -141,7 +142,7 @@ def attack_key(spec: str, path: str, n: int, args, seed: int = 0) -> dict:
 def match_argv(spec: str, path: str, n: int, args) -> list[str]:
     """The ``arena match`` command line that stores its attack as :func:`attack_key` names it (what
     ``--workers`` runs in each of its processes)."""
-    return ["match", "--classifier", spec, "--data", path, "--n", str(n), "--sample", "first", "--synonyms", args.synonyms, "--max-length",
+    return ["match", "--classifier", spec, "--data", path, "--n", str(n), "--sample", "first", "--eot", "1", "--verify", "1", "--synonyms", args.synonyms, "--max-length",
             str(args.max_length), "--precision", args.precision, "--chunk-size", str(args.chunk_size), "--db", args.db]
 
 

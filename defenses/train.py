@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from arena.checks import require_at_least
 from arena.classifier import ClassifierError, hub_hint, padding_id
 from arena.data import Example, LabelledData
+from arena.overlap import file_sha256
 from arena.resources import pick_device, resolve_base_model
 
 CHECKPOINT = "checkpoint"
@@ -284,6 +285,8 @@ def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfi
                "seconds_this_run": round(time.time() - started, 1),
                "final_loss_avg50": round(float(np.mean(losses[-50:])), 4) if losses else None}
     extra = {"data": data.source, "data_fingerprint": data.fingerprint, **({"augment": augment_id} if augment_id else {})}
+    if Path(data.source).is_file():  # what `arena eval`/`match` check their data against (arena.overlap)
+        extra["data_sha256"] = file_sha256(data.source)
     if val is not None:
         chosen_step, chosen_loss = min(history, key=lambda entry: entry[1])
         model.load_state_dict(best, strict=False)

@@ -362,7 +362,7 @@ def test_registry_settings(tiny_model_dir, tmp_path):
     assert defender_name("fuse?perturb_words=2", "default", "auto") == defender_name("fuse?perturb_words=2", "default")  # one run
     for spec, error in (("five?sdt=2", "unknown setting 'sdt=2'; known: embeddings=1, std=2.29"), ("five?samples=many", "samples='many' is not a whole number"),
                         ("five?combination=median", "combination must be one of logits, vote"), ("five?std=0", "std > 0"),
-                        ("plain?std=2", "only fuse and five take"), ("fuse?match_pos=maybe", "must be true or false"),
+                        ("plain?std=2", "only fuse, five and noise take"), ("fuse?match_pos=maybe", "must be true or false"),
                         ("fuse?use_similarity=true&similarity_window=-1", "similarity_window must be 0"),
                         ("fuse?method=best", "must be 'filter' or 'rank'"),
                         ("fuse?similarity_window=15", "similarity_window=15 acts through the similarity check, which is off: add use_similarity=true"),

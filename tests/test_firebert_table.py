@@ -89,7 +89,7 @@ def test_runs_are_named_as_arena_match_and_arena_eval_name_them():
     bench_args = Namespace(synonyms=synonyms, max_length=128, chunk_size=8, precision="fp32", db="t.db")
     common = ["--data", data, "--n", "300", "--sample", "first", "--synonyms", synonyms, "--max-length", "128", "--defense-seed", "2"]
     for spec in ("plain", "five?std=0.1", "fuse+fact:runs/fact", "fact"):
-        match = cli.build_parser().parse_args(["match", "--classifier", spec, *common])
+        match = cli.build_parser().parse_args(["match", "--classifier", spec, *common, "--eot", "1", "--verify", "1"])
         assert table.attack_key(spec, data, 300, bench_args, seed=2) == cli._match_key(match, spec)
         evaluation = cli.build_parser().parse_args(["eval", "--classifier", spec, *common])
         assert table.eval_names(spec, 2, data, 300, bench_args) == cli._eval_key(evaluation)

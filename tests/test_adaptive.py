@@ -1,0 +1,96 @@
+"""Adaptive attacks on randomized defenders: expectation over draws (--eot), the majority check of a
+final text (--verify), the noise canary that must not look robust, randomized user classifiers."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from arena.attack import FAILED, SUCCEEDED
+from arena.classifier import CallableClassifier, HTTPClassifier
+from arena.data import Example, LabelledData
+from arena.match import run_match, verified
+from arena.scorer import Scorer
+from arena.store import ExampleResult, Store
+from arena.zoo import AttackOptions, match_key
+from attackers.textfooler import TextFooler
+from defenses.noise import Noise
+from test_textfooler import TABLE, FakeSimilarity, FakeTagger, keyword_probs
+
+
+class Coin:
+    """A stochastic callable: class 1 with probability ``p`` on each text, independently; counts the texts it saw."""
+
+    stochastic = True
+
+    def __init__(self, p: float, seed: int = 0):
+        self.p, self.seen, self.rng = p, 0, np.random.default_rng(seed)
+
+    def __call__(self, texts):
+        self.seen += len(texts)
+        hits = self.rng.random(len(texts)) < self.p
+        return np.stack([~hits, hits], axis=1).astype(float)
+
+
+def test_eot_averages_k_draws_and_charges_k_queries():
+    coin = Coin(0.5)
+    scorer = Scorer(CallableClassifier(coin, ["a", "b"]), eot=200)
+    assert not scorer.caching and scorer.eot == 200
+    probs = scorer.predict_proba(["x", "y"], ["e1", "e2"])
+    assert coin.seen == 400 and scorer.queries("e1") == scorer.queries("e2") == 200
+    assert np.allclose(probs.sum(axis=1), 1) and np.all(np.abs(probs[:, 1] - 0.5) < 0.15)  # means, not one-hots
+    assert scorer.draws(["x"], "e1", 3).shape == (1, 3, 2) and scorer.queries("e1") == 203
+    deterministic = Scorer(CallableClassifier(keyword_probs, ["neg", "pos"]), eot=8)
+    assert deterministic.eot == 1 and deterministic.caching  # more draws of a deterministic model change nothing
+
+
+def _result(status=SUCCEEDED) -> ExampleResult:
+    return ExampleResult(idx=0, example_id="e", label=0, original_text="a film", status=status, perturbed_text="a movie")
+
+
+@pytest.mark.parametrize("p_wrong, kept", [(0.95, SUCCEEDED), (0.05, FAILED)])
+def test_verify_keeps_a_success_only_if_most_fresh_draws_are_wrong(p_wrong, kept):
+    scorer = Scorer(CallableClassifier(Coin(p_wrong), ["a", "b"]))  # label 0: a draw of class 1 is wrong
+    for status in (SUCCEEDED, FAILED):  # the final text decides, whatever the attacker concluded
+        (result,) = verified([_result(status)], scorer, 5)
+        assert result.status == kept and result.extra["verify"]["draws"] == 5
+    (untouched,) = verified([_result()], scorer, 1)
+    assert untouched.status == SUCCEEDED and "verify" not in untouched.extra
+
+
+def test_noise_canary_is_not_robust_under_the_adaptive_attack(tmp_path):
+    words = ["good film", "a great cast", "lovely story", "superb and good", "good acting", "a great film",
+             "bad film", "an awful cast", "boring story", "bad and awful", "bad acting", "an awful film"]
+    data = LabelledData([Example(t, int(i % 12 < 6), None, f"x{i}") for i, t in enumerate(words * 2)], ["neg", "pos"], "mem")
+    base = CallableClassifier(keyword_probs, ["neg", "pos"])
+    attacker = TextFooler(TABLE, FakeSimilarity(), FakeTagger())
+    accuracy, queries = {}, {}
+    with Store(tmp_path / "a.db") as store:
+        for name, defender, stochastic, options in (("plain", base, False, AttackOptions()),
+                                                    ("adaptive", Noise(base, p=0.3), True, AttackOptions()),
+                                                    ("one draw", Noise(base, p=0.3), True, AttackOptions(eot=1, verify=1))):
+            key = match_key(name, "textfooler", options, "mem", stochastic=stochastic)
+            summary = run_match(defender, attacker, data, store, **key, progress=False)
+            accuracy[name], queries[name] = summary["accuracy_under_attack"], summary["avg_queries"]
+    assert accuracy["adaptive"] <= accuracy["plain"] + 0.1
+    assert queries["adaptive"] > 8 * queries["plain"]  # every answer a mean of 8 draws, and the flips drawn again
+
+
+def test_the_run_identity_names_eot_and_verify_only_where_they_matter():
+    options = AttackOptions()
+    adaptive = match_key("five", "textfooler", options, "d")["config"]
+    assert (adaptive["eot"], adaptive["verify"]) == (8, 5)
+    assert match_key("five", "textfooler", AttackOptions(eot=4), "d")["config"]["eot"] == 4
+    one_draw = match_key("five", "textfooler", AttackOptions(eot=1, verify=1), "d")["config"]
+    assert "eot" not in one_draw and one_draw == {"attack": options.identity(), "max_length": 256}  # the runs stored before --eot
+    assert "eot" not in match_key("plain", "textfooler", AttackOptions(eot=8), "d")["config"]
+    assert match_key("mod:f", "textfooler", options, "d", stochastic=True)["config"]["eot"] == 8
+
+
+def test_user_classifiers_say_they_are_randomized(monkeypatch):
+    assert CallableClassifier(Coin(0.5), ["a", "b"]).stochastic and not CallableClassifier(keyword_probs).stochastic
+    endpoint = HTTPClassifier("http://127.0.0.1:9/predict", ["a", "b"])
+    monkeypatch.setattr(endpoint, "_request", lambda texts: {"probs": [[0.5, 0.5]] * len(texts), "stochastic": True})
+    assert endpoint.stochastic and not Scorer(endpoint).caching
+    quiet = HTTPClassifier("http://127.0.0.1:9/predict", ["a", "b"])
+    monkeypatch.setattr(quiet, "_request", lambda texts: {"probs": [[0.5, 0.5]] * len(texts)})
+    assert not quiet.stochastic
