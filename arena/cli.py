@@ -37,6 +37,15 @@ def unit_fraction(value: str) -> float:
     return number
 
 
+def sim_threshold(value: str) -> float:
+    """argparse type of ``--sim-threshold``: ``paper`` (the released code's threshold) or a number in [0, 1]."""
+    if value == "paper":
+        from attackers.textfooler import PAPER_SIM_THRESHOLD
+
+        return PAPER_SIM_THRESHOLD
+    return unit_fraction(value)
+
+
 def output_folder(value: str) -> str:
     """argparse type of a folder a command writes: created if missing, but not an existing file."""
     if Path(value).expanduser().is_file():
@@ -778,7 +787,9 @@ def _add_attack_options(parser: argparse.ArgumentParser, attacker_flag: bool = T
     parser.add_argument("--rl-samples", type=positive_int, default=8, help="rl:DIR: continuations sampled per example (best by attack reward)")
     add_data_options(parser)
     add_sample_options(parser, "attack")
-    parser.add_argument("--sim-threshold", type=unit_fraction, help="angular similarity threshold of the 15-word windows (default 0.80, MiniLM)")
+    parser.add_argument("--sim-threshold", type=sim_threshold, metavar="T",
+                        help="angular similarity threshold of the 15-word windows, 1 - arccos(cos)/pi: a number in [0, 1], or paper "
+                             "(0.9045: the released code's 1 - arccos(cos) >= 0.7 on USE) (default 0.80, calibrated for MiniLM)")
     parser.add_argument("--pos", default="auto", choices=["auto", "nltk", "pattern", "none"], help="POS tagger for the POS constraint")
     parser.add_argument("--importance", default="oov", choices=["oov", "delete"],
                         help="word importance by replacing the word with <oov> (released code) or deleting it (paper, TextAttack)")

@@ -1,6 +1,9 @@
-"""FireBERT's tables on our default classifier: plain, FuSE, FIVE, FACT, FuSE(FACT), FIVE(FACT).
+"""FireBERT's tables on our default classifier: plain, FuSE, FIVE, FACT, FuSE(FACT), FIVE(FACT), and
+the noise canary (a defense with no robustness, which only an adaptive attack sees through).
 
-Per data set (the first N of ``../shared/data/textfooler/{mr,imdb}``):
+Per data set (the first N of ``../shared/data/textfooler/{mr_unseen,mr,imdb}``; ``mr_unseen`` is
+the part of ``mr`` that is not in SST-2's training set, on which the default and FACT models were
+trained, so it is the MR set by default):
 
 - ``clean``: accuracy on the clean examples;
 - ``cost_ratio``: inference seconds per example ÷ plain's, timed back to back in this process on
@@ -23,7 +26,13 @@ Per data set (the first N of ``../shared/data/textfooler/{mr,imdb}``):
   queries on those same K examples. Every attacked row but plain also reports ``x_plain``, its
   accuracy under attack ÷ plain's on the same examples, and ``x_plain_ci95``, a 95 % paired
   bootstrap interval of that ratio (10,000 resamples of the examples; ``null`` for a ratio or bound
-  the data leave open, when plain's kept count is or can be 0).
+  the data leave open, when plain's kept count is or can be 0);
+- ``under_adaptive_attack``: for randomized rows (``--adaptive-rows``, default those attacked), the
+  accuracy under the adaptive TextFooler (``--eot 8 --verify 5``: each answer a mean of 8 draws, a
+  success judged on 5 fresh draws of its final text), with ``adaptive_queries``, ``adaptive_n``,
+  plain's accuracy under attack on those examples and ``x_plain_adaptive`` (+ ``_ci95``); for
+  deterministic rows the same as ``under_attack``. The similarity threshold is TextFooler's default
+  (0.80 on MiniLM), recorded in the settings.
 
 Every run goes through a results store (``--db``), so an interrupted bench resumes. Runs are
 named as ``arena match`` and ``arena eval`` name them for the same data path, ``--n``,
@@ -62,12 +71,13 @@ from arena.metrics import attack_summary, ratio_record, ratio_text, ratio_under_
 from arena.resources import PRECISIONS
 from arena.store import Store
 from arena.workers import run_match_in_workers
-from arena.zoo import AttackOptions, build_attacker, build_defender, eval_key, match_key
+from arena.zoo import AttackOptions, build_attacker, build_defender, eval_key, is_stochastic, match_key
+from attackers.textfooler import DEFAULT_SIM_THRESHOLD
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
 QUERY_DRIFT = 0.001  # --keep-rows: plain's mean queries may differ by this share from the earlier table's
-ROWS = ("plain", "fuse", "five", "fact", "five+fact", "fuse+fact")  # FuSE(FACT), the costliest, last
+ROWS = ("plain", "fuse", "five", "fact", "five+fact", "fuse+fact", "noise")  # FuSE(FACT), the costliest, then the canary
 BAR_FACT_CLEAN, BAR_FACT_PREMADE, BAR_X_PLAIN, BAR_COST = 0.97, 0.60, 2.0, 15.0  # the issue's bars (bar_checks)
 
 
@@ -125,34 +135,53 @@ def inference_seconds(defender, texts: list, batch: int = 32, repeats: int = 3, 
     return fastest / len(texts)
 
 
-def attack_options(args) -> AttackOptions:
+def attack_options(args, adaptive: bool = False) -> AttackOptions:
     """The TextFooler options of the bench's attacks (``--synonyms``, ``--chunk-size``): the attacker
-    is built from them and the runs are keyed by them. The attack is the non-adaptive one (one draw
-    per query, no check of the final text: ``--eot 1 --verify 1``), as the stored runs were made."""
-    return AttackOptions(synonyms=args.synonyms, chunk_size=args.chunk_size, eot=1, verify=1)
+    is built from them and the runs are keyed by them. The ``under_attack`` column is the
+    non-adaptive attack (one draw per query, no check of the final text: ``--eot 1 --verify 1``), as
+    the stored runs were made; ``adaptive``: the adaptive defaults against a randomized defender."""
+    return AttackOptions(synonyms=args.synonyms, chunk_size=args.chunk_size, **({} if adaptive else {"eot": 1, "verify": 1}))
 
 
-def attack_key(spec: str, path: str, n: int, args, seed: int = 0) -> dict:
+def attack_key(spec: str, path: str, n: int, args, seed: int = 0, adaptive: bool = False) -> dict:
     """How a TextFooler attack on ``spec`` is stored: as ``arena match --classifier SPEC --defense-seed
-    SEED --data PATH --n N --sample first`` with the bench's ``--synonyms`` and ``--max-length`` stores it
-    (``run_match``'s keywords). The benches take the first N rows, as their stored runs did."""
-    return match_key(spec, "textfooler", attack_options(args), path, n=n, sample="first", defense_seed=seed, max_length=args.max_length)
+    SEED --data PATH --n N --sample first`` (with ``--eot 1 --verify 1`` unless ``adaptive``) with the
+    bench's ``--synonyms`` and ``--max-length`` stores it (``run_match``'s keywords). The benches take
+    the first N rows, as their stored runs did."""
+    return match_key(spec, "textfooler", attack_options(args, adaptive), path, n=n, sample="first", defense_seed=seed,
+                     max_length=args.max_length)
 
 
-def match_argv(spec: str, path: str, n: int, args) -> list[str]:
+def match_argv(spec: str, path: str, n: int, args, adaptive: bool = False) -> list[str]:
     """The ``arena match`` command line that stores its attack as :func:`attack_key` names it (what
     ``--workers`` runs in each of its processes)."""
-    return ["match", "--classifier", spec, "--data", path, "--n", str(n), "--sample", "first", "--eot", "1", "--verify", "1", "--synonyms", args.synonyms, "--max-length",
+    return ["match", "--classifier", spec, "--data", path, "--n", str(n), "--sample", "first",
+            *([] if adaptive else ["--eot", "1", "--verify", "1"]), "--synonyms", args.synonyms, "--max-length",
             str(args.max_length), "--precision", args.precision, "--chunk-size", str(args.chunk_size), "--db", args.db]
 
 
 def attack_row(defender, spec: str, attacker, data: LabelledData, path: str, n: int, args, store: Store,
-               limit: int | str | None = None) -> dict:
+               limit: int | str | None = None, adaptive: bool = False) -> dict:
     """The attack summary of ``spec`` on the first ``limit`` (default all) examples; with
     ``--workers N`` a whole-data attack runs in N ``arena match`` processes first (as ``arena match --workers N``)."""
     workers = args.workers if limit in (None, n) else 1
-    return run_match_in_workers(workers, match_argv(spec, path, n, args), defender, attacker, data, store,
-                                attack_key(spec, path, n, args), progress=not args.json, limit=limit)
+    return run_match_in_workers(workers, match_argv(spec, path, n, args, adaptive), defender, attacker, data, store,
+                                attack_key(spec, path, n, args, adaptive=adaptive), progress=not args.json, limit=limit)
+
+
+def adaptive_columns(defender, spec: str, attacker, data: LabelledData, path: str, n: int, args, store: Store,
+                     count: int | str | None, plain_results: list) -> dict:
+    """The adaptive attack's columns of a randomized row (``--eot``/``--verify`` defaults) on its first
+    ``count`` examples: ``under_adaptive_attack``, ``adaptive_queries``, ``adaptive_n``,
+    plain's accuracy under attack on those examples and the ratio to it with its interval."""
+    attack = attack_row(defender, spec, attacker, data, path, n, args, store,
+                        limit=count if count == "stored" else min(count or n, n), adaptive=True)
+    ids = {ex.id for ex in data.examples[: attack["n"]]}
+    record = ratio_record(ratio_under_attack([r for r in store.results(attack["run_id"]) if r.example_id in ids], plain_results))
+    plain_same = attack_summary([r for r in plain_results if r.example_id in ids])
+    return {"under_adaptive_attack": attack["accuracy_under_attack"], "adaptive_queries": attack["avg_queries"],
+            "adaptive_n": attack["n"], "plain_under_attack_adaptive_n": plain_same["accuracy_under_attack"],
+            "x_plain_adaptive": record["ratio"], "x_plain_adaptive_ci95": record["ci95"]}
 
 
 def eval_names(spec: str, seed: int, path: str, n: int, args) -> dict:
@@ -219,6 +248,10 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
             partial.update(x_plain=record["ratio"], x_plain_ci95=record["ci95"])
         else:  # passive row: clean and pre-made accuracy only
             attack = dict.fromkeys(("accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"))
+        if row in args.adaptive_rows and getattr(defender, "stochastic", False):
+            partial.update(adaptive_columns(defender, spec, attacker, data, path, n, args, store, args.adaptive_rows[row], plain_results))
+        elif row in args.adaptive_rows:  # deterministic: more draws change nothing, the adaptive attack is the attack
+            partial.update(under_adaptive_attack=attack["accuracy_under_attack"], adaptive_queries=attack["avg_queries"])
         table[row] = {"clean": clean, "premade": adversarial, "under_attack": attack["accuracy_under_attack"],
                       "queries": attack["avg_queries"], "perturbed_pct": attack["avg_perturbed_words_pct"], **partial,
                       "premade_n": len(premade)}
@@ -339,11 +372,15 @@ def render(result: dict) -> str:
         if not isinstance(table, dict) or "plain" not in table:
             continue
         lines += [f"### {name} (premade set: {table['plain']['premade_n']} adversarial examples made against plain)", "",
-                  "| defender | clean acc | premade acc | acc under TextFooler | queries | perturbed % | cost ratio |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+                  "| defender | clean acc | premade acc | acc under TextFooler | queries | perturbed % | cost ratio | acc under adaptive TextFooler | adaptive queries |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for row in [row for row in ROWS if row in table] + [row for row in table if row not in ROWS]:  # the defaults first
             v = table[row]
-            cells = [_fmt(v[k]) for k in ("clean", "premade", "under_attack", "queries", "perturbed_pct", "cost_ratio")]
+            cells = [_fmt(v.get(k)) for k in ("clean", "premade", "under_attack", "queries", "perturbed_pct", "cost_ratio",
+                                              "under_adaptive_attack", "adaptive_queries")]
+            if v.get("adaptive_n"):
+                cells[6] += (f" (first {v['adaptive_n']}; plain there {_fmt(v['plain_under_attack_adaptive_n'])}; "
+                             + ratio_text(v["x_plain_adaptive"], v["x_plain_adaptive_ci95"], "plain") + ")")
             notes = []
             if v.get("attack_n"):
                 notes.append(f"first {v['attack_n']}; plain there {_fmt(v['plain_under_attack_same_n'])}")
@@ -367,7 +404,10 @@ def render(result: dict) -> str:
 def main() -> int:
     """Command-line entry point: the options, the run and the table this module's docstring describes."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mr", type=int, default=300)
+    parser.add_argument("--mr", type=int, default=0, help="first N of textfooler/mr (half of it is in SST-2's training set: "
+                        "`arena overlap`; the earlier tables used 300)")
+    parser.add_argument("--mr-unseen", type=int, default=421, help="first N of textfooler/mr_unseen, the MR sentences clean against "
+                        "sst2/train.tsv")
     parser.add_argument("--imdb", type=int, default=200)
     parser.add_argument("--fact", help="FACT-tuned classifier folder (from `arena train defense fact`; default: the packaged FACT model)")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated rows to run (plain always runs): {','.join(ROWS)}; "
@@ -376,6 +416,9 @@ def main() -> int:
                         "others report clean and pre-made accuracy only (for long texts on a CPU, where FuSE/FIVE attacks take "
                         "hours); 'row@K' attacks that row on the first K examples only; 'row@stored' takes as many first examples as "
                         "the store already holds for it (refreshes the table, attacks nothing)")
+    parser.add_argument("--adaptive-rows", help="randomized rows also attacked adaptively (--eot 8 --verify 5; default: every "
+                        "randomized row of --attack-rows), 'row@K' on the first K examples; deterministic rows repeat their "
+                        "attack there (more draws change nothing)")
     parser.add_argument("--chunk-size", type=int, default=32, help="examples attacked in lockstep; smaller keeps more of an "
                         "interrupted attack against a costly defender (not part of the run's identity: resumes either way)")
     parser.add_argument("--data-dir", default=relative(SHARED / "textfooler"), help="folder of the mr and imdb data "
@@ -402,8 +445,10 @@ def main() -> int:
     args.rows = ["plain"] + [row for row in args.rows.split(",") if row and row != "plain"]
     try:
         args.attack_rows = parse_attack_rows(args.rows if args.attack_rows is None else args.attack_rows.split(","))
+        args.adaptive_rows = (parse_attack_rows(args.adaptive_rows.split(",")) if args.adaptive_rows is not None
+                              else {row: count for row, count in args.attack_rows.items() if is_stochastic(row)})
     except ValueError as error:
-        parser.error(f"--attack-rows: {error}")
+        parser.error(f"--attack-rows/--adaptive-rows: {error}")
     unknown = sorted({row for row in args.rows + sorted(args.attack_rows) if row.partition("?")[0] not in ROWS})
     if unknown:
         parser.error(f"--rows/--attack-rows: unknown {unknown}; known: {', '.join(ROWS)}")
@@ -420,9 +465,10 @@ def main() -> int:
         # a data set not run this time (--mr 0 / --imdb 0) keeps its earlier table
         result = json.loads(out_json.read_text()) if out_json.exists() else {}
         with Store(args.db) as store:
-            tables = {name: run_dataset(name, n, args, store, cost_to_keep(result, name, args)) for name, n in (("mr", args.mr), ("imdb", args.imdb)) if n > 0}
+            tables = {name: run_dataset(name, n, args, store, cost_to_keep(result, name, args))
+                      for name, n in (("mr", args.mr), ("mr_unseen", args.mr_unseen), ("imdb", args.imdb)) if n > 0}
         for name, table in tables.items():
-            settings = {"n": getattr(args, name), "fact": fact_name(args), "synonyms": args.synonyms,
+            settings = {"n": getattr(args, name), "sim_threshold": DEFAULT_SIM_THRESHOLD, "fact": fact_name(args), "synonyms": args.synonyms,
                         "max_length": args.max_length, "precision": args.precision, "cost_n": args.cost_n, "cost_repeats": args.cost_repeats}
             if args.keep_rows and name in result:
                 table = keep_rows(result[name], table, result.get("settings", {}).get(name, {}), settings)
