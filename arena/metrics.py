@@ -72,19 +72,38 @@ def ratio_under_attack(results: Sequence[ExampleResult], baseline: Sequence[Exam
     example and the other run keeps some (so a ``high`` of ``inf`` says the baseline's count is too
     small to bound the ratio), and 1 where neither keeps any.
     """
+    out = ratio_over_seeds([results], baseline, level=level, resamples=resamples, seed=seed)
+    return {key: out[key] for key in ("n", "ratio", "low", "high")}
+
+
+def ratio_over_seeds(runs: Sequence[Sequence[ExampleResult]], baseline: Sequence[ExampleResult], *,
+                     level: float = 0.95, resamples: int = 10_000, seed: int = 0) -> dict:
+    """:func:`ratio_under_attack` for a randomized defender attacked at several defense seeds (one
+    run each): its kept count is the mean over the seeds, and the interval resamples the seeds, then
+    the examples (the same examples for every seed and the baseline), so it includes the spread the
+    defense's randomness adds. Returns ``{"n", "seeds", "ratio", "low", "high", "per_seed"}``, the
+    examples being those every run and the baseline attacked."""
     if not 0 < level < 1 or resamples < 1:
         raise ValueError(f"need 0 < level < 1 and resamples >= 1 (got {level}, {resamples})")
+    if not runs:
+        raise ValueError("no runs to compare")
     base = {r.example_id: r.status == "failed" for r in baseline}
-    pairs = [(r.status == "failed", base[r.example_id]) for r in results if r.example_id in base]
-    if not pairs:
-        raise ValueError("the two runs share no example")
-    kept, base_kept = np.array(pairs, dtype=float).T
-    draws = np.random.default_rng(seed).integers(len(pairs), size=(resamples, len(pairs)))
-    ratios = np.sort(_ratio(kept[draws].sum(axis=1), base_kept[draws].sum(axis=1)))
+    kept_by_run = [{r.example_id: r.status == "failed" for r in run} for run in runs]
+    ids = [i for i in base if all(i in kept for kept in kept_by_run)]
+    if not ids:
+        raise ValueError("the runs share no example")
+    kept = np.array([[run[i] for i in ids] for run in kept_by_run], dtype=float)  # (seeds, examples)
+    base_kept = np.array([base[i] for i in ids], dtype=float)
+    rng = np.random.default_rng(seed)
+    examples = rng.integers(len(ids), size=(resamples, len(ids)))
+    seeds = rng.integers(len(runs), size=(resamples, len(runs)))
+    per_seed_sums = kept[:, examples].sum(axis=2)  # (seeds, resamples): each seed's kept count on each resample
+    ratios = np.sort(_ratio(np.take_along_axis(per_seed_sums.T, seeds, axis=1).mean(axis=1), base_kept[examples].sum(axis=1)))
     tail = (1 - level) / 2
-    return {"n": len(pairs), "ratio": float(_ratio(kept.sum(), base_kept.sum())),
+    return {"n": len(ids), "seeds": len(runs), "ratio": float(_ratio(kept.sum(axis=1).mean(), base_kept.sum())),
             "low": float(ratios[int(np.floor(tail * resamples))]),
-            "high": float(ratios[min(resamples - 1, int(np.ceil((1 - tail) * resamples)) - 1)])}
+            "high": float(ratios[min(resamples - 1, int(np.ceil((1 - tail) * resamples)) - 1)]),
+            "per_seed": [float(_ratio(row.sum(), base_kept.sum())) for row in kept]}
 
 
 def ratio_record(versus: dict) -> dict:

@@ -5,7 +5,9 @@ defense. This attacks each ``--defenders`` entry at defense seeds 0 to ``--seeds
 ``--n`` examples of ``--data`` and reports, per seed, clean accuracy, accuracy under attack, that
 accuracy ÷ plain's on the same examples (with a 95 % paired bootstrap interval, 10,000 resamples
 of the examples) and the queries the attacker needed; per defender, the range of those ratios and
-the lowest interval end, i.e. whether a bar like "2x plain" holds at every seed.
+the lowest interval end, i.e. whether a bar like "2x plain" holds at every seed, and the ratio
+pooled over the seeds with an interval that resamples the seeds, then the examples, so that it
+includes the spread the defense's randomness adds.
 
 Runs are stored (``--db``, resumable) under the names ``arena match`` gives them for the same
 ``--data``, ``--n``, ``--synonyms``, ``--max-length`` and ``--precision``, typed the same way: a
@@ -21,7 +23,7 @@ Writes ``bench/results/defense_seeds_<data>.{md,json}`` (defenders of an earlier
 data, settings and plain attack stay in it); with ``--json`` the last line is one
 JSON object ``{"plain": {"clean", "under_attack", "queries"}, "defenders": {spec: {"seeds":
 [{"seed", "clean", "under_attack", "x_plain", "x_plain_ci95", "queries"}, ...], "x_plain_range":
-[low, high], "lowest_ci95_end": ...}}}``.
+[low, high], "lowest_ci95_end": ..., "x_plain_pooled": ..., "x_plain_pooled_ci95": [low, high]}}}``.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ from pathlib import Path
 from arena.attack import Attacker
 from arena.data import LabelledData, load_data
 from arena.match import run_match
-from arena.metrics import attack_summary, ratio_record, ratio_text, ratio_under_attack
+from arena.metrics import attack_summary, ratio_over_seeds, ratio_record, ratio_text, ratio_under_attack
 from arena.resources import PRECISIONS
 from arena.store import ExampleResult, Store
 from arena.zoo import STOCHASTIC, build_attacker, build_defender, data_name
@@ -55,6 +57,13 @@ def spread(seeds: list[dict]) -> dict:
             "lowest_ci95_end": min(lows) if None not in lows else None}
 
 
+def pooled(runs: list[list[ExampleResult]], plain: list[ExampleResult]) -> dict:
+    """The ratio to plain pooled over a defender's seeds, with the interval that resamples the
+    seeds, then the examples (:func:`arena.metrics.ratio_over_seeds`)."""
+    record = ratio_record(ratio_over_seeds(runs, plain))
+    return {"x_plain_pooled": record["ratio"], "x_plain_pooled_ci95": record["ci95"]}
+
+
 def render(result: dict, title: str) -> str:
     """The markdown table: plain, then each defender's seeds and a line for its range."""
     plain = result["plain"]
@@ -70,7 +79,9 @@ def render(result: dict, title: str) -> str:
         low, high = entry["x_plain_range"] or (None, None)
         span = "unbounded" if low is None else f"{low:.2f}x-{high:.2f}x plain"
         end = "unbounded" if entry["lowest_ci95_end"] is None else f"{entry['lowest_ci95_end']:.2f}x"
-        lines.append(f"- `{spec}` over {len(entry['seeds'])} seeds: {span}; lowest 95% CI end {end}")
+        pooled = (f"; pooled over the seeds {ratio_text(entry['x_plain_pooled'], entry['x_plain_pooled_ci95'], 'plain')} "
+                  "(seeds and examples resampled)") if "x_plain_pooled" in entry else ""
+        lines.append(f"- `{spec}` over {len(entry['seeds'])} seeds: {span}; lowest 95% CI end {end}{pooled}")
     return "\n".join(lines) + "\n"
 
 
@@ -120,8 +131,10 @@ def main() -> int:
                   "settings": {"synonyms": args.synonyms, "max_length": args.max_length, "precision": args.precision},
                   "plain": {"clean": summary["clean_accuracy"], "under_attack": summary["accuracy_under_attack"],
                             "queries": summary["avg_queries"]},
-                  "defenders": {spec: spread([seed_record(seed, attack(spec, seed, args, data, store, attacker), plain)
-                                              for seed in range(args.seeds)]) for spec in specs}}
+                  "defenders": {}}
+        for spec in specs:
+            runs = [attack(spec, seed, args, data, store, attacker) for seed in range(args.seeds)]
+            result["defenders"][spec] = {**spread([seed_record(seed, run, plain) for seed, run in enumerate(runs)]), **pooled(runs, plain)}
     out = RESULTS / f"defense_seeds_{Path(args.data).name}.json"
     RESULTS.mkdir(exist_ok=True)
     result = merged(json.loads(out.read_text()) if out.exists() else None, result)

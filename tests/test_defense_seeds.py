@@ -48,11 +48,15 @@ def test_merged_keeps_other_defenders_only_when_plain_and_settings_match():
 def test_render_lists_every_seed_and_a_range_line():
     plain = run("fsssssssfk")
     seeds = [defense_seeds.seed_record(s, run(statuses), plain) for s, statuses in enumerate(("ffffsssssk", "fffsssssss"))]
+    runs = [run(statuses) for statuses in ("ffffsssssk", "fffsssssss")]
+    entry = {**defense_seeds.spread(seeds), **defense_seeds.pooled(runs, plain)}
+    assert entry["x_plain_pooled"] == 1.75  # (4 + 3) / 2 kept against plain's 2
     text = defense_seeds.render({"plain": {"clean": 0.9, "under_attack": 0.2, "queries": 30.0},
-                                 "defenders": {"five?std=0.1": defense_seeds.spread(seeds)}}, "title")
+                                 "defenders": {"five?std=0.1": entry}}, "title")
     assert "| `five?std=0.1` | 0 | 0.900 | 0.400 | 2.00x plain" in text
     assert "| `five?std=0.1` | 1 | 1.000 | 0.300 | 1.50x plain" in text
     assert "- `five?std=0.1` over 2 seeds: 1.50x-2.00x plain; lowest 95% CI end" in text
+    assert "pooled over the seeds 1.75x plain, 95% CI" in text
 
 
 @pytest.mark.slow

@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from arena.metrics import ratio_under_attack
+from arena.metrics import ratio_over_seeds, ratio_under_attack
 from arena.store import ExampleResult
 
 
@@ -37,3 +37,14 @@ def test_only_shared_examples_count_and_zero_baselines():
     assert math.isinf(out["ratio"]) and math.isinf(out["high"])
     with pytest.raises(ValueError, match="share no example"):
         ratio_under_attack(defended, run([True], start=10))
+
+
+def test_the_interval_over_seeds_includes_the_defenses_randomness():
+    plain = run([True] * 10 + [False] * 30)
+    alike = [run([True] * 20 + [False] * 20)] * 3  # three seeds that agree: the examples' interval alone
+    apart = [run([True] * 12 + [False] * 28), run([True] * 20 + [False] * 20), run([True] * 28 + [False] * 12)]
+    same, spread = ratio_over_seeds(alike, plain), ratio_over_seeds(apart, plain)
+    assert same["ratio"] == spread["ratio"] == 2.0 and spread["per_seed"] == [1.2, 2.0, 2.8] and spread["seeds"] == 3
+    assert spread["low"] < same["low"] and spread["high"] > same["high"]  # seeds that disagree widen it
+    single = ratio_over_seeds(alike[:1], plain)
+    assert {key: single[key] for key in ("n", "ratio", "low", "high")} == ratio_under_attack(alike[0], plain)
