@@ -106,6 +106,22 @@ def ratio_over_seeds(runs: Sequence[Sequence[ExampleResult]], baseline: Sequence
             "per_seed": [float(_ratio(row.sum(), base_kept.sum())) for row in kept]}
 
 
+def difference_under_attack(results: Sequence[ExampleResult], other: Sequence[ExampleResult], *,
+                            level: float = 0.95, resamples: int = 10_000, seed: int = 0) -> dict:
+    """Accuracy under attack of ``results`` minus ``other``'s on the examples both attacked, with a
+    paired bootstrap interval: ``{"n", "difference", "low", "high"}``; the difference is significant
+    when the interval excludes 0."""
+    theirs = {r.example_id: r.status == "failed" for r in other}
+    pairs = np.array([(r.status == "failed", theirs[r.example_id]) for r in results if r.example_id in theirs], dtype=float)
+    if not len(pairs):
+        raise ValueError("the two runs share no example")
+    gaps = pairs[:, 0] - pairs[:, 1]
+    means = np.sort(gaps[np.random.default_rng(seed).integers(len(gaps), size=(resamples, len(gaps)))].mean(axis=1))
+    tail = (1 - level) / 2
+    return {"n": len(gaps), "difference": float(gaps.mean()), "low": float(means[int(np.floor(tail * resamples))]),
+            "high": float(means[min(resamples - 1, int(np.ceil((1 - tail) * resamples)) - 1)])}
+
+
 def ratio_record(versus: dict) -> dict:
     """A :func:`ratio_under_attack` result as a JSON file keeps it: ``{"ratio", "ci95": [low, high]}``,
     rounded to 2 digits, ``None`` for an unbounded (infinite) value."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from arena.metrics import accuracy, attack_summary, ratio_record, ratio_text, ratio_under_attack
+from arena.metrics import accuracy, attack_summary, difference_under_attack, ratio_record, ratio_text, ratio_under_attack
 from arena.store import Store
 from arena.data import DEFAULT_SAMPLE
 from arena.zoo import DEFAULT_SYNONYMS, check_attacker, check_defender, data_name, eval_key, match_key
@@ -149,6 +149,10 @@ def leaderboard(store: Store, tournament_id: str | None = None, baseline: str | 
                                  "worst_case": under[worst], "worst_attacker": worst}
         if baseline is not None and d != baseline:
             board["defenders"][d]["x_baseline"] = {a: ratio_record(ratio_under_attack(results[d][a], results[baseline][a])) for a in attackers}
+    worst_results = {d: results[d][board["defenders"][d]["worst_attacker"]] for d in defenders}
+    for d in defenders:  # ahead only when significantly ahead: a defender that draws at random cannot rank above plain by luck
+        board["defenders"][d]["rank"] = 1 + sum(difference_under_attack(worst_results[o], worst_results[d])["low"] > 0
+                                                for o in defenders if o != d)
     for a in attackers:
         def mean(key: str) -> float | None:
             values = [summaries[d][a][key] for d in defenders if summaries[d][a][key] is not None]
@@ -160,16 +164,25 @@ def leaderboard(store: Store, tournament_id: str | None = None, baseline: str | 
     return board
 
 
+def ranking(board: dict) -> list[tuple[str, dict]]:
+    """The defenders in leaderboard order: by rank (1 + how many are significantly ahead in
+    worst-case accuracy under attack, on the same examples), a tie listed by clean accuracy."""
+    return sorted(board["defenders"].items(), key=lambda kv: (kv[1]["rank"], -(kv[1]["clean_accuracy"] or 0)))
+
+
 def render_leaderboard(board: dict) -> str:
-    """Markdown: defenders ranked by worst-case accuracy, then the attackers."""
+    """Markdown: defenders ranked by worst-case accuracy under attack (ahead only when significantly
+    so; ties share a rank), then the attackers."""
     attackers = list(board["attackers"])
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
     lines = [f"## Leaderboard (tournament {board['tournament']}, data {board['data']})", "",
+             "Ranked by worst-case accuracy under attack; a defender ranks ahead of another only when its worst case is higher "
+             "with a 95 % paired bootstrap interval of the difference above 0 (ties share a rank, listed by clean accuracy).", "",
              "| rank | defender | clean | " + " | ".join(attackers) + " | worst case |",
              "|---:|---|---:|" + "---:|" * len(attackers) + "---:|"]
-    ranked = sorted(board["defenders"].items(), key=lambda kv: -(kv[1]["worst_case"] or 0))
-    for rank, (d, row) in enumerate(ranked, 1):
-        lines.append(f"| {rank} | {d} | {fmt(row['clean_accuracy'])} | " + " | ".join(fmt(row["under_attack"][a]) for a in attackers)
+    ranked = ranking(board)
+    for d, row in ranked:
+        lines.append(f"| {row['rank']} | {d} | {fmt(row['clean_accuracy'])} | " + " | ".join(fmt(row["under_attack"][a]) for a in attackers)
                      + f" | {fmt(row['worst_case'])} ({row['worst_attacker']}) |")
     if "baseline" in board:
         base = board["baseline"]

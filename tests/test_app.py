@@ -196,8 +196,8 @@ def test_tournament_view_shows_the_newest_leaderboard(tmp_path):
         newest = _store_tournament(store)
     text, figure = tournament_view(db)
     assert text.startswith(f"2 tournament(s) in `{db}`") and f"tournament {newest}" in text
-    assert "| 1 | five | 0.750 | 0.750 | 0.750 (textfooler) |" in text  # ranked by worst case: 3 of 4 hold against 2 of 4
-    assert "| 2 | plain | 1.000 | 0.500 | 0.500 (textfooler) |" in text
+    # 3 of 4 kept against 2 of 4 is no significant lead on 4 examples: one rank, listed by clean accuracy
+    assert text.index("| 1 | plain | 1.000 | 0.500 | 0.500 (textfooler) |") < text.index("| 1 | five | 0.750 | 0.750 | 0.750 (textfooler) |")
     assert figure.axes[0].get_title() == "accuracy (clean, under attack)"
     assert [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["clean", "textfooler"]
 

@@ -157,3 +157,24 @@ def test_cli_tournament_leaderboard_and_score(setup, tmp_path, capsys):
     assert versus["baseline"] == defenders[0] and "x_baseline" in versus["defenders"][defenders[1]]
     assert main(["tournament", "--defenders", defenders[1], "--attackers", "textfooler", *common, "--baseline", "plain"]) == 2
     assert "--baseline 'plain' is not one of the defenders" in capsys.readouterr().err
+
+
+def test_a_defender_ranks_ahead_only_when_significantly_ahead(tmp_path):
+    from arena.store import ExampleResult
+    from arena.tournament import ranking
+
+    def stored(store, name, kept, kind="match"):
+        run = store.start_run(kind, name, "d", {"n": len(kept)}, attacker="textfooler" if kind == "match" else None)
+        store.add_results(run, [ExampleResult(i, f"e{i}", 1, "t", "failed" if k else "succeeded", original_pred=1, queries=3,
+                                              words_changed=1, words_total=4) for i, k in enumerate(kept)])
+        return run
+
+    with Store(tmp_path / "r.db") as store:
+        table = {"clean": {}, "matches": {}}
+        for name, kept in (("plain", [True] * 20 + [False] * 60), ("noisy", [True] * 23 + [False] * 57), ("strong", [True] * 60 + [False] * 20)):
+            table["clean"][name] = stored(store, name, [True] * 80, "eval")
+            table["matches"][name] = {"textfooler": stored(store, name, kept)}
+        tid = store.start_run("tournament", "plain,noisy,strong", "d", {"defenders": ["plain", "noisy", "strong"], "attackers": ["textfooler"]})
+        store.finish_run(tid, table)
+        board = leaderboard(store, tid)
+    assert [(d, row["rank"]) for d, row in ranking(board)] == [("strong", 1), ("plain", 2), ("noisy", 2)]
