@@ -65,9 +65,9 @@ def test_render_shows_a_partial_row_beside_plain_on_the_same_examples():
               "settings": {"imdb": SETTINGS}}
     lines = table.render(result).splitlines()
     assert lines[0] == "### imdb (premade set: 147 adversarial examples made against plain)"
-    assert lines[4] == "| plain | 0.780 | 0.497 | 0.050 | 242.02 | 12.08 | 1.000 |"
+    assert lines[4] == "| plain | 0.780 | 0.497 | 0.050 | 242.02 | 12.08 | 1.000 | - | - |"  # no adaptive attack in this table
     assert lines[5] == ("| five | 0.780 | 0.497 | 0.205 (first 151; plain there 0.060; 3.44x plain, 95% CI 2.08-7.80)"
-                        " | 281.02 (plain there 255.04) | 12.08 | 12.57 |")
+                        " | 281.02 (plain there 255.04) | 12.08 | 12.57 | - | - |")
 
 
 def test_render_shows_the_range_over_defense_seeds_and_skips_an_empty_premade_set():
@@ -77,8 +77,12 @@ def test_render_shows_the_range_over_defense_seeds_and_skips_an_empty_premade_se
             "cost_ratio": 20.58, "clean_seeds": [0.843, 0.837, 0.847], "premade_seeds": [0.838, 0.792, 0.807]}
     five = {**fuse, "premade": None, "clean_seeds": [0.82, 0.82], "premade_seeds": [None, None]}
     lines = table.render({"mr": {"plain": plain, "fuse": fuse, "five": five}}).splitlines()
-    assert lines[5] == "| fuse | 0.843 (0.837-0.847 over 3 seeds) | 0.838 (0.792-0.838 over 3 seeds) | - | - | - | 20.58 |"
-    assert lines[6] == "| five | 0.843 (0.820-0.820 over 2 seeds) | - | - | - | - | 20.58 |"
+    assert lines[5] == "| fuse | 0.843 (0.837-0.847 over 3 seeds) | 0.838 (0.792-0.838 over 3 seeds) | - | - | - | 20.58 | - | - |"
+    assert lines[6] == "| five | 0.843 (0.820-0.820 over 2 seeds) | - | - | - | - | 20.58 | - | - |"
+    noise = {**plain, "clean": 0.698, "under_attack": 0.504, "under_adaptive_attack": 0.2, "adaptive_queries": 253.1, "adaptive_n": 150,
+             "plain_under_attack_adaptive_n": 0.18, "x_plain_adaptive": 1.11, "x_plain_adaptive_ci95": [0.8, 1.5]}
+    row = table.render({"mr_unseen": {"plain": plain, "noise": noise}}).splitlines()[5]
+    assert row.endswith("| 0.200 (first 150; plain there 0.180; 1.11x plain, 95% CI 0.80-1.50) | 253.1 |")
 
 
 def test_runs_are_named_as_arena_match_and_arena_eval_name_them():
