@@ -16,13 +16,14 @@ All per-token tensors of a :class:`Batch` are ``(B, R)``: one column per respons
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -200,8 +201,6 @@ class PolicyLM(nn.Module):
 
     def _lm(self, reference: bool):
         """The module to call and a context: the adapter switched off (LoRA) or the frozen copy."""
-        import contextlib
-
         from peft import PeftModel
 
         if not reference or not isinstance(self.model, PeftModel) and self.reference is None:
@@ -267,6 +266,17 @@ class PolicyLM(nn.Module):
         return torch.multinomial(probs.cpu() if generator is not None else probs, 1, generator=generator).squeeze(-1).to(self.device_)
 
     # -- scoring ---------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """Eval mode (no dropout) for what is not a gradient step (old log-probs, values, the
+        reference, held-out metrics); the mode it had before afterwards."""
+        was_training = self.training
+        self.eval()
+        try:
+            yield
+        finally:
+            self.train(was_training)
 
     def forward(self, batch: Batch, *, head: int = 0, reference: bool = False, with_logits: bool = False):
         """Per response token: log-prob of the taken token ``(B, R)``, value ``(B, R)`` (None for the

@@ -190,10 +190,12 @@ class PPOTrainer:
 
     @torch.no_grad()
     def rollout_stats(self, batch: Batch, head: int = 0) -> dict[str, torch.Tensor]:
-        """Old log-probs, values, reference log-probs and per-token KL of a sampled batch."""
+        """Old log-probs, values, reference log-probs and per-token KL of a sampled batch, in eval
+        mode (dropout off: the reference and the policy agree at the start, two passes agree)."""
         full = self.config.kl_estimator == "full"
-        logprobs, values, logits = self.policy(batch, head=head, with_logits=full)
-        ref_logprobs, _, ref_logits = self.policy(batch, reference=True, with_logits=full)
+        with self.policy.evaluating():
+            logprobs, values, logits = self.policy(batch, head=head, with_logits=full)
+            ref_logprobs, _, ref_logits = self.policy(batch, reference=True, with_logits=full)
         kl = kl_per_token(logprobs, ref_logprobs, self.config.kl_estimator, logits, ref_logits)
         return {"logprobs": logprobs, "values": values, "ref_logprobs": ref_logprobs, "kl": kl}
 

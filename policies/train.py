@@ -173,7 +173,8 @@ def evaluate_policy(policy: PolicyLM, task: GeneratorTask | AttackerTask, n: int
     with torch.random.fork_rng(devices=[]):  # the same draws for every evaluation, training's random stream untouched
         torch.manual_seed(1234)
         batch = policy.sample(prompts, length)
-    ref_logprobs, _, _ = policy(batch, reference=True)
+    with torch.no_grad(), policy.evaluating():
+        ref_logprobs, _, _ = policy(batch, reference=True)
     return task.metrics(policy.texts(batch), policy.decode(batch.response), ref_logprobs, prompts)
 
 

@@ -9,7 +9,7 @@ import torch
 
 from policies.cory import CORY
 from policies.lm import PolicyLM
-from policies.ppo import PPO, AdaptiveKLController, PPOConfig, gae, kl_per_token, token_rewards, whiten
+from policies.ppo import PPO, AdaptiveKLController, PPOConfig, PPOTrainer, gae, kl_per_token, token_rewards, whiten
 from policies.rlgf import RLGF, loss_masks, switch_points
 from policies.tasks import ClassifierReward, distinct_n, prompts_from_texts
 from policies.train import HELDOUT, PolicyRunConfig, hold_out, train_policy
@@ -271,3 +271,22 @@ def test_cli_train_policy_and_generate(tmp_path, tiny_lm_dir, capsys):
     assert main(["generate", "--policy", str(out), "--prompts", "x", "--top-k", "-2"]) == 2
     assert "sampling needs top_k >= 0" in capsys.readouterr().err
     assert main(["train", "policy", "--policy", tiny_lm_dir, "--data", str(tmp_path / "texts.tsv"), "--heldout", "50", "--out", str(out / "x")]) == 2
+
+
+@pytest.mark.parametrize("lora_r", [0, 4])
+def test_rollout_statistics_are_taken_without_dropout(tiny_lm_dir, lora_r):
+    """The tiny GPT-2 has dropout 0.1: in train mode two passes disagree and the KL to the reference
+    at initialisation is not 0; rollout statistics are taken in eval mode, where both hold."""
+    torch.manual_seed(0)
+    policy = PolicyLM.from_pretrained(tiny_lm_dir, lora_r=lora_r, device="cpu")
+    assert policy.model.config.resid_pdrop > 0
+    trainer = PPOTrainer(policy, PPOConfig())
+    batch = policy.sample(["good film", "the cast"], 6)
+    policy.train()  # as after a gradient step
+    first, second = trainer.rollout_stats(batch), trainer.rollout_stats(batch)
+    assert torch.equal(first["logprobs"], second["logprobs"]) and torch.equal(first["values"], second["values"])
+    assert float(first["kl"].abs().max()) == 0.0  # the policy is the reference at initialisation
+    assert policy.training  # the mode is given back
+    with torch.no_grad():
+        noisy = [policy(batch)[0] for _ in range(2)]
+    assert not torch.equal(*noisy)  # what train mode would have given
