@@ -58,16 +58,25 @@ class CORY:
         texts1 = pio.texts(b1)
         b2 = obs.sample(self.observer_prompts(prompts, texts1), length, **self.sampling)
         texts2 = obs.join(queries, b2.response)
-        r1, _ = self.reward(texts1, prompts)
+        r1, p1 = self.reward(texts1, prompts)
         r2, p2 = self.reward(texts2, prompts)
         shared = np.asarray(r1) + np.asarray(r2)
         s1 = self.trainers[p].step(b1, shared)
         s2 = self.trainers[o].step(b2, shared)
         if (it + 1) % self.exchange_every == 0:
             self.pioneer = o
-        stats = {"kl": s1["kl"], "kl_observer": s2["kl"], "reward_observer": float(np.mean(p2)), "pioneer": p + 1,
-                 **{f"pioneer_{k}": v for k, v in s1.items() if k != "kl"}}
-        return Rollout(texts1, pio.decode(b1.response), self.trainers[p].last["ref_logprobs"], stats)
+        return Rollout(texts1, pio.decode(b1.response), self.trainers[p].last["ref_logprobs"], self.agent_stats(p, s1, s2, p1, p2))
+
+    @staticmethod
+    def agent_stats(p: int, pioneer: dict, observer: dict, p_pioneer, p_observer) -> dict:
+        """One iteration's statistics by agent, whichever role each played: ``kl`` is agent 1's (the
+        agent evaluated and saved as the policy, so the KL column and the held-out reward, judge and
+        perplexity are of one agent), ``kl_agent2`` agent 2's; each agent's mean P(target) on its
+        own texts this iteration (``p_target_agent1/2``), the pioneer's number and its PPO statistics."""
+        by_agent = {p: (pioneer, p_pioneer), 1 - p: (observer, p_observer)}
+        return {"kl": by_agent[0][0]["kl"], "kl_agent2": by_agent[1][0]["kl"],
+                "p_target_agent1": float(np.mean(by_agent[0][1])), "p_target_agent2": float(np.mean(by_agent[1][1])),
+                "pioneer": p + 1, **{f"pioneer_{k}": v for k, v in pioneer.items() if k != "kl"}}
 
     def agents(self) -> dict[str, tuple[PolicyLM, PPOTrainer]]:
         """Agent 1 (evaluated and saved as the policy) and agent 2."""

@@ -290,3 +290,13 @@ def test_rollout_statistics_are_taken_without_dropout(tiny_lm_dir, lora_r):
     with torch.no_grad():
         noisy = [policy(batch)[0] for _ in range(2)]
     assert not torch.equal(*noisy)  # what train mode would have given
+
+
+def test_cory_statistics_follow_the_agent_across_a_swap():
+    """Agent 1's KL is ``kl`` whether it plays pioneer or observer; agent 2's is ``kl_agent2``."""
+    one, two = {"kl": 0.1, "score": 1.0}, {"kl": 0.7, "score": 2.0}
+    as_pioneer = CORY.agent_stats(0, one, two, [0.25, 0.75], [0.9, 0.9])
+    assert (as_pioneer["kl"], as_pioneer["kl_agent2"], as_pioneer["p_target_agent1"], as_pioneer["pioneer"]) == (0.1, 0.7, 0.5, 1)
+    swapped = CORY.agent_stats(1, two, one, [0.9, 0.9], [0.25, 0.75])  # agent 2 pioneers, agent 1 observes
+    assert (swapped["kl"], swapped["kl_agent2"], swapped["p_target_agent1"], swapped["p_target_agent2"], swapped["pioneer"]) == (0.1, 0.7, 0.5, 0.9, 2)
+    assert swapped["pioneer_score"] == 2.0  # the pioneer's own PPO statistics (agent 2 here), named as such
