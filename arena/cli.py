@@ -308,7 +308,7 @@ def _attack_options(args: argparse.Namespace):
 
     return AttackOptions(synonyms=args.synonyms, sim_threshold=args.sim_threshold, pos=args.pos, importance=args.importance, commit=args.commit,
                          max_candidates=args.max_candidates, min_cos=args.min_cos, chunk_size=args.chunk_size, device=args.device,
-                         rl_samples=args.rl_samples, eot=args.eot, verify=args.verify)
+                         rl_samples=args.rl_samples, eot=args.eot, verify=args.verify, eval_judge=args.eval_judge)
 
 
 def _match_key(args: argparse.Namespace, defender_spec: str, stochastic: bool | None = None) -> dict:
@@ -418,8 +418,10 @@ def print_attack_summary(summary: dict) -> None:
     if "reward_hacking_gap" in summary:
         rows += [("Defender P(target)", fmt(summary["defender_target_p"])), ("Judge P(target)", fmt(summary["judge_target_p"])),
                  ("Reward-hacking gap", fmt(summary["reward_hacking_gap"]))]
-    if "judge_agreement" in summary:
-        rows += [("Judge agreement (successful)", fmt(summary["judge_agreement"], "%")), ("Avg added tokens", fmt(summary["avg_added_tokens"]))]
+    if "avg_added_tokens" in summary:
+        rows += [("Avg added tokens", fmt(summary["avg_added_tokens"]))]
+    if "eval_judge_agreement" in summary:
+        rows += [("Eval-judge agreement (successful)", fmt(summary["eval_judge_agreement"], "%"))]
     width = max(len(name) for name, _ in rows)
     print(f"{summary['attacker']} vs {summary['defender']} on {summary['data']}  (run {summary['run_id']}"
           + (f", resumed {summary['resumed']} done" if summary.get("resumed") else "") + ")")
@@ -785,6 +787,9 @@ def _add_attack_options(parser: argparse.ArgumentParser, attacker_flag: bool = T
                             help="textfooler | textattack:RECIPE (e.g. textattack:pwws) | rl:DIR (a policy from `arena train policy --task attacker`)"
                                  " | gen:DIR (a generator policy: reward-hacking gap against the defender)")
     parser.add_argument("--rl-samples", type=positive_int, default=8, help="rl:DIR: continuations sampled per example (best by attack reward)")
+    parser.add_argument("--eval-judge", metavar="CLASSIFIER",
+                        help="rl:DIR: a classifier that took no part in training or selection (not the policy's --judge), whose "
+                             "agreement with the true label on the successes is reported (e.g. vader, fact)")
     add_data_options(parser)
     add_sample_options(parser, "attack")
     parser.add_argument("--sim-threshold", type=sim_threshold, metavar="T",
@@ -1080,6 +1085,8 @@ def check_specs(args: argparse.Namespace) -> None:
     for key in ("data", "val"):
         if given.get(key) and not (args.command == "train" and args.what == "policy"):  # a policy's --data is prompts' texts
             check_data_spec(given[key])
+    if given.get("eval_judge"):
+        check_model(args.eval_judge, "evaluation judge")
     if args.command in ("train", "generate"):
         if given.get("reward"):
             check_defender(args.reward)

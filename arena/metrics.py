@@ -141,17 +141,20 @@ def _ratio(kept: np.ndarray, base_kept: np.ndarray) -> np.ndarray:
 
 
 def _rl_fields(succeeded: list[ExampleResult], attacked: list[ExampleResult]) -> dict:
-    """RL policies' extras: attackers' judge agreement (share of successes the judge still labels
-    correctly) and tokens added; generators' reward-hacking gap and both target probabilities."""
+    """RL policies' extras: attackers' tokens added and, with an evaluation judge, its agreement (the
+    share of successes it still labels correctly); generators' reward-hacking gap and both target
+    probabilities."""
     if any("gap" in r.extra for r in attacked):  # a generator policy: reward hacking against this defender
         return {"reward_hacking_gap": _round(_mean([r.extra["gap"] for r in attacked]), 4),
                 "defender_target_p": _round(_mean([r.extra["defender_p"] for r in attacked]), 4),
                 "judge_target_p": _round(_mean([r.extra["judge_p"] for r in attacked]), 4)}
     if not any("judge_keeps" in r.extra for r in attacked):
         return {}
-    keeps = [r.extra["judge_keeps"] for r in succeeded if "judge_keeps" in r.extra]
-    return {"judge_agreement": _round(_mean([float(k) for k in keeps]), 4),
-            "avg_added_tokens": _round(_mean([float(r.extra.get("added_tokens", 0)) for r in attacked]))}
+    out = {"avg_added_tokens": _round(_mean([float(r.extra.get("added_tokens", 0)) for r in attacked]))}
+    keeps = [r.extra["eval_judge_keeps"] for r in succeeded if "eval_judge_keeps" in r.extra]
+    if keeps:  # the selecting judge's own agreement is never reported: it chose the texts
+        out["eval_judge_agreement"] = _round(_mean([float(k) for k in keeps]), 4)
+    return out
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:

@@ -45,13 +45,14 @@ class AttackOptions:
     rl_samples: int = 8
     eot: int | None = None  # draws averaged per query of a randomized defender (None: DEFAULT_EOT)
     verify: int | None = None  # fresh draws of a success's final text, the majority of which must be wrong (None: DEFAULT_VERIFY)
+    eval_judge: str | None = None  # rl:DIR: the independent classifier that reports label preservation
 
     def identity(self) -> dict:
         """What makes word-swap results differ (part of the run id); ``chunk_size``/``device`` do not,
         and ``eot``/``verify`` are named by :func:`match_config` where they matter."""
         out = asdict(self)
         out["synonyms"] = canonical_synonyms(self.synonyms)
-        for key in ("chunk_size", "device", "rl_samples", "eot", "verify"):
+        for key in ("chunk_size", "device", "rl_samples", "eot", "verify", "eval_judge"):
             out.pop(key)
         return out
 
@@ -73,6 +74,8 @@ def match_config(attacker: str, options: AttackOptions, max_length: int, stochas
         config.update(eot=eot, verify=verify)
     if attacker.startswith("rl:"):
         config["rl_samples"] = options.rl_samples
+        if options.eval_judge:
+            config["eval_judge"] = options.eval_judge
     if attacker.startswith(("rl:", "gen:")):
         from policies.lm import policy_fingerprint
 
@@ -354,7 +357,7 @@ def build_attacker(spec: str, options: AttackOptions) -> Attacker:
     if spec.startswith("rl:"):
         from attackers.rl_policy import RLPolicyAttacker
 
-        return RLPolicyAttacker(spec.split(":", 1)[1], samples=options.rl_samples, device=options.device)
+        return RLPolicyAttacker(spec.split(":", 1)[1], samples=options.rl_samples, eval_judge=options.eval_judge, device=options.device)
     if spec.startswith("gen:"):
         from attackers.rl_policy import RLPolicyGenerator
 

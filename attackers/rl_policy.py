@@ -5,8 +5,10 @@ sampled from the policy (all examples of a chunk in one batch), every x' = x + c
 scored by the defender through the arena Scorer (the queries), by the judge and by the
 similarity model, and the candidate with the highest attack reward
 P_defender(wrong) x P_judge(true) x sim(x, x') is kept. The attack succeeded when the defender
-is wrong on it. ``extra`` records ``judge_keeps`` (the judge still reads the true label) and
-``added_tokens``, which ``arena match`` summarises as ``judge_agreement`` and ``avg_added_tokens``.
+is wrong on it. ``extra`` records ``judge_keeps`` (the selecting judge still reads the true label:
+shown, never summarised, as that judge chose the text) and ``added_tokens``; with an
+``eval_judge``, a classifier that took no part in training or selection, also
+``eval_judge_keeps``, which ``arena match`` summarises as ``eval_judge_agreement``.
 """
 from __future__ import annotations
 
@@ -26,8 +28,8 @@ from arena.words import WordView
 class RLPolicyAttacker:
     """``rl:DIR``: sample continuations from a trained policy; keep the best by attack reward."""
 
-    def __init__(self, policy_dir: str, *, judge: str | None = None, samples: int = 8, tokens: int | None = None,
-                 chunk_size: int = 16, seed: int = 0, device: str | None = None):
+    def __init__(self, policy_dir: str, *, judge: str | None = None, eval_judge: str | None = None, samples: int = 8,
+                 tokens: int | None = None, chunk_size: int = 16, seed: int = 0, device: str | None = None):
         from arena.classifier import load_classifier
         from arena.similarity import SentenceSimilarity
         from policies.lm import PolicyLM, read_policy
@@ -35,7 +37,11 @@ class RLPolicyAttacker:
         task = read_policy(policy_dir, "attacker")
         self.policy = PolicyLM.load(task.folder, device=device)
         self.judge_spec = judge or task.judge
+        if eval_judge is not None and eval_judge == self.judge_spec:
+            raise ValueError(f"--eval-judge {eval_judge!r} is the judge that trains and selects the attacks; label preservation "
+                             "must be reported by a classifier that took no part (e.g. vader, or the FACT model: fact)")
         self.judge = load_classifier(self.judge_spec)
+        self.eval_judge = load_classifier(eval_judge) if eval_judge else None
         self.similarity = SentenceSimilarity(device=device)
         self.samples = samples
         self.tokens = tokens or task.max_tokens
@@ -73,6 +79,12 @@ class RLPolicyAttacker:
                 k = j * self.samples + int(np.argmax(parts["reward"][rows]))
                 best[i] = (texts[k], p_def[k], {key: float(parts[key][k]) for key in ("reward", "sim", "p_judge")}
                            | {"judge_keeps": bool(parts["judge_keeps"][k]), "added_tokens": self.tokens})
+        if self.eval_judge is not None and best:
+            chosen = sorted(best)
+            verdicts = self.eval_judge.predict_proba([best[i][0] for i in chosen])
+            for i, row in zip(chosen, verdicts):
+                y = items[i][1].label
+                best[i][2]["eval_judge_keeps"] = bool(row[y] >= row.max())
         per_example = (time.perf_counter() - clock) / len(items)
         for i, (idx, ex) in enumerate(items):
             words = len(WordView.of(ex.text))

@@ -15,7 +15,11 @@ by reward) on the first ``--n`` examples of ``../shared/data/textfooler/mr`` aga
     python bench/rl_attacker.py [--iterations 15] [--fact runs/fact] [--json]
     python bench/rl_attacker.py --json --from-results
 
-Writes ``bench/results/rl_attacker.json``: ``{"plain": {"attack_success_rate", "judge_agreement",
+Label preservation is reported by ``--eval-judge`` (default ``vader``), which took no part in
+training or selection; the results file made before that reports the selecting judge's agreement,
+which the table no longer shows.
+
+Writes ``bench/results/rl_attacker.json``: ``{"plain": {"attack_success_rate", "eval_judge_agreement",
 ...}, "five": {...}, "fact": {...}, "untrained_plain": {...}, "textfooler_plain": {...},
 "training": {...}}``; with ``--json`` the last line is that object.
 """
@@ -32,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "bench" / "results" / "rl_attacker.json"
-KEYS = ("n", "succeeded", "failed", "skipped", "clean_accuracy", "accuracy_under_attack", "attack_success_rate", "judge_agreement",
+KEYS = ("n", "succeeded", "failed", "skipped", "clean_accuracy", "accuracy_under_attack", "attack_success_rate", "eval_judge_agreement",
         "avg_added_tokens", "avg_perturbed_words_pct", "avg_queries", "avg_similarity")
 
 
@@ -73,7 +77,8 @@ def evaluate(args) -> dict:
     from arena.zoo import AttackOptions, build_attacker, build_defender, match_config
 
     data = load_data(str(SHARED / "textfooler" / "mr"), n=args.n, sample="first")
-    options = AttackOptions(synonyms=f"neighbors:{SHARED / 'synonyms' / 'counterfitted_neighbors.json'}", rl_samples=args.samples)
+    options = AttackOptions(synonyms=f"neighbors:{SHARED / 'synonyms' / 'counterfitted_neighbors.json'}", rl_samples=args.samples,
+                            eval_judge=args.eval_judge)
     rl = f"rl:{Path(args.out) / 'policy'}"
     defenders = {"plain": "plain", "five": "five"} | ({"fact": f"fact:{args.fact}"} if args.fact else {})
     plays = ([(name, spec, rl) for name, spec in defenders.items()] + [("untrained_plain", "plain", f"rl:{untrained_policy(args.out)}")]
@@ -98,7 +103,9 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--kl-coef", type=float, default=0.05)
     parser.add_argument("--train-texts", type=int, default=3000, help="SST-2 training sentences to draw prompts from")
-    parser.add_argument("--judge", default="ngram", help="judge classifier of the reward and the evaluation")
+    parser.add_argument("--judge", default="ngram", help="judge classifier of the reward and of best-of-N selection")
+    parser.add_argument("--eval-judge", default="vader", help="the classifier that reports label preservation of the successes: "
+                        "one that took no part in training or selection")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n", type=int, default=200, help="MR examples to attack")
     parser.add_argument("--samples", type=int, default=8, help="continuations per example at attack time")
@@ -113,15 +120,15 @@ def main() -> int:
     else:
         training = train(args)
         result = {**evaluate(args), "training": training,
-                  "settings": {k: getattr(args, k) for k in ("iterations", "batch", "min_tokens", "max_tokens", "lr", "kl_coef", "train_texts", "judge",
+                  "settings": {k: getattr(args, k) for k in ("iterations", "batch", "min_tokens", "max_tokens", "lr", "kl_coef", "train_texts", "judge", "eval_judge",
                                                               "seed", "n", "samples")}}
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(result, indent=1))
-    print("| matchup | success rate | judge agreement | acc. under attack | queries | similarity |\n|---|---:|---:|---:|---:|---:|")
+    print("| matchup | success rate | eval-judge agreement | acc. under attack | queries | similarity |\n|---|---:|---:|---:|---:|---:|")
     for name in ("plain", "five", "fact", "untrained_plain", "textfooler_plain"):
         if name in result:
             r = result[name]
-            print(f"| {name} | {r['attack_success_rate']} | {r.get('judge_agreement', '-')} | {r['accuracy_under_attack']} | {r['avg_queries']} | {r['avg_similarity']} |")
+            print(f"| {name} | {r['attack_success_rate']} | {r.get('eval_judge_agreement', '-')} | {r['accuracy_under_attack']} | {r['avg_queries']} | {r['avg_similarity']} |")
     if args.json:
         print(json.dumps(result))
     return 0

@@ -83,8 +83,12 @@ def test_rl_policy_attacker_in_a_match(tmp_path, tiny_lm_dir, capsys):
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["n"] == 5 and summary["skipped"] == 1  # 'the movie is bad' is already wrong
     assert summary["succeeded"] >= 1 and summary["avg_added_tokens"] == 4.0  # 16 samples of 4 tokens over 22 words: 'bad'/'dull' turn up
-    assert 0.0 <= summary["judge_agreement"] <= 1.0
+    assert "judge_agreement" not in summary and "eval_judge_agreement" not in summary  # vader selected the texts: it does not report
     assert main(args) == 0 and json.loads(capsys.readouterr().out.strip().splitlines()[-1])["run_id"] == summary["run_id"]  # resumed
+    judged = [*args[:-3], "--db", str(tmp_path / "j.db"), "--json", "--eval-judge", "ngram"]
+    assert main(judged) == 0
+    assert 0.0 <= json.loads(capsys.readouterr().out.strip().splitlines()[-1])["eval_judge_agreement"] <= 1.0  # an independent judge
+    assert main([*judged[:-1], "vader"]) == 2 and "the judge that trains and selects" in capsys.readouterr().err
     with torch.no_grad():
         next(policy.model.parameters()).add_(0.01)  # "retrained": the stored results must not be reused
     policy.save(tmp_path / "policy")
