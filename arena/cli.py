@@ -690,6 +690,27 @@ def cmd_train_fact(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train_sft(args: argparse.Namespace) -> int:
+    """`arena train sft`: supervised fine-tuning of a policy LM on one class's texts (an RLGF guide)."""
+    import random
+
+    from policies.sft import SFTConfig, train_sft
+
+    data = load_data_from_args(args, n=None)
+    names = [name.lower() for name in data.label_names]
+    target = names.index(args.target.lower()) if args.target.lower() in names else (int(args.target) if args.target.isdigit() else None)
+    if target is None or not 0 <= target < len(names):
+        raise ValueError(f"--target {args.target!r} is not a class of {args.data}; its classes: {', '.join(data.label_names)}")
+    texts = [ex.text for ex in data if ex.label == target]
+    if args.n:
+        texts = [texts[i] for i in sorted(random.Random(args.seed).sample(range(len(texts)), min(args.n, len(texts))))]
+    config = SFTConfig(policy=args.policy, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_tokens=args.max_tokens,
+                       lora_r=args.lora_r, checkpoint_every=args.checkpoint_every, seed=args.seed)
+    summary = {**train_sft(texts, args.out, config, device=args.device, progress=not args.json), "out": args.out}
+    print(json.dumps(summary) if args.json else "\n".join(f"{k}: {v}" for k, v in summary.items()))
+    return 0
+
+
 def cmd_train_policy(args: argparse.Namespace) -> int:
     """`arena train policy`: RL fine-tuning of a causal LM (PPO, CORY, RLGF)."""
     from policies.train import PolicyRunConfig, train_policy
@@ -908,6 +929,22 @@ def build_parser() -> argparse.ArgumentParser:
     tj.add_argument("--seed", type=int, default=0, help="seed of --n's shuffle")
     tj.add_argument("--json", action="store_true", help="print one JSON summary object")
     tj.set_defaults(func=cmd_train_judge)
+    ts = what.add_parser("sft", help="fine-tune a policy LM on one class's texts (LM loss, LoRA): a guide for RLGF (--guide DIR)")
+    add_data_options(ts, default=None)
+    ts.add_argument("--target", default="positive", help="the class whose texts the guide learns (name or index)")
+    ts.add_argument("--policy", default="smollm2", help="smollm2 (offline, SmolLM2-135M-Instruct) | gpt2 | HF id | folder")
+    ts.add_argument("--out", required=True, type=output_folder, help="policy folder to write (resumes from its checkpoint); use as --guide DIR")
+    ts.add_argument("--n", type=positive_int, help="train on N of the target class's texts (seeded sample; default: all)")
+    ts.add_argument("--epochs", type=float, default=1.0, help="passes over the texts (fractions allowed)")
+    ts.add_argument("--lr", type=float, default=2e-4, help="learning rate (AdamW)")
+    ts.add_argument("--batch-size", type=positive_int, default=8, help="texts per step")
+    ts.add_argument("--max-tokens", type=positive_int, default=48, help="texts are cut to this many tokens")
+    ts.add_argument("--lora-r", type=int, default=16, help="LoRA rank (0: full fine-tune)")
+    ts.add_argument("--checkpoint-every", type=positive_int, default=50, help="steps between checkpoints (a crash resumes from the last)")
+    ts.add_argument("--seed", type=int, default=0, help="seed of the sample, the data order and the initialisation")
+    ts.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
+    ts.add_argument("--json", action="store_true", help="print one JSON summary object")
+    ts.set_defaults(func=cmd_train_sft)
     tp = what.add_parser("policy", help="RL fine-tune a causal LM: ppo | cory | ppo++ | aggrevated | d2lols (generator task)")
     tp.add_argument("--algo", default="ppo", choices=["ppo", "cory", "ppo++", "aggrevated", "d2lols"],
                     help="PPO; CORY (pioneer/observer, role exchange); RLGF with a guide LM: ppo++, aggrevated, d2lols")

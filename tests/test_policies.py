@@ -300,3 +300,44 @@ def test_cory_statistics_follow_the_agent_across_a_swap():
     swapped = CORY.agent_stats(1, two, one, [0.9, 0.9], [0.25, 0.75])  # agent 2 pioneers, agent 1 observes
     assert (swapped["kl"], swapped["kl_agent2"], swapped["p_target_agent1"], swapped["p_target_agent2"], swapped["pioneer"]) == (0.1, 0.7, 0.5, 0.9, 2)
     assert swapped["pioneer_score"] == 2.0  # the pioneer's own PPO statistics (agent 2 here), named as such
+
+
+def test_sft_guide_learns_the_target_class_and_loads_as_a_guide(tmp_path, tiny_lm_dir, capsys):
+    from arena.cli import main
+    from policies.sft import CHECKPOINT, lm_loss
+
+    data = tmp_path / "d.tsv"
+    data.write_text("text\tlabel\n" + "the film was good\t1\na good movie\t1\nthe plot was awful\t0\n" * 6)
+    args = ["train", "sft", "--policy", tiny_lm_dir, "--data", str(data), "--labels", "negative,positive", "--target", "positive",
+            "--out", str(tmp_path / "guide"), "--epochs", "4", "--lr", "5e-3", "--batch-size", "4", "--lora-r", "0", "--json"]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["texts"] == 12 and summary["last_loss"] < summary["first_loss"]  # only the positive texts, learned
+    assert not (tmp_path / "guide" / CHECKPOINT).exists()
+    guide, start = (PolicyLM.from_pretrained(path, frozen=True, device="cpu") for path in (str(tmp_path / "guide"), tiny_lm_dir))
+    with torch.no_grad():
+        assert lm_loss(guide, ["a good movie"], 48) < lm_loss(start, ["a good movie"], 48)
+    assert main([*args[:-1], "--target", "neutral"]) == 2 and "not a class" in capsys.readouterr().err
+
+
+def test_sft_resumes_from_its_checkpoint(tmp_path, tiny_lm_dir, monkeypatch):
+    import policies.sft as sft
+
+    texts = ["the film was good", "a good movie"] * 8
+    config = sft.SFTConfig(policy=tiny_lm_dir, epochs=2, lr=5e-3, batch_size=4, lora_r=0, checkpoint_every=2)
+    calls = {"n": 0}
+    real = sft.lm_loss
+
+    def crash_at_step_5(*args):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    monkeypatch.setattr(sft, "lm_loss", crash_at_step_5)
+    with pytest.raises(KeyboardInterrupt):
+        sft.train_sft(texts, tmp_path / "g", config, device="cpu", progress=False)
+    assert torch.load(tmp_path / "g" / sft.CHECKPOINT, weights_only=True)["step"] == 4
+    calls["n"] = -100  # no more crashes
+    summary = sft.train_sft(texts, tmp_path / "g", config, device="cpu", progress=False)
+    assert calls["n"] == -100 + 4 and summary["steps"] == 8  # steps 5-8 only
