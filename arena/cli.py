@@ -556,10 +556,17 @@ def cmd_merge(args: argparse.Namespace) -> int:
     """`arena merge`: other stores' runs and results copied into ``--db``."""
     from arena.store import Store
 
+    import tempfile
+
     added = {}
-    with Store(args.db) as store:
+    dump = Path(args.db) if args.db.endswith(".jsonl") else None  # a text dump: merged in a scratch store, written back
+    with tempfile.TemporaryDirectory() as scratch, Store(Path(scratch) / "store.db" if dump else args.db) as store:
+        if dump and dump.exists():
+            store.load(dump)
         for source in args.sources:
             added[source] = store.merge(source, args.runs, texts=not args.no_texts)
+        if dump:
+            store.dump(dump)
     if args.json:
         print(json.dumps(added))
     else:
@@ -1007,7 +1014,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     me = commands.add_parser("merge", help="copy the runs and results of other stores into --db (a run split over machines with --shard)")
     me.add_argument("sources", nargs="+", metavar="SOURCE.db", help="results stores to copy from (left unchanged)")
-    me.add_argument("--db", default="arena.db", help="results store to copy into (SQLite file; created if missing)")
+    me.add_argument("--db", default="arena.db", help="results store to copy into (SQLite file; created if missing), or a .jsonl "
+                    "dump: the store as text lines, to commit or share (sources may be dumps too)")
     me.add_argument("--runs", type=run_ids, metavar="ID[,ID...]",
                     help="copy only these runs (ids as `arena runs` shows them, or unique starts of them; each must be in every source)")
     me.add_argument("--no-texts", action="store_true",

@@ -13,6 +13,7 @@ import math
 import os
 import socket
 import sqlite3
+import tempfile
 import time
 import uuid
 from collections import defaultdict
@@ -379,6 +380,11 @@ class Store:
             raise FileNotFoundError(f"{other}: no such results store")
         if path.resolve() == self.path.resolve():
             raise ValueError(f"{other}: cannot merge a store into itself")
+        if path.suffix == ".jsonl":  # a dump (:meth:`dump`): read through a scratch SQLite copy
+            with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "dump.db") as scratch:
+                scratch.load(path)
+                scratch.close()
+                return self.merge(scratch.path, runs, texts)
         source = sqlite3.connect(str(path))
         source.row_factory = sqlite3.Row
         try:
@@ -410,6 +416,41 @@ class Store:
             self.conn.executemany(f"INSERT OR IGNORE INTO results(run_id, {', '.join(_COLUMNS)}, created_at) "
                                   f"VALUES ({','.join('?' * (len(_COLUMNS) + 2))})", results)
             return {"runs": added_runs, "results": self.conn.total_changes - before}
+
+    def dump(self, path: str | Path) -> None:
+        """Write every run and result as JSON lines (``{"run": ...}`` then ``{"result": ...}``, the
+        stored columns as they are): the text form of a store, to commit or share; ``arena merge``
+        reads it back. Written to a temporary file first, so a dump is whole or absent."""
+        path = Path(path)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8") as handle:
+            for row in self.conn.execute("SELECT * FROM runs ORDER BY created_at, run_id"):
+                handle.write(json.dumps({"run": dict(row)}, sort_keys=True) + "\n")
+            for row in self.conn.execute("SELECT * FROM results ORDER BY run_id, idx"):
+                handle.write(json.dumps({"result": dict(row)}, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+
+    def load(self, path: str | Path) -> None:
+        """Insert the runs and results of a :meth:`dump` (kept where already here)."""
+        rows: dict[str, list[dict]] = {"run": [], "result": []}
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                try:
+                    (kind, row), = json.loads(line).items()
+                    rows[kind].append(row)
+                except (ValueError, KeyError, AttributeError):
+                    raise ValueError(f"{path}:{number}: not a line of a results dump ({{\"run\": ...}} or {{\"result\": ...}})") from None
+        for table, kind in (("runs", "run"), ("results", "result")):
+            known = {column[1] for column in self.conn.execute(f"PRAGMA table_info({table})")}
+            unknown = sorted({key for row in rows[kind] for key in row} - known)
+            if unknown:
+                raise ValueError(f"{path}: {kind} rows with unknown fields {unknown[:3]}; not a results dump")
+        with self.conn:
+            self.conn.execute("BEGIN")
+            for table, kind in (("runs", "run"), ("results", "result")):
+                for row in rows[kind]:
+                    self.conn.execute(f"INSERT OR IGNORE INTO {table}({', '.join(row)}) VALUES ({','.join('?' * len(row))})",
+                                      tuple(row.values()))
 
     def runs(self, kind: str | None = None) -> list[dict]:
         """All runs (optionally of one kind), newest first."""

@@ -341,7 +341,7 @@ def results_markdown() -> tuple[str, list[tuple[str, Path]]]:
     data_files = sorted(p for p in RESULTS.iterdir() if p.is_file() and p.suffix in (".json", ".jsonl"))
     tables = {p.stem: p for p in RESULTS.iterdir() if p.is_file() and p.suffix == ".md"}
     images = sorted(p for p in RESULTS.iterdir() if p.is_file() and p.suffix in (".png", ".svg", ".jpg"))
-    stores = sorted(p for p in (RESULTS / "stores").glob("*.db")) if (RESULTS / "stores").is_dir() else []
+    stores = sorted(p for p in (RESULTS / "stores").glob("*.jsonl")) if (RESULTS / "stores").is_dir() else []
     used_tables, used_images = set(), set()
 
     lines += ["| file | what |", "|---|---|"]
@@ -380,8 +380,8 @@ def results_markdown() -> tuple[str, list[tuple[str, Path]]]:
             lines += [f"![{image.name}](results/{image.name})", ""]
     if stores:
         lines += ["## Stores", "",
-                  "Results stores carried in the repository (SQLite, without texts); "
-                  "`arena runs --db PATH` shows what each holds:", ""]
+                  "Results stores carried in the repository as JSON-lines dumps (without texts); "
+                  "`arena merge PATH --db arena.db` loads one, and `arena runs --db arena.db` shows what it holds:", ""]
         lines += [f"- `bench/results/stores/{p.name}`" for p in stores]
         lines.append("")
     return "\n".join(lines) + "\n", assets

@@ -178,3 +178,25 @@ def test_a_store_from_before_the_workers_column_gets_it(tmp_path):
         assert store.claim("r", "M", ["e2"], 1, workers=3) == ["e2"]
         assert [tuple(row) for row in store.conn.execute("SELECT example_id, workers FROM claims ORDER BY example_id")] == [
             ("e0", 1), ("e1", 1), ("e2", 3)]
+
+
+def test_a_store_dumped_as_json_lines_merges_back_whole(tmp_path, capsys):
+    from arena.cli import main
+
+    with Store(tmp_path / "a.db") as store:
+        run = store.start_run("match", "plain", "d", {"n": 2}, attacker="textfooler")
+        store.add_results(run, [ExampleResult(i, f"e{i}", 1, f"text {i}", "failed", original_proba=[0.1, 0.9], extra={"changed": []})
+                                for i in range(2)])
+        store.finish_run(run, {"n": 2})
+    dump = tmp_path / "carried.jsonl"
+    assert main(["merge", str(tmp_path / "a.db"), "--db", str(dump), "--no-texts"]) == 0
+    assert len(dump.read_text().splitlines()) == 3 and "text 0" not in dump.read_text()
+    assert main(["merge", str(dump), "--db", str(tmp_path / "b.db")]) == 0
+    with Store(tmp_path / "b.db") as back:
+        assert back.run(run)["summary"] == {"n": 2} and [r.original_proba for r in back.results(run)] == [[0.1, 0.9]] * 2
+    assert main(["merge", str(tmp_path / "a.db"), "--db", str(dump)]) == 0  # merging again into the dump adds nothing
+    assert len(dump.read_text().splitlines()) == 3
+    capsys.readouterr()
+    (tmp_path / "bad.jsonl").write_text('{"run": {"run_id": "x", "kind) VALUES (1); --": 1}}\n')
+    assert main(["merge", str(tmp_path / "bad.jsonl"), "--db", str(tmp_path / "c.db")]) == 2
+    assert "unknown fields" in capsys.readouterr().err
