@@ -703,11 +703,10 @@ def cmd_train_sft(args: argparse.Namespace) -> int:
 
     from policies.sft import SFTConfig, train_sft
 
+    from arena.data import class_index
+
     data = load_data_from_args(args, n=None)
-    names = [name.lower() for name in data.label_names]
-    target = names.index(args.target.lower()) if args.target.lower() in names else (int(args.target) if args.target.isdigit() else None)
-    if target is None or not 0 <= target < len(names):
-        raise ValueError(f"--target {args.target!r} is not a class of {args.data}; its classes: {', '.join(data.label_names)}")
+    target = class_index(args.target, data.label_names, f"{args.data}'s")
     texts = [ex.text for ex in data if ex.label == target]
     if args.n:
         texts = [texts[i] for i in sorted(random.Random(args.seed).sample(range(len(texts)), min(args.n, len(texts))))]

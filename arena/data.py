@@ -378,6 +378,20 @@ def read_hf(spec: str, text_col: str | None, label_col: str | None, pair_col: st
     return _rows_to_examples(rows, list(dataset.column_names), spec, text_col, label_col, pair_col, names, "row")
 
 
+def class_index(target: str | int, label_names: Sequence[str], whose: str) -> int:
+    """The id of class ``target``, given by name (any case) or index, among ``label_names``; a clear
+    error naming ``whose`` classes they are otherwise."""
+    labels = [str(label) for label in label_names]
+    if isinstance(target, str) and not target.lstrip("-").isdigit():
+        lowered = [label.lower() for label in labels]
+        if target.lower() not in lowered:
+            raise ValueError(f"target class {target!r} is not one of {whose} labels {labels}")
+        return lowered.index(target.lower())
+    if not 0 <= int(target) < len(labels):
+        raise ValueError(f"target class index {target} is out of range for {whose} labels {labels}")
+    return int(target)
+
+
 def check_data_spec(spec: str) -> None:
     """Raise for a data spec that names no file or folder here (checked before any model loads)."""
     if spec not in ("builtin", "default") and not spec.startswith("hf:") and not Path(spec).expanduser().exists():

@@ -103,10 +103,15 @@ class Scorer:
             if self.caching:
                 self._seen[owner].update(fresh)
 
+    def _keyed(self, owners: list[Hashable | None]) -> bool:
+        """Whether queries get random streams: an uncached defense with keyed randomness, every text
+        naming its example."""
+        return not self.caching and getattr(self.classifier, "keyed_randomness", False) and None not in owners
+
     def _streams(self, owners: list[Hashable | None]) -> list[tuple[Hashable, int]] | None:
         """Per text, for an uncached defense with keyed randomness when every text names its
         example: (example, the number of this query for it), counted before this call is charged."""
-        if self.caching or not getattr(self.classifier, "keyed_randomness", False) or None in owners:
+        if not self._keyed(owners):
             return None
         streams, earlier = [], {}  # earlier: this call's texts already numbered, per example
         for owner in owners:
@@ -165,7 +170,7 @@ class Scorer:
         then share the defense's randomness (common random numbers): their means differ by the
         texts, not by the luck of the draws. Every call draws afresh, and the m draws of a text are
         independent of each other."""
-        if self.caching or not getattr(self.classifier, "keyed_randomness", False) or None in owners:
+        if not self._keyed(owners):
             return None
         call = {}
         for owner in dict.fromkeys(owners):

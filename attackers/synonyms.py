@@ -256,7 +256,7 @@ def check_synonyms(spec: str) -> None:
         if not (paragramcf_dir() / "paragram.npy").exists():
             textattack_paragramcf()  # raises, saying how to get it
     else:
-        close = difflib.get_close_matches(kind, ["counterfitted", "neighbors", "vectors", "wordnet", "textattack", "auto"], n=1, cutoff=0.6)
+        close = difflib.get_close_matches(kind, [source.partition(":")[0] for source in SYNONYM_SOURCES], n=1, cutoff=0.6)
         hint = f" did you mean {close[0]!r}?" if close else ""
         raise ResourceMissing(f"unknown --synonyms {spec!r};{hint} use {', '.join(SYNONYM_SOURCES)}")
 
@@ -280,6 +280,5 @@ def load_synonyms(spec: str = "counterfitted") -> SynonymSource:
         return WordNetSynonyms()
     if spec == "textattack":
         return textattack_paragramcf()
-    if spec.endswith((".json", ".json.gz")) and Path(spec).exists():
-        return NeighbourTable.from_json(spec)
-    raise ResourceMissing(f"unknown --synonyms {spec!r}; use {', '.join(SYNONYM_SOURCES)}")
+    check_synonyms(spec)  # an unknown spec: the error, with the closest name
+    return NeighbourTable.from_json(spec)  # a .json / .json.gz path, which the check let through

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from arena.classifier import Classifier
+from arena.data import class_index
 from arena.scorer import Scorer
 
 
@@ -37,14 +38,7 @@ class ClassifierReward:
         if kind not in ("logit", "prob"):
             raise ValueError("reward kind must be 'logit' or 'prob'")
         labels = list(classifier.labels)
-        if isinstance(target, str) and not target.lstrip("-").isdigit():
-            lowered = [str(label).lower() for label in labels]
-            if target.lower() not in lowered:
-                raise ValueError(f"target class {target!r} is not one of the classifier's labels {labels}")
-            target = lowered.index(target.lower())
-        self.target = int(target)
-        if not 0 <= self.target < len(labels):
-            raise ValueError(f"target class index {self.target} is out of range for labels {labels}")
+        self.target = class_index(target, labels, "the classifier's")
         self.scorer = Scorer(classifier, cache_size=50_000)
         self.kind = kind
         self.labels = labels

@@ -317,7 +317,7 @@ def test_sft_guide_learns_the_target_class_and_loads_as_a_guide(tmp_path, tiny_l
     guide, start = (PolicyLM.from_pretrained(path, frozen=True, device="cpu") for path in (str(tmp_path / "guide"), tiny_lm_dir))
     with torch.no_grad():
         assert lm_loss(guide, ["a good movie"], 48) < lm_loss(start, ["a good movie"], 48)
-    assert main([*args[:-1], "--target", "neutral"]) == 2 and "not a class" in capsys.readouterr().err
+    assert main([*args[:-1], "--target", "neutral"]) == 2 and "is not one of" in capsys.readouterr().err
 
 
 def test_sft_resumes_from_its_checkpoint(tmp_path, tiny_lm_dir, monkeypatch):

@@ -148,3 +148,19 @@ def test_query_budget_of_the_scorer_is_respected(clf, options):
 def test_word_changes_aligns_texts_of_different_lengths():
     assert ta.word_changes("a good film", "a fine film") == [[1, "good", "fine"]]
     assert ta.word_changes("a good film here", "a go od film here") == [[1, "good", "go od"]]
+
+
+def test_the_recipe_tables_match_textattack():
+    """attackers/recipes.py describes TextAttack without importing it: its tables must be TextAttack's."""
+    import sys
+    from importlib import import_module
+
+    from textattack.attack_args import ATTACK_RECIPE_NAMES
+
+    from attackers import recipes
+
+    assert {name: path.rpartition(".")[2] for name, path in ATTACK_RECIPE_NAMES.items()} == recipes.RECIPE_CLASSES
+    for name, path in ATTACK_RECIPE_NAMES.items():
+        module = sys.modules[getattr(import_module(path.rpartition(".")[0]), path.rpartition(".")[2]).__module__]
+        named = tuple(piece for piece in recipes.UNREPLACEABLE if hasattr(module, piece))
+        assert named == recipes.RECIPE_PIECES.get(name, ()), name
