@@ -30,8 +30,13 @@ trained, so it is the MR set by default):
 - ``under_adaptive_attack``: for randomized rows (``--adaptive-rows``, default those attacked), the
   accuracy under the adaptive TextFooler (``--eot 8 --verify 5``: each answer a mean of 8 draws, a
   success judged on 5 fresh draws of its final text), with ``adaptive_queries``, ``adaptive_n``,
-  plain's accuracy under attack on those examples and ``x_plain_adaptive`` (+ ``_ci95``); for
-  deterministic rows the same as ``under_attack``. The similarity threshold is TextFooler's default
+  plain's accuracy under attack on those examples and ``x_plain_adaptive`` (+ ``_ci95``). On FuSE
+  and FIVE rows the adaptive attack runs at defense seeds 0 to ``--adaptive-seeds``-1 (default 3;
+  the noise canary at seed 0 only, its attack already at plain's level): the accuracy and
+  queries are means over the seeds (``under_adaptive_attack_seeds`` lists each seed's), and the
+  ratio is pooled over them with an interval that resamples the seeds, then the examples, so it
+  includes the spread the defense's randomness adds. For deterministic rows the same as
+  ``under_attack``. The similarity threshold is TextFooler's default
   (0.80 on MiniLM), recorded in the settings.
 
 Every run goes through a results store (``--db``), so an interrupted bench resumes. Runs are
@@ -67,7 +72,7 @@ from pathlib import Path
 from arena.data import LabelledData, load_data
 from arena.evaluate import evaluate
 from arena.match import adversarial_examples, restore_texts
-from arena.metrics import attack_summary, ratio_record, ratio_text, ratio_under_attack
+from arena.metrics import attack_summary, ratio_over_seeds, ratio_record, ratio_text, ratio_under_attack
 from arena.resources import PRECISIONS
 from arena.store import Store
 from arena.workers import run_match_in_workers
@@ -161,26 +166,40 @@ def match_argv(spec: str, path: str, n: int, args, adaptive: bool = False) -> li
 
 
 def attack_row(defender, spec: str, attacker, data: LabelledData, path: str, n: int, args, store: Store,
-               limit: int | str | None = None, adaptive: bool = False) -> dict:
-    """The attack summary of ``spec`` on the first ``limit`` (default all) examples; with
-    ``--workers N`` a whole-data attack runs in N ``arena match`` processes first (as ``arena match --workers N``)."""
+               limit: int | str | None = None, adaptive: bool = False, seed: int = 0) -> dict:
+    """The attack summary of ``spec`` at defense seed ``seed`` on the first ``limit`` (default all)
+    examples; with ``--workers N`` a whole-data attack runs in N ``arena match`` processes first (as
+    ``arena match --workers N``)."""
     workers = args.workers if limit in (None, n) else 1
-    return run_match_in_workers(workers, match_argv(spec, path, n, args, adaptive), defender, attacker, data, store,
-                                attack_key(spec, path, n, args, adaptive=adaptive), progress=not args.json, limit=limit)
+    argv = match_argv(spec, path, n, args, adaptive) + (["--defense-seed", str(seed)] if seed else [])
+    return run_match_in_workers(workers, argv, defender, attacker, data, store,
+                                attack_key(spec, path, n, args, seed=seed, adaptive=adaptive), progress=not args.json, limit=limit)
 
 
-def adaptive_columns(defender, spec: str, attacker, data: LabelledData, path: str, n: int, args, store: Store,
-                     count: int | str | None, plain_results: list) -> dict:
+def adaptive_columns(spec: str, attacker, data: LabelledData, path: str, n: int, args, store: Store,
+                     count: int | str | None, plain_results: list, defense_options: dict) -> dict:
     """The adaptive attack's columns of a randomized row (``--eot``/``--verify`` defaults) on its first
-    ``count`` examples: ``under_adaptive_attack``, ``adaptive_queries``, ``adaptive_n``,
-    plain's accuracy under attack on those examples and the ratio to it with its interval."""
-    attack = attack_row(defender, spec, attacker, data, path, n, args, store,
-                        limit=count if count == "stored" else min(count or n, n), adaptive=True)
-    ids = {ex.id for ex in data.examples[: attack["n"]]}
-    record = ratio_record(ratio_under_attack([r for r in store.results(attack["run_id"]) if r.example_id in ids], plain_results))
+    ``count`` examples at defense seeds 0 to ``--adaptive-seeds``-1 (the other seeds on as many
+    examples as seed 0's run holds): ``under_adaptive_attack`` and ``adaptive_queries`` (means over
+    the seeds), ``under_adaptive_attack_seeds``, ``adaptive_n``, plain's accuracy under attack on
+    those examples and the ratio to it pooled over the seeds, with the interval that resamples the
+    seeds, then the examples (:func:`arena.metrics.ratio_over_seeds`)."""
+    limit = count if count == "stored" else min(count or n, n)
+    attacks, runs = [], []
+    for seed in range(1 if spec.startswith("noise") else args.adaptive_seeds):
+        defender = build_defender(spec, "default", seed=seed, **defense_options)
+        attack = attack_row(defender, spec, attacker, data, path, n, args, store, limit=limit, adaptive=True, seed=seed)
+        if seed == 0:
+            limit = attack["n"]
+        attacks.append(attack)
+        runs.append(store.results(attack["run_id"]))
+    ids = {ex.id for ex in data.examples[:limit]}
+    record = ratio_record(ratio_over_seeds([[r for r in run if r.example_id in ids] for run in runs], plain_results))
     plain_same = attack_summary([r for r in plain_results if r.example_id in ids])
-    return {"under_adaptive_attack": attack["accuracy_under_attack"], "adaptive_queries": attack["avg_queries"],
-            "adaptive_n": attack["n"], "plain_under_attack_adaptive_n": plain_same["accuracy_under_attack"],
+    accuracies = [attack["accuracy_under_attack"] for attack in attacks]
+    return {"under_adaptive_attack": round(sum(accuracies) / len(accuracies), 4), "under_adaptive_attack_seeds": accuracies,
+            "adaptive_queries": round(sum(a["avg_queries"] for a in attacks) / len(attacks), 2),
+            "adaptive_n": limit, "plain_under_attack_adaptive_n": plain_same["accuracy_under_attack"],
             "x_plain_adaptive": record["ratio"], "x_plain_adaptive_ci95": record["ci95"]}
 
 
@@ -249,7 +268,8 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
         else:  # passive row: clean and pre-made accuracy only
             attack = dict.fromkeys(("accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"))
         if row in args.adaptive_rows and getattr(defender, "stochastic", False):
-            partial.update(adaptive_columns(defender, spec, attacker, data, path, n, args, store, args.adaptive_rows[row], plain_results))
+            partial.update(adaptive_columns(spec, attacker, data, path, n, args, store, args.adaptive_rows[row], plain_results,
+                                            defense_options))
         elif row in args.adaptive_rows:  # deterministic: more draws change nothing, the adaptive attack is the attack
             partial.update(under_adaptive_attack=attack["accuracy_under_attack"], adaptive_queries=attack["avg_queries"])
         table[row] = {"clean": clean, "premade": adversarial, "under_attack": attack["accuracy_under_attack"],
@@ -379,8 +399,12 @@ def render(result: dict) -> str:
             cells = [_fmt(v.get(k)) for k in ("clean", "premade", "under_attack", "queries", "perturbed_pct", "cost_ratio",
                                               "under_adaptive_attack", "adaptive_queries")]
             if v.get("adaptive_n"):
-                cells[6] += (f" (first {v['adaptive_n']}; plain there {_fmt(v['plain_under_attack_adaptive_n'])}; "
-                             + ratio_text(v["x_plain_adaptive"], v["x_plain_adaptive_ci95"], "plain") + ")")
+                seeds = v.get("under_adaptive_attack_seeds", [v["under_adaptive_attack"]])
+                spread = (f"mean of {len(seeds)} defense seeds, {_fmt(min(seeds))}-{_fmt(max(seeds))}; "
+                          if len(seeds) > 1 else "")
+                cells[6] += (f" (first {v['adaptive_n']}; {spread}plain there {_fmt(v['plain_under_attack_adaptive_n'])}; "
+                             + ratio_text(v["x_plain_adaptive"], v["x_plain_adaptive_ci95"], "plain")
+                             + (", seeds and examples resampled" if len(seeds) > 1 else "") + ")")
             notes = []
             if v.get("attack_n"):
                 notes.append(f"first {v['attack_n']}; plain there {_fmt(v['plain_under_attack_same_n'])}")
@@ -419,6 +443,9 @@ def main() -> int:
     parser.add_argument("--adaptive-rows", help="randomized rows also attacked adaptively (--eot 8 --verify 5; default: every "
                         "randomized row of --attack-rows), 'row@K' on the first K examples; deterministic rows repeat their "
                         "attack there (more draws change nothing)")
+    parser.add_argument("--adaptive-seeds", type=int, default=3, help="FuSE and FIVE rows: defense seeds 0..K-1 each attacked "
+                        "adaptively on the row's examples; the adaptive columns are their means and the ratio to plain is pooled "
+                        "over them (the noise canary: seed 0)")
     parser.add_argument("--chunk-size", type=int, default=32, help="examples attacked in lockstep; smaller keeps more of an "
                         "interrupted attack against a costly defender (not part of the run's identity: resumes either way)")
     parser.add_argument("--data-dir", default=relative(SHARED / "textfooler"), help="folder of the mr and imdb data "
@@ -452,6 +479,8 @@ def main() -> int:
     unknown = sorted({row for row in args.rows + sorted(args.attack_rows) if row.partition("?")[0] not in ROWS})
     if unknown:
         parser.error(f"--rows/--attack-rows: unknown {unknown}; known: {', '.join(ROWS)}")
+    if args.adaptive_seeds < 1:
+        parser.error(f"--adaptive-seeds {args.adaptive_seeds}: needs at least 1")
     if args.defense_seeds < 1:
         parser.error(f"--defense-seeds {args.defense_seeds}: needs at least 1 (seed 0, the attacked one)")
     if args.keep_rows and not args.keep_cost:
@@ -468,7 +497,7 @@ def main() -> int:
             tables = {name: run_dataset(name, n, args, store, cost_to_keep(result, name, args))
                       for name, n in (("mr", args.mr), ("mr_unseen", args.mr_unseen), ("imdb", args.imdb)) if n > 0}
         for name, table in tables.items():
-            settings = {"n": getattr(args, name), "sim_threshold": DEFAULT_SIM_THRESHOLD, "fact": fact_name(args), "synonyms": args.synonyms,
+            settings = {"n": getattr(args, name), "sim_threshold": DEFAULT_SIM_THRESHOLD, "adaptive_seeds": args.adaptive_seeds, "fact": fact_name(args), "synonyms": args.synonyms,
                         "max_length": args.max_length, "precision": args.precision, "cost_n": args.cost_n, "cost_repeats": args.cost_repeats}
             if args.keep_rows and name in result:
                 table = keep_rows(result[name], table, result.get("settings", {}).get(name, {}), settings)
