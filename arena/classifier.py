@@ -271,8 +271,8 @@ class CallableClassifier:
                 sys.modules[path.stem] = module
                 module_spec.loader.exec_module(module)
             else:
-                if "" not in sys.path:
-                    sys.path.insert(0, "")
+                if "" not in sys.path:  # the working folder last: a stray nltk.py there does not shadow the real one
+                    sys.path.append("")
                 module = importlib.import_module(module_name)
         except ClassifierError:
             raise

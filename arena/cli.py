@@ -520,6 +520,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     folder it ran in; the run goes on from its stored results."""
     import shlex
 
+    from arena.command_seal import is_sealed
     from arena.store import COMMAND_ENV, Store
 
     with Store(existing_store(args.db)) as store:
@@ -535,7 +536,16 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if command is None:
         raise ValueError(f"run {run_id} records no command (it was started from Python, by a bench script, or by an older "
                          "arena): run again what started it, and it resumes")
-    argv, cwd = command["argv"], command["cwd"]
+    argv, cwd = (command.get("argv"), command.get("cwd")) if isinstance(command, dict) else (None, None)
+    if not (isinstance(argv, list) and all(isinstance(word, str) for word in argv) and isinstance(cwd, str)):
+        raise ValueError(f"run {run_id}: its recorded command is malformed; nothing was run")
+    by_hand = f"check it, then run it yourself if you trust it: cd {shlex.quote(cwd)} && arena {shlex.join(argv)}"
+    if not command.get("replayable", True):
+        raise ValueError(f"run {run_id} was started by a command whose Python-callable classifier lives outside the store's "
+                         f"folder, so it is not replayed; {by_hand}")
+    if not is_sealed(command, args.db):
+        raise ValueError(f"run {run_id}: its recorded command was not recorded by you in this store's folder (a copied, "
+                         f"downloaded or hand-made store, or one from before commands were sealed), so it is not run; {by_hand}")
     if not Path(cwd).is_dir():
         raise FileNotFoundError(f"run {run_id} was started in {cwd}, which is not there any more")
     writes_to = Path(cwd, build_parser().parse_args(argv).db)
@@ -1145,6 +1155,25 @@ def check_specs(args: argparse.Namespace) -> None:
 CLASSIFIER_COMMANDS = ("eval", "match", "premade", "score")  # the commands whose --classifier may be a defense
 
 
+def recorded_command(args: argparse.Namespace, argv: list[str]) -> dict:
+    """What runs started by this command record for `arena resume`: ``{"argv", "cwd"}``, with
+    ``"replayable": false`` when a Python-callable classifier of it runs code from outside the
+    store's folder (the store seals the others, :mod:`arena.command_seal`)."""
+    from arena.zoo import callable_origin, defended_model
+
+    given = vars(args)
+    defended = "classifier" if args.command in CLASSIFIER_COMMANDS else None  # elsewhere --classifier names a model
+    defenders = [given[key] for key in (defended, "reward") if given.get(key)] + (_split(given.get("classifiers")) or [])
+    models = [given[key] for key in ("classifier", "judge", "eval_judge") if key != defended and given.get(key)]
+    specs = [defended_model(spec, given.get("base") or "default") for spec in defenders] + models
+    folder = Path(given.get("db") or "arena.db").resolve().parent
+    origins = [origin for origin in map(callable_origin, specs) if origin is not None]
+    command = {"argv": argv, "cwd": os.getcwd()}
+    if any(folder not in origin.parents for origin in origins):
+        command["replayable"] = False
+    return command
+
+
 def _expected_errors() -> tuple[type[BaseException], ...]:
     """The errors a command reports in one line: bad input, a missing resource, a failing model or
     endpoint. Looked up among the modules loaded, so a command that never loads torch never imports
@@ -1172,10 +1201,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv  # what --workers re-runs in its worker processes
     launched_here = COMMAND_ENV not in os.environ  # else a --workers process, or `arena resume`: that command is the run's
-    if launched_here:
-        os.environ[COMMAND_ENV] = json.dumps({"argv": argv, "cwd": os.getcwd()})  # runs started now record it
     try:
         check_specs(args)  # before any model loads
+        if launched_here:  # runs started now record it
+            os.environ[COMMAND_ENV] = json.dumps(recorded_command(args, argv))
         return args.func(args)
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -1186,7 +1215,7 @@ def main(argv: list[str] | None = None) -> int:
         return _error(args, exc)
     finally:
         if launched_here:
-            del os.environ[COMMAND_ENV]
+            os.environ.pop(COMMAND_ENV, None)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from arena.command_seal import seal
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id      TEXT PRIMARY KEY,
@@ -32,7 +34,7 @@ CREATE TABLE IF NOT EXISTS runs (
     created_at  REAL NOT NULL,
     finished_at REAL,
     summary     TEXT,                       -- JSON, set when the run completes
-    command     TEXT                        -- JSON {"argv", "cwd"}: the `arena` command that last started it (`arena resume`)
+    command     TEXT                        -- JSON {"argv", "cwd", "seal"}: the `arena` command that last started it (`arena resume`)
 );
 CREATE TABLE IF NOT EXISTS results (
     run_id         TEXT NOT NULL REFERENCES runs(run_id),
@@ -234,8 +236,11 @@ class Store:
             "INSERT OR IGNORE INTO runs(run_id, kind, defender, attacker, data, config, created_at) VALUES (?,?,?,?,?,?,?)",
             (run_id, kind, defender, attacker, data, json.dumps(full, sort_keys=True, default=str), time.time()),
         )
-        if os.environ.get(COMMAND_ENV):  # started by the `arena` command line: remembered for `arena resume`
-            self.conn.execute("UPDATE runs SET command=? WHERE run_id=?", (os.environ[COMMAND_ENV], run_id))
+        if os.environ.get(COMMAND_ENV):  # started by the `arena` command line: remembered, sealed, for `arena resume`
+            command = json.loads(os.environ[COMMAND_ENV])
+            if command.get("replayable", True):
+                command["seal"] = seal(command, self.path)
+            self.conn.execute("UPDATE runs SET command=? WHERE run_id=?", (json.dumps(command), run_id))
         return run_id
 
     def done_ids(self, run_id: str) -> set[str]:

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import difflib
+import importlib.machinery
 import importlib.util
+import os
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -279,12 +282,32 @@ def classifier_folder(spec: str, base: str = "default") -> Path | None:
     return folder if (folder / "arena_classifier.json").is_file() else None
 
 
+def callable_origin(spec: str) -> Path | None:
+    """The file a ``module:function`` or ``file.py:function`` classifier spec would run code from
+    (for a package, its ``__init__.py``), found as :meth:`arena.classifier.CallableClassifier.from_spec`
+    imports it, without importing anything; ``Path()`` when the module is built in or not found;
+    None for a spec that is no Python callable."""
+    if ":" not in spec or spec.startswith(("http://", "https://", "ngram:")) or Path(spec).expanduser().exists():
+        return None
+    module, _, function = spec.rpartition(":")
+    if not module or not function:
+        return None
+    if module.endswith(".py"):
+        return Path(module).expanduser().resolve()
+    found = importlib.machinery.PathFinder.find_spec(module.split(".")[0], [*sys.path, os.getcwd()])
+    return Path(found.origin).resolve() if found is not None and found.origin else Path()
+
+
+def defended_model(spec: str, base: str = "default") -> str:
+    """The classifier spec under a defender spec (``fuse`` on ``base`` -> ``base``; a classifier -> itself)."""
+    return _defender_plan(spec, base)[0]
+
+
 def check_defender(spec: str, base: str = "default") -> None:
     """Raise the error :func:`build_defender` would raise for a bad name or setting, or a model
     that cannot load here (:func:`check_model`), without loading anything (commands check every
     spec before their first model loads)."""
-    model_spec, _, _ = _defender_plan(spec, base)
-    check_model(model_spec)
+    check_model(defended_model(spec, base))
 
 
 def build_defender(spec: str, base: str = "default", *, synonyms: str = DEFAULT_SYNONYMS, seed: int = 0, labels=None,

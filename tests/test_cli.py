@@ -273,17 +273,20 @@ def test_runs_share_the_time_left_among_the_processes_writing_a_run(tmp_path, ca
 def test_resume_runs_the_command_that_started_an_unfinished_run(tmp_path, capsys, monkeypatch):
     import shutil
 
+    from arena.command_seal import is_sealed
     from arena.store import COMMAND_ENV, Store, new_launch
 
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    argv = ["eval", "--classifier", "test_classifier:keyword_probs", "--data", "builtin", "--n", "10", "--db", "r.db", "--json"]
+    (work / "kw.py").write_text("from test_classifier import keyword_probs as probs\n")  # a callable in the store's folder
+    argv = ["eval", "--classifier", "kw.py:probs", "--data", "builtin", "--n", "10", "--db", "r.db", "--json"]
     assert main(argv) == 0 and COMMAND_ENV not in os.environ  # recorded while the command runs, not after
     accuracy = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["accuracy"]
     with Store(work / "r.db") as store:
         (run,) = store.runs()
-        assert run["command"] == {"argv": argv, "cwd": str(work)}
+        assert {key: run["command"][key] for key in ("argv", "cwd")} == {"argv": argv, "cwd": str(work)}
+        assert is_sealed(run["command"], work / "r.db") and not is_sealed(run["command"], tmp_path / "r.db")
         store.conn.execute("DELETE FROM results WHERE idx >= 4")  # stopped after 4 of 10
         store.conn.execute("UPDATE runs SET finished_at = NULL, summary = NULL")
     assert main(["runs", "--db", "r.db"]) == 0 and "arena resume RUN --db r.db" in capsys.readouterr().out
@@ -295,7 +298,7 @@ def test_resume_runs_the_command_that_started_an_unfinished_run(tmp_path, capsys
     with Store(work / "r.db") as store:
         assert len(store.results(run["run_id"])) == 10 and store.run(run["run_id"])["command"]["argv"] == argv
     assert main(["resume", run["run_id"], "--db", str(work / "r.db")]) == 0 and "nothing to resume" in capsys.readouterr().out
-    for problem, db, run_id in (("no run id starts with 'ffff'", work / "r.db", "ffff"), ("writes to", tmp_path / "copy.db", run["run_id"])):
+    for problem, db, run_id in (("no run id starts with 'ffff'", work / "r.db", "ffff"), ("not recorded by you in this store's folder", tmp_path / "copy.db", run["run_id"])):
         shutil.copy(work / "r.db", tmp_path / "copy.db")
         with Store(tmp_path / "copy.db") as store:
             store.conn.execute("UPDATE runs SET finished_at = NULL")
