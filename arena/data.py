@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import random
 from dataclasses import dataclass, field
 from itertools import zip_longest
@@ -32,6 +33,7 @@ LABEL_COLUMNS = ("label", "labels", "class", "sentiment", "gold_label")
 SPLIT_NAMES = ("train", "test", "validation", "dev", "valid", "unsupervised")
 SAMPLES = ("balanced", "first")  # how --n picks its examples (``select``)
 DEFAULT_SAMPLE = "balanced"
+MAX_LABEL_ID = 10_000  # a numeric label above this is refused: ids name classes, and each id up to the largest gets a name
 _csv_field_limit_raised = False
 
 
@@ -67,6 +69,7 @@ class LabelledData:
     label_names: list[str]
     source: str
     fingerprint: str = field(default="")
+    declared: bool = False  # the names and their order were given by the user (--labels), not read from the data
 
     def __post_init__(self) -> None:
         ids = [ex.id for ex in self.examples]
@@ -96,26 +99,34 @@ def _canonical(name: str) -> str:
 def align_labels(data: LabelledData, classifier_labels: Sequence[str]) -> LabelledData:
     """Re-index ``data``'s labels to a classifier's label order.
 
-    Names are matched case-insensitively (``pos`` = ``positive``, ``LABEL_1`` = ``1``); when
-    the data's labels are plain numbers, or nothing matches but the class counts agree,
-    ids are kept as they are. Anything else is an error naming both label sets.
+    Labels pair by name when both sides have names (case-insensitively: ``pos`` = ``positive``,
+    ``LABEL_1`` = ``1``), and by id when the data's labels are numbers: a number is the index of
+    the classifier's class. Names in the data against a classifier that has none pair by position
+    only when the user declared the data's order (``--labels``); any other pairing is refused with
+    a message naming both sides, never guessed.
     """
     ours = [_canonical(n) for n in data.label_names]
     theirs = [_canonical(n) for n in classifier_labels]
     if ours == theirs:
         return data
-    if set(ours) <= set(theirs):
+    numeric = lambda names: all(n.isdigit() for n in names)  # noqa: E731
+    if not numeric(ours) and not numeric(theirs) and set(ours) <= set(theirs):
         mapping = [theirs.index(n) for n in ours]
         examples = [Example(ex.text, mapping[ex.label], ex.text_pair, ex.id) for ex in data.examples]
         return LabelledData(examples, list(classifier_labels), data.source)
-    numeric = all(n.isdigit() for n in ours)
     used = {ex.label for ex in data.examples}
-    if (numeric or len(ours) == len(theirs)) and max(used, default=0) < len(theirs):
+    if (numeric(ours) or (data.declared and numeric(theirs))) and max(used, default=0) < len(theirs):
         return LabelledData(list(data.examples), list(classifier_labels), data.source, data.fingerprint)
-    raise DataError(
-        f"{data.source}: data labels {data.label_names} do not match the classifier's labels {list(classifier_labels)}; "
-        "pass --labels with the data's label names in the classifier's terms"
-    )
+    if numeric(ours):
+        problem = f"label ids up to {max(used)} for a classifier with {len(theirs)} classes"
+    elif numeric(theirs):
+        problem = (f"the data's labels are names {data.label_names} and the classifier's outputs are not named "
+                   f"({len(theirs)} classes); pass --labels with the data's names in the classifier's output order, or "
+                   "--classifier-labels with the classifier's names")
+    else:
+        problem = (f"the data's labels {data.label_names} are not among the classifier's labels {list(classifier_labels)}; "
+                   "pass --labels with the data's names in the classifier's terms, or --classifier-labels")
+    raise DataError(f"{data.source}: {problem}")
 
 
 def _fail(where: str, problem: str) -> DataError:
@@ -146,8 +157,10 @@ class _LabelMap:
             if value.lower() not in self.seen_words:
                 self.seen_words.append(value.lower())
             return -1 - self.seen_words.index(value.lower())  # resolved in finish()
-        if number != int(number) or number < 0:
+        if not math.isfinite(number) or number != int(number) or number < 0:
             raise _fail(where, f"label {value!r} is not a non-negative integer or a class name")
+        if number > MAX_LABEL_ID:
+            raise _fail(where, f"label {value!r} is above {MAX_LABEL_ID:,}: not a class id (name the classes with --labels)")
         label = int(number)
         if self.names is not None and label >= len(self.names):
             raise _fail(where, f"label {label} out of range for {len(self.names)} classes ({', '.join(self.names)})")
@@ -431,7 +444,7 @@ def load_data(
             data = read_textfooler(path, labels)
     if n is not None and n <= 0:
         raise DataError(f"{spec}: --n must be positive, got {n}")
-    return LabelledData(select(data.examples, n, seed, sample), data.label_names, data.source)
+    return LabelledData(select(data.examples, n, seed, sample), data.label_names, data.source, declared=bool(labels))
 
 
 def select(examples: Sequence[Example], n: int | None, seed: int | None = None, sample: str = DEFAULT_SAMPLE) -> list[Example]:

@@ -144,8 +144,31 @@ def test_align_labels_by_name_and_mismatch():
     aligned = align_labels(data, ["negative", "positive"])
     assert [ex.label for ex in aligned] == [1, 0]
     nli = LabelledData([Example("x", 0, "y", "a")], ["entailment", "contradiction", "neutral"], "mem")
-    with pytest.raises(DataError, match="do not match"):
+    with pytest.raises(DataError, match="not among the classifier's labels"):
         align_labels(nli, ["negative", "positive"])
+
+
+def test_align_labels_never_pairs_unrelated_names_by_position():
+    words = LabelledData([Example("x", 0, None, "a"), Example("y", 3, None, "b")], ["business", "sci/tech", "sports", "world"], "ag")
+    with pytest.raises(DataError, match=r"outputs are not named \(4 classes\); pass --labels"):
+        align_labels(words, ["0", "1", "2", "3"])  # a callable without names
+    with pytest.raises(DataError, match="not among the classifier's labels"):
+        align_labels(words, ["a", "b", "c", "d"])  # same count, other names
+    declared = LabelledData(words.examples, ["world", "sports", "business", "sci/tech"], "ag", declared=True)  # --labels
+    assert [ex.label for ex in align_labels(declared, ["0", "1", "2", "3"])] == [0, 3]
+    ids = LabelledData([Example("x", 1, None, "a")], ["0", "1"], "sst2")
+    assert align_labels(ids, ["negative", "positive"]).label_names == ["negative", "positive"]  # ids index the classes
+    with pytest.raises(DataError, match="label ids up to 1 for a classifier with 1 classes"):
+        align_labels(ids, ["only"])
+
+
+@pytest.mark.parametrize("label, problem", [("99999999999", "above 10,000"), ("inf", "not a non-negative integer"),
+                                            ("nan", "not a non-negative integer"), ("-1", "not a non-negative integer")])
+def test_numeric_labels_out_of_bounds_name_file_and_line(tmp_path, label, problem):
+    path = tmp_path / "f.txt"
+    path.write_text(f"0 fine\n{label} great\n")
+    with pytest.raises(DataError, match=f"f.txt:2: .*{problem}"):
+        load_data(str(path))
 
 
 def test_duplicate_ids_rejected():
