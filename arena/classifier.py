@@ -10,6 +10,7 @@ import importlib
 import importlib.util
 import json
 import logging
+import random
 import sys
 import time
 import urllib.error
@@ -21,7 +22,8 @@ import numpy as np
 import torch
 
 from arena.batching import length_bucketed_batches
-from arena.resources import DEFAULT_CLASSIFIER_DIR, FACT_CLASSIFIER_DIR, autocast_dtype, minilm_path, model_source_problem, pick_device
+from arena.resources import (DEFAULT_CLASSIFIER_DIR, FACT_CLASSIFIER_DIR, HTTP_MAX_BYTES, HTTP_TIMEOUT, autocast_dtype, minilm_path,
+                             model_source_problem, pick_device)
 from arena.store import STORED_MAX_LENGTH
 from arena.zoo import DEFENSE_NAMES
 
@@ -67,7 +69,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def to_probabilities(raw: object, n: int, k: int | None, who: str) -> np.ndarray:
-    """Validate a model's output as an ``(n, k)`` matrix; rows that are not distributions are treated as logits."""
+    """Validate a model's output as an ``(n, k)`` matrix. Each row that is a distribution (non-negative,
+    summing to 1 within 0.001) is kept; each other row is taken as logits and softmaxed alone."""
     try:
         out = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -82,8 +85,10 @@ def to_probabilities(raw: object, n: int, k: int | None, who: str) -> np.ndarray
         raise ClassifierError(f"{who} returned {out.shape[1]} class score(s) per text; need at least 2")
     if not np.isfinite(out).all():
         raise ClassifierError(f"{who} returned NaN or infinite scores")
-    if n and ((out < 0).any() or not np.allclose(out.sum(axis=1), 1.0, atol=1e-3)):
-        out = softmax(out)
+    distributions = (out >= 0).all(axis=1) & np.isclose(out.sum(axis=1), 1.0, rtol=0, atol=1e-3)
+    out = out.copy()
+    out[distributions] /= out[distributions].sum(axis=1, keepdims=True)
+    out[~distributions] = softmax(out[~distributions])  # each row on its own: never dependent on its batch
     return out
 
 
@@ -276,7 +281,7 @@ class CallableClassifier:
                 module = importlib.import_module(module_name)
         except ClassifierError:
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise ClassifierError(f"{spec!r}: could not import {module_name!r}: {type(exc).__name__}: {exc}") from exc
         fn = getattr(module, attr, None)
         if not callable(fn):
@@ -294,7 +299,7 @@ class CallableClassifier:
     def _call(self, texts: list[TextInput]) -> np.ndarray:
         try:
             raw = self.fn(texts)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a sys.exit() inside the function is its failure, not the command's end
             raise ClassifierError(f"classifier {self.name!r} raised {type(exc).__name__}: {exc}") from exc
         k = len(self._labels) if self._labels is not None else None
         return to_probabilities(raw, len(texts), k, f"classifier {self.name!r}")
@@ -310,16 +315,32 @@ class CallableClassifier:
         return probs
 
 
+MAX_RETRY_AFTER = 60.0  # the longest Retry-After an HTTP classifier honours, in seconds
+
+
+def retry_after(value: str | None) -> float:
+    """Seconds from a ``Retry-After`` header in its delay form (0 when absent or an HTTP date)."""
+    try:
+        seconds = float(value) if value else 0.0
+    except ValueError:
+        return 0.0
+    return seconds if seconds == seconds and seconds > 0 else 0.0
+
+
 class HTTPClassifier:
     """A classifier served over HTTP: POST ``{"texts": [...]}`` -> ``{"probs": [[...]], "labels"?: [...],
     "stochastic"?: true}`` (an endpoint that draws says so: never cached, attacked adaptively)."""
 
-    def __init__(self, url: str, labels: Sequence[str] | None = None, *, timeout: float = 30.0, retries: int = 3, batch_size: int = 64, backoff: float = 0.5):
+    def __init__(self, url: str, labels: Sequence[str] | None = None, *, timeout: float = HTTP_TIMEOUT, retries: int = 3,
+                 batch_size: int = 64, backoff: float = 0.5, max_bytes: int = HTTP_MAX_BYTES):
         if not url.startswith(("http://", "https://")):
             raise ClassifierError(f"{url!r}: expected an http:// or https:// URL")
+        if not timeout > 0:
+            raise ClassifierError(f"HTTP timeout {timeout}: must be a positive number of seconds")
         self.url = url
         self.name = url
         self.timeout = timeout
+        self.max_bytes = max_bytes
         self.retries = retries
         self.batch_size = batch_size
         self.backoff = backoff
@@ -347,17 +368,21 @@ class HTTPClassifier:
     def _request(self, texts: list[TextInput]) -> dict:
         body = json.dumps({"texts": [t if isinstance(t, str) else list(t) for t in texts]}).encode()
         request = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"}, method="POST")
-        last_error = ""
+        deadline = time.monotonic() + self.timeout  # for the request in all, retries included
+        last_error, wait = "", 0.0
         for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
+            if attempt:  # jitter: clients told to wait do not all come back at once
+                time.sleep(max(0.0, min(wait + random.uniform(0, self.backoff), deadline - time.monotonic())))
+            if time.monotonic() >= deadline:
+                break
+            wait = self.backoff * 2 ** attempt
             try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                    payload = response.read()
+                payload = self._answer(request, deadline)
             except urllib.error.HTTPError as exc:
-                detail = exc.read()[:200].decode(errors="replace")
+                detail = exc.read(200).decode(errors="replace")
                 if exc.code < 500 and exc.code != 429:
                     raise ClassifierError(f"endpoint {self.url} answered HTTP {exc.code}: {detail}") from None
+                wait = max(wait, min(retry_after(exc.headers.get("Retry-After")), MAX_RETRY_AFTER))
                 last_error = f"HTTP {exc.code}: {detail}"
                 continue
             except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
@@ -371,7 +396,21 @@ class HTTPClassifier:
             if not isinstance(data, dict) or "probs" not in data:
                 raise ClassifierError(f'endpoint {self.url} answered without a "probs" field: {str(data)[:200]}')
             return data
-        raise ClassifierError(f"endpoint {self.url} failed after {self.retries + 1} attempts (timeout {self.timeout}s): {last_error}")
+        raise ClassifierError(f"endpoint {self.url} gave no answer within {self.timeout:g} s ({attempt + 1} attempts): {last_error}")
+
+    def _answer(self, request: urllib.request.Request, deadline: float) -> bytes:
+        """One attempt's answer, read by ``deadline`` (checked between reads, not only per socket
+        read: an endpoint that trickles its answer is cut off) and at most ``max_bytes`` long."""
+        chunks, size = [], 0
+        with urllib.request.urlopen(request, timeout=max(0.001, deadline - time.monotonic())) as response:
+            while chunk := response.read1(65536):
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise ClassifierError(f"endpoint {self.url} answered more than {self.max_bytes:,} bytes")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"no complete answer within {self.timeout:g} s")
+                chunks.append(chunk)
+        return b"".join(chunks)
 
     def _post(self, texts: list[TextInput]) -> np.ndarray:
         data = self._request(texts)
@@ -423,6 +462,7 @@ def load_default_classifier(adapter_dir: str | Path = DEFAULT_CLASSIFIER_DIR, **
 def load_classifier(spec: str, *, labels: Sequence[str] | None = None, **kwargs) -> Classifier:
     """Build a classifier from a spec: ``default``, ``vader`` (lexicon), ``ngram[:DIR]`` (TF-IDF judge), a trained
     adapter folder, ``module:function``, ``http(s)://...``, a local model folder or a hub id."""
+    http_timeout = kwargs.pop("http_timeout", HTTP_TIMEOUT)
     if spec == "default":
         return load_default_classifier(**kwargs)
     if spec == "vader":
@@ -434,7 +474,7 @@ def load_classifier(spec: str, *, labels: Sequence[str] | None = None, **kwargs)
 
         return NgramClassifier.load(spec.partition(":")[2] or PACKAGED_JUDGE_DIR)
     if spec.startswith(("http://", "https://")):
-        return HTTPClassifier(spec, labels)
+        return HTTPClassifier(spec, labels, timeout=http_timeout)
     path = Path(spec).expanduser()
     if path.is_dir() and (path / "arena_classifier.json").exists():
         return load_default_classifier(path, **kwargs)

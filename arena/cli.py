@@ -13,6 +13,14 @@ def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",")] if value else None
 
 
+def positive_float(value: str) -> float:
+    """argparse type of a duration or amount that must be above 0."""
+    number = float(value)
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {value}")
+    return number
+
+
 def positive_int(value: str) -> int:
     """argparse type of a count or size that must be at least 1."""
     number = int(value)
@@ -103,6 +111,7 @@ SYNONYMS_HELP = ("synonym source: counterfitted (the counter-fitted neighbour ta
 def add_classifier_options(parser: argparse.ArgumentParser, single: bool = True) -> None:
     """``--classifier`` (``single``; else the command names its classifiers otherwise) plus the
     options every classifier-loading command shares."""
+    from arena.resources import HTTP_TIMEOUT
     from arena.zoo import DEFAULT_SYNONYMS
 
     if single:
@@ -114,6 +123,8 @@ def add_classifier_options(parser: argparse.ArgumentParser, single: bool = True)
                         help="the classifier is randomized (a callable or endpoint that draws): never cached, attacked adaptively")
     parser.add_argument("--synonyms", default=DEFAULT_SYNONYMS, help=f"{SYNONYMS_HELP} (attacks and FuSE)")
     parser.add_argument("--max-length", type=positive_int, default=256, help="truncation length in tokens (HF models)")
+    parser.add_argument("--http-timeout", type=positive_float, default=HTTP_TIMEOUT,
+                        help="seconds an HTTP classifier's request may take in all, retries included")
     parser.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
     parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                         help="autocast for HF models: auto = bf16/fp16 on CUDA, fp32 on CPU; bf16 helps only on CPUs with AVX512-BF16/AMX (measured 1.6-1.8x faster; ~6x slower without)")
@@ -125,7 +136,7 @@ def load_classifier_from_args(args: argparse.Namespace, spec: str):
 
     classifier = build_defender(spec, args.base, synonyms=args.synonyms, seed=args.defense_seed,
                                 labels=_split(getattr(args, "classifier_labels", None)), max_length=args.max_length,
-                                device=args.device, precision=args.precision)
+                                device=args.device, precision=args.precision, http_timeout=args.http_timeout)
     if args.stochastic:
         classifier.stochastic = True
     return classifier
@@ -440,7 +451,7 @@ def _matchup_template(args: argparse.Namespace):
     return Matchup(db=args.db, defender="", attacker=None, data=args.data, n=args.n, seed=args.seed, sample=args.sample, base=args.base, synonyms=args.synonyms,
                    defense_seed=args.defense_seed, max_length=args.max_length, precision=args.precision, device=args.device,
                    query_budget=args.query_budget, labels=tuple(_split(args.classifier_labels) or ()) or None, options=opts,
-                   stochastic=args.stochastic)
+                   stochastic=args.stochastic, http_timeout=args.http_timeout)
 
 
 def _play_tournament(args: argparse.Namespace, defenders: list[str], attackers: list[str]) -> dict:

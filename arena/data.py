@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import math
 import random
@@ -129,6 +130,17 @@ def align_labels(data: LabelledData, classifier_labels: Sequence[str]) -> Labell
     raise DataError(f"{data.source}: {problem}")
 
 
+def read_text(path: Path) -> io.StringIO:
+    """A data file's text, decoded as UTF-8 with or without a byte-order mark; a file that is not
+    UTF-8 is an error naming its line."""
+    raw = Path(path).read_bytes()
+    try:
+        return io.StringIO(raw.decode("utf-8-sig"), newline="")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise _fail(f"{path}:{line}", f"not UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") from None
+
+
 def _fail(where: str, problem: str) -> DataError:
     return DataError(f"{where}: {problem}")
 
@@ -197,7 +209,7 @@ def read_textfooler(path: Path, label_names: Sequence[str] | None = None) -> Lab
     """TextFooler's format: ``LABEL TEXT`` lines, or ``LABEL<TAB>PREMISE<TAB>HYPOTHESIS`` (NLI)."""
     labels = _LabelMap(label_names, str(path))
     examples: list[Example] = []
-    with open(path, encoding="utf-8") as handle:
+    with read_text(path) as handle:
         for number, line in enumerate(handle, 1):
             where = f"{path}:{number}"
             line = line.rstrip("\n\r")
@@ -289,7 +301,7 @@ def read_delimited(
     if not _csv_field_limit_raised:
         csv.field_size_limit(2**31 - 1)
         _csv_field_limit_raised = True
-    with open(path, encoding="utf-8", newline="") as handle:
+    with read_text(path) as handle:
         rows = list(csv.reader(handle, delimiter=delimiter, quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL))
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:
@@ -324,7 +336,7 @@ def read_jsonl(
 ) -> LabelledData:
     """One JSON object per line."""
     numbered, columns = [], []
-    with open(path, encoding="utf-8") as handle:
+    with read_text(path) as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
@@ -349,7 +361,8 @@ def read_aclimdb(folder: Path, split: str = "test") -> LabelledData:
     examples = []
     for label, name in ((0, "neg"), (1, "pos")):
         for file in sorted((root / name).glob("*.txt")):
-            text = _check_text(file.read_text(encoding="utf-8").replace("<br />", " "), str(file))
+            with read_text(file) as handle:
+                text = _check_text(handle.read().replace("<br />", " "), str(file))
             examples.append(Example(text, label, None, f"{name}/{file.name}"))
     if not examples:
         raise _fail(str(root), "no .txt reviews in pos/ or neg/")
@@ -425,7 +438,12 @@ def load_data(
     sample: str = DEFAULT_SAMPLE,
 ) -> LabelledData:
     """Load a data spec (see module docstring) and pick ``n`` of its examples (:func:`select`)."""
+    if labels is not None and (not all(name.strip() for name in labels) or len({name.strip().lower() for name in labels}) < len(labels)):
+        raise DataError(f"--labels {','.join(labels)!r}: class names must be non-empty and distinct")
+    columns = [flag for flag, given in (("--text-col", text_col), ("--label-col", label_col), ("--pair-col", pair_col)) if given]
     if spec in ("builtin", "default"):
+        if columns:
+            raise DataError(f"{spec}: {', '.join(columns)} name columns of CSV, TSV, JSON-lines or hf: data; the built-in set has none to pick")
         data = read_delimited(BUILTIN_REVIEWS, "\t", label_names=labels or ["negative", "positive"])
         data.source = "builtin"
     elif spec.startswith("hf:"):
@@ -434,6 +452,9 @@ def load_data(
         check_data_spec(spec)
         path = Path(spec).expanduser()
         suffix = path.suffix.lower()
+        if columns and (path.is_dir() or suffix not in (".csv", ".tsv", ".jsonl", ".json")):
+            raise DataError(f"{spec}: {', '.join(columns)} name columns of CSV, TSV, JSON-lines or hf: data; this is "
+                            f"{'an aclImdb folder' if path.is_dir() else 'a TextFooler-format file (LABEL TEXT per line)'}, which has none")
         if path.is_dir():
             data = read_aclimdb(path)
         elif suffix in (".csv", ".tsv"):

@@ -62,6 +62,8 @@ def pick_device(device: str | None = None) -> torch.device:
 
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+HTTP_TIMEOUT = 30.0  # seconds an HTTP classifier's request may take in all, retries included
+HTTP_MAX_BYTES = 16 * 2**20  # the largest answer an HTTP classifier may send
 
 
 def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from arena.metrics import accuracy, attack_summary, difference_under_attack, ratio_record, ratio_text, ratio_under_attack
-from arena.store import Store
 from arena.data import DEFAULT_SAMPLE
+from arena.resources import HTTP_TIMEOUT
+from arena.store import Store
 from arena.zoo import DEFAULT_SYNONYMS, check_attacker, check_defender, data_name, eval_key, match_key
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class Matchup:
     query_budget: int | None = None
     labels: tuple[str, ...] | None = None  # class names for callables/endpoints that do not name them
     stochastic: bool = False  # every classifier is randomized (--stochastic): never cached, attacked adaptively
+    http_timeout: float = HTTP_TIMEOUT  # seconds an HTTP classifier's request may take in all
     options: dict = field(default_factory=dict)  # AttackOptions fields
 
 
@@ -59,7 +61,7 @@ def play(m: Matchup, progress: bool = False) -> str:
 
     data = load_data(m.data, n=m.n, seed=m.seed, sample=m.sample)
     defender = build_defender(m.defender, m.base, synonyms=m.synonyms, seed=m.defense_seed, labels=m.labels,
-                              max_length=m.max_length, device=m.device, precision=m.precision)
+                              max_length=m.max_length, device=m.device, precision=m.precision, http_timeout=m.http_timeout)
     if m.stochastic:
         defender.stochastic = True
     with Store(m.db) as store:
@@ -110,7 +112,8 @@ def run_tournament(defenders: Sequence[str], attackers: Sequence[str], template:
         else:
             table["matches"].setdefault(m.defender, {})[m.attacker] = run_id
     config = {**asdict(template), "defenders": list(defenders), "attackers": list(attackers)}
-    config.pop("db")
+    for setting in ("db", "http_timeout"):  # where results go and how long to wait: not what was measured
+        config.pop(setting)
     with Store(template.db) as store:
         tid = store.start_run("tournament", ",".join(defenders), data_name(template.data, template.n, template.seed, template.sample), config,
                               attacker=",".join(attackers))

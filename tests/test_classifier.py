@@ -172,6 +172,26 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, json.dumps({"scores": []}).encode())
         if mode == "slow":
             time.sleep(1.0)
+        if mode == "busy" and Behaviour.calls == 1:
+            self.send_response(429)
+            self.send_header("Retry-After", "0.4")
+            self.send_header("Content-Length", "4")
+            self.end_headers()
+            return self.wfile.write(b"busy")
+        if mode in ("trickle", "huge"):
+            payload = json.dumps({"probs": [[0.5, 0.5]] * len(texts), "pad": "x" * 4096}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            try:
+                for i in range(0, len(payload), 1 if mode == "trickle" else 1024):
+                    self.wfile.write(payload[i : i + (1 if mode == "trickle" else 1024)])
+                    self.wfile.flush()
+                    if mode == "trickle":
+                        time.sleep(0.05)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return
         probs = [[0.3, 0.7] if "good" in (t if isinstance(t, str) else t[1]) else [0.6, 0.4] for t in texts]
         self._send(200, json.dumps({"probs": probs, "labels": ["neg", "pos"]}).encode())
 
@@ -212,11 +232,11 @@ def test_http_classifier_retries_then_succeeds(server):
 
 
 @pytest.mark.parametrize("mode, message", [
-    ("500", "failed after 3 attempts"),
+    ("500", "no answer within 0.2 s (3 attempts): HTTP 500"),
     ("400", "answered HTTP 400: bad request"),
     ("notjson", "did not answer JSON"),
     ("noprobs", 'without a "probs" field'),
-    ("slow", "failed after 1 attempts (timeout 0.2s)"),
+    ("slow", "no answer within 0.2 s (1 attempts)"),
 ])
 def test_http_classifier_misbehaving_endpoint(server, mode, message):
     Behaviour.mode = mode
@@ -227,6 +247,29 @@ def test_http_classifier_misbehaving_endpoint(server, mode, message):
     assert message in str(err.value)
 
 
+def test_http_classifier_deadline_covers_a_trickling_answer(server):
+    Behaviour.mode = "trickle"  # one byte every 50 ms: every socket read is quick, the answer never ends in time
+    clf = HTTPClassifier(server, ["neg", "pos"], retries=0, timeout=0.5)
+    start = time.monotonic()
+    with pytest.raises(ClassifierError, match="no answer within 0.5 s"):
+        clf.predict_proba(["good"])
+    assert time.monotonic() - start < 2
+
+
+def test_http_classifier_caps_the_answer_size(server):
+    Behaviour.mode = "huge"
+    with pytest.raises(ClassifierError, match="answered more than 2,048 bytes"):
+        HTTPClassifier(server, ["neg", "pos"], max_bytes=2048).predict_proba(["good"])
+
+
+def test_http_classifier_honours_retry_after(server):
+    Behaviour.mode = "busy"  # 429 with Retry-After: 0.4 on the first call
+    clf = HTTPClassifier(server, ["neg", "pos"], backoff=0.01, timeout=5)
+    start = time.monotonic()
+    assert clf.predict_proba(["good"]).shape == (1, 2) and Behaviour.calls == 2
+    assert time.monotonic() - start >= 0.4
+
+
 def test_http_classifier_pairs_travel_as_lists(server):
     clf = HTTPClassifier(server, ["neg", "pos"])
     assert np.allclose(clf.predict_proba([("premise", "good")]), [[0.3, 0.7]])
@@ -234,7 +277,7 @@ def test_http_classifier_pairs_travel_as_lists(server):
 
 def test_http_classifier_connection_refused():
     clf = HTTPClassifier("http://127.0.0.1:9/predict", ["a", "b"], retries=1, backoff=0.01, timeout=1)
-    with pytest.raises(ClassifierError, match="failed after 2 attempts"):
+    with pytest.raises(ClassifierError, match=r"no answer within 1 s \(2 attempts\)"):
         clf.predict_proba(["x"])
 
 
