@@ -391,7 +391,7 @@ class HTTPClassifier:
                 continue
             try:
                 data = json.loads(payload)
-            except json.JSONDecodeError:
+            except ValueError:  # not JSON, or not even text
                 raise ClassifierError(f"endpoint {self.url} did not answer JSON: {payload[:200]!r}") from None
             if not isinstance(data, dict) or "probs" not in data:
                 raise ClassifierError(f'endpoint {self.url} answered without a "probs" field: {str(data)[:200]}')

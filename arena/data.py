@@ -265,6 +265,8 @@ def _rows_to_examples(
     if label_key is None:
         raise _fail(source, f"no label column found (columns: {', '.join(columns)}); pass --label-col")
     pair_key = _pick_column(columns, pair_col, PAIR_COLUMNS, source, "pair") if (pair_col or text_key.lower() in ("premise", "sentence1")) else None
+    if len({text_key, label_key, pair_key} - {None}) < 2 + (pair_key is not None):
+        raise _fail(source, f"the text{', pair' if pair_key else ''} and label must be different columns (columns: {', '.join(columns)})")
     labels = _LabelMap(label_names, source)
     examples = []
     for number, row in rows:
