@@ -185,7 +185,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from arena.store import Store
 
     names = _split(args.labels)
-    with Store(existing_store(args.db)) as store:
+    with Store(existing_store(args.db), read_only=True) as store:
         run = store.run(store.find_run(args.run))
         results = store.results(run["run_id"])
     rows = []
@@ -507,7 +507,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from arena.store import Store
     from arena.tournament import leaderboard, render_leaderboard
 
-    with Store(existing_store(args.db)) as store:
+    with Store(existing_store(args.db), read_only=True) as store:
         board = leaderboard(store, args.tournament, args.baseline)
     files = _write_leaderboard(board, args.out)
     print(json.dumps({**board, "files": files}) if args.json else render_leaderboard(board))
@@ -518,7 +518,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     """`arena runs`: where each run of a store stands."""
     from arena.store import Store
 
-    with Store(existing_store(args.db)) as store:
+    with Store(existing_store(args.db), read_only=True) as store:
         runs = store.progress(args.kind)
     print(json.dumps(runs) if args.json else render_progress(runs))
     if not args.json and any(run["command"] and run["finished_at"] is None for run in runs):
@@ -534,7 +534,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from arena.command_seal import is_sealed
     from arena.store import COMMAND_ENV, Store
 
-    with Store(existing_store(args.db)) as store:
+    with Store(existing_store(args.db), read_only=True) as store:
         run = store.run(store.find_run(args.run))
         running = store.running_launches(run["run_id"])
     run_id, command = run["run_id"], run["command"]
@@ -581,13 +581,21 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
     added = {}
     dump = Path(args.db) if args.db.endswith(".jsonl") else None  # a text dump: merged in a scratch store, written back
-    with tempfile.TemporaryDirectory() as scratch, Store(Path(scratch) / "store.db" if dump else args.db) as store:
-        if dump and dump.exists():
-            store.load(dump)
-        for source in args.sources:
-            added[source] = store.merge(source, args.runs, texts=not args.no_texts)
-        if dump:
-            store.dump(dump)
+    target = Path(args.db)
+    created = not target.exists()
+    try:
+        with tempfile.TemporaryDirectory() as scratch, Store(Path(scratch) / "store.db" if dump else args.db) as store:
+            if dump and dump.exists():
+                store.load(dump)
+            for source in args.sources:
+                added[source] = store.merge(source, args.runs, texts=not args.no_texts)
+            if dump:
+                store.dump(dump)
+    except BaseException:
+        if created and not dump:  # a store this command began holds nothing worth keeping
+            for leftover in (target, target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
+                leftover.unlink(missing_ok=True)
+        raise
     if args.json:
         print(json.dumps(added))
     else:
@@ -1192,6 +1200,8 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from arena.resources import ResourceMissing
 
     found: list[type[BaseException]] = [ResourceMissing, OSError, ValueError]
+    if "sqlite3" in sys.modules:  # a corrupt store, a full disk
+        found.append(sys.modules["sqlite3"].Error)
     for module, name in (("arena.classifier", "ClassifierError"), ("arena.scorer", "QueryBudgetExceeded"), ("arena.workers", "WorkerFailed")):
         if module in sys.modules:
             found.append(getattr(sys.modules[module], name))
@@ -1200,6 +1210,11 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
 
 def _error(args: argparse.Namespace, exc: BaseException) -> int:
     """An expected error as one line (also where a library's message runs over several), status 2."""
+    sqlite3 = sys.modules.get("sqlite3")
+    if sqlite3 is not None and isinstance(exc, sqlite3.Error):
+        from arena.store import store_problem
+
+        exc = store_problem(exc)
     print(f"arena {args.command}: error: {' '.join(str(exc).split())}", file=sys.stderr)
     return 2
 

@@ -186,6 +186,40 @@ def identity_of(config: dict) -> dict:
     return {key: config[key] for key in IDENTITY_KEYS if key in config and (key, config[key]) != ("max_length", STORED_MAX_LENGTH)}
 
 
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to the results store at ``path`` (checked to be one), also where
+    SQLite cannot write its shared-memory file beside it."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such results store")
+    for options in ("mode=ro", "immutable=1"):
+        try:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?{options}", uri=True, timeout=30)
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            break
+        except sqlite3.OperationalError as exc:
+            problem = exc
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"{path}: cannot be read as a results store (SQLite: {exc})") from None
+    else:
+        raise ValueError(f"{path}: cannot be read as a results store (SQLite: {problem})") from None
+    if not {"runs", "results"} <= tables:
+        conn.close()
+        raise ValueError(f"{path}: not a results store (no runs/results tables)")
+    return conn
+
+
+def store_problem(exc: sqlite3.Error) -> str:
+    """What a SQLite error met in the middle of a command means for the user, in one line."""
+    text = str(exc)
+    if "malformed" in text or "not a database" in text:
+        return f"the results store is corrupt (SQLite: {text}); check it with `sqlite3 FILE 'PRAGMA integrity_check'`, or use a new --db"
+    if "full" in text:
+        return f"the disk is full (SQLite: {text}); free some space and run the command again: it resumes"
+    if "readonly" in text or "read-only" in text:
+        return f"the results store cannot be written (SQLite: {text}); use a --db you may write to"
+    return f"the results store failed (SQLite: {text})"
+
+
 def run_id_for(config: dict) -> str:
     """Stable id of a run: a hash of its configuration (same command -> same run)."""
     blob = json.dumps(config, sort_keys=True, default=str)
@@ -195,8 +229,12 @@ def run_id_for(config: dict) -> str:
 class Store:
     """Runs and per-example results in one SQLite file."""
 
-    def __init__(self, path: str | Path = "arena.db"):
+    def __init__(self, path: str | Path = "arena.db", read_only: bool = False):
         self.path = Path(path)
+        if read_only:  # commands that only read: a store on read-only media or of another user opens too
+            self.conn = connect_read_only(self.path)
+            self.conn.row_factory = sqlite3.Row
+            return
         if not self.path.parent.exists():
             raise FileNotFoundError(f"--db {path}: folder {self.path.parent} does not exist")
         if not self.path.parent.is_dir():
@@ -390,12 +428,9 @@ class Store:
                 scratch.load(path)
                 scratch.close()
                 return self.merge(scratch.path, runs, texts)
-        source = sqlite3.connect(str(path))
+        source = connect_read_only(path)
         source.row_factory = sqlite3.Row
         try:
-            tables = {row[0] for row in source.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if not {"runs", "results"} <= tables:
-                raise ValueError(f"{other}: not a results store (no runs/results tables)")
             stored = [dict(row) for row in source.execute("SELECT * FROM runs")]
             columns = [column if texts else _BLANK_TEXTS.get(column, column) for column in _COLUMNS]
             query, chosen = f"SELECT run_id, {', '.join(columns)}, created_at FROM results", []

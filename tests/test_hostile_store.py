@@ -81,3 +81,55 @@ def test_a_command_with_an_outside_callable_is_recorded_but_not_replayed(tmp_pat
     assert main(["resume", run["run_id"], "--db", db]) == 2
     err = capsys.readouterr().err
     assert "outside the store's folder" in err and "arena eval --classifier mine.py:probs" in err
+
+
+def a_store_with_runs(tmp_path, monkeypatch, capsys) -> str:
+    monkeypatch.chdir(tmp_path)
+    db = str(tmp_path / "r.db")
+    for n in ("4", "6"):
+        assert main(["eval", "--classifier", "test_classifier:keyword_probs", "--data", "builtin", "--n", n, "--db", db]) == 0
+    capsys.readouterr()
+    return db
+
+
+def test_a_corrupt_store_is_one_line_and_merge_leaves_nothing_behind(tmp_path, monkeypatch, capsys):
+    import sqlite3
+
+    db = a_store_with_runs(tmp_path, monkeypatch, capsys)
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    with open(db, "r+b") as handle:  # pages after the header overwritten
+        handle.seek(4096)
+        handle.write(b"\xff" * 8192)
+    for argv in (["runs", "--db", db], ["export", "abc", "--db", db],
+                 ["eval", "--classifier", "test_classifier:keyword_probs", "--data", "builtin", "--n", "2", "--db", db]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and ("corrupt" in err or "cannot be" in err), err
+    target = tmp_path / "merged.db"
+    assert main(["merge", db, "--db", str(target)]) == 2 and not target.exists()
+    assert "arena merge: error:" in capsys.readouterr().err
+
+
+def test_read_only_commands_open_stores_read_only(tmp_path, monkeypatch, capsys):
+    import sqlite3
+
+    db = a_store_with_runs(tmp_path, monkeypatch, capsys)
+    with Store(db, read_only=True) as store:
+        assert len(store.runs()) == 2
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            store.conn.execute("DELETE FROM runs")
+    with pytest.raises(ValueError, match="not a results store"):
+        sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE t(x)").connection.commit()
+        Store(tmp_path / "other.db", read_only=True)
+
+
+@pytest.mark.parametrize("message, meaning", [("database or disk is full", "the disk is full"),
+                                              ("database disk image is malformed", "corrupt"),
+                                              ("attempt to write a readonly database", "cannot be written")])
+def test_sqlite_errors_read_as_what_they_mean(message, meaning):
+    import sqlite3
+
+    from arena.store import store_problem
+
+    assert meaning in store_problem(sqlite3.OperationalError(message))
