@@ -98,7 +98,8 @@ def load_data_from_args(args: argparse.Namespace, n: int | None = None, seed: in
 
     return load_data(spec or args.data, n=n, seed=seed, text_col=args.text_col, label_col=args.label_col,
                      pair_col=args.pair_col, labels=_split(args.labels),
-                     sample=getattr(args, "sample", "first"))  # training commands: the first N after a seeded shuffle
+                     sample=getattr(args, "sample", "first"),  # training commands: the first N after a seeded shuffle
+                     max_words=getattr(args, "max_words", None))  # attack commands
 
 
 CLASSIFIER_HELP = ("default (offline MiniLM sentiment) | trained folder | HF id or folder | module:function | http://host:port/path"
@@ -451,7 +452,10 @@ def _matchup_template(args: argparse.Namespace):
     return Matchup(db=args.db, defender="", attacker=None, data=args.data, n=args.n, seed=args.seed, sample=args.sample, base=args.base, synonyms=args.synonyms,
                    defense_seed=args.defense_seed, max_length=args.max_length, precision=args.precision, device=args.device,
                    query_budget=args.query_budget, labels=tuple(_split(args.classifier_labels) or ()) or None, options=opts,
-                   stochastic=args.stochastic, http_timeout=args.http_timeout)
+                   stochastic=args.stochastic, http_timeout=args.http_timeout,
+                   data_options={key: value for key, value in (("text_col", args.text_col), ("label_col", args.label_col),
+                                                               ("pair_col", args.pair_col), ("labels", _split(args.labels)),
+                                                               ("max_words", args.max_words)) if value is not None})
 
 
 def _play_tournament(args: argparse.Namespace, defenders: list[str], attackers: list[str]) -> dict:
@@ -837,6 +841,8 @@ def _add_train_options(parser: argparse.ArgumentParser, batch_size: int = 32) ->
 
 def _add_attack_options(parser: argparse.ArgumentParser, attacker_flag: bool = True) -> None:
     """Data, attack tuning and store options of commands that run attacks (``--attacker`` unless told not to)."""
+    from arena.data import DEFAULT_MAX_WORDS
+
     parser.add_argument("--classifier-labels", help="comma-separated class names for callables/endpoints that do not name them")
     if attacker_flag:
         parser.add_argument("--attacker", default="textfooler",
@@ -848,6 +854,8 @@ def _add_attack_options(parser: argparse.ArgumentParser, attacker_flag: bool = T
                              "agreement with the true label on the successes is reported (e.g. vader, fact)")
     add_data_options(parser)
     add_sample_options(parser, "attack")
+    parser.add_argument("--max-words", type=positive_int, default=DEFAULT_MAX_WORDS,
+                        help="refuse an example longer than this many words (an attack's time and memory grow with them)")
     parser.add_argument("--sim-threshold", type=sim_threshold, metavar="T",
                         help="angular similarity threshold of the 15-word windows, 1 - arccos(cos)/pi: a number in [0, 1], or paper "
                              "(0.9045: the released code's 1 - arccos(cos) >= 0.7 on USE) (default 0.80, calibrated for MiniLM)")

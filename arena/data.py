@@ -34,6 +34,7 @@ LABEL_COLUMNS = ("label", "labels", "class", "sentiment", "gold_label")
 SPLIT_NAMES = ("train", "test", "validation", "dev", "valid", "unsupervised")
 SAMPLES = ("balanced", "first")  # how --n picks its examples (``select``)
 DEFAULT_SAMPLE = "balanced"
+DEFAULT_MAX_WORDS = 5_000  # the longest text an attack takes by default (--max-words)
 MAX_LABEL_ID = 10_000  # a numeric label above this is refused: ids name classes, and each id up to the largest gets a name
 _csv_field_limit_raised = False
 
@@ -438,8 +439,11 @@ def load_data(
     labels: Sequence[str] | None = None,
     header: bool | None = None,
     sample: str = DEFAULT_SAMPLE,
+    max_words: int | None = None,
 ) -> LabelledData:
-    """Load a data spec (see module docstring) and pick ``n`` of its examples (:func:`select`)."""
+    """Load a data spec (see module docstring) and pick ``n`` of its examples (:func:`select`);
+    with ``max_words``, a picked example longer than that (text and pair together) is an error
+    naming it (attacks cost, in time and memory, with the words of a text)."""
     if labels is not None and (not all(name.strip() for name in labels) or len({name.strip().lower() for name in labels}) < len(labels)):
         raise DataError(f"--labels {','.join(labels)!r}: class names must be non-empty and distinct")
     columns = [flag for flag, given in (("--text-col", text_col), ("--label-col", label_col), ("--pair-col", pair_col)) if given]
@@ -467,7 +471,13 @@ def load_data(
             data = read_textfooler(path, labels)
     if n is not None and n <= 0:
         raise DataError(f"{spec}: --n must be positive, got {n}")
-    return LabelledData(select(data.examples, n, seed, sample), data.label_names, data.source, declared=bool(labels))
+    picked = select(data.examples, n, seed, sample)
+    for example in picked if max_words else ():
+        count = len(example.text.split()) + len((example.text_pair or "").split())
+        if count > max_words:
+            raise DataError(f"{data.source}: example {example.id} has {count:,} words, more than --max-words {max_words:,} "
+                            "(raise --max-words, or leave the example out)")
+    return LabelledData(picked, data.label_names, data.source, declared=bool(labels))
 
 
 def select(examples: Sequence[Example], n: int | None, seed: int | None = None, sample: str = DEFAULT_SAMPLE) -> list[Example]:

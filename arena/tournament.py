@@ -49,6 +49,7 @@ class Matchup:
     stochastic: bool = False  # every classifier is randomized (--stochastic): never cached, attacked adaptively
     http_timeout: float = HTTP_TIMEOUT  # seconds an HTTP classifier's request may take in all
     options: dict = field(default_factory=dict)  # AttackOptions fields
+    data_options: dict = field(default_factory=dict)  # load_data's column, label and --max-words options
 
 
 def play(m: Matchup, progress: bool = False) -> str:
@@ -59,7 +60,7 @@ def play(m: Matchup, progress: bool = False) -> str:
     from arena.match import run_match
     from arena.zoo import AttackOptions, build_attacker, build_defender
 
-    data = load_data(m.data, n=m.n, seed=m.seed, sample=m.sample)
+    data = load_data(m.data, n=m.n, seed=m.seed, sample=m.sample, **m.data_options)
     defender = build_defender(m.defender, m.base, synonyms=m.synonyms, seed=m.defense_seed, labels=m.labels,
                               max_length=m.max_length, device=m.device, precision=m.precision, http_timeout=m.http_timeout)
     if m.stochastic:

@@ -61,6 +61,9 @@ DEFAULT_SIM_THRESHOLD = 0.80
 # The released code keeps a swap when 1 - arccos(cos) >= 0.7 on USE, i.e. 1 - arccos(cos)/pi >= 1 - 0.3/pi
 # in the angular form used here (``--sim-threshold paper``); TextAttack's recipe uses 0.8408.
 PAPER_SIM_THRESHOLD = 1 - 0.3 / math.pi
+# The ranking scores one reduced copy of a text per candidate word; copies go to the scorer in calls
+# of about this many words in all, so its memory grows with the text's length, not with its square.
+RANK_WORDS_PER_CALL = 1_000_000
 
 
 @dataclass
@@ -181,11 +184,10 @@ class TextFooler:
         (stop words, no synonyms) are not queried: the ranking of the kept words is the released
         code's, with fewer queries.
         """
-        texts, owners, plans = [], [], []
+        texts, owners, plans, calls, words = [], [], [], [], 0
         for state in states:
-            words = state.original.words
             kept = []
-            for position, word in enumerate(words):
+            for position, word in enumerate(state.original.words):
                 if word.lower() in self.stopwords:
                     continue
                 candidates = [c for c in self.synonyms.neighbours(word.lower(), self.max_candidates, self.min_cos) if c != word.lower()]
@@ -195,8 +197,14 @@ class TextFooler:
                 reduced = state.original.delete(position) if self.importance == "delete" else state.original.replace(position, "<oov>").text
                 texts.append(state.model_input(reduced))
                 owners.append(state.owner)
+                words += len(state.original.words)
+                if words >= RANK_WORDS_PER_CALL:  # memory bounded: a text of n words makes n reduced copies
+                    calls.append(scorer.predict_proba(texts, owners))
+                    texts, owners, words = [], [], 0
             plans.append(kept)
-        probs = scorer.predict_proba(texts, owners)
+        if texts or not calls:
+            calls.append(scorer.predict_proba(texts, owners))
+        probs = np.concatenate(calls)
         offset = 0
         for state, kept in zip(states, plans):
             deleted = probs[offset : offset + len(kept)]

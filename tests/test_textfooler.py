@@ -164,6 +164,34 @@ def test_batched_equals_one_at_a_time():
     assert any(r.status == "succeeded" for r in batched.values())
 
 
+def test_the_ranking_in_bounded_calls_gives_the_same_attack(monkeypatch):
+    import attackers.textfooler as textfooler
+
+    items = list(enumerate(load_data("builtin").examples))
+    clf = CallableClassifier(keyword_probs, ["negative", "positive"])
+
+    def run():
+        attacker = TextFooler(TABLE, FakeSimilarity(scores={"ok": 0.5}), FakeTagger(), chunk_size=64)
+        return {r.example_id: (r.status, r.perturbed_text, r.queries) for r in attacker.attack(items, Scorer(clf))}
+
+    calls = []
+    original = Scorer.predict_proba
+    monkeypatch.setattr(Scorer, "predict_proba", lambda self, texts, *a, **k: calls.append(len(texts)) or original(self, texts, *a, **k))
+    whole, calls_whole = run(), len(calls)
+    monkeypatch.setattr(textfooler, "RANK_WORDS_PER_CALL", 40)  # a few texts per ranking call
+    assert run() == whole and len(calls) - calls_whole > calls_whole
+
+
+def test_examples_over_max_words_are_refused_when_the_data_loads(tmp_path):
+    from arena.data import DataError
+
+    path = tmp_path / "long.txt"
+    path.write_text("0 short and bad\n1 " + "good " * 30 + "\n")
+    assert len(load_data(str(path), max_words=30)) == 2
+    with pytest.raises(DataError, match="example long.txt:2 has 30 words, more than --max-words 29"):
+        load_data(str(path), max_words=29)
+
+
 def test_match_resume_after_crash_gives_same_totals(tmp_path):
     data = load_data("builtin")
     clf = CallableClassifier(keyword_probs, ["negative", "positive"])
