@@ -70,11 +70,14 @@ class AttackOptions:
 def match_config(attacker: str, options: AttackOptions, max_length: int, stochastic: bool = False) -> dict:
     """What defines a match run besides defender and data (the store's run key); for a policy
     attacker, its weights' fingerprint; against a randomized defender, the adaptive attack's
-    ``eot`` and ``verify`` unless both are 1 (the non-adaptive attack, as runs were before them)."""
+    ``eot`` and ``verify`` unless both are 1 (the non-adaptive attack, as runs were before them),
+    and for a TextAttack recipe that its successes are confirmed on fresh draws."""
     config = {"attack": options.identity(), "max_length": max_length}
     eot, verify = options.adaptive(stochastic)
     if (eot, verify) != (1, 1):
         config.update(eot=eot, verify=verify)
+        if attacker.startswith("textattack:") and eot > 1:  # its successes confirmed on fresh draws, unlike its first runs
+            config["confirmed"] = True
     if attacker.startswith("rl:"):
         config["rl_samples"] = options.rl_samples
         if options.eval_judge:

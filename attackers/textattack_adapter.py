@@ -77,6 +77,7 @@ def prepare_textattack_offline() -> None:
 prepare_textattack_offline()
 
 import numpy as np  # noqa: E402  (TextAttack only after the offline preparation above)
+import torch  # noqa: E402
 import textattack  # noqa: E402
 from textattack.attack_args import ATTACK_RECIPE_NAMES  # noqa: E402
 from textattack.attack_results import (  # noqa: E402
@@ -410,6 +411,26 @@ def _segment(attacked_text: AttackedText) -> str:
 RECIPE_SEED = 765  # TextAttack's default AttackArgs.random_seed
 
 
+class ConfirmedGoal:
+    """The adaptive attack's test of a success, as TextFooler's: a text whose mean over draws
+    reaches the goal is drawn again ``scorer.eot`` times and reaches it only if most of those
+    fresh draws do (the test its final text must pass too, ``arena.match.verified``). A search
+    over many noisy means otherwise stops at the first that crosses by chance. Installed on the
+    goal function; ``queries`` counts the fresh draws of the current example."""
+
+    def __init__(self, goal_function, scorer: Scorer):
+        self.reached, self.scorer, self.queries = goal_function._is_goal_complete, scorer, 0
+        goal_function._is_goal_complete = self
+
+    def __call__(self, model_output, attacked_text: AttackedText) -> bool:
+        if not self.reached(model_output, attacked_text):
+            return False
+        value = attacked_text.tokenizer_input
+        fresh = self.scorer.draws([value if isinstance(value, str) else tuple(value)], None, self.scorer.eot)[0]
+        self.queries += len(fresh)
+        return 2 * sum(bool(self.reached(torch.as_tensor(row), attacked_text)) for row in fresh) > len(fresh)
+
+
 class TextAttackRecipe:
     """A TextAttack recipe as an arena attacker (examples attacked one at a time, as TextAttack does)."""
 
@@ -429,15 +450,20 @@ class TextAttackRecipe:
         return self._similarity
 
     def attack(self, items: Sequence[tuple[int, Example]], scorer: Scorer) -> Iterator[ExampleResult]:
-        """Build the recipe against ``scorer`` and attack each example; yields each result when done."""
+        """Build the recipe against ``scorer`` and attack each example; yields each result when done.
+        Against a randomized defender (``scorer.eot`` K > 1) each TextAttack query is the mean of K
+        draws and costs K queries, and a success is confirmed on K fresh draws (:class:`ConfirmedGoal`)."""
         attack = build_recipe(self.recipe, to_textattack(scorer), self.options)
         if scorer.query_budget is not None:
             attack.goal_function.query_budget = scorer.query_budget
-        yield from self.run(attack, items)
+        yield from self.run(attack, items, ConfirmedGoal(attack.goal_function, scorer) if scorer.eot > 1 else None)
 
-    def run(self, attack: textattack.Attack, items: Sequence[tuple[int, Example]]) -> Iterator[ExampleResult]:
+    def run(self, attack: textattack.Attack, items: Sequence[tuple[int, Example]],
+            confirmed: "ConfirmedGoal | None" = None) -> Iterator[ExampleResult]:
         """Attack each example with a built ``Attack`` (over any model wrapper); yields each result when done."""
         for idx, example in items:
+            if confirmed is not None:
+                confirmed.queries = 0
             start = time.perf_counter()
             # recipes that draw at random (DeepWordBug's character edits...) repeat per example, and a
             # resumed run matches an uninterrupted one: seeded by TextAttack's default seed + position
@@ -448,9 +474,10 @@ class TextAttackRecipe:
             except OSError as exc:  # a model TextAttack loads lazily (e.g. checklist's flair NER tagger)
                 raise ResourceMissing(f"{self.name}: a model or file the recipe loads during the attack is missing ({str(exc)[:300]}); "
                                       f"{RUN_ONLINE}, or pick a recipe that runs offline: {', '.join(OFFLINE_RECIPES)}") from exc
-            yield self._result(idx, example, result, start)
+            queries = int(result.num_queries) if confirmed is None else int(result.num_queries) * confirmed.scorer.eot + confirmed.queries
+            yield self._result(idx, example, result, start, queries)
 
-    def _result(self, idx: int, example: Example, result: AttackResult, start: float) -> ExampleResult:
+    def _result(self, idx: int, example: Example, result: AttackResult, start: float, queries: int) -> ExampleResult:
         status = _status(result, example.label)
         original = _segment(result.original_result.attacked_text)
         original_proba = np.asarray(result.original_result.raw_output, dtype=np.float64)
@@ -468,6 +495,6 @@ class TextAttackRecipe:
             idx=idx, example_id=example.id, label=example.label, original_text=example.text, text_pair=example.text_pair,
             status=status, original_pred=int(original_proba.argmax()), original_proba=[round(float(x), 6) for x in original_proba],
             perturbed_text=perturbed, perturbed_pred=int(perturbed_proba.argmax()), perturbed_proba=[round(float(x), 6) for x in perturbed_proba],
-            queries=int(result.num_queries), words_changed=sum(max(1, len(old.split()), len(new.split())) for _, old, new in changed),
+            queries=queries, words_changed=sum(max(1, len(old.split()), len(new.split())) for _, old, new in changed),
             words_total=len(WordView.of(original)), similarity=similarity, seconds=time.perf_counter() - start, extra=extra,
         )

@@ -75,6 +75,39 @@ def test_noise_canary_is_not_robust_under_the_adaptive_attack(tmp_path):
     assert queries["adaptive"] > 8 * queries["plain"]  # every answer a mean of 8 draws, and the flips drawn again
 
 
+def test_noise_canary_is_not_robust_under_an_adaptive_textattack_recipe(tmp_path):
+    from arena.zoo import build_attacker
+
+    words = ["good film", "a great cast", "lovely story", "superb and good", "good acting", "a great film",
+             "bad film", "an awful cast", "boring story", "bad and awful", "bad acting", "an awful film"]
+    data = LabelledData([Example(t, int(i % 12 < 6), None, f"x{i}") for i, t in enumerate(words * 2)], ["neg", "pos"], "mem")
+    base = CallableClassifier(keyword_probs, ["neg", "pos"])
+    accuracy, queries = {}, {}
+    with Store(tmp_path / "a.db") as store:
+        for name, defender, stochastic, options in (("plain", base, False, AttackOptions()),
+                                                    ("adaptive", Noise(base, p=0.3), True, AttackOptions()),
+                                                    ("one draw", Noise(base, p=0.3), True, AttackOptions(eot=1, verify=1))):
+            key = match_key(name, "textattack:deepwordbug", options, "mem", stochastic=stochastic)
+            summary = run_match(defender, build_attacker("textattack:deepwordbug", options), data, store, **key, progress=False)
+            accuracy[name], queries[name] = summary["accuracy_under_attack"], summary["avg_queries"]
+    assert accuracy["adaptive"] <= accuracy["plain"] + 0.1
+    assert queries["adaptive"] > 8 * queries["plain"]  # every TextAttack query a mean of 8 draws, and the successes drawn again
+
+
+@pytest.mark.parametrize("p_wrong, confirmed", [(0.95, True), (0.05, False)])
+def test_a_textattack_success_is_confirmed_on_fresh_draws(p_wrong, confirmed):
+    from types import SimpleNamespace
+
+    from attackers.textattack_adapter import AttackedText, ConfirmedGoal
+
+    goal = SimpleNamespace(_is_goal_complete=lambda output, text: int(output.argmax()) != 0)  # label 0: untargeted
+    scorer = Scorer(CallableClassifier(Coin(p_wrong), ["a", "b"]), eot=8)
+    confirm = ConfirmedGoal(goal, scorer)
+    assert goal._is_goal_complete is confirm
+    assert confirm(np.array([0.4, 0.6]), AttackedText("a film")) is confirmed and confirm.queries == 8
+    assert confirm(np.array([0.6, 0.4]), AttackedText("a film")) is False and confirm.queries == 8  # not reached: no draws
+
+
 def test_the_run_identity_names_eot_and_verify_only_where_they_matter():
     options = AttackOptions()
     adaptive = match_key("five", "textfooler", options, "d")["config"]
