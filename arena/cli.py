@@ -338,12 +338,14 @@ def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
     (summary, the run's results, the defender)."""
     from arena.match import restore_texts
     from arena.store import Store
-    from arena.workers import run_match_in_workers, without_option
+    from arena.workers import die_with_launcher, run_match_in_workers, without_option
     from arena.zoo import build_attacker
 
     workers, shard, claim = args.workers, args.shard, args.claim  # both callers (match, premade) take the worker options
     if workers > 1 and (shard is not None or claim is not None):
         raise ValueError("--workers N takes no --shard (it splits the run itself)")
+    if claim is not None or shard is not None:
+        die_with_launcher()
     data = load_data_from_args(args, n=args.n, seed=args.seed)
     if claim is None and shard is None:  # the launching process warns, not each worker
         warn_overlap(args, defender_spec, data)
@@ -546,8 +548,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
         print(f"run {run_id} finished on {time.strftime('%Y-%m-%d %H:%M', time.localtime(run['finished_at']))}: nothing to resume")
         return 0
     if running:  # a second launch would attack the same examples again
-        raise ValueError(f"run {run_id} is being attacked right now (--workers launched by process "
-                         f"{', '.join(map(str, running))}); let it go on, or stop it first")
+        raise ValueError(f"run {run_id} is being attacked right now (--workers processes {', '.join(map(str, running))} "
+                         "still run); let it go on, or stop them first")
     if command is None:
         raise ValueError(f"run {run_id} records no command (it was started from Python, by a bench script, or by an older "
                          "arena): run again what started it, and it resumes")

@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS claims (             -- examples taken by the process
     example_id  TEXT NOT NULL,
     claimed_at  REAL NOT NULL,
     workers     INTEGER NOT NULL DEFAULT 1,  -- the launch's number of processes
+    worker_pid  INTEGER,                     -- the process that claimed it
     PRIMARY KEY (run_id, launch, example_id)
 );
 """
@@ -104,7 +105,7 @@ _BLANK_TEXTS = {"original_text": "''", "text_pair": "NULL", "perturbed_text": "N
 _PACE_WINDOW = 40  # a run's newest results, which tell how many processes are writing it
 
 
-_ADDED_COLUMNS = (("claims", "workers", "INTEGER NOT NULL DEFAULT 1"), ("runs", "command", "TEXT"))
+_ADDED_COLUMNS = (("claims", "workers", "INTEGER NOT NULL DEFAULT 1"), ("runs", "command", "TEXT"), ("claims", "worker_pid", "INTEGER"))
 COMMAND_ENV = "ARENA_COMMAND"  # JSON {"argv", "cwd"} of the `arena` command this process runs for (a worker: its launcher's)
 
 
@@ -126,8 +127,11 @@ def launch_running(launch: str) -> bool | None:
     """Whether the process that started ``launch`` on this host still runs; None when that cannot
     be told (:func:`launch_pid`)."""
     pid = launch_pid(launch)
-    if pid is None:
-        return None
+    return None if pid is None else process_running(pid)
+
+
+def process_running(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -335,8 +339,8 @@ class Store:
             free = [i for i in ids if i not in taken]
             chosen = free[: claim_size(len(free), most, workers)]
             now = time.time()
-            self.conn.executemany("INSERT INTO claims(run_id, launch, example_id, claimed_at, workers) VALUES (?,?,?,?,?)",
-                                  [(run_id, launch, example_id, now, workers) for example_id in chosen])
+            self.conn.executemany("INSERT INTO claims(run_id, launch, example_id, claimed_at, workers, worker_pid) VALUES (?,?,?,?,?,?)",
+                                  [(run_id, launch, example_id, now, workers, os.getpid()) for example_id in chosen])
         return chosen
 
     def _open_claims(self) -> list[tuple[str, str, int]]:
@@ -347,9 +351,15 @@ class Store:
             "(SELECT 1 FROM results r WHERE r.run_id = c.run_id AND r.example_id = c.example_id) GROUP BY run_id, launch").fetchall()
 
     def running_launches(self, run_id: str) -> list[int]:
-        """The process ids of the ``--workers`` launches on this host that still run and hold claims
-        on examples of ``run_id`` without a result: the run is being attacked right now."""
-        return [launch_pid(launch) for run, launch, _ in self._open_claims() if run == run_id and launch_running(launch)]
+        """The process ids, on this host, of the ``--workers`` launches and their worker processes
+        that still run and hold claims on examples of ``run_id`` without a result: the run is being
+        attacked right now (a worker that outlived its launcher counts too)."""
+        running = [launch_pid(launch) for run, launch, _ in self._open_claims() if run == run_id and launch_running(launch)]
+        workers = self.conn.execute(
+            "SELECT DISTINCT launch, worker_pid FROM claims c WHERE run_id=? AND worker_pid IS NOT NULL AND NOT EXISTS "
+            "(SELECT 1 FROM results r WHERE r.run_id = c.run_id AND r.example_id = c.example_id)", (run_id,)).fetchall()
+        running += [pid for launch, pid in workers if launch_pid(launch) is not None and pid not in running and process_running(pid)]
+        return running
 
     def release(self, launch: str) -> None:
         """Forget the claims of ``launch`` (its processes are done or stopped)."""

@@ -5,9 +5,11 @@ all if one fails."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import TYPE_CHECKING, Sequence
 
@@ -18,6 +20,35 @@ if TYPE_CHECKING:  # arena.match is imported when a match runs, not by every CLI
     from arena.attack import Attacker
     from arena.classifier import Classifier
     from arena.data import LabelledData
+
+
+LAUNCHER_ENV = "ARENA_LAUNCHER_PID"  # set in a --workers process: the launching process, which it must not outlive
+PR_SET_PDEATHSIG = 1  # Linux prctl option: a signal sent to this process when its parent ends
+
+
+def die_with_launcher() -> None:
+    """In a ``--workers`` process: end when the launching process ends, even by ``kill -9`` (which
+    leaves it no chance to stop its workers). On Linux the kernel sends SIGTERM at once
+    (``PR_SET_PDEATHSIG``); everywhere a watcher thread checks the parent every second."""
+    launcher = os.environ.get(LAUNCHER_ENV)
+    if not launcher or not launcher.isdigit():
+        return
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        except (AttributeError, OSError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == int(launcher):
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    if os.getppid() != int(launcher):  # it ended before this process got here
+        os.kill(os.getpid(), signal.SIGTERM)
+    threading.Thread(target=watch, daemon=True, name="launcher-watch").start()
 
 
 class WorkerFailed(RuntimeError):
@@ -49,6 +80,7 @@ def attack_in_workers(argv: Sequence[str], workers: int, store: Store, run_id: s
     """
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+    env[LAUNCHER_ENV] = str(os.getpid())  # the workers stop when this process ends, however it ends
     launch = new_launch()
     logs = [tempfile.TemporaryFile() for _ in range(workers)]
     part = (lambda k: ["--claim", f"{launch}/{workers}"]) if claim else (lambda k: ["--shard", f"{k}/{workers}"])

@@ -307,7 +307,7 @@ def test_resume_runs_the_command_that_started_an_unfinished_run(tmp_path, capsys
         store.conn.execute("UPDATE runs SET finished_at = NULL")
         store.claim(run["run_id"], new_launch(), ["an example not done yet"], 1, workers=2)
     assert main(["resume", run["run_id"], "--db", str(work / "r.db")]) == 2
-    assert f"is being attacked right now (--workers launched by process {os.getpid()})" in capsys.readouterr().err
+    assert f"is being attacked right now (--workers processes {os.getpid()} still run)" in capsys.readouterr().err
     with Store(tmp_path / "python.db") as store:  # started from Python: no command to run again
         started = store.start_run("eval", "d", "builtin", {"n": 3})
     assert main(["resume", started, "--db", str(tmp_path / "python.db")]) == 2 and "records no command" in capsys.readouterr().err
