@@ -26,6 +26,7 @@ import functools
 import html
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,7 @@ from arena.metrics import attack_summary  # noqa: E402
 from arena.resources import FACT_CLASSIFIER_DIR, ResourceMissing  # noqa: E402
 from arena.scorer import QueryBudgetExceeded, Scorer  # noqa: E402
 from arena.store import ExampleResult, Store  # noqa: E402
+from arena.time_limit import TimeLimitReached, time_limit  # noqa: E402
 from arena.words import WordView, match_case  # noqa: E402
 from arena.zoo import DEFAULT_SYNONYMS  # noqa: E402
 from attackers.synonyms import SynonymSource  # noqa: E402
@@ -325,23 +327,15 @@ class AttackTimeout(AppError):
     """An attack ran past the app's time limit."""
 
 
-class TimedScorer(Scorer):
-    """A Scorer that stops an attack once its time is up (checked before every model call) and
-    reports how many texts it has scored so far."""
+class CountingScorer(Scorer):
+    """A Scorer that reports how many texts it has scored so far (for the progress line)."""
 
-    def __init__(self, classifier: Classifier, *, seconds: float, on_scored: Callable[[int], None] | None = None, **kwargs):
+    def __init__(self, classifier: Classifier, *, on_scored: Callable[[int], None] | None = None, **kwargs):
         super().__init__(classifier, **kwargs)
-        self.seconds = seconds
-        self.deadline = time.monotonic() + seconds
         self.on_scored = on_scored
 
     def predict_proba(self, texts: Sequence, example_ids: Hashable | list[Hashable] | None = None) -> np.ndarray:
-        """As :meth:`Scorer.predict_proba`, or :class:`AttackTimeout` once the time limit has passed."""
-        if time.monotonic() > self.deadline:
-            raise AttackTimeout(
-                f"The attack stopped at its {self.seconds:g} s limit after {self.stats.requests} scored texts. "
-                "Try a shorter text, the plain defender or TextFooler."
-            )
+        """As :meth:`Scorer.predict_proba`, then the count reported."""
         out = super().predict_proba(texts, example_ids)
         if self.on_scored is not None:
             self.on_scored(self.stats.requests)
@@ -350,10 +344,17 @@ class TimedScorer(Scorer):
 
 def run_attack(text: str, defender: Classifier, attacker: Attacker, *, seconds: float,
                on_scored: Callable[[int], None] | None = None) -> ExampleResult:
-    """Attack ``text`` against ``defender``; the label to flip is the defender's own prediction on it."""
-    scorer = TimedScorer(defender, seconds=seconds, on_scored=on_scored)
-    label = int(scorer.predict_proba([text])[0].argmax())  # not charged to the example's queries
-    (result,) = list(attacker.attack([(0, Example(text, label, None, INPUT_ID))], scorer))
+    """Attack ``text`` against ``defender``; the label to flip is the defender's own prediction on
+    it. Every model call of attacker and defender checks the time limit
+    (:mod:`arena.time_limit`), so the attack stops at most one model call after ``seconds``."""
+    scorer = CountingScorer(defender, on_scored=on_scored)
+    try:
+        with time_limit(seconds):
+            label = int(scorer.predict_proba([text])[0].argmax())  # not charged to the example's queries
+            (result,) = list(attacker.attack([(0, Example(text, label, None, INPUT_ID))], scorer))
+    except TimeLimitReached:
+        raise AttackTimeout(f"The attack stopped at its {seconds:g} s limit after {scorer.stats.requests} scored texts. "
+                            "Try a shorter text, the plain defender or TextFooler.") from None
     return result
 
 
@@ -867,12 +868,35 @@ def build_app(models: Models, limits: Limits = Limits(), db: str | Path = "arena
     return demo
 
 
-def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True) -> None:
+def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True,
+           auth: tuple[str, str] | None = None) -> None:
     """Serve the app on ``host:port``: no share link, no file uploads (gradio's upload route takes any file
-    otherwise; the app has no file input), fonts from the system so the page loads offline."""
+    otherwise; the app has no file input), fonts from the system so the page loads offline; with
+    ``auth`` (user, password), a login first."""
     theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     demo.launch(server_name=host, server_port=port, share=False, prevent_thread_lock=not block, theme=theme, css=CSS,
-                max_file_size=0, quiet=not block)
+                max_file_size=0, quiet=not block, auth=auth)
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def access(host: str, auth: str | None, no_auth: bool) -> tuple[str, str] | None:
+    """The login the app requires on ``host``: ``--auth USER:PASS`` parsed; bound beyond this machine,
+    a login is required unless ``--no-auth`` says otherwise (a warning either way)."""
+    login = None
+    if auth is not None:
+        user, colon, password = auth.partition(":")
+        if not (user and colon and password):
+            raise ValueError(f"--auth {auth!r}: expected USER:PASSWORD")
+        login = (user, password)
+    if host not in LOOPBACK:
+        if login is None and not no_auth:
+            raise ValueError(f"--host {host} serves the app beyond this machine: give --auth USER:PASSWORD (a login), "
+                             "or --no-auth to serve it to anyone who can reach the port")
+        print(f"warning: --host {host}: the app (and the models behind it) can be reached from other machines"
+              + ("" if login else ", with no login"), file=sys.stderr)
+    return login
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
@@ -890,6 +914,8 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: localhost only; 0.0.0.0 exposes the app)")
     parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--auth", metavar="USER:PASSWORD", help="require this login (needed with a --host other than localhost)")
+    parser.add_argument("--no-auth", action="store_true", help="serve a --host other than localhost without a login")
     parser.add_argument("--max-chars", type=int, default=Limits.max_chars, help="longest text accepted, in characters")
     parser.add_argument("--max-words", type=int, default=Limits.max_words, help="longest text accepted, in words")
     parser.add_argument("--attack-seconds", type=float, default=Limits.attack_seconds, help="time limit of one attack")
@@ -907,12 +933,13 @@ def fact_folder(option: str, classifier: str) -> str | None:
 
 def run(args: argparse.Namespace) -> None:
     """Load the models named by ``args`` and serve the app until interrupted."""
+    login = access(args.host, args.auth, args.no_auth)  # before the models load
     began = time.perf_counter()
     models = load_models(args.classifier, fact=fact_folder(args.fact, args.classifier), synonyms=args.synonyms, device=args.device, rl_attacker=args.rl_attacker,
                          generator=args.generator)
     demo = build_app(models, Limits(args.max_chars, args.max_words, args.attack_seconds), args.db)
     print(f"FireArena app: models loaded in {time.perf_counter() - began:.1f} s; serving http://{args.host}:{args.port}", flush=True)
-    launch(demo, args.host, args.port)
+    launch(demo, args.host, args.port, auth=login)
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> None:

@@ -25,6 +25,7 @@ from arena.batching import length_bucketed_batches
 from arena.resources import (DEFAULT_CLASSIFIER_DIR, FACT_CLASSIFIER_DIR, HTTP_MAX_BYTES, HTTP_TIMEOUT, autocast_dtype, minilm_path,
                              model_source_problem, pick_device)
 from arena.store import STORED_MAX_LENGTH
+from arena.time_limit import check_time_limit
 from arena.zoo import DEFENSE_NAMES
 
 TextInput = Union[str, tuple[str, str]]
@@ -213,6 +214,7 @@ class HFClassifier:
         out = np.zeros((len(encoded), len(self.labels)), dtype=np.float64)
         lengths = [len(e["input_ids"]) for e in encoded]
         for batch in length_bucketed_batches(lengths, self.token_budget, self.max_batch):
+            check_time_limit()
             out[batch] = self.logits([encoded[i] for i in batch]).cpu().numpy()
         return out
 
@@ -297,6 +299,7 @@ class CallableClassifier:
         return self._labels
 
     def _call(self, texts: list[TextInput]) -> np.ndarray:
+        check_time_limit()
         try:
             raw = self.fn(texts)
         except (Exception, SystemExit) as exc:  # a sys.exit() inside the function is its failure, not the command's end
@@ -413,6 +416,7 @@ class HTTPClassifier:
         return b"".join(chunks)
 
     def _post(self, texts: list[TextInput]) -> np.ndarray:
+        check_time_limit()
         data = self._request(texts)
         if self._stochastic is None:
             self._stochastic = data.get("stochastic") is True

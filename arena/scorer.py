@@ -23,6 +23,7 @@ from typing import Hashable, Sequence
 import numpy as np
 
 from arena.classifier import Classifier, ClassifierError, HFClassifier, TextInput, check_inputs, to_probabilities
+from arena.time_limit import check_time_limit
 
 
 class QueryBudgetExceeded(RuntimeError):
@@ -148,6 +149,7 @@ class Scorer:
         ``eot`` K > 1 (a stochastic classifier), each row is the mean of K independent draws
         (expectation over the defense's randomness), charged as K queries.
         """
+        check_time_limit()
         items, owners = self._owned(texts, example_ids)
         if self.eot > 1:
             return self._draws(items, owners, self.eot).mean(axis=1)

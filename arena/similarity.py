@@ -13,6 +13,7 @@ import numpy as np
 
 from arena.batching import length_bucketed_batches
 from arena.resources import minilm_path, pick_device
+from arena.time_limit import check_time_limit
 
 
 def angular(cos: np.ndarray) -> np.ndarray:
@@ -46,6 +47,7 @@ class SentenceSimilarity:
         if missing:
             lengths = [len(ids) for ids in self.model.tokenizer(missing, truncation=True, max_length=self.model.max_seq_length)["input_ids"]]
             for batch in length_bucketed_batches(lengths, self.token_budget, self.batch_size):
+                check_time_limit()
                 vectors = self.model.encode([missing[i] for i in batch], batch_size=len(batch), normalize_embeddings=True,
                                             convert_to_numpy=True, show_progress_bar=False)
                 for i, vector in zip(batch, vectors):

@@ -81,7 +81,9 @@ def ray_map(matchups: Sequence[Matchup], address: str | None = None) -> list[str
     import ray
 
     if not ray.is_initialized():
-        ray.init(address=None if address in (None, "local") else address, include_dashboard=False, log_to_driver=False)
+        local = address in (None, "local")  # a Ray started here listens on this machine only
+        ray.init(address=None if local else address, include_dashboard=False, log_to_driver=False,
+                 **({"_node_ip_address": "127.0.0.1"} if local else {}))
     remote = ray.remote(play)
     return ray.get([remote.remote(m) for m in matchups])
 

@@ -101,6 +101,28 @@ def test_attack_time_limit_is_a_clear_message(keyword_models):
     assert seen and seen == sorted(seen)  # progress: texts scored so far
 
 
+def test_attack_time_limit_holds_inside_a_defenders_own_model_calls(keyword_models):
+    import time
+
+    from arena.classifier import CallableClassifier
+
+    def slow(texts):
+        time.sleep(0.05)
+        return [[0.2, 0.8] if "good" in t else [0.9, 0.1] for t in texts]
+
+    class Voting:  # as FuSE: one call of the defender makes many calls of its model
+        labels = ["negative", "positive"]
+        inner = CallableClassifier(slow, ["negative", "positive"])
+
+        def predict_proba(self, texts):
+            return np.vstack([self.inner.predict_proba([text]) for text in texts for _ in range(3)][::3])
+
+    start = time.monotonic()
+    with pytest.raises(AttackTimeout, match="stopped at its 0.3 s limit"):
+        run_attack("a good film and a good cast and a good story " * 3, Voting(), keyword_models.attacker("textfooler"), seconds=0.3)
+    assert time.monotonic() - start < 0.3 + 0.5  # one model call (50 ms) past the limit, and the rest of the step
+
+
 def test_models_look_up_names_only(keyword_models):
     built = keyword_models.attacker("textfooler")
     assert keyword_models.attacker("textfooler") is built  # built once
@@ -359,3 +381,17 @@ def test_app_shows_the_rl_attacker_and_generate_tab_only_when_given(keyword_mode
     tabs, attackers = tabs_and_attackers(keyword_models)
     assert tabs == ["Attack", "Perturb by hand", "Defend", "Generate", "Leaderboard"] and attackers == ["textfooler", "rl"]
     assert keyword_models.generator._policy is None  # the policy loads on the first Generate click
+
+
+def test_serving_beyond_this_machine_needs_a_login_or_a_word_for_it(capsys):
+    from app import access
+
+    assert access("127.0.0.1", None, False) is None and capsys.readouterr().err == ""
+    assert access("localhost", "ann:secret", False) == ("ann", "secret")
+    with pytest.raises(ValueError, match="give --auth USER:PASSWORD"):
+        access("0.0.0.0", None, False)
+    assert access("0.0.0.0", "ann:secret", False) == ("ann", "secret")
+    assert "can be reached from other machines" in capsys.readouterr().err
+    assert access("0.0.0.0", None, True) is None and "with no login" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="expected USER:PASSWORD"):
+        access("127.0.0.1", "ann", False)
