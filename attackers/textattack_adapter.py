@@ -431,6 +431,45 @@ class ConfirmedGoal:
         return 2 * sum(bool(self.reached(torch.as_tensor(row), attacked_text)) for row in fresh) > len(fresh)
 
 
+class RebasedSearch:
+    """Against a randomized defender, a TextAttack search step compares a candidate's score, from
+    this call's draws, with the score the current text got in an earlier call. That score is the
+    luckiest of the draws that made the text current, so later, truly better candidates rarely beat
+    it and noise shields the defender. Installed on the search (with TextAttack's output cache off,
+    so every call draws afresh), each call scores the candidates' parent text with them, under the
+    same draws, and moves the candidates' scores by the parent's change: a candidate then beats the
+    current text when it beats it within the call. ``held`` maps each text to the score the search
+    holds for it (cleared per example)."""
+
+    def __init__(self, search_method, goal_function):
+        self.get, self.held = search_method.get_goal_results, {}
+        goal_function.use_cache, goal_function._call_model_cache = False, None
+        search_method.get_goal_results = self
+        start = goal_function.init_attack_example
+
+        def init_attack_example(attacked_text, ground_truth_output):
+            self.held.clear()
+            result, skip = start(attacked_text, ground_truth_output)
+            self.held[attacked_text.text] = result.score
+            return result, skip
+
+        goal_function.init_attack_example = init_attack_example
+
+    def __call__(self, candidates: list) -> tuple[list, bool]:
+        parent = candidates[0].attack_attrs.get("previous_attacked_text") if candidates else None
+        if parent is None or parent.text not in self.held:
+            results, over = self.get(candidates)
+        else:
+            results, over = self.get([*candidates, parent])
+            if len(results) == len(candidates) + 1:  # a query budget may cut the call short: then no parent score
+                shift = self.held[parent.text] - results.pop().score
+                for result in results:
+                    result.score += shift
+        for result in results:  # the score the search holds for a text it takes is the one it got last
+            self.held[result.attacked_text.text] = result.score
+        return results, over
+
+
 class TextAttackRecipe:
     """A TextAttack recipe as an arena attacker (examples attacked one at a time, as TextAttack does)."""
 
@@ -452,11 +491,17 @@ class TextAttackRecipe:
     def attack(self, items: Sequence[tuple[int, Example]], scorer: Scorer) -> Iterator[ExampleResult]:
         """Build the recipe against ``scorer`` and attack each example; yields each result when done.
         Against a randomized defender (``scorer.eot`` K > 1) each TextAttack query is the mean of K
-        draws and costs K queries, and a success is confirmed on K fresh draws (:class:`ConfirmedGoal`)."""
+        draws and costs K queries, each search step compares its candidates with their parent scored
+        in the same call (:class:`RebasedSearch`), and a success is confirmed on K fresh draws
+        (:class:`ConfirmedGoal`)."""
         attack = build_recipe(self.recipe, to_textattack(scorer), self.options)
         if scorer.query_budget is not None:
             attack.goal_function.query_budget = scorer.query_budget
-        yield from self.run(attack, items, ConfirmedGoal(attack.goal_function, scorer) if scorer.eot > 1 else None)
+        confirmed = None
+        if scorer.eot > 1:
+            RebasedSearch(attack.search_method, attack.goal_function)
+            confirmed = ConfirmedGoal(attack.goal_function, scorer)
+        yield from self.run(attack, items, confirmed)
 
     def run(self, attack: textattack.Attack, items: Sequence[tuple[int, Example]],
             confirmed: "ConfirmedGoal | None" = None) -> Iterator[ExampleResult]:

@@ -108,6 +108,32 @@ def test_a_textattack_success_is_confirmed_on_fresh_draws(p_wrong, confirmed):
     assert confirm(np.array([0.6, 0.4]), AttackedText("a film")) is False and confirm.queries == 8  # not reached: no draws
 
 
+def test_a_textattack_search_compares_candidates_with_their_parent_in_one_call():
+    from types import SimpleNamespace
+
+    from attackers.textattack_adapter import AttackedText, RebasedSearch
+
+    scores = {"a film": 0.9, "the film": 0.7, "a movie": 0.95}  # this call's draws: the parent reads 0.9 now
+    calls = []
+
+    def get(texts):
+        calls.append([t.text for t in texts])
+        return [SimpleNamespace(score=scores[t.text], attacked_text=t) for t in texts], False
+
+    search = SimpleNamespace(get_goal_results=get)
+    goal = SimpleNamespace(use_cache=True, _call_model_cache={},
+                           init_attack_example=lambda text, truth: (SimpleNamespace(score=0.5, attacked_text=text), False))
+    rebased = RebasedSearch(search, goal)
+    original = AttackedText("a film")
+    assert search.get_goal_results is rebased and goal.use_cache is False
+    assert goal.init_attack_example(original, 1)[0].score == 0.5  # the search holds 0.5 for the original text
+    candidates = [original.replace_word_at_index(0, "the"), original.replace_word_at_index(1, "movie")]
+    results, over = search.get_goal_results(candidates)
+    assert calls == [["the film", "a movie", "a film"]] and not over  # one call, the parent last
+    assert [round(r.score, 6) for r in results] == [0.3, 0.55]  # moved by the parent's change, 0.5 - 0.9
+    assert results[1].score > 0.5 > results[0].score  # only the candidate that beats its parent within the call beats it
+
+
 def test_the_run_identity_names_eot_and_verify_only_where_they_matter():
     options = AttackOptions()
     adaptive = match_key("five", "textfooler", options, "d")["config"]
