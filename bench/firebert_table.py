@@ -497,7 +497,7 @@ def main() -> int:
             tables = {name: run_dataset(name, n, args, store, cost_to_keep(result, name, args))
                       for name, n in (("mr", args.mr), ("mr_unseen", args.mr_unseen), ("imdb", args.imdb)) if n > 0}
         for name, table in tables.items():
-            settings = {"n": getattr(args, name), "sim_threshold": DEFAULT_SIM_THRESHOLD, "adaptive_seeds": args.adaptive_seeds, "fact": fact_name(args), "synonyms": args.synonyms,
+            settings = {"n": getattr(args, name), "sim_threshold": DEFAULT_SIM_THRESHOLD, "fact": fact_name(args), "synonyms": args.synonyms,
                         "max_length": args.max_length, "precision": args.precision, "cost_n": args.cost_n, "cost_repeats": args.cost_repeats}
             if args.keep_rows and name in result:
                 table = keep_rows(result[name], table, result.get("settings", {}).get(name, {}), settings)
