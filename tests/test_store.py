@@ -158,6 +158,7 @@ def test_claims_of_a_killed_launch_do_not_count_as_running_processes(tmp_path):
     with Store(tmp_path / "s.db") as store:
         run_id = store.start_run("match", "d", "toy", {"n": 8}, attacker="a")
         store.claim(run_id, dead, ids, 1, workers=4)
+        store.conn.execute("UPDATE claims SET worker_pid=? WHERE launch=?", (gone.pid, dead))  # its worker is gone too
         assert store.progress()[0]["at_once"] is None and store.running_launches(run_id) == []
         store.claim(run_id, alive, ids, 1, workers=2)
         assert store.progress()[0]["at_once"] == 2 and store.running_launches(run_id) == [os.getpid()]
