@@ -76,8 +76,8 @@ def match_config(attacker: str, options: AttackOptions, max_length: int, stochas
     eot, verify = options.adaptive(stochastic)
     if (eot, verify) != (1, 1):
         config.update(eot=eot, verify=verify)
-        if attacker.startswith("textattack:") and eot > 1:  # searched and confirmed as its first adaptive runs were not
-            config.update(confirmed=True, rebased=True)
+        if attacker.startswith("textattack:") and eot > 1:  # searched as its first adaptive runs were not
+            config["adaptive_search"] = "paired draws, steps rebased on their parent, successes confirmed"
     if attacker.startswith("rl:"):
         config["rl_samples"] = options.rl_samples
         if options.eval_judge:

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from importlib import import_module
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Hashable, Iterator, Sequence
 
 from arena.resources import ResourceMissing, cache_dir, minilm_path
 from attackers.recipes import NOT_FOR_ARENA, OFFLINE_RECIPES, RUN_ONLINE, UNREPLACEABLE, recipe_names, write_nltk_stopwords
@@ -131,11 +131,12 @@ class ArenaModelWrapper(ModelWrapper):
     def __init__(self, target: Classifier | Scorer):
         self.scorer = target if isinstance(target, Scorer) else Scorer(target)
         self.model = self.scorer.classifier
+        self.owner: Hashable | None = None  # the example attacked, when its queries are to share draws
 
     def __call__(self, text_input_list: list) -> np.ndarray:
         """Class probabilities, one row per input."""
         items: list[TextInput] = [t if isinstance(t, str) else tuple(t) for t in text_input_list]
-        return self.scorer.predict_proba(items)
+        return self.scorer.predict_proba(items, self.owner)
 
 
 def to_textattack(classifier_or_scorer: Classifier | Scorer) -> ArenaModelWrapper:
@@ -491,9 +492,10 @@ class TextAttackRecipe:
     def attack(self, items: Sequence[tuple[int, Example]], scorer: Scorer) -> Iterator[ExampleResult]:
         """Build the recipe against ``scorer`` and attack each example; yields each result when done.
         Against a randomized defender (``scorer.eot`` K > 1) each TextAttack query is the mean of K
-        draws and costs K queries, each search step compares its candidates with their parent scored
-        in the same call (:class:`RebasedSearch`), and a success is confirmed on K fresh draws
-        (:class:`ConfirmedGoal`)."""
+        draws and costs K queries, the texts of one call share those draws (common random numbers;
+        not under a query budget, which TextAttack then counts), each search step compares its
+        candidates with their parent scored in the same call (:class:`RebasedSearch`), and a success
+        is confirmed on K fresh draws (:class:`ConfirmedGoal`)."""
         attack = build_recipe(self.recipe, to_textattack(scorer), self.options)
         if scorer.query_budget is not None:
             attack.goal_function.query_budget = scorer.query_budget
@@ -506,9 +508,13 @@ class TextAttackRecipe:
     def run(self, attack: textattack.Attack, items: Sequence[tuple[int, Example]],
             confirmed: "ConfirmedGoal | None" = None) -> Iterator[ExampleResult]:
         """Attack each example with a built ``Attack`` (over any model wrapper); yields each result when done."""
+        wrapper = attack.goal_function.model
+        paired = confirmed is not None and isinstance(wrapper, ArenaModelWrapper) and wrapper.scorer.query_budget is None
         for idx, example in items:
             if confirmed is not None:
                 confirmed.queries = 0
+            if paired:  # one call's texts share the defense's draws (common random numbers), so their scores compare
+                wrapper.owner = example.id
             start = time.perf_counter()
             # recipes that draw at random (DeepWordBug's character edits...) repeat per example, and a
             # resumed run matches an uninterrupted one: seeded by TextAttack's default seed + position

@@ -134,6 +134,17 @@ def test_a_textattack_search_compares_candidates_with_their_parent_in_one_call()
     assert results[1].score > 0.5 > results[0].score  # only the candidate that beats its parent within the call beats it
 
 
+def test_a_textattack_call_against_a_randomized_defender_shares_its_draws():
+    from attackers.textattack_adapter import ArenaModelWrapper
+
+    wrapper = ArenaModelWrapper(Scorer(Noise(CallableClassifier(keyword_probs, ["neg", "pos"]), p=0.5), eot=8))
+    texts = ["a good film"] * 6
+    assert len({tuple(row) for row in wrapper(texts)}) > 1  # no example named: independent draws
+    wrapper.owner = "x0"
+    assert len({tuple(row) for row in wrapper(texts)}) == 1  # the same draws for every text of the call
+    assert not np.array_equal(wrapper(texts[:1]), wrapper(texts[:1]))  # and fresh ones for the next call
+
+
 def test_the_run_identity_names_eot_and_verify_only_where_they_matter():
     options = AttackOptions()
     adaptive = match_key("five", "textfooler", options, "d")["config"]
