@@ -30,7 +30,8 @@ trained, so it is the MR set by default):
 - ``under_adaptive_attack``: for randomized rows (``--adaptive-rows``, default those attacked), the
   accuracy under the adaptive TextFooler (``--eot 8 --verify 5``: each answer a mean of 8 draws, a
   success judged on 5 fresh draws of its final text), with ``adaptive_queries``, ``adaptive_n``,
-  plain's accuracy under attack on those examples and ``x_plain_adaptive`` (+ ``_ci95``). On FuSE
+  plain's accuracy under attack on those examples and ``x_plain_adaptive`` (+ ``_ci95``), and
+  ``under_attack_adaptive_n``, the one-draw attack's accuracy on those same examples (seed 0). On FuSE
   and FIVE rows the adaptive attack runs at defense seeds 0 to ``--adaptive-seeds``-1 (default 3;
   the noise canary at seed 0 only, its attack already at plain's level): the accuracy and
   queries are means over the seeds (``under_adaptive_attack_seeds`` lists each seed's), and the
@@ -84,6 +85,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 QUERY_DRIFT = 0.001  # --keep-rows: plain's mean queries may differ by this share from the earlier table's
 ROWS = ("plain", "fuse", "five", "fact", "five+fact", "fuse+fact", "noise")  # FuSE(FACT), the costliest, then the canary
 BAR_FACT_CLEAN, BAR_FACT_PREMADE, BAR_X_PLAIN, BAR_COST = 0.97, 0.60, 2.0, 15.0  # the issue's bars (bar_checks)
+BAR_CANARY = 0.05  # how far above plain a defense with no robustness may read under the adaptive attack
 
 
 def relative(path: Path) -> str:
@@ -177,7 +179,7 @@ def attack_row(defender, spec: str, attacker, data: LabelledData, path: str, n: 
 
 
 def adaptive_columns(spec: str, attacker, data: LabelledData, path: str, n: int, args, store: Store,
-                     count: int | str | None, plain_results: list, defense_options: dict) -> dict:
+                     count: int | str | None, plain_results: list, defense_options: dict, one_draw: list | None = None) -> dict:
     """The adaptive attack's columns of a randomized row (``--eot``/``--verify`` defaults) on its first
     ``count`` examples at defense seeds 0 to ``--adaptive-seeds``-1 (the other seeds on as many
     examples as seed 0's run holds): ``under_adaptive_attack`` and ``adaptive_queries`` (means over
@@ -197,7 +199,8 @@ def adaptive_columns(spec: str, attacker, data: LabelledData, path: str, n: int,
     record = ratio_record(ratio_over_seeds([[r for r in run if r.example_id in ids] for run in runs], plain_results))
     plain_same = attack_summary([r for r in plain_results if r.example_id in ids])
     accuracies = [attack["accuracy_under_attack"] for attack in attacks]
-    return {"under_adaptive_attack": round(sum(accuracies) / len(accuracies), 4), "under_adaptive_attack_seeds": accuracies,
+    same = {"under_attack_adaptive_n": attack_summary([r for r in one_draw if r.example_id in ids])["accuracy_under_attack"]} if one_draw else {}
+    return {**same, "under_adaptive_attack": round(sum(accuracies) / len(accuracies), 4), "under_adaptive_attack_seeds": accuracies,
             "adaptive_queries": round(sum(a["avg_queries"] for a in attacks) / len(attacks), 2),
             "adaptive_n": limit, "plain_under_attack_adaptive_n": plain_same["accuracy_under_attack"],
             "x_plain_adaptive": record["ratio"], "x_plain_adaptive_ci95": record["ci95"]}
@@ -268,8 +271,9 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
         else:  # passive row: clean and pre-made accuracy only
             attack = dict.fromkeys(("accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"))
         if row in args.adaptive_rows and getattr(defender, "stochastic", False):
+            one_draw = store.results(attack["run_id"]) if attack.get("run_id") else None
             partial.update(adaptive_columns(spec, attacker, data, path, n, args, store, args.adaptive_rows[row], plain_results,
-                                            defense_options))
+                                            defense_options, one_draw))
         elif row in args.adaptive_rows:  # deterministic: more draws change nothing, the adaptive attack is the attack
             partial.update(under_adaptive_attack=attack["accuracy_under_attack"], adaptive_queries=attack["avg_queries"])
         table[row] = {"clean": clean, "premade": adversarial, "under_attack": attack["accuracy_under_attack"],
@@ -378,6 +382,17 @@ def bar_checks(table: dict, name: str) -> list[tuple[str, str, str, bool | None]
     for defense, label in (("fuse", "FuSE"), ("five", "FIVE"), ("fuse+fact", "FuSE(FACT)"), ("five+fact", "FIVE(FACT)")):
         check(f"{label} inference cost <= {BAR_COST:g}x plain's", defense, rows[defense].get("cost_ratio"),
               lambda x: f"{x}x", lambda x: x <= BAR_COST)
+    for row, label in (("noise", "the noise canary"), ("fuse", "FuSE"), ("five", "FIVE"), ("fuse+fact", "FuSE(FACT)"), ("five+fact", "FIVE(FACT)")):
+        v = table.get(row, {})
+        if v.get("adaptive_n"):  # the one-draw attack on the same examples, else on the row's own
+            one_draw = v.get("under_attack_adaptive_n", v.get("under_attack"))
+            checks.append((f"{label}: adaptive attack <= one draw", row, f"{v['under_adaptive_attack']:.3f} vs {one_draw:.3f} "
+                           f"(first {v['adaptive_n']})", v["under_adaptive_attack"] <= one_draw))
+    canary = table.get("noise", {})
+    if canary.get("adaptive_n"):
+        bound = canary["plain_under_attack_adaptive_n"] + BAR_CANARY
+        checks.append((f"the canary under adaptive attack <= plain's + {BAR_CANARY}", "noise",
+                       f"{canary['under_adaptive_attack']:.3f} vs {bound:.3f}", canary["under_adaptive_attack"] <= bound))
     return checks
 
 
@@ -402,7 +417,8 @@ def render(result: dict) -> str:
                 seeds = v.get("under_adaptive_attack_seeds", [v["under_adaptive_attack"]])
                 spread = (f"mean of {len(seeds)} defense seeds, {_fmt(min(seeds))}-{_fmt(max(seeds))}; "
                           if len(seeds) > 1 else "")
-                cells[6] += (f" (first {v['adaptive_n']}; {spread}plain there {_fmt(v['plain_under_attack_adaptive_n'])}; "
+                one_draw = (f"one draw there {_fmt(v['under_attack_adaptive_n'])}; " if "under_attack_adaptive_n" in v else "")
+                cells[6] += (f" (first {v['adaptive_n']}; {spread}{one_draw}plain there {_fmt(v['plain_under_attack_adaptive_n'])}; "
                              + ratio_text(v["x_plain_adaptive"], v["x_plain_adaptive_ci95"], "plain")
                              + (", seeds and examples resampled" if len(seeds) > 1 else "") + ")")
             notes = []
