@@ -57,20 +57,26 @@ def test_verify_keeps_a_success_only_if_most_fresh_draws_are_wrong(p_wrong, kept
     assert untouched.status == SUCCEEDED and "verify" not in untouched.extra
 
 
-def test_noise_canary_is_not_robust_under_the_adaptive_attack(tmp_path):
+def canary_match(tmp_path, attacker_name: str, make_attacker) -> tuple[dict, dict]:
+    """Accuracy under attack and mean queries of plain, the noise canary attacked adaptively and the
+    canary attacked with one draw, on a keyword classifier's toy reviews."""
     words = ["good film", "a great cast", "lovely story", "superb and good", "good acting", "a great film",
              "bad film", "an awful cast", "boring story", "bad and awful", "bad acting", "an awful film"]
     data = LabelledData([Example(t, int(i % 12 < 6), None, f"x{i}") for i, t in enumerate(words * 2)], ["neg", "pos"], "mem")
     base = CallableClassifier(keyword_probs, ["neg", "pos"])
-    attacker = TextFooler(TABLE, FakeSimilarity(), FakeTagger())
     accuracy, queries = {}, {}
     with Store(tmp_path / "a.db") as store:
         for name, defender, stochastic, options in (("plain", base, False, AttackOptions()),
                                                     ("adaptive", Noise(base, p=0.3), True, AttackOptions()),
                                                     ("one draw", Noise(base, p=0.3), True, AttackOptions(eot=1, verify=1))):
-            key = match_key(name, "textfooler", options, "mem", stochastic=stochastic)
-            summary = run_match(defender, attacker, data, store, **key, progress=False)
+            key = match_key(name, attacker_name, options, "mem", stochastic=stochastic)
+            summary = run_match(defender, make_attacker(options), data, store, **key, progress=False)
             accuracy[name], queries[name] = summary["accuracy_under_attack"], summary["avg_queries"]
+    return accuracy, queries
+
+
+def test_noise_canary_is_not_robust_under_the_adaptive_attack(tmp_path):
+    accuracy, queries = canary_match(tmp_path, "textfooler", lambda options: TextFooler(TABLE, FakeSimilarity(), FakeTagger()))
     assert accuracy["adaptive"] <= accuracy["plain"] + 0.1
     assert queries["adaptive"] > 8 * queries["plain"]  # every answer a mean of 8 draws, and the flips drawn again
 
@@ -78,18 +84,7 @@ def test_noise_canary_is_not_robust_under_the_adaptive_attack(tmp_path):
 def test_noise_canary_is_not_robust_under_an_adaptive_textattack_recipe(tmp_path):
     from arena.zoo import build_attacker
 
-    words = ["good film", "a great cast", "lovely story", "superb and good", "good acting", "a great film",
-             "bad film", "an awful cast", "boring story", "bad and awful", "bad acting", "an awful film"]
-    data = LabelledData([Example(t, int(i % 12 < 6), None, f"x{i}") for i, t in enumerate(words * 2)], ["neg", "pos"], "mem")
-    base = CallableClassifier(keyword_probs, ["neg", "pos"])
-    accuracy, queries = {}, {}
-    with Store(tmp_path / "a.db") as store:
-        for name, defender, stochastic, options in (("plain", base, False, AttackOptions()),
-                                                    ("adaptive", Noise(base, p=0.3), True, AttackOptions()),
-                                                    ("one draw", Noise(base, p=0.3), True, AttackOptions(eot=1, verify=1))):
-            key = match_key(name, "textattack:deepwordbug", options, "mem", stochastic=stochastic)
-            summary = run_match(defender, build_attacker("textattack:deepwordbug", options), data, store, **key, progress=False)
-            accuracy[name], queries[name] = summary["accuracy_under_attack"], summary["avg_queries"]
+    accuracy, queries = canary_match(tmp_path, "textattack:deepwordbug", lambda options: build_attacker("textattack:deepwordbug", options))
     assert accuracy["adaptive"] <= accuracy["plain"] + 0.1
     assert queries["adaptive"] > 8 * queries["plain"]  # every TextAttack query a mean of 8 draws, and the successes drawn again
 
