@@ -540,7 +540,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from arena.command_seal import is_sealed
     from arena.store import COMMAND_ENV, Store
 
-    with Store(existing_store(args.db), read_only=True) as store:
+    with Store(existing_store(args.db)) as store:  # the command it replays writes to it anyway
         run = store.run(store.find_run(args.run))
         running = store.running_launches(run["run_id"])
     run_id, command = run["run_id"], run["command"]

@@ -234,8 +234,11 @@ class Store:
     """Runs and per-example results in one SQLite file."""
 
     def __init__(self, path: str | Path = "arena.db", read_only: bool = False):
+        """Open (or create) the store at ``path``. ``read_only``: for a command that only reads, a
+        store this process may not write (read-only media, another user's file) opens read-only
+        instead of failing (a writable one opens as usual, so an older store gets its new columns)."""
         self.path = Path(path)
-        if read_only:  # commands that only read: a store on read-only media or of another user opens too
+        if read_only and self.path.is_file() and not os.access(self.path, os.W_OK):
             self.conn = connect_read_only(self.path)
             self.conn.row_factory = sqlite3.Row
             return

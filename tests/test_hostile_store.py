@@ -112,16 +112,21 @@ def test_a_corrupt_store_is_one_line_and_merge_leaves_nothing_behind(tmp_path, m
 
 
 def test_read_only_commands_open_stores_read_only(tmp_path, monkeypatch, capsys):
+    import os
     import sqlite3
 
     db = a_store_with_runs(tmp_path, monkeypatch, capsys)
+    monkeypatch.setattr(os, "access", lambda path, mode: mode != os.W_OK)  # a file this process may not write
     with Store(db, read_only=True) as store:
         assert len(store.runs()) == 2
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             store.conn.execute("DELETE FROM runs")
+    assert main(["runs", "--db", db]) == 0 and main(["export", "ffff", "--db", db]) == 2
+    assert "no run id starts with 'ffff'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="not a results store"):
         sqlite3.connect(tmp_path / "other.db").execute("CREATE TABLE t(x)").connection.commit()
         Store(tmp_path / "other.db", read_only=True)
+    monkeypatch.undo()
 
 
 @pytest.mark.parametrize("message, meaning", [("database or disk is full", "the disk is full"),
