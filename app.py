@@ -49,13 +49,13 @@ from arena.store import ExampleResult, Store  # noqa: E402
 from arena.time_limit import TimeLimitReached, time_limit  # noqa: E402
 from arena.words import WordView, match_case  # noqa: E402
 from arena.zoo import DEFAULT_SYNONYMS  # noqa: E402
-from attackers.synonyms import SynonymSource  # noqa: E402
+from arena.synonyms import SynonymSource  # noqa: E402
 from policies.lm import PolicyTask, read_policy  # noqa: E402
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from attackers.pos import PosTagger
+    from arena.pos import PosTagger
     from policies.lm import PolicyLM
     from policies.tasks import ClassifierReward
 
@@ -286,8 +286,8 @@ def load_models(classifier: str = "default", *, fact: str | None = None, synonym
     from arena.classifier import load_classifier
     from arena.similarity import SentenceSimilarity
     from arena.zoo import AttackOptions
-    from attackers.pos import PosTagger
-    from attackers.synonyms import load_synonyms
+    from arena.pos import PosTagger
+    from arena.synonyms import load_synonyms
     from attackers.textfooler import TextFooler
 
     rl_task = read_policy(rl_attacker, "attacker") if rl_attacker else None

@@ -160,7 +160,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
         rows = {f"textattack:{name}": recipe_status(name) for name in recipe_names()}
     elif args.what == "synonyms":
-        from attackers.synonyms import SYNONYM_SOURCES
+        from arena.synonyms import SYNONYM_SOURCES
 
         rows = dict(zip(SYNONYM_SOURCES, ("the counter-fitted neighbour table shipped in the package (default; source and licence "
                                            "in arena/assets/counterfitted_neighbors.LICENSE)",
@@ -714,8 +714,8 @@ def cmd_train_fact(args: argparse.Namespace) -> int:
     from arena.classifier import load_classifier
     from arena.similarity import SentenceSimilarity
     from arena.zoo import parse_settings
-    from attackers.pos import PosTagger
-    from attackers.synonyms import load_synonyms
+    from arena.pos import PosTagger
+    from arena.synonyms import load_synonyms
     from defenses.fact import FACT_SWITCH, FactAugmenter, train_fact
 
     switch = replace(FACT_SWITCH, **parse_settings(args.switch, asdict(FACT_SWITCH), "--switch"))  # checked before anything loads
@@ -1155,7 +1155,7 @@ def check_specs(args: argparse.Namespace) -> None:
     policies), checked before any model loads, so a mistake is reported in seconds."""
     from arena.data import check_data_spec
     from arena.zoo import check_attacker, check_defender, check_model
-    from attackers.synonyms import check_synonyms
+    from arena.synonyms import check_synonyms
 
     given = vars(args)
     classifiers = [given["classifier"]] if given.get("classifier") and args.command in CLASSIFIER_COMMANDS else []

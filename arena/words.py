@@ -3,8 +3,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 WORD = re.compile(r"[\w']+(?:-[\w']+)*")
+STOPWORDS = frozenset(  # TextFooler's stop words: never swapped by attacks, never perturbed by FuSE and FIVE
+    line.strip() for line in (Path(__file__).parent / "assets" / "stopwords.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#")
+)
 
 
 @dataclass(frozen=True)

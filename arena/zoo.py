@@ -328,8 +328,8 @@ def build_defender(spec: str, base: str = "default", *, synonyms: str = DEFAULT_
     model = load_classifier(model_spec, labels=labels, **classifier_options)
     if wrapper == "fuse":
         from arena.similarity import SentenceSimilarity
-        from attackers.pos import PosTagger
-        from attackers.synonyms import load_synonyms
+        from arena.pos import PosTagger
+        from arena.synonyms import load_synonyms
         from defenses.fuse import FuSE
 
         config = settings["config"]
@@ -364,8 +364,8 @@ def build_attacker(spec: str, options: AttackOptions) -> Attacker:
     ``gen:DIR`` (a generator policy, scored for reward hacking)."""
     if spec == "textfooler":
         from arena.similarity import SentenceSimilarity
-        from attackers.pos import PosTagger
-        from attackers.synonyms import load_synonyms
+        from arena.pos import PosTagger
+        from arena.synonyms import load_synonyms
         from attackers.textfooler import DEFAULT_SIM_THRESHOLD, TextFooler
 
         return TextFooler(

@@ -110,9 +110,10 @@ from arena.similarity import SentenceSimilarity  # noqa: E402
 from arena.store import ExampleResult  # noqa: E402
 from arena.words import WordView  # noqa: E402
 from arena.zoo import AttackOptions  # noqa: E402
-from attackers.pos import PosTagger  # noqa: E402
-from attackers.synonyms import SynonymSource, WordNetSynonyms, load_synonyms  # noqa: E402
-from attackers.textfooler import DEFAULT_SIM_THRESHOLD, STOPWORDS  # noqa: E402
+from arena.pos import PosTagger  # noqa: E402
+from arena.synonyms import SynonymSource, WordNetSynonyms, load_synonyms  # noqa: E402
+from arena.words import STOPWORDS  # noqa: E402
+from attackers.textfooler import DEFAULT_SIM_THRESHOLD  # noqa: E402
 
 WORDNET_MAX_CANDIDATES = 1000  # TextAttack's WordSwapWordNet returns every single-word lemma
 

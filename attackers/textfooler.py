@@ -36,23 +36,19 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Generator, Iterator, Sequence
 
 import numpy as np
 
 from arena.attack import FAILED, SKIPPED, SUCCEEDED
 from arena.data import Example
+from arena.pos import PosTagger
 from arena.scorer import Scorer
 from arena.similarity import SentenceSimilarity
 from arena.store import ExampleResult
-from attackers.pos import PosTagger
-from attackers.synonyms import SynonymSource
-from arena.words import WordView, match_case
+from arena.synonyms import SynonymSource
+from arena.words import STOPWORDS, WordView, match_case
 
-STOPWORDS = frozenset(
-    line.strip() for line in (Path(__file__).with_name("stopwords.txt")).read_text().splitlines() if line.strip() and not line.startswith("#")
-)
 # MiniLM is more sensitive to a one-word swap than USE: at TextAttack's USE threshold (0.8408,
 # angular) it rejects 11 % of random counter-fitted single swaps in 15-word MR windows, at 0.80
 # it rejects 4.5 % (measured; docs/measurements.md, "TextFooler"), which is the check's intent: reject only swaps

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from arena.data import Example, LabelledData
+from arena.pos import PosTagger
 from arena.similarity import SentenceSimilarity
-from attackers.pos import PosTagger
-from attackers.synonyms import SynonymSource
+from arena.synonyms import SynonymSource
 from defenses.switch import Switch, SwitchConfig
 from defenses.train import TrainConfig, train_classifier
 

@@ -18,8 +18,7 @@ import numpy as np
 import torch
 
 from arena.classifier import Encoded, TextInput
-from arena.words import WordView
-from attackers.textfooler import STOPWORDS
+from arena.words import STOPWORDS, WordView
 from defenses.ensemble import GroupEnsemble, Stream, check_combination, check_seed
 from defenses.switch import PieceImportance, first_lookup, gradient_importance, require_hf, segment_of
 

@@ -20,9 +20,9 @@ from typing import Sequence
 import numpy as np
 
 from arena.classifier import TextInput
+from arena.pos import PosTagger
 from arena.similarity import SentenceSimilarity
-from attackers.pos import PosTagger
-from attackers.synonyms import SynonymSource
+from arena.synonyms import SynonymSource
 from defenses.ensemble import GroupEnsemble, Stream, check_combination, check_seed
 from defenses.switch import Switch, SwitchConfig, gradient_importance, require_hf
 

@@ -46,11 +46,10 @@ import torch
 from arena.batching import length_bucketed_batches
 from arena.checks import require_at_least
 from arena.classifier import ClassifierError, Encoded, HFClassifier, TextInput
+from arena.pos import PosTagger
 from arena.similarity import SentenceSimilarity
-from arena.words import WordView, match_case
-from attackers.pos import PosTagger
-from attackers.synonyms import SynonymSource
-from attackers.textfooler import STOPWORDS
+from arena.synonyms import SynonymSource
+from arena.words import STOPWORDS, WordView, match_case
 
 
 @dataclass

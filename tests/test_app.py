@@ -17,7 +17,7 @@ from arena.classifier import CallableClassifier, HFClassifier
 from arena.lexicon import VaderClassifier
 from arena.scorer import Scorer
 from arena.store import ExampleResult, Store
-from attackers.synonyms import NeighbourTable
+from arena.synonyms import NeighbourTable
 from attackers.textfooler import TextFooler
 from test_textfooler import TABLE, FakeSimilarity, FakeTagger, keyword_probs
 

@@ -11,9 +11,9 @@ from arena.data import Example, LabelledData
 from arena.evaluate import evaluate
 from arena.scorer import Scorer
 from arena.store import IDENTITY_KEYS, Store
+from arena.synonyms import NeighbourTable
 from arena.words import WordView
 from arena.zoo import build_defender, defender_name
-from attackers.synonyms import NeighbourTable
 from attackers.textfooler import TextFooler
 from conftest import tiny_gpt2_classifier
 from defenses.ensemble import combine
@@ -394,7 +394,7 @@ def test_defenses_need_a_fast_tokenizer(tiny_classifier, tiny_model_dir):
 
 
 def test_switch_pos_filter_compares_penn_tags_by_default(tiny_classifier):
-    from attackers.pos import PosTagger
+    from arena.pos import PosTagger
 
     table = NeighbourTable({"movie": ["films", "film", "movies", "cinema"], "walked": ["walking", "strolled", "walks"]})
     tagger = PosTagger("pattern")  # offline: its lexicon ships in the package

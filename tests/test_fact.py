@@ -7,8 +7,8 @@ from safetensors.torch import load_file
 
 from arena.cli import main
 from arena.data import Example, load_data
+from arena.synonyms import NeighbourTable
 from arena.words import WordView
-from attackers.synonyms import NeighbourTable
 from defenses.fact import FactAugmenter, train_fact
 from defenses.switch import SwitchConfig
 from defenses.train import TrainConfig, _build_model

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from arena.resources import ResourceMissing
-from attackers import synonyms as syn
-from attackers.pos import PosTagger, to_universal
+from arena import synonyms as syn
+from arena.pos import PosTagger, to_universal
 
 
 def test_neighbour_table_json(tmp_path):

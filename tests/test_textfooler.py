@@ -10,7 +10,7 @@ from arena.data import Example, LabelledData, load_data
 from arena.match import mark_changes, restore_texts, run_match
 from arena.scorer import Scorer
 from arena.store import Store
-from attackers.synonyms import NeighbourTable
+from arena.synonyms import NeighbourTable
 from attackers.textfooler import TextFooler
 
 WEIGHTS = {"good": 2.0, "great": 3.0, "fine": 0.1, "decent": 0.8, "nice": 0.0, "lovely": 2.5, "bad": -2.0, "awful": -3.0,
