@@ -22,11 +22,11 @@ import numpy as np
 import torch
 
 from arena.batching import length_bucketed_batches
+from arena.names import DEFENSE_NAMES
 from arena.resources import (DEFAULT_CLASSIFIER_DIR, FACT_CLASSIFIER_DIR, HTTP_MAX_BYTES, HTTP_TIMEOUT, autocast_dtype, minilm_path,
                              model_source_problem, pick_device)
 from arena.store import STORED_MAX_LENGTH
 from arena.time_limit import check_time_limit
-from arena.zoo import DEFENSE_NAMES
 
 TextInput = Union[str, tuple[str, str]]
 Encoded = dict[str, list[int]]

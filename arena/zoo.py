@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from arena.data import DEFAULT_SAMPLE
+from arena.names import DEFENSE_NAMES, DEFENSES
 from arena.resources import hub_cached, model_source_problem
 from attackers.recipes import check_recipe, recipe_names
 
@@ -90,7 +91,6 @@ def match_config(attacker: str, options: AttackOptions, max_length: int, stochas
 
 
 ATTACKERS = ("textfooler", "textattack:RECIPE", "rl:DIR", "gen:DIR")
-DEFENSES = ("plain", "fuse", "five", "fact[:PATH]", "fuse+fact[:PATH]", "five+fact[:PATH]", "noise")
 # What each name is (`arena list`).
 ATTACKER_HELP = {
     "textfooler": "TextFooler (Jin et al. 2020), batched across examples: word importance, synonym swaps under POS and "
@@ -118,7 +118,6 @@ CLASSIFIER_HELP = {
     "http://host:port/path": "an HTTP endpoint taking {\"texts\": [...]} and answering probabilities",
     "DEFENSE": "any defense (`arena list defenses`)",
 }
-DEFENSE_NAMES = tuple(defense.partition("[")[0] for defense in DEFENSES)  # the names alone: plain ... five+fact
 ON_BASE = ("plain", "fuse", "five", "noise")  # the defenses that wrap --base (no :PATH)
 STOCHASTIC = ("fuse", "five", "fuse+fact", "five+fact", "noise")  # the defenses that draw from --defense-seed
 
