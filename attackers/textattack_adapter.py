@@ -458,7 +458,8 @@ class RebasedSearch:
         goal_function.init_attack_example = init_attack_example
 
     def __call__(self, candidates: list) -> tuple[list, bool]:
-        parent = candidates[0].attack_attrs.get("previous_attacked_text") if candidates else None
+        parents = {id(c.attack_attrs.get("previous_attacked_text")): c.attack_attrs.get("previous_attacked_text") for c in candidates}
+        parent = next(iter(parents.values())) if len(parents) == 1 else None  # a beam's candidates of several parents: as they are
         if parent is None or parent.text not in self.held:
             results, over = self.get(candidates)
         else:

@@ -127,6 +127,10 @@ def test_a_textattack_search_compares_candidates_with_their_parent_in_one_call()
     assert calls == [["the film", "a movie", "a film"]] and not over  # one call, the parent last
     assert [round(r.score, 6) for r in results] == [0.3, 0.55]  # moved by the parent's change, 0.5 - 0.9
     assert results[1].score > 0.5 > results[0].score  # only the candidate that beats its parent within the call beats it
+    other = AttackedText("the movie").replace_word_at_index(0, "a")  # another parent: "a movie"
+    scores.update({"a movie": 0.95})
+    mixed, _ = search.get_goal_results([candidates[0], other])
+    assert calls[-1] == ["the film", "a movie"] and [r.score for r in mixed] == [0.7, 0.95]  # several parents: not moved
 
 
 def test_a_textattack_call_against_a_randomized_defender_shares_its_draws():
