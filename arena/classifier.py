@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from arena.batching import length_bucketed_batches
-from arena.names import DEFENSE_NAMES
+from arena.names import DEFENSE_NAMES, defense_name
 from arena.resources import (DEFAULT_CLASSIFIER_DIR, FACT_CLASSIFIER_DIR, HTTP_MAX_BYTES, HTTP_TIMEOUT, autocast_dtype, minilm_path,
                              model_source_problem, pick_device)
 from arena.store import STORED_MAX_LENGTH
@@ -482,7 +482,7 @@ def load_classifier(spec: str, *, labels: Sequence[str] | None = None, **kwargs)
     path = Path(spec).expanduser()
     if path.is_dir() and (path / "arena_classifier.json").exists():
         return load_default_classifier(path, **kwargs)
-    if not path.exists() and spec.partition("?")[0].partition(":")[0] in DEFENSE_NAMES:
+    if not path.exists() and defense_name(spec) in DEFENSE_NAMES:
         raise ClassifierError(f"{spec!r} is a defense, not a classifier: build it with "
                               f"arena.build_defender({spec!r}, base=...), as the CLI's --classifier does")
     if ":" in spec and not path.exists():

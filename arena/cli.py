@@ -1158,9 +1158,11 @@ def check_specs(args: argparse.Namespace) -> None:
     from arena.synonyms import check_synonyms
 
     given = vars(args)
-    classifiers = [given["classifier"]] if given.get("classifier") and args.command in CLASSIFIER_COMMANDS else []
-    for spec in classifiers + (_split(given.get("classifiers")) or []):
-        check_defender(spec, args.base)
+    defenders, models = classifier_specs(args)
+    for spec in defenders:
+        check_defender(spec, given.get("base") or "default")
+    for spec, what in models:
+        check_model(spec, what)
     for spec in ([given["attacker"]] if given.get("attacker") else []) + (_split(given.get("attackers")) or []):
         check_attacker(spec)
     if given.get("synonyms"):
@@ -1168,13 +1170,7 @@ def check_specs(args: argparse.Namespace) -> None:
     for key in ("data", "val"):
         if given.get(key) and not (args.command == "train" and args.what == "policy"):  # a policy's --data is prompts' texts
             check_data_spec(given[key])
-    if given.get("eval_judge"):
-        check_model(args.eval_judge, "evaluation judge")
     if args.command in ("train", "generate"):
-        if given.get("reward"):
-            check_defender(args.reward)
-        if given.get("judge") and given["judge"] != "ngram":
-            check_model(args.judge, "judge")
         if given.get("policy"):
             check_model(args.policy, "policy LM", names=("smollm2",))
         if given.get("guide"):
@@ -1184,6 +1180,15 @@ def check_specs(args: argparse.Namespace) -> None:
 CLASSIFIER_COMMANDS = ("eval", "match", "premade", "score")  # the commands whose --classifier may be a defense
 
 
+def classifier_specs(args: argparse.Namespace) -> tuple[list[str], list[tuple[str, str]]]:
+    """The classifiers a command names: defender specs (``--classifier``, ``--classifiers``,
+    ``--reward``) and plain models with what they are (``--judge``, ``--eval-judge``)."""
+    given = vars(args)
+    defenders = [given[key] for key in ("classifier", "reward") if given.get(key) and (key != "classifier" or args.command in CLASSIFIER_COMMANDS)]
+    models = [(given[key], what) for key, what in (("judge", "judge"), ("eval_judge", "evaluation judge")) if given.get(key)]
+    return defenders + (_split(given.get("classifiers")) or []), models
+
+
 def recorded_command(args: argparse.Namespace, argv: list[str]) -> dict:
     """What runs started by this command record for `arena resume`: ``{"argv", "cwd"}``, with
     ``"replayable": false`` when a Python-callable classifier of it runs code from outside the
@@ -1191,10 +1196,8 @@ def recorded_command(args: argparse.Namespace, argv: list[str]) -> dict:
     from arena.zoo import callable_origin, defended_model
 
     given = vars(args)
-    defended = "classifier" if args.command in CLASSIFIER_COMMANDS else None  # elsewhere --classifier names a model
-    defenders = [given[key] for key in (defended, "reward") if given.get(key)] + (_split(given.get("classifiers")) or [])
-    models = [given[key] for key in ("classifier", "judge", "eval_judge") if key != defended and given.get(key)]
-    specs = [defended_model(spec, given.get("base") or "default") for spec in defenders] + models
+    defenders, models = classifier_specs(args)
+    specs = [defended_model(spec, given.get("base") or "default") for spec in defenders] + [spec for spec, _ in models]
     folder = Path(given.get("db") or "arena.db").resolve().parent
     origins = [origin for origin in map(callable_origin, specs) if origin is not None]
     command = {"argv": argv, "cwd": os.getcwd()}

@@ -446,21 +446,18 @@ def load_data(
     naming it (attacks cost, in time and memory, with the words of a text)."""
     if labels is not None and (not all(name.strip() for name in labels) or len({name.strip().lower() for name in labels}) < len(labels)):
         raise DataError(f"--labels {','.join(labels)!r}: class names must be non-empty and distinct")
+    check_data_spec(spec)
     columns = [flag for flag, given in (("--text-col", text_col), ("--label-col", label_col), ("--pair-col", pair_col)) if given]
+    if columns and (kind := _columnless(spec)):
+        raise DataError(f"{spec}: {', '.join(columns)} name columns of CSV, TSV, JSON-lines or hf: data; this is {kind}, which has none")
     if spec in ("builtin", "default"):
-        if columns:
-            raise DataError(f"{spec}: {', '.join(columns)} name columns of CSV, TSV, JSON-lines or hf: data; the built-in set has none to pick")
         data = read_delimited(BUILTIN_REVIEWS, "\t", label_names=labels or ["negative", "positive"])
         data.source = "builtin"
     elif spec.startswith("hf:"):
         data = read_hf(spec, text_col, label_col, pair_col, labels)
     else:
-        check_data_spec(spec)
         path = Path(spec).expanduser()
         suffix = path.suffix.lower()
-        if columns and (path.is_dir() or suffix not in (".csv", ".tsv", ".jsonl", ".json")):
-            raise DataError(f"{spec}: {', '.join(columns)} name columns of CSV, TSV, JSON-lines or hf: data; this is "
-                            f"{'an aclImdb folder' if path.is_dir() else 'a TextFooler-format file (LABEL TEXT per line)'}, which has none")
         if path.is_dir():
             data = read_aclimdb(path)
         elif suffix in (".csv", ".tsv"):
@@ -478,6 +475,16 @@ def load_data(
             raise DataError(f"{data.source}: example {example.id} has {count:,} words, more than --max-words {max_words:,} "
                             "(raise --max-words, or leave the example out)")
     return LabelledData(picked, data.label_names, data.source, declared=bool(labels))
+
+
+def _columnless(spec: str) -> str | None:
+    """What a data spec is when its format has no columns to name (None for CSV, TSV, JSON lines and hf:)."""
+    if spec in ("builtin", "default"):
+        return "the built-in set"
+    path = Path(spec).expanduser()
+    if spec.startswith("hf:") or (not path.is_dir() and path.suffix.lower() in (".csv", ".tsv", ".jsonl", ".json")):
+        return None
+    return "an aclImdb folder" if path.is_dir() else "a TextFooler-format file (LABEL TEXT per line)"
 
 
 def select(examples: Sequence[Example], n: int | None, seed: int | None = None, sample: str = DEFAULT_SAMPLE) -> list[Example]:

@@ -98,11 +98,8 @@ def ratio_over_seeds(runs: Sequence[Sequence[ExampleResult]], baseline: Sequence
     examples = rng.integers(len(ids), size=(resamples, len(ids)))
     seeds = rng.integers(len(runs), size=(resamples, len(runs)))
     per_seed_sums = kept[:, examples].sum(axis=2)  # (seeds, resamples): each seed's kept count on each resample
-    ratios = np.sort(_ratio(np.take_along_axis(per_seed_sums.T, seeds, axis=1).mean(axis=1), base_kept[examples].sum(axis=1)))
-    tail = (1 - level) / 2
-    return {"n": len(ids), "seeds": len(runs), "ratio": float(_ratio(kept.sum(axis=1).mean(), base_kept.sum())),
-            "low": float(ratios[int(np.floor(tail * resamples))]),
-            "high": float(ratios[min(resamples - 1, int(np.ceil((1 - tail) * resamples)) - 1)]),
+    low, high = _interval(_ratio(np.take_along_axis(per_seed_sums.T, seeds, axis=1).mean(axis=1), base_kept[examples].sum(axis=1)), level)
+    return {"n": len(ids), "seeds": len(runs), "ratio": float(_ratio(kept.sum(axis=1).mean(), base_kept.sum())), "low": low, "high": high,
             "per_seed": [float(_ratio(row.sum(), base_kept.sum())) for row in kept]}
 
 
@@ -116,10 +113,15 @@ def difference_under_attack(results: Sequence[ExampleResult], other: Sequence[Ex
     if not len(pairs):
         raise ValueError("the two runs share no example")
     gaps = pairs[:, 0] - pairs[:, 1]
-    means = np.sort(gaps[np.random.default_rng(seed).integers(len(gaps), size=(resamples, len(gaps)))].mean(axis=1))
-    tail = (1 - level) / 2
-    return {"n": len(gaps), "difference": float(gaps.mean()), "low": float(means[int(np.floor(tail * resamples))]),
-            "high": float(means[min(resamples - 1, int(np.ceil((1 - tail) * resamples)) - 1)])}
+    low, high = _interval(gaps[np.random.default_rng(seed).integers(len(gaps), size=(resamples, len(gaps)))].mean(axis=1), level)
+    return {"n": len(gaps), "difference": float(gaps.mean()), "low": low, "high": high}
+
+
+def _interval(resampled: np.ndarray, level: float) -> tuple[float, float]:
+    """The central ``level`` percentile interval of a statistic's bootstrap resamples."""
+    ordered, tail = np.sort(resampled), (1 - level) / 2
+    return (float(ordered[int(np.floor(tail * len(ordered)))]),
+            float(ordered[min(len(ordered) - 1, int(np.ceil((1 - tail) * len(ordered))) - 1)]))
 
 
 def ratio_record(versus: dict) -> dict:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from arena.data import DEFAULT_SAMPLE
-from arena.names import DEFENSE_NAMES, DEFENSES
+from arena.names import DEFENSE_NAMES, DEFENSES, defense_name
 from arena.resources import hub_cached, model_source_problem
 from attackers.recipes import check_recipe, recipe_names
 
@@ -178,7 +178,7 @@ def match_key(defender: str, attacker: str, options: AttackOptions, data: str, *
 
 def is_stochastic(spec: str) -> bool:
     """Whether a defender spec names a randomized defense."""
-    return spec.partition("?")[0].partition(":")[0] in STOCHASTIC
+    return defense_name(spec) in STOCHASTIC
 
 
 def eval_key(classifier: str, data: str, *, n: int | None = None, data_seed: int | None = None, sample: str = DEFAULT_SAMPLE, base: str = "default",

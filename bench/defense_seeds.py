@@ -38,7 +38,7 @@ from arena.match import run_match
 from arena.metrics import attack_summary, ratio_over_seeds, ratio_record, ratio_text, ratio_under_attack
 from arena.resources import PRECISIONS
 from arena.store import ExampleResult, Store
-from arena.zoo import STOCHASTIC, build_attacker, build_defender, data_name
+from arena.zoo import STOCHASTIC, build_attacker, build_defender, data_name, is_stochastic
 from firebert_table import RESULTS, SHARED, attack_key, attack_options, relative
 
 
@@ -117,7 +117,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     specs = [spec for spec in args.defenders.split(",") if spec]
-    wrong = [spec for spec in specs if spec.partition("?")[0].partition(":")[0] not in STOCHASTIC]
+    wrong = [spec for spec in specs if not is_stochastic(spec)]
     if wrong or not specs:
         parser.error(f"--defenders: {wrong or 'none given'}; each must be a stochastic defense: {', '.join(STOCHASTIC)}")
     if args.seeds < 1 or args.n < 1:
