@@ -763,7 +763,8 @@ def cmd_train_policy(args: argparse.Namespace) -> int:
                           reward_kind=args.reward_kind, data=args.data, data_n=args.data_n, heldout=args.heldout, iterations=args.iterations, batch=args.batch,
                           seed=args.seed, lora_r=args.lora_r, min_tokens=args.min_tokens, max_tokens=args.max_tokens,
                           eval_every=args.eval_every, checkpoint_every=args.checkpoint_every, beta=args.beta, tau=args.tau,
-                          exchange_every=args.exchange_every, guide=args.guide, device=args.device, ppo=ppo)
+                          exchange_every=args.exchange_every, guide=args.guide, novelty=args.novelty, split_seed=args.split_seed,
+                          device=args.device, ppo=ppo)
     summary = train_policy(cfg, progress=not args.json)
     summary["out"] = args.out
     print(json.dumps(summary) if args.json else json.dumps(summary, indent=1))
@@ -1007,6 +1008,8 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--data-n", type=positive_int, help="use N texts of --data (seeded shuffle)")
     tp.add_argument("--heldout", type=positive_int, help="texts held out for evaluation prompts (default: 64, or half of --data's "
                     "texts when it has fewer than 128)")
+    tp.add_argument("--split-seed", type=int, help="seed of the train / held-out split (default: --seed); fix it to compare seeds "
+                    "on one held-out set")
     tp.add_argument("--iterations", type=int, default=60, help="RL iterations (a batch of prompts each)")
     tp.add_argument("--batch", type=positive_int, default=16, help="prompts per iteration")
     tp.add_argument("--mini-batch", type=positive_int, default=8, help="PPO minibatch size")
@@ -1026,6 +1029,8 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--exchange-every", type=positive_int, default=5, help="CORY: role exchange period")
     tp.add_argument("--template", help="CORY observer prompt with {sentence} and {query} (default: the paper's IMDB one)")
     tp.add_argument("--guide", help="RLGF guide LM (same tokenizer; default: the frozen starting policy)")
+    tp.add_argument("--novelty", type=float, default=0.0, help="attacker: reward x (1 + W x the added text's embedding distance "
+                    "from earlier successful attacks), a curiosity bonus for diverse attacks (0: off)")
     tp.add_argument("--eval-every", type=positive_int, default=10, help="iterations between evaluations on the held-out prompts")
     tp.add_argument("--checkpoint-every", type=positive_int, default=5, help="iterations between checkpoints (a crash resumes from the last)")
     tp.add_argument("--out", required=True, type=output_folder, help="run folder (resumes from its checkpoint)")

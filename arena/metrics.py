@@ -6,6 +6,7 @@ from typing import Sequence
 import numpy as np
 
 from arena.store import ExampleResult
+from arena.words import added_text
 
 
 def accuracy(results: Sequence[ExampleResult]) -> float:
@@ -117,6 +118,22 @@ def difference_under_attack(results: Sequence[ExampleResult], other: Sequence[Ex
     return {"n": len(gaps), "difference": float(gaps.mean()), "low": low, "high": high}
 
 
+def seed_item_interval(values: np.ndarray, *, level: float = 0.95, resamples: int = 10_000, seed: int = 0) -> dict:
+    """Mean of a ``(seeds, items)`` array with a bootstrap interval that resamples the seeds, then
+    the items (the same items for every seed, so a paired difference of two such arrays keeps its
+    pairing): ``{"mean", "low", "high", "seeds", "n"}``."""
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2 or not values.size:
+        raise ValueError(f"seed_item_interval needs a non-empty (seeds, items) array (got shape {values.shape})")
+    rng = np.random.default_rng(seed)
+    n_seeds, n_items = values.shape
+    seeds = rng.integers(n_seeds, size=(resamples, n_seeds))
+    items = rng.integers(n_items, size=(resamples, n_items))
+    per_seed = np.stack([values[:, row].mean(axis=1) for row in items])  # (resamples, seeds)
+    low, high = _interval(np.take_along_axis(per_seed, seeds, axis=1).mean(axis=1), level)
+    return {"mean": float(values.mean()), "low": low, "high": high, "seeds": n_seeds, "n": n_items}
+
+
 def _interval(resampled: np.ndarray, level: float) -> tuple[float, float]:
     """The central ``level`` percentile interval of a statistic's bootstrap resamples."""
     ordered, tail = np.sort(resampled), (1 - level) / 2
@@ -142,6 +159,32 @@ def _ratio(kept: np.ndarray, base_kept: np.ndarray) -> np.ndarray:
     return np.where(base_kept > 0, kept / np.maximum(base_kept, 1), np.where(kept > 0, np.inf, 1.0))
 
 
+def distinct_n(texts: Sequence[str], n: int) -> float:
+    """Distinct n-grams / all n-grams over the texts' words (0 when there are none)."""
+    grams = [tuple(words[i : i + n]) for words in (t.split() for t in texts) for i in range(len(words) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def self_bleu(texts: Sequence[str], max_n: int = 4, limit: int = 500) -> float | None:
+    """Mean BLEU (word n-grams up to ``max_n``, NLTK's smoothing 1) of each text against all the
+    others as references: 1 when the texts repeat one another, near 0 when they share nothing; the
+    first ``limit`` texts; None for fewer than two."""
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+
+    tokens = [t.split() for t in texts if t.split()][:limit]
+    if len(tokens) < 2:
+        return None
+    weights, smooth = (1 / max_n,) * max_n, SmoothingFunction().method1
+    return float(np.mean([sentence_bleu(tokens[:i] + tokens[i + 1 :], hyp, weights=weights, smoothing_function=smooth)
+                          for i, hyp in enumerate(tokens)]))
+
+
+def diversity(texts: Sequence[str]) -> dict:
+    """distinct-1, distinct-2 and self-BLEU of ``texts`` (the diversity measures of RL red teaming)."""
+    return {"distinct_1": _round(distinct_n(texts, 1), 4), "distinct_2": _round(distinct_n(texts, 2), 4),
+            "self_bleu": _round(self_bleu(texts), 4)}
+
+
 def _rl_fields(succeeded: list[ExampleResult], attacked: list[ExampleResult]) -> dict:
     """RL policies' extras: attackers' tokens added and, with an evaluation judge, its agreement (the
     share of successes it still labels correctly); generators' reward-hacking gap and both target
@@ -152,7 +195,8 @@ def _rl_fields(succeeded: list[ExampleResult], attacked: list[ExampleResult]) ->
                 "judge_target_p": _round(_mean([r.extra["judge_p"] for r in attacked]), 4)}
     if not any("judge_keeps" in r.extra for r in attacked):
         return {}
-    out = {"avg_added_tokens": _round(_mean([float(r.extra.get("added_tokens", 0)) for r in attacked]))}
+    out = {"avg_added_tokens": _round(_mean([float(r.extra.get("added_tokens", 0)) for r in attacked])),
+           **diversity([added_text(r.original_text, r.perturbed_text or "") for r in succeeded])}
     keeps = [r.extra["eval_judge_keeps"] for r in succeeded if "eval_judge_keeps" in r.extra]
     if keeps:  # the selecting judge's own agreement is never reported: it chose the texts
         out["eval_judge_agreement"] = _round(_mean([float(k) for k in keeps]), 4)

@@ -70,3 +70,8 @@ def match_case(template: str, word: str) -> str:
     if template[:1].isupper():
         return word[:1].upper() + word[1:]
     return word
+
+
+def added_text(original: str, text: str) -> str:
+    """What was appended to ``original`` to make ``text`` (all of ``text`` when it does not start with it)."""
+    return text[len(original) :].strip() if text.startswith(original) else text

@@ -212,8 +212,12 @@ class PolicyLM(nn.Module):
     @torch.no_grad()
     def sample(self, prompts: Sequence[str], length: int, *, top_k: int = 0, top_p: float = 1.0, temperature: float = 1.0,
                forced: torch.Tensor | None = None, force_until: torch.Tensor | None = None, reference: bool = False,
-               generator: torch.Generator | None = None, queries: Sequence[Sequence[int]] | None = None) -> Batch:
+               generator: torch.Generator | None = None, queries: Sequence[Sequence[int]] | None = None,
+               step_logits: list[torch.Tensor] | None = None) -> Batch:
         """Sample ``length`` tokens per prompt (special tokens suppressed).
+
+        ``step_logits``: a list that receives each step's next-token logits ``(B, V)``, so a caller
+        that needs the sampling distribution does not run the model again.
 
         ``forced`` ``(B, >=length)`` with ``force_until`` ``(B,)``: row i copies ``forced[i, :t_i]``
         and samples from position t_i on (roll-in / roll-out). ``reference=True`` samples from the
@@ -236,6 +240,8 @@ class PolicyLM(nn.Module):
                             past_key_values=past, use_cache=True)
                 past = result.past_key_values
                 logits = result.logits[:, -1, :].float()
+                if step_logits is not None:
+                    step_logits.append(logits.clone())
                 token = self._draw(logits, top_k, top_p, temperature, generator)
                 if forced is not None and force_until is not None:
                     use = (force_until.to(self.device_) > j)

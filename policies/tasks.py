@@ -15,7 +15,11 @@
 short continuation; reward = P_defender(wrong) x P_judge(true) x similarity (:class:`AttackReward`).
 The judge (default ``ngram``, TF-IDF + logistic regression, :mod:`arena.ngram`) is a different model
 family from the neural defenders, so a continuation that flips the defender but not the judge has
-not simply changed the text's sentiment.
+not simply changed the text's sentiment. With a novelty weight W (``--novelty W``, after
+curiosity-driven red teaming, Hong et al. 2024) the reward is multiplied by 1 + W x novelty, where
+novelty is 1 minus the highest cosine similarity of the appended text's sentence embedding to those
+of earlier successful attacks (a successful attack fools the defender while the judge keeps the
+label): a new way to fool the defender pays more than a repeat.
 """
 from __future__ import annotations
 
@@ -28,7 +32,11 @@ import torch
 
 from arena.classifier import Classifier
 from arena.data import class_index
+from arena.metrics import distinct_n
 from arena.scorer import Scorer
+from arena.words import added_text
+
+NOVELTY_MEMORY = 1024  # successful attacks the novelty bonus compares with
 
 
 class ClassifierReward:
@@ -64,12 +72,6 @@ def prompts_from_texts(texts: Sequence[str], rng: np.random.Generator, min_words
         if words:
             out.append(" ".join(words[: int(rng.integers(min_words, max_words + 1))]))
     return out
-
-
-def distinct_n(texts: Sequence[str], n: int) -> float:
-    """Distinct n-grams / all n-grams over the texts' words (0 when there are none)."""
-    grams = [tuple(words[i : i + n]) for words in (t.split() for t in texts) for i in range(len(words) - n + 1)]
-    return len(set(grams)) / len(grams) if grams else 0.0
 
 
 def perplexity(ref_logprobs: torch.Tensor) -> float:
@@ -135,12 +137,18 @@ class AttackReward:
     text) to its true label id, in the defender's label order.
     """
 
-    def __init__(self, defender: Classifier, judge: Classifier, similarity, labels: dict[str, int] | None = None):
+    def __init__(self, defender: Classifier, judge: Classifier, similarity, labels: dict[str, int] | None = None, *,
+                 novelty: float = 0.0, memory: int = NOVELTY_MEMORY):
+        if novelty < 0:
+            raise ValueError(f"the novelty weight must be >= 0 (got {novelty})")
         self.defender = Scorer(defender, cache_size=50_000)
         self.judge = Scorer(judge, cache_size=50_000)
         self.judge_index = label_map(defender.labels, judge.labels)
         self.similarity = similarity
         self.labels = labels or {}
+        self.novelty = novelty
+        self.memory_size = memory
+        self.memory: list[str] = []  # the added text of the latest successful attacks (training only)
 
     def parts(self, originals: Sequence[str], texts: Sequence[str], labels: Sequence[int],
               p_def: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -172,7 +180,25 @@ class AttackReward:
         except KeyError as exc:
             raise KeyError(f"attack reward: prompt {exc} is not one of the task's texts") from None
         parts = self.parts(prompts, texts, labels)
-        return parts["reward"].astype(np.float32), parts["p_wrong"]
+        reward = parts["reward"]
+        if self.novelty:
+            added = [added_text(p, t) for p, t in zip(prompts, texts)]
+            reward = reward * (1.0 + self.novelty * self.novelty_of(added))
+            self.remember([a for a, ok in zip(added, parts["fooled"] & parts["judge_keeps"]) if ok])
+        return reward.astype(np.float32), parts["p_wrong"]
+
+    def novelty_of(self, added: Sequence[str]) -> np.ndarray:
+        """Per added text: 1 - its highest cosine similarity to the remembered successful attacks
+        (1 while nothing is remembered), clipped to [0, 1]."""
+        if not self.memory:
+            return np.ones(len(added))
+        vectors = self.similarity.embed(list(added) + self.memory)
+        cos = vectors[: len(added)] @ vectors[len(added) :].T
+        return np.clip(1.0 - cos.max(axis=1), 0.0, 1.0)
+
+    def remember(self, added: Sequence[str]) -> None:
+        """Add successful attacks' added texts to the memory (the latest ``memory_size`` kept)."""
+        self.memory = (self.memory + list(added))[-self.memory_size :]
 
 
 def label_map(defender_labels: Sequence[str], judge_labels: Sequence[str]) -> np.ndarray:

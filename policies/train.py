@@ -53,6 +53,7 @@ class PolicyRunConfig:
     data: str = "builtin"
     data_n: int | None = None  # use N texts of --data (seeded shuffle)
     heldout: int | None = None  # None: HELDOUT texts, or half of them when there are fewer than 2 * HELDOUT
+    split_seed: int | None = None  # seed of the train / held-out split (None: ``seed``); fix it to share one held-out set across seeds
     iterations: int = 60
     batch: int = 16
     seed: int = 0
@@ -67,6 +68,7 @@ class PolicyRunConfig:
     exchange_every: int = 5
     template: str | None = None  # CORY's observer prompt (default: the paper's IMDB one; attacker: ATTACKER_TEMPLATE)
     guide: str | None = None
+    novelty: float = 0.0  # attacker: reward x (1 + novelty x distance from earlier successful attacks)
     device: str | None = None
     ppo: dict = field(default_factory=dict)
 
@@ -83,6 +85,8 @@ class PolicyRunConfig:
         require_at_least("policy training", counts)
         if self.min_tokens > self.max_tokens:
             raise ValueError(f"policy training needs --min-tokens <= --max-tokens (got {self.min_tokens} > {self.max_tokens})")
+        if self.novelty < 0 or self.novelty and self.task != "attacker":
+            raise ValueError(f"--novelty is a weight >= 0 of the attacker task's reward (got {self.novelty} with --task {self.task})")
         if self.judge is None:
             self.judge = "ngram" if self.task == "attacker" else "vader"
 
@@ -91,8 +95,15 @@ class PolicyRunConfig:
         out = asdict(self)
         for key in ("iterations", "device", "out", "eval_every", "checkpoint_every"):
             out.pop(key)
+        for key, default in (("split_seed", None), ("novelty", 0.0)):
+            if out[key] == default:
+                out.pop(key)  # runs made before the field existed keep their identity
         out["template"] = self.observer_template()
         return out
+
+    def split(self) -> int:
+        """The seed of the train / held-out split."""
+        return self.seed if self.split_seed is None else self.split_seed
 
     def observer_template(self) -> str:
         """CORY's observer prompt: ``template``, else the task's default."""
@@ -121,8 +132,8 @@ def build_task(cfg: PolicyRunConfig) -> GeneratorTask | AttackerTask:
 
     if cfg.task == "attacker":
         return build_attacker_task(cfg)
-    texts = _texts(cfg.data, cfg.data_n, cfg.seed)
-    random.Random(cfg.seed).shuffle(texts)
+    texts = _texts(cfg.data, cfg.data_n, cfg.split())
+    random.Random(cfg.split()).shuffle(texts)
     train, held = hold_out(texts, cfg.heldout, cfg.data, "texts")
     reward = ClassifierReward(load_classifier(cfg.reward), cfg.target, cfg.reward_kind)
     judge = ClassifierReward(load_classifier(cfg.judge), cfg.target, "prob")
@@ -139,14 +150,14 @@ def build_attacker_task(cfg: PolicyRunConfig) -> AttackerTask:
 
     defender = build_defender(cfg.reward, device=cfg.device)
     judge = build_defender(cfg.judge, device=cfg.device)
-    data = align_labels(load_data(cfg.data, n=cfg.data_n, seed=cfg.seed if cfg.data_n else None, sample="first"), defender.labels)
+    data = align_labels(load_data(cfg.data, n=cfg.data_n, seed=cfg.split() if cfg.data_n else None, sample="first"), defender.labels)
     items = [(ex.text, ex.label) for ex in data.examples if ex.text_pair is None]
     if not items:
         raise ValueError(f"{cfg.data}: the attacker task needs single-text examples")
-    reward = AttackReward(defender, judge, SentenceSimilarity(device=cfg.device))
+    reward = AttackReward(defender, judge, SentenceSimilarity(device=cfg.device), novelty=cfg.novelty)
     right = reward.both_right([t for t, _ in items], [y for _, y in items])
     items = [item for item, ok in zip(items, right) if ok]
-    random.Random(cfg.seed).shuffle(items)
+    random.Random(cfg.split()).shuffle(items)
     train, held = hold_out(items, cfg.heldout, cfg.data, "texts both defender and judge classify correctly")
     return AttackerTask(train, held, reward, min_tokens=cfg.min_tokens, max_tokens=cfg.max_tokens)
 
@@ -182,10 +193,12 @@ def _trainable_state(policy: PolicyLM) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu() for k, v in policy.named_parameters() if v.requires_grad}
 
 
-def save_checkpoint(path: Path, algorithm: PPO | CORY | RLGF, iteration: int, rng: np.random.Generator) -> None:
-    """Atomically write the resumable state after ``iteration`` iterations."""
+def save_checkpoint(path: Path, algorithm: PPO | CORY | RLGF, iteration: int, rng: np.random.Generator,
+                    memory: list[str] | None = None) -> None:
+    """Atomically write the resumable state after ``iteration`` iterations (``memory``: the novelty
+    bonus's remembered attacks)."""
     state = {"iteration": iteration, "extra": algorithm.extra_state(), "numpy_rng": rng.bit_generator.state,
-             "torch_rng": torch.get_rng_state(), "agents": {}}
+             "torch_rng": torch.get_rng_state(), "agents": {}, "memory": list(memory or [])}
     for name, (policy, trainer) in algorithm.agents().items():
         state["agents"][name] = {"weights": _trainable_state(policy), "trainer": trainer.state_dict()}
     tmp = path.with_suffix(".tmp")
@@ -193,8 +206,9 @@ def save_checkpoint(path: Path, algorithm: PPO | CORY | RLGF, iteration: int, rn
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: Path, algorithm: PPO | CORY | RLGF, rng: np.random.Generator) -> int:
-    """Restore a checkpoint into a freshly built ``algorithm``; returns the iterations done."""
+def load_checkpoint(path: Path, algorithm: PPO | CORY | RLGF, rng: np.random.Generator, reward=None) -> int:
+    """Restore a checkpoint into a freshly built ``algorithm`` (and the novelty memory into an
+    attack ``reward``); returns the iterations done."""
     state = torch.load(path, weights_only=True, map_location="cpu")
     for name, (policy, trainer) in algorithm.agents().items():
         saved = state["agents"][name]
@@ -205,6 +219,8 @@ def load_checkpoint(path: Path, algorithm: PPO | CORY | RLGF, rng: np.random.Gen
     algorithm.load_extra_state(state["extra"])
     rng.bit_generator.state = state["numpy_rng"]
     torch.set_rng_state(state["torch_rng"])
+    if hasattr(reward, "memory"):
+        reward.memory = list(state.get("memory", []))
     return int(state["iteration"])
 
 
@@ -257,7 +273,7 @@ def train_policy(cfg: PolicyRunConfig, *, progress: bool = True, log=print) -> d
     rng = np.random.default_rng(cfg.seed)
     algorithm = build_algorithm(cfg, task)
     policy = algorithm.agents()["policy"][0]
-    start = load_checkpoint(ckpt, algorithm, rng) if ckpt.exists() else 0
+    start = load_checkpoint(ckpt, algorithm, rng, task.reward) if ckpt.exists() else 0
     rows = _read_metrics(metrics_path, start)
     if start:
         log(f"resuming {out} after iteration {start}")
@@ -284,7 +300,7 @@ def train_policy(cfg: PolicyRunConfig, *, progress: bool = True, log=print) -> d
         if done % cfg.eval_every == 0 or done == cfg.iterations:
             write({"split": "heldout", "iteration": done, **evaluate_policy(policy, task, cfg.heldout, cfg.eval_length)})
         if done % cfg.checkpoint_every == 0 or done == cfg.iterations:
-            save_checkpoint(ckpt, algorithm, done, rng)
+            save_checkpoint(ckpt, algorithm, done, rng, getattr(task.reward, "memory", None))
     for name, (agent, _) in algorithm.agents().items():
         agent.save(out / name)
     plot_curves(rows, out / "curves.png", f"{cfg.algo} on {cfg.policy}, {cfg.task} task (reward {cfg.reward}, judge {cfg.judge})")

@@ -1,6 +1,7 @@
 """Accuracy-under-attack ratio with its paired bootstrap interval."""
 import math
 
+import numpy as np
 import pytest
 
 from arena.metrics import ratio_over_seeds, ratio_under_attack
@@ -48,3 +49,26 @@ def test_the_interval_over_seeds_includes_the_defenses_randomness():
     assert spread["low"] < same["low"] and spread["high"] > same["high"]  # seeds that disagree widen it
     single = ratio_over_seeds(alike[:1], plain)
     assert {key: single[key] for key in ("n", "ratio", "low", "high")} == ratio_under_attack(alike[0], plain)
+
+
+def test_seed_item_interval_covers_the_mean_and_narrows_with_items():
+    from arena.metrics import seed_item_interval
+
+    rng = np.random.default_rng(0)
+    small = seed_item_interval(rng.normal(1.0, 1.0, size=(3, 20)))
+    large = seed_item_interval(rng.normal(1.0, 1.0, size=(3, 2000)))
+    assert small["low"] < small["mean"] < small["high"] and (small["seeds"], small["n"]) == (3, 20)
+    assert large["high"] - large["low"] < small["high"] - small["low"] and large["low"] < 1.0 < large["high"]
+    assert seed_item_interval(np.ones((2, 5)))["low"] == 1.0
+    with pytest.raises(ValueError, match="seeds, items"):
+        seed_item_interval(np.ones(4))
+
+
+def test_self_bleu_and_diversity_of_repeated_and_varied_texts():
+    from arena.metrics import diversity, self_bleu
+
+    assert self_bleu(["so bad but fun"] * 3) == pytest.approx(1.0)
+    assert self_bleu(["so bad", "plot twist ahead", "never again friends"]) < 0.2
+    assert self_bleu(["only one"]) is None
+    varied = diversity(["so bad", "plot twist ahead"])
+    assert varied["distinct_1"] == 1.0 and varied["distinct_2"] == 1.0 and varied["self_bleu"] < 0.2

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import torch
 
+from arena.metrics import distinct_n
 from policies.cory import CORY
 from policies.lm import PolicyLM
 from policies.ppo import PPO, AdaptiveKLController, PPOConfig, PPOTrainer, gae, kl_per_token, token_rewards, whiten
 from policies.rlgf import RLGF, loss_masks, switch_points
-from policies.tasks import ClassifierReward, distinct_n, prompts_from_texts
+from policies.tasks import ClassifierReward, prompts_from_texts
 from policies.train import HELDOUT, PolicyRunConfig, hold_out, train_policy
 
 TOY_REWARD = '''
@@ -341,3 +342,35 @@ def test_sft_resumes_from_its_checkpoint(tmp_path, tiny_lm_dir, monkeypatch):
     calls["n"] = -100  # no more crashes
     summary = sft.train_sft(texts, tmp_path / "g", config, device="cpu", progress=False)
     assert calls["n"] == -100 + 4 and summary["steps"] == 8  # steps 5-8 only
+
+
+def test_heldout_scores_kl_is_exact_and_zero_for_the_reference(toy_run, tiny_lm_dir):
+    from policies.evaluation import heldout_scores
+    from policies.train import build_task
+
+    task = build_task(toy_run("ppo", 1))
+    reference = PolicyLM.from_pretrained(tiny_lm_dir, lora_r=0, frozen=True, device="cpu")
+    prompts = task.heldout_prompts(2)
+    same = heldout_scores(reference, reference, task, prompts, samples=3, length=4, seed=0)
+    assert same["kl"].shape == (2,) and np.allclose(same["kl"], 0.0, atol=1e-5) and same["responses"].shape == (2, 3)
+    assert np.all((0 <= same["reward"]) & (same["reward"] <= 1)) and np.all(same["nll"] > 0)
+    again = heldout_scores(reference, reference, task, prompts, samples=3, length=4, seed=0)
+    assert (again["responses"] == same["responses"]).all()  # the sampling seed fixes the draws
+    torch.manual_seed(1)
+    other = PolicyLM.from_pretrained(tiny_lm_dir, lora_r=0, frozen=True, device="cpu")
+    with torch.no_grad():
+        for p in other.model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    moved = heldout_scores(other, reference, task, prompts, samples=3, length=4, seed=0)
+    assert np.all(moved["kl"] > 1e-4)
+
+
+def test_split_seed_fixes_the_heldout_set_across_run_seeds(toy_run):
+    from policies.train import build_task
+
+    first, second = (build_task(toy_run("ppo", 1, heldout=3, seed=s, split_seed=0)) for s in (0, 5))
+    assert first.heldout_texts == second.heldout_texts and sorted(first.train_texts) == sorted(second.train_texts)
+    assert build_task(toy_run("ppo", 1, heldout=3, seed=5)).heldout_texts != first.heldout_texts  # without it the split follows the seed
+    assert "split_seed" not in toy_run("ppo", 1).identity()  # runs made before the field resume
+    with pytest.raises(ValueError, match="--novelty is a weight >= 0 of the attacker task"):
+        PolicyRunConfig(out="x", novelty=0.5)

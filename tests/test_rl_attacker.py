@@ -33,6 +33,11 @@ class FixedSimilarity:
     def similarity(self, a, b):
         return np.full(len(a), self.value)
 
+    def embed(self, texts):
+        """Unit vectors by the text's first word: equal words, equal vectors (orthogonal otherwise)."""
+        words = sorted({t.split()[0] if t.split() else "" for t in texts})
+        return np.eye(len(words))[[words.index(t.split()[0] if t.split() else "") for t in texts]]
+
 
 def make_reward(sim=0.5):
     return AttackReward(CallableClassifier(defender_probs, LABELS), CallableClassifier(judge_probs, ["NEGATIVE", "POSITIVE"]),
@@ -53,6 +58,21 @@ def test_attack_reward_on_hand_made_cases():
         reward(["x y"], ["x"])
     with pytest.raises(ValueError, match="lack the defender"):
         AttackReward(CallableClassifier(defender_probs, LABELS), CallableClassifier(judge_probs, ["a", "b"]), FixedSimilarity())
+
+
+def test_novelty_bonus_pays_a_new_attack_more_than_a_repeat():
+    reward = AttackReward(CallableClassifier(defender_probs, LABELS), CallableClassifier(judge_probs, ["NEGATIVE", "POSITIVE"]),
+                          FixedSimilarity(0.5), {"good film": 1}, novelty=1.0)
+    first, _ = reward(["good film but so"], ["good film"])  # nothing remembered yet: full bonus
+    assert first[0] == pytest.approx(2 * 0.32) and reward.memory == ["but so"]
+    again, _ = reward(["good film but so", "good film fun but"], ["good film"] * 2)
+    assert again[0] == pytest.approx(0.32) and again[1] == pytest.approx(2 * 0.32)  # a repeat earns no bonus, a new attack does
+    assert reward.memory == ["but so", "but so", "fun but"]
+    plain = make_reward(0.5)
+    plain.labels["good film"] = 1
+    assert plain(["good film but so"], ["good film"])[0][0] == pytest.approx(0.32) and plain.memory == []
+    with pytest.raises(ValueError, match="novelty weight"):
+        AttackReward(CallableClassifier(defender_probs, LABELS), CallableClassifier(judge_probs, LABELS), FixedSimilarity(), novelty=-1)
 
 
 def test_attacker_task_metrics():
