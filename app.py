@@ -18,6 +18,7 @@ queue slot (one at a time, at most ``MAX_QUEUE`` waiting); models, the store and
 source are chosen when the server starts, never from what a visitor sends (choices are names
 looked up in fixed tables), and nothing a visitor sends is written to disk.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,9 +29,10 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Hashable, Sequence
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
@@ -46,10 +48,10 @@ from arena.metrics import attack_summary  # noqa: E402
 from arena.resources import FACT_CLASSIFIER_DIR, ResourceMissing  # noqa: E402
 from arena.scorer import QueryBudgetExceeded, Scorer  # noqa: E402
 from arena.store import ExampleResult, Store  # noqa: E402
+from arena.synonyms import SynonymSource  # noqa: E402
 from arena.time_limit import TimeLimitReached, time_limit  # noqa: E402
 from arena.words import WordView, match_case  # noqa: E402
 from arena.zoo import DEFAULT_SYNONYMS  # noqa: E402
-from arena.synonyms import SynonymSource  # noqa: E402
 from policies.lm import PolicyTask, read_policy  # noqa: E402
 
 if TYPE_CHECKING:
@@ -150,7 +152,9 @@ class PolicyGenerator:
         except ValueError as exc:
             raise AppError(f"generator policy: {exc}") from exc
 
-    def generate(self, prompts: Sequence[str], samples: int, tokens: int, defender: Classifier, *, seed: int = 0) -> pd.DataFrame:
+    def generate(
+        self, prompts: Sequence[str], samples: int, tokens: int, defender: Classifier, *, seed: int = 0
+    ) -> pd.DataFrame:
         """``samples`` continuations of ``tokens`` tokens per prompt (one batch, seeded), each with the
         defender's and the judge's P(target) and their gap (defender - judge: what the judge does not confirm)."""
         import torch
@@ -158,14 +162,19 @@ class PolicyGenerator:
         reward = self.reward(defender)
         repeated = [p for p in prompts for _ in range(samples)]
         texts = self.policy.texts(self.policy.sample(repeated, tokens, generator=torch.Generator().manual_seed(seed)))
-        return generation_frame(repeated, texts, reward.probability(texts), self.judge.probability(texts), self.task.target)
+        return generation_frame(
+            repeated, texts, reward.probability(texts), self.judge.probability(texts), self.task.target
+        )
 
 
-def generation_frame(prompts: Sequence[str], texts: Sequence[str], p_defender: Sequence[float], p_judge: Sequence[float],
-                     target: str) -> pd.DataFrame:
+def generation_frame(
+    prompts: Sequence[str], texts: Sequence[str], p_defender: Sequence[float], p_judge: Sequence[float], target: str
+) -> pd.DataFrame:
     """One row per sample: prompt, text, defender's and judge's P(target), gap (rounded to 3 places)."""
-    rows = [[p, t, round(float(d), 3), round(float(j), 3), round(float(d) - float(j), 3)]
-            for p, t, d, j in zip(prompts, texts, p_defender, p_judge)]
+    rows = [
+        [p, t, round(float(d), 3), round(float(j), 3), round(float(d) - float(j), 3)]
+        for p, t, d, j in zip(prompts, texts, p_defender, p_judge)
+    ]
     columns = [f"{c} ({target})" if c.endswith(" P") else c for c in GENERATE_COLUMNS]
     return pd.DataFrame(rows, columns=columns)
 
@@ -178,23 +187,29 @@ def check_generation(prompts: str | None, samples: float, tokens: float, limits:
         raise AppError("Type at least one prompt (one per line).")
     for i, line in enumerate(lines, 1):
         if len(line) > limits.max_prompt_chars:
-            raise AppError(f"Prompt {i} has {len(line)} characters; this app takes at most {limits.max_prompt_chars} per prompt.")
+            raise AppError(
+                f"Prompt {i} has {len(line)} characters; this app takes at most {limits.max_prompt_chars} per prompt."
+            )
     samples, tokens = int(samples or 0), int(tokens or 0)
     if samples < 1 or tokens < 1:
         raise AppError("Samples per prompt and tokens must be at least 1.")
     if tokens > limits.max_new_tokens:
         raise AppError(f"{tokens} tokens per sample; this app generates at most {limits.max_new_tokens}.")
     if len(lines) * samples > limits.max_samples:
-        raise AppError(f"{len(lines)} prompt(s) x {samples} sample(s) = {len(lines) * samples} samples; this app generates at most "
-                       f"{limits.max_samples} per click: fewer prompts or samples.")
+        raise AppError(
+            f"{len(lines)} prompt(s) x {samples} sample(s) = {len(lines) * samples} samples; this app generates at most "
+            f"{limits.max_samples} per click: fewer prompts or samples."
+        )
     return lines, samples, tokens
 
 
 def describe_generation(table: pd.DataFrame, defender: str, judge: str, target: str) -> str:
     """One Markdown line: how many samples and the mean defender and judge P(target) and gap."""
     d, j, g = (table[c].mean() for c in table.columns[2:5])
-    return (f"{len(table)} sample(s). Mean P({target}): defender **{defender}** {d:.3f}, judge **{judge}** {j:.3f}, "
-            f"gap {g:+.3f} (a large gap: the defender sees {target} where the judge does not, a sign of reward hacking).")
+    return (
+        f"{len(table)} sample(s). Mean P({target}): defender **{defender}** {d:.3f}, judge **{judge}** {j:.3f}, "
+        f"gap {g:+.3f} (a large gap: the defender sees {target} where the judge does not, a sign of reward hacking)."
+    )
 
 
 # -- models ----------------------------------------------------------------------------------------
@@ -249,8 +264,9 @@ class Models:
         return self._scorers[name]
 
 
-def hardened_defenders(base: Classifier, fact: Classifier | None, synonyms: SynonymSource,
-                       pos: PosTagger | None) -> dict[str, Classifier]:
+def hardened_defenders(
+    base: Classifier, fact: Classifier | None, synonyms: SynonymSource, pos: PosTagger | None
+) -> dict[str, Classifier]:
     """The defenders the app shows: ``plain`` (``base``) with ``FuSE`` and ``FIVE`` around it and, given a
     FACT-tuned classifier, ``FACT`` with ``FuSE(FACT)`` and ``FIVE(FACT)`` around that (the registry's
     ``plain, fuse, five, fact, fuse+fact, five+fact``). FuSE and FIVE need an HF model: a black-box one
@@ -268,12 +284,23 @@ def hardened_defenders(base: Classifier, fact: Classifier | None, synonyms: Syno
             defenders[f"FuSE{suffix}"] = FuSE(model, synonyms, None, pos)
             defenders[f"FIVE{suffix}"] = FIVE(model)
         else:
-            logger.warning("FuSE and FIVE need an HF model; %s (%r) is a black box: no FuSE/FIVE around it", name, getattr(model, "name", model))
+            logger.warning(
+                "FuSE and FIVE need an HF model; %s (%r) is a black box: no FuSE/FIVE around it",
+                name,
+                getattr(model, "name", model),
+            )
     return defenders
 
 
-def load_models(classifier: str = "default", *, fact: str | None = None, synonyms: str = DEFAULT_SYNONYMS, device: str | None = None,
-                rl_attacker: str | None = None, generator: str | None = None) -> Models:
+def load_models(
+    classifier: str = "default",
+    *,
+    fact: str | None = None,
+    synonyms: str = DEFAULT_SYNONYMS,
+    device: str | None = None,
+    rl_attacker: str | None = None,
+    generator: str | None = None,
+) -> Models:
     """Load the base classifier, the defenses that apply to it, the synonym source and the attackers.
 
     The defenders are :func:`hardened_defenders` of the base and, when ``fact`` names a folder, of
@@ -284,10 +311,10 @@ def load_models(classifier: str = "default", *, fact: str | None = None, synonym
     both folders are checked before anything loads.
     """
     from arena.classifier import load_classifier
-    from arena.similarity import SentenceSimilarity
-    from arena.zoo import AttackOptions
     from arena.pos import PosTagger
+    from arena.similarity import SentenceSimilarity
     from arena.synonyms import load_synonyms
+    from arena.zoo import AttackOptions
     from attackers.textfooler import TextFooler
 
     rl_task = read_policy(rl_attacker, "attacker") if rl_attacker else None
@@ -303,20 +330,27 @@ def load_models(classifier: str = "default", *, fact: str | None = None, synonym
             from attackers.textattack_adapter import TextAttackRecipe
 
             return TextAttackRecipe(recipe, AttackOptions(synonyms=synonyms, device=device))
+
         return build
 
     attackers: dict[str, Callable[[], Attacker]] = {"textfooler": lambda: TextFooler(source, similarity, pos)}
-    attackers.update({name: textattack(name.split(":", 1)[1]) for name in ATTACKER_CHOICES if name.startswith("textattack:")})
+    attackers.update(
+        {name: textattack(name.split(":", 1)[1]) for name in ATTACKER_CHOICES if name.startswith("textattack:")}
+    )
     if rl_task:
+
         def rl() -> Attacker:
             from attackers.rl_policy import RLPolicyAttacker
 
             return RLPolicyAttacker(rl_task.folder, device=device)
+
         attackers["rl"] = rl
     policy = None
     if generator_task:
         policy = PolicyGenerator(generator_task, load_classifier(generator_task.judge, device=device), device=device)
-        policy.reward(base)  # the target must be one of the base classifier's classes: fail at start, not on every click
+        policy.reward(
+            base
+        )  # the target must be one of the base classifier's classes: fail at start, not on every click
     return Models(defenders, attackers, source, policy)
 
 
@@ -342,8 +376,14 @@ class CountingScorer(Scorer):
         return out
 
 
-def run_attack(text: str, defender: Classifier, attacker: Attacker, *, seconds: float,
-               on_scored: Callable[[int], None] | None = None) -> ExampleResult:
+def run_attack(
+    text: str,
+    defender: Classifier,
+    attacker: Attacker,
+    *,
+    seconds: float,
+    on_scored: Callable[[int], None] | None = None,
+) -> ExampleResult:
     """Attack ``text`` against ``defender``; the label to flip is the defender's own prediction on
     it. Every model call of attacker and defender checks the time limit
     (:mod:`arena.time_limit`), so the attack stops at most one model call after ``seconds``."""
@@ -353,8 +393,10 @@ def run_attack(text: str, defender: Classifier, attacker: Attacker, *, seconds: 
             label = int(scorer.predict_proba([text])[0].argmax())  # not charged to the example's queries
             (result,) = list(attacker.attack([(0, Example(text, label, None, INPUT_ID))], scorer))
     except TimeLimitReached:
-        raise AttackTimeout(f"The attack stopped at its {seconds:g} s limit after {scorer.stats.requests} scored texts. "
-                            "Try a shorter text, the plain defender or TextFooler.") from None
+        raise AttackTimeout(
+            f"The attack stopped at its {seconds:g} s limit after {scorer.stats.requests} scored texts. "
+            "Try a shorter text, the plain defender or TextFooler."
+        ) from None
     return result
 
 
@@ -369,8 +411,10 @@ def changed_positions(original: str, perturbed: str) -> tuple[set[int], set[int]
         differ = {i for i, (a, b) in enumerate(zip(old, new)) if a != b}
         return differ, set(differ)
     ops = difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes()
-    return ({i for tag, i1, i2, _, _ in ops if tag != "equal" for i in range(i1, i2)},
-            {j for tag, _, _, j1, j2 in ops if tag != "equal" for j in range(j1, j2)})
+    return (
+        {i for tag, i1, i2, _, _ in ops if tag != "equal" for i in range(i1, i2)},
+        {j for tag, _, _, j1, j2 in ops if tag != "equal" for j in range(j1, j2)},
+    )
 
 
 def word_segments(text: str, marked: dict[int, str]) -> Segments:
@@ -390,8 +434,10 @@ def word_segments(text: str, marked: dict[int, str]) -> Segments:
 def diff_segments(original: str, perturbed: str) -> tuple[Segments, Segments]:
     """Original and adversarial text as segments, the words that differ labelled ``replaced`` / ``swapped``."""
     old, new = changed_positions(original, perturbed)
-    return (word_segments(original, dict.fromkeys(old, "replaced")),
-            word_segments(perturbed, dict.fromkeys(new, "swapped")))
+    return (
+        word_segments(original, dict.fromkeys(old, "replaced")),
+        word_segments(perturbed, dict.fromkeys(new, "swapped")),
+    )
 
 
 def is_continuation(result: ExampleResult) -> bool:
@@ -416,8 +462,11 @@ def attack_segments(result: ExampleResult) -> tuple[Segments, Segments]:
 
 def probability_frame(labels: Sequence[str], before: Sequence[float], after: Sequence[float]) -> pd.DataFrame:
     """Long-form class probabilities of the original and the adversarial text (for a stacked bar chart)."""
-    rows = [(which, label, float(p)) for which, probs in (("original", before), ("adversarial", after))
-            for label, p in zip(labels, probs)]
+    rows = [
+        (which, label, float(p))
+        for which, probs in (("original", before), ("adversarial", after))
+        for label, p in zip(labels, probs)
+    ]
     return pd.DataFrame(rows, columns=["text", "class", "probability"])
 
 
@@ -427,12 +476,21 @@ def describe_attack(result: ExampleResult, labels: Sequence[str], seconds: float
     before, after = np.asarray(result.original_proba), np.asarray(result.perturbed_proba)
     b, a = int(before.argmax()), int(after.argmax())
     head = {SUCCEEDED: "**Attack succeeded**", SKIPPED: "**Skipped**"}.get(result.status, "**Attack failed**")
-    note = f" ({result.extra['note']})" if result.extra.get("note") else (": no flip found" if result.status != SUCCEEDED else "")
-    changed = (f"{result.words_changed} word(s) appended ({result.extra['added_tokens']} tokens) to {result.words_total}"
-               if is_continuation(result) else f"{result.words_changed} of {result.words_total} words changed")
-    parts = [f"{head}{note}.",
-             f"Prediction **{labels[b]}** ({before[b]:.0%}) -> **{labels[a]}** ({after[a]:.0%}).",
-             f"{changed}, {result.queries} queries, {seconds:.1f} s."]
+    note = (
+        f" ({result.extra['note']})"
+        if result.extra.get("note")
+        else (": no flip found" if result.status != SUCCEEDED else "")
+    )
+    changed = (
+        f"{result.words_changed} word(s) appended ({result.extra['added_tokens']} tokens) to {result.words_total}"
+        if is_continuation(result)
+        else f"{result.words_changed} of {result.words_total} words changed"
+    )
+    parts = [
+        f"{head}{note}.",
+        f"Prediction **{labels[b]}** ({before[b]:.0%}) -> **{labels[a]}** ({after[a]:.0%}).",
+        f"{changed}, {result.queries} queries, {seconds:.1f} s.",
+    ]
     if result.similarity is not None:
         parts.append(f"Similarity {result.similarity:.2f}.")
     if "judge_keeps" in result.extra:
@@ -456,7 +514,9 @@ class Candidate:
 
 def word_choices(text: str, synonyms: SynonymSource) -> list[tuple[str, int]]:
     """Dropdown choices ``("i: word", i)`` for the words of ``text`` that have synonym candidates."""
-    return [(f"{i}: {word}", i) for i, word in enumerate(WordView.of(text).words) if synonyms.neighbours(word.lower(), 1)]
+    return [
+        (f"{i}: {word}", i) for i, word in enumerate(WordView.of(text).words) if synonyms.neighbours(word.lower(), 1)
+    ]
 
 
 def rank_candidates(scorer: Scorer, synonyms: SynonymSource, text: str, position: int, k: int = 50) -> list[Candidate]:
@@ -520,7 +580,9 @@ def defend(text: str, defenders: dict[str, Classifier]) -> list[DefenseView]:
         elif groups:  # FuSE: alternatives as texts
             alternatives = [a for a in groups[0] if isinstance(a, str)]
             probs = Scorer(clf.base, cache_size=0).predict_proba([text, *alternatives])
-            members = [("original: " + text, probs[0])] + [(marked_swaps(text, alt), p) for alt, p in zip(alternatives, probs[1:])]
+            members = [("original: " + text, probs[0])] + [
+                (marked_swaps(text, alt), p) for alt, p in zip(alternatives, probs[1:])
+            ]
         else:
             members = [("the text", proba)]
         views.append(DefenseView(name, proba, members))
@@ -530,7 +592,9 @@ def defend(text: str, defenders: dict[str, Classifier]) -> list[DefenseView]:
 def marked_swaps(original: str, perturbed: str) -> str:
     """``perturbed`` with the words that differ from ``original`` ``[[marked]]``."""
     words = WordView.of(perturbed).words
-    return mark_changes(perturbed, [[i, "", words[i]] for i in sorted(changed_positions(original, perturbed)[1])], "perturbed")
+    return mark_changes(
+        perturbed, [[i, "", words[i]] for i in sorted(changed_positions(original, perturbed)[1])], "perturbed"
+    )
 
 
 def votes(view: DefenseView, labels: Sequence[str]) -> dict[str, int]:
@@ -549,8 +613,19 @@ def members_frame(view: DefenseView, labels: Sequence[str]) -> pd.DataFrame:
 
 # -- leaderboard -----------------------------------------------------------------------------------
 
-LEADERBOARD_COLUMNS = ["defender", "attacker", "data", "n", "clean accuracy", "accuracy under attack", "attack success rate",
-                       "avg queries", "perturbed words %", "status", "run"]
+LEADERBOARD_COLUMNS = [
+    "defender",
+    "attacker",
+    "data",
+    "n",
+    "clean accuracy",
+    "accuracy under attack",
+    "attack success rate",
+    "avg queries",
+    "perturbed words %",
+    "status",
+    "run",
+]
 
 
 def leaderboard_rows(db: str | Path) -> list[dict]:
@@ -567,10 +642,21 @@ def leaderboard_rows(db: str | Path) -> list[dict]:
                 status = f"partial ({summary['n']}/{run['config'].get('n', '?')})"
             if not summary.get("n"):
                 continue
-            rows.append({"defender": run["defender"], "attacker": run["attacker"], "data": run["data"], "n": summary["n"],
-                         "clean accuracy": summary["clean_accuracy"], "accuracy under attack": summary["accuracy_under_attack"],
-                         "attack success rate": summary["attack_success_rate"], "avg queries": summary["avg_queries"],
-                         "perturbed words %": summary["avg_perturbed_words_pct"], "status": status, "run": run["run_id"]})
+            rows.append(
+                {
+                    "defender": run["defender"],
+                    "attacker": run["attacker"],
+                    "data": run["data"],
+                    "n": summary["n"],
+                    "clean accuracy": summary["clean_accuracy"],
+                    "accuracy under attack": summary["accuracy_under_attack"],
+                    "attack success rate": summary["attack_success_rate"],
+                    "avg queries": summary["avg_queries"],
+                    "perturbed words %": summary["avg_perturbed_words_pct"],
+                    "status": status,
+                    "run": run["run_id"],
+                }
+            )
     return rows
 
 
@@ -608,11 +694,15 @@ def heatmap_html(rows: list[dict], data: str) -> str:
                 tds.append('<td style="background:#f3f4f6">-</td>')
                 continue
             tip = esc(f"n={row['n']}, clean accuracy {row['clean accuracy']}, run {row['run']} ({row['status']})")
-            tds.append(f'<td title="{tip}" style="background:hsl({120 * value:.0f},70%,80%);color:#111">{value:.3f}</td>')
+            tds.append(
+                f'<td title="{tip}" style="background:hsl({120 * value:.0f},70%,80%);color:#111">{value:.3f}</td>'
+            )
         body.append(f"<tr><th>{esc(d)}</th>{''.join(tds)}</tr>")
-    return (f'<table class="heatmap"><caption>Accuracy under attack on {esc(data)} '
-            f"(rows: defenders, columns: attackers; newest run of each pair)</caption>"
-            f"<tr><th></th>{head}</tr>{''.join(body)}</table>")
+    return (
+        f'<table class="heatmap"><caption>Accuracy under attack on {esc(data)} '
+        f"(rows: defenders, columns: attackers; newest run of each pair)</caption>"
+        f"<tr><th></th>{head}</tr>{''.join(body)}</table>"
+    )
 
 
 def tournament_view(db: str | Path) -> tuple[str, Figure] | None:
@@ -642,12 +732,14 @@ CSS = """
 
 def shown_errors(fn: Callable) -> Callable:
     """Turn the errors a visitor can cause or fix into a ``gr.Error`` message (anything else stays a bug)."""
+
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except (AppError, ClassifierError, ResourceMissing, QueryBudgetExceeded) as exc:
             raise gr.Error(str(exc)) from exc
+
     return wrapper
 
 
@@ -662,8 +754,13 @@ def build_app(models: Models, limits: Limits = Limits(), db: str | Path = "arena
         defender, attacker = models.defender(defender_name), models.attacker(attacker_name)
         progress(0, desc="attacking")
         began = time.perf_counter()
-        result = run_attack(text, defender, attacker, seconds=limits.attack_seconds,
-                            on_scored=lambda n: progress((n, None), desc="attacking: texts scored", unit="texts"))
+        result = run_attack(
+            text,
+            defender,
+            attacker,
+            seconds=limits.attack_seconds,
+            on_scored=lambda n: progress((n, None), desc="attacking: texts scored", unit="texts"),
+        )
         seconds = time.perf_counter() - began
         original, adversarial = attack_segments(result)
         clf_labels = list(defender.labels)
@@ -676,7 +773,11 @@ def build_app(models: Models, limits: Limits = Limits(), db: str | Path = "arena
         proba = models.scorer(probe).predict_proba([current])[0]
         swaps = len(changed_positions(session["original"], current)[1])
         status = f"{swaps} word(s) swapped; {len(session['history']) - 1} step(s) to undo."
-        return (token_segments(session["original"], current, selected), dict(zip(models.defender(probe).labels, map(float, proba))), status)
+        return (
+            token_segments(session["original"], current, selected),
+            dict(zip(models.defender(probe).labels, map(float, proba))),
+            status,
+        )
 
     @shown_errors
     def on_perturb_start(text: str, probe: str):
@@ -693,8 +794,13 @@ def build_app(models: Models, limits: Limits = Limits(), db: str | Path = "arena
         current = session["history"][-1]
         candidates = rank_candidates(models.scorer(probe), models.synonyms, current, int(position))
         clf_labels = list(models.defender(probe).labels)
-        table = pd.DataFrame([[c.word, round(c.drop, 3), clf_labels[int(c.proba.argmax())], *(round(float(x), 3) for x in c.proba)]
-                              for c in candidates], columns=[*CANDIDATE_COLUMNS, *clf_labels])
+        table = pd.DataFrame(
+            [
+                [c.word, round(c.drop, 3), clf_labels[int(c.proba.argmax())], *(round(float(x), 3) for x in c.proba)]
+                for c in candidates
+            ],
+            columns=[*CANDIDATE_COLUMNS, *clf_labels],
+        )
         choices = [(f"{c.word} ({c.drop:+.3f})", c.word) for c in candidates]
         tokens = token_segments(session["original"], current, int(position))
         return tokens, table, gr.update(choices=choices, value=choices[0][1] if choices else None)
@@ -716,8 +822,18 @@ def build_app(models: Models, limits: Limits = Limits(), db: str | Path = "arena
         if not session or position is None or not word:
             raise AppError("Pick a word and one of its synonyms first.")
         view = WordView.of(session["history"][-1])
-        session = {**session, "history": [*session["history"], view.replace(int(position), match_case(view.words[int(position)], word)).text]}
-        return (session, *perturb_view(session, probe), gr.update(choices=word_choices(session["history"][-1], models.synonyms), value=None))
+        session = {
+            **session,
+            "history": [
+                *session["history"],
+                view.replace(int(position), match_case(view.words[int(position)], word)).text,
+            ],
+        }
+        return (
+            session,
+            *perturb_view(session, probe),
+            gr.update(choices=word_choices(session["history"][-1], models.synonyms), value=None),
+        )
 
     @shown_errors
     def on_undo(session: dict | None, probe: str):
@@ -725,7 +841,11 @@ def build_app(models: Models, limits: Limits = Limits(), db: str | Path = "arena
             raise AppError("Nothing to undo yet.")
         if len(session["history"]) > 1:
             session = {**session, "history": session["history"][:-1]}
-        return (session, *perturb_view(session, probe), gr.update(choices=word_choices(session["history"][-1], models.synonyms), value=None))
+        return (
+            session,
+            *perturb_view(session, probe),
+            gr.update(choices=word_choices(session["history"][-1], models.synonyms), value=None),
+        )
 
     @shown_errors
     def on_probe(session: dict | None, probe: str):
@@ -740,11 +860,17 @@ def build_app(models: Models, limits: Limits = Limits(), db: str | Path = "arena
         for view in defend(text, models.defenders):
             clf_labels = list(models.defender(view.name).labels)
             tally = ", ".join(f"{n} {label}" for label, n in votes(view, clf_labels).items())
-            out += [f"**{view.name}**: votes {tally}", dict(zip(clf_labels, map(float, view.proba))), members_frame(view, clf_labels)]
+            out += [
+                f"**{view.name}**: votes {tally}",
+                dict(zip(clf_labels, map(float, view.proba))),
+                members_frame(view, clf_labels),
+            ]
         return out
 
     @shown_errors
-    def on_generate(prompts: str, samples: float, tokens: float, defender_name: str, seed: float, progress=gr.Progress()):
+    def on_generate(
+        prompts: str, samples: float, tokens: float, defender_name: str, seed: float, progress=gr.Progress()
+    ):
         generator = models.generator  # this event exists only when the server has one
         lines, samples, tokens = check_generation(prompts, samples, tokens, limits)
         progress(0, desc=f"sampling {len(lines) * samples} continuation(s)")
@@ -755,52 +881,98 @@ def build_app(models: Models, limits: Limits = Limits(), db: str | Path = "arena
 
     def on_leaderboard(data: str | None = None):
         tournament = tournament_view(db)
-        shown = ([gr.update(value=tournament[0], visible=True), gr.update(value=tournament[1], visible=True)] if tournament
-                 else [gr.update(visible=False), gr.update(visible=False)])
+        shown = (
+            [gr.update(value=tournament[0], visible=True), gr.update(value=tournament[1], visible=True)]
+            if tournament
+            else [gr.update(visible=False), gr.update(visible=False)]
+        )
         rows = leaderboard_rows(db)
         if not rows:
-            message = f"No match runs in `{db}` yet: run `arena match --db {db} ...` (or `--db PATH` when starting the app)."
+            message = (
+                f"No match runs in `{db}` yet: run `arena match --db {db} ...` (or `--db PATH` when starting the app)."
+            )
             return message, gr.update(choices=[], value=None), pd.DataFrame(columns=LEADERBOARD_COLUMNS), "", *shown
         names = data_sets(rows)
         data = data if data in names else names[0]
         table = pd.DataFrame(rows, columns=LEADERBOARD_COLUMNS)
-        return f"{len(rows)} match run(s) in `{db}`.", gr.update(choices=names, value=data), table, heatmap_html(rows, data), *shown
+        return (
+            f"{len(rows)} match run(s) in `{db}`.",
+            gr.update(choices=names, value=data),
+            table,
+            heatmap_html(rows, data),
+            *shown,
+        )
 
     with gr.Blocks(title="FireArena") as demo:
-        gr.Markdown("# FireArena\nAttack, perturb and defend a text classifier. "
-                    f"Classes: **{', '.join(labels)}**. Defenders: {', '.join(models.defenders)}. Limits: {limits.max_words} words, {limits.max_chars} characters, "
-                    f"{limits.attack_seconds:g} s per attack.")
-        text = gr.Textbox(label="Text", lines=3, max_length=limits.max_chars, elem_id="text",
-                          placeholder="Paste a review, e.g. " + EXAMPLES[0])
+        gr.Markdown(
+            "# FireArena\nAttack, perturb and defend a text classifier. "
+            f"Classes: **{', '.join(labels)}**. Defenders: {', '.join(models.defenders)}. Limits: {limits.max_words} words, {limits.max_chars} characters, "
+            f"{limits.attack_seconds:g} s per attack."
+        )
+        text = gr.Textbox(
+            label="Text",
+            lines=3,
+            max_length=limits.max_chars,
+            elem_id="text",
+            placeholder="Paste a review, e.g. " + EXAMPLES[0],
+        )
         gr.Examples(EXAMPLES, inputs=text)
 
         with gr.Tab("Attack", id="attack"):
             with gr.Row():
                 defender = gr.Dropdown(list(models.defenders), value="plain", label="Defender", elem_id="defender")
-                attacker = gr.Dropdown([(ATTACKER_CHOICES.get(name, name), name) for name in models.attackers], value="textfooler",
-                                       label="Attacker", elem_id="attacker")
+                attacker = gr.Dropdown(
+                    [(ATTACKER_CHOICES.get(name, name), name) for name in models.attackers],
+                    value="textfooler",
+                    label="Attacker",
+                    elem_id="attacker",
+                )
             attack_button = gr.Button("Attack", variant="primary", elem_id="attack-button")
             summary = gr.Markdown(elem_id="attack-summary")
             with gr.Row():
-                original = gr.HighlightedText(label="Original", color_map=COLORS, show_legend=False, show_inline_category=False,
-                                              elem_id="attack-original")
-                adversarial = gr.HighlightedText(label="Adversarial", color_map=COLORS, show_legend=False, show_inline_category=False,
-                                                 elem_id="attack-adversarial")
+                original = gr.HighlightedText(
+                    label="Original",
+                    color_map=COLORS,
+                    show_legend=False,
+                    show_inline_category=False,
+                    elem_id="attack-original",
+                )
+                adversarial = gr.HighlightedText(
+                    label="Adversarial",
+                    color_map=COLORS,
+                    show_legend=False,
+                    show_inline_category=False,
+                    elem_id="attack-adversarial",
+                )
             # sort="-x": "original" before "adversarial" (a list of values here renders no chart in gradio 6.17)
-            chart = gr.BarPlot(x="text", y="probability", color="class", y_lim=[0, 1], sort="-x",
-                               label="Class probabilities before / after", elem_id="attack-chart")
+            chart = gr.BarPlot(
+                x="text",
+                y="probability",
+                color="class",
+                y_lim=[0, 1],
+                sort="-x",
+                label="Class probabilities before / after",
+                elem_id="attack-chart",
+            )
             attack_button.click(on_attack, [text, defender, attacker], [summary, original, adversarial, chart], **heavy)
 
         with gr.Tab("Perturb by hand", id="perturb"):
-            gr.Markdown("Swap one word at a time for a synonym; candidates are ranked by how far they move the prediction "
-                        "(fall of the predicted class's probability). Click a word or pick it below.")
+            gr.Markdown(
+                "Swap one word at a time for a synonym; candidates are ranked by how far they move the prediction "
+                "(fall of the predicted class's probability). Click a word or pick it below."
+            )
             session = gr.State(None)
             with gr.Row():
                 probe = gr.Dropdown(models.probes, value="plain", label="Classifier", elem_id="probe")
                 start = gr.Button("Start from the text above", elem_id="perturb-start")
                 undo = gr.Button("Undo", elem_id="perturb-undo")
-            tokens = gr.HighlightedText(label="Words (click one)", color_map=COLORS, show_legend=False, show_inline_category=False,
-                                        elem_id="perturb-tokens")
+            tokens = gr.HighlightedText(
+                label="Words (click one)",
+                color_map=COLORS,
+                show_legend=False,
+                show_inline_category=False,
+                elem_id="perturb-tokens",
+            )
             with gr.Row():
                 prediction = gr.Label(label="Prediction now", elem_id="perturb-prediction")
                 perturb_status = gr.Markdown(elem_id="perturb-status")
@@ -808,8 +980,12 @@ def build_app(models: Models, limits: Limits = Limits(), db: str | Path = "arena
                 word = gr.Dropdown([], value=None, label="Word", elem_id="perturb-word")
                 replacement = gr.Dropdown([], value=None, label="Synonym", elem_id="perturb-synonym")
                 apply = gr.Button("Apply", variant="primary", elem_id="perturb-apply")
-            candidates = gr.Dataframe(headers=CANDIDATE_COLUMNS, label="Synonym candidates, biggest move first", interactive=False,
-                                      elem_id="perturb-candidates")
+            candidates = gr.Dataframe(
+                headers=CANDIDATE_COLUMNS,
+                label="Synonym candidates, biggest move first",
+                interactive=False,
+                elem_id="perturb-candidates",
+            )
             view_outputs = [tokens, prediction, perturb_status]
             start.click(on_perturb_start, [text, probe], [session, *view_outputs, word], **heavy)
             word.change(on_word, [session, word, probe], [tokens, candidates, replacement], **heavy)
@@ -819,41 +995,70 @@ def build_app(models: Models, limits: Limits = Limits(), db: str | Path = "arena
             probe.change(on_probe, [session, probe], view_outputs, **heavy)
 
         with gr.Tab("Defend", id="defend"):
-            gr.Markdown("The text through every defender. FuSE votes over SWITCH alternatives (swapped words `[[marked]]`), "
-                        "FIVE over copies with noise on the most important word's embedding; both combine members by "
-                        "averaging logits, so the combined answer can differ from the vote count.")
+            gr.Markdown(
+                "The text through every defender. FuSE votes over SWITCH alternatives (swapped words `[[marked]]`), "
+                "FIVE over copies with noise on the most important word's embedding; both combine members by "
+                "averaging logits, so the combined answer can differ from the vote count."
+            )
             defend_button = gr.Button("Run every defender", variant="primary", elem_id="defend-button")
             defend_outputs = []
             with gr.Row(elem_id="defend-outputs"):
                 for name in models.defenders:
                     with gr.Column():
-                        defend_outputs += [gr.Markdown(f"**{name}**"), gr.Label(label=f"{name}: combined"),
-                                           gr.Dataframe(label=f"{name}: members", interactive=False, wrap=True)]
+                        defend_outputs += [
+                            gr.Markdown(f"**{name}**"),
+                            gr.Label(label=f"{name}: combined"),
+                            gr.Dataframe(label=f"{name}: members", interactive=False, wrap=True),
+                        ]
             defend_button.click(on_defend, text, defend_outputs, **heavy)
 
         if models.generator is not None:
             task = models.generator.task
             with gr.Tab("Generate", id="generate"):
-                gr.Markdown(f"Prompts through the trained policy `{task.folder}`; each sample scored for **{task.target}** by a defender "
-                            f"and by the judge **{models.generator.judge_name}** (gap = defender - judge). At most "
-                            f"{limits.max_samples} samples per click, {limits.max_prompt_chars} characters per prompt.")
-                prompts = gr.Textbox(label="Prompts (one per line)", lines=3, max_length=limits.max_chars, elem_id="generate-prompts",
-                                     value="The movie was\nI watched this film and")
+                gr.Markdown(
+                    f"Prompts through the trained policy `{task.folder}`; each sample scored for **{task.target}** by a defender "
+                    f"and by the judge **{models.generator.judge_name}** (gap = defender - judge). At most "
+                    f"{limits.max_samples} samples per click, {limits.max_prompt_chars} characters per prompt."
+                )
+                prompts = gr.Textbox(
+                    label="Prompts (one per line)",
+                    lines=3,
+                    max_length=limits.max_chars,
+                    elem_id="generate-prompts",
+                    value="The movie was\nI watched this film and",
+                )
                 with gr.Row():
-                    samples = gr.Slider(1, min(8, limits.max_samples), value=min(4, limits.max_samples), step=1, label="Samples per prompt")
-                    new_tokens = gr.Slider(1, limits.max_new_tokens, value=min(task.max_tokens, limits.max_new_tokens), step=1,
-                                           label="Tokens per sample")
+                    samples = gr.Slider(
+                        1,
+                        min(8, limits.max_samples),
+                        value=min(4, limits.max_samples),
+                        step=1,
+                        label="Samples per prompt",
+                    )
+                    new_tokens = gr.Slider(
+                        1,
+                        limits.max_new_tokens,
+                        value=min(task.max_tokens, limits.max_new_tokens),
+                        step=1,
+                        label="Tokens per sample",
+                    )
                     generate_defender = gr.Dropdown(list(models.defenders), value="plain", label="Defender")
                     seed = gr.Number(0, precision=0, label="Seed")
                 generate_button = gr.Button("Generate", variant="primary", elem_id="generate-button")
                 generate_summary = gr.Markdown(elem_id="generate-summary")
                 samples_table = gr.Dataframe(interactive=False, wrap=True, label="Samples", elem_id="generate-table")
-                generate_button.click(on_generate, [prompts, samples, new_tokens, generate_defender, seed],
-                                      [generate_summary, samples_table], **heavy)
+                generate_button.click(
+                    on_generate,
+                    [prompts, samples, new_tokens, generate_defender, seed],
+                    [generate_summary, samples_table],
+                    **heavy,
+                )
 
         with gr.Tab("Leaderboard", id="leaderboard"):
             tournament_board = gr.Markdown(visible=False, elem_id="tournament-board")
-            tournament_heat = gr.Plot(visible=False, label="Newest tournament: accuracy (clean, under attack)", elem_id="tournament-heatmap")
+            tournament_heat = gr.Plot(
+                visible=False, label="Newest tournament: accuracy (clean, under attack)", elem_id="tournament-heatmap"
+            )
             board_status = gr.Markdown()
             with gr.Row():
                 board_data = gr.Dropdown([], value=None, label="Data set (heatmap)", elem_id="board-data")
@@ -868,14 +1073,31 @@ def build_app(models: Models, limits: Limits = Limits(), db: str | Path = "arena
     return demo
 
 
-def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, *, block: bool = True,
-           auth: tuple[str, str] | None = None) -> None:
+def launch(
+    demo: gr.Blocks,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    *,
+    block: bool = True,
+    auth: tuple[str, str] | None = None,
+) -> None:
     """Serve the app on ``host:port``: no share link, no file uploads (gradio's upload route takes any file
     otherwise; the app has no file input), fonts from the system so the page loads offline; with
     ``auth`` (user, password), a login first."""
-    theme = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
-    demo.launch(server_name=host, server_port=port, share=False, prevent_thread_lock=not block, theme=theme, css=CSS,
-                max_file_size=0, quiet=not block, auth=auth)
+    theme = gr.themes.Default(
+        font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]
+    )
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        share=False,
+        prevent_thread_lock=not block,
+        theme=theme,
+        css=CSS,
+        max_file_size=0,
+        quiet=not block,
+        auth=auth,
+    )
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -892,29 +1114,54 @@ def access(host: str, auth: str | None, no_auth: bool) -> tuple[str, str] | None
         login = (user, password)
     if host not in LOOPBACK:
         if login is None and not no_auth:
-            raise ValueError(f"--host {host} serves the app beyond this machine: give --auth USER:PASSWORD (a login), "
-                             "or --no-auth to serve it to anyone who can reach the port")
-        print(f"warning: --host {host}: the app (and the models behind it) can be reached from other machines"
-              + ("" if login else ", with no login"), file=sys.stderr)
+            raise ValueError(
+                f"--host {host} serves the app beyond this machine: give --auth USER:PASSWORD (a login), "
+                "or --no-auth to serve it to anyone who can reach the port"
+            )
+        print(
+            f"warning: --host {host}: the app (and the models behind it) can be reached from other machines"
+            + ("" if login else ", with no login"),
+            file=sys.stderr,
+        )
     return login
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
     """The app's command-line options (shared by ``python app.py`` and ``arena demo``)."""
     parser.add_argument("--classifier", default="default", help="base classifier (plain) that FuSE and FIVE wrap")
-    parser.add_argument("--fact", metavar="PATH", default="auto",
-                        help="a FACT-tuned classifier folder (`arena train defense fact`) for the FACT, FuSE(FACT) and FIVE(FACT) defenders; "
-                             "auto (default): the packaged FACT model when --classifier is default; none: no FACT defenders")
-    parser.add_argument("--rl-attacker", metavar="DIR",
-                        help="a policy from `arena train policy --task attacker` (DIR or DIR/policy): adds the RL policy attacker")
-    parser.add_argument("--generator", metavar="DIR",
-                        help="a policy from `arena train policy` (generator task): adds the Generate tab (judge and target from its arena_task.json)")
-    parser.add_argument("--synonyms", default=DEFAULT_SYNONYMS, help="synonym source of attacks, FuSE and the Perturb tab (see `arena match --help`)")
-    parser.add_argument("--db", default="arena.db", help="results store the Leaderboard reads (not created when absent)")
+    parser.add_argument(
+        "--fact",
+        metavar="PATH",
+        default="auto",
+        help="a FACT-tuned classifier folder (`arena train defense fact`) for the FACT, FuSE(FACT) and FIVE(FACT) defenders; "
+        "auto (default): the packaged FACT model when --classifier is default; none: no FACT defenders",
+    )
+    parser.add_argument(
+        "--rl-attacker",
+        metavar="DIR",
+        help="a policy from `arena train policy --task attacker` (DIR or DIR/policy): adds the RL policy attacker",
+    )
+    parser.add_argument(
+        "--generator",
+        metavar="DIR",
+        help="a policy from `arena train policy` (generator task): adds the Generate tab (judge and target from its arena_task.json)",
+    )
+    parser.add_argument(
+        "--synonyms",
+        default=DEFAULT_SYNONYMS,
+        help="synonym source of attacks, FuSE and the Perturb tab (see `arena match --help`)",
+    )
+    parser.add_argument(
+        "--db", default="arena.db", help="results store the Leaderboard reads (not created when absent)"
+    )
     parser.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: localhost only; 0.0.0.0 exposes the app)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="interface to bind (default: localhost only; 0.0.0.0 exposes the app)"
+    )
     parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument("--auth", metavar="USER:PASSWORD", help="require this login (needed with a --host other than localhost)")
+    parser.add_argument(
+        "--auth", metavar="USER:PASSWORD", help="require this login (needed with a --host other than localhost)"
+    )
     parser.add_argument("--no-auth", action="store_true", help="serve a --host other than localhost without a login")
     parser.add_argument("--max-chars", type=int, default=Limits.max_chars, help="longest text accepted, in characters")
     parser.add_argument("--max-words", type=int, default=Limits.max_words, help="longest text accepted, in words")
@@ -935,16 +1182,27 @@ def run(args: argparse.Namespace) -> None:
     """Load the models named by ``args`` and serve the app until interrupted."""
     login = access(args.host, args.auth, args.no_auth)  # before the models load
     began = time.perf_counter()
-    models = load_models(args.classifier, fact=fact_folder(args.fact, args.classifier), synonyms=args.synonyms, device=args.device, rl_attacker=args.rl_attacker,
-                         generator=args.generator)
+    models = load_models(
+        args.classifier,
+        fact=fact_folder(args.fact, args.classifier),
+        synonyms=args.synonyms,
+        device=args.device,
+        rl_attacker=args.rl_attacker,
+        generator=args.generator,
+    )
     demo = build_app(models, Limits(args.max_chars, args.max_words, args.attack_seconds), args.db)
-    print(f"FireArena app: models loaded in {time.perf_counter() - began:.1f} s; serving http://{args.host}:{args.port}", flush=True)
+    print(
+        f"FireArena app: models loaded in {time.perf_counter() - began:.1f} s; serving http://{args.host}:{args.port}",
+        flush=True,
+    )
     launch(demo, args.host, args.port, auth=login)
 
 
 def main(argv: list[str] | None = None, prog: str | None = None) -> None:
     """Parse options and serve the app; a missing resource or a classifier that cannot load is one line and exit 2."""
-    parser = argparse.ArgumentParser(prog=prog, description="FireArena's Gradio app: attack, perturb by hand, defend, generate, leaderboard.")
+    parser = argparse.ArgumentParser(
+        prog=prog, description="FireArena's Gradio app: attack, perturb by hand, defend, generate, leaderboard."
+    )
     add_options(parser)
     args = parser.parse_args(argv)
     try:

@@ -5,16 +5,29 @@ The core: a :class:`Classifier` protocol with adapters (:func:`load_classifier`)
 the SQLite results :class:`Store`. The names load on first use, so ``arena --help`` and spec
 checks run before torch is imported.
 """
+
 from __future__ import annotations
 
 from importlib import import_module
 
 _WHERE = {
-    "CallableClassifier": "arena.classifier", "Classifier": "arena.classifier", "ClassifierError": "arena.classifier",
-    "HFClassifier": "arena.classifier", "HTTPClassifier": "arena.classifier", "load_classifier": "arena.classifier",
-    "load_default_classifier": "arena.classifier", "DataError": "arena.data", "Example": "arena.data",
-    "LabelledData": "arena.data", "load_data": "arena.data", "QueryBudgetExceeded": "arena.scorer", "Scorer": "arena.scorer",
-    "ExampleResult": "arena.store", "Store": "arena.store", "build_defender": "arena.zoo", "to_textattack": "arena.zoo",
+    "CallableClassifier": "arena.classifier",
+    "Classifier": "arena.classifier",
+    "ClassifierError": "arena.classifier",
+    "HFClassifier": "arena.classifier",
+    "HTTPClassifier": "arena.classifier",
+    "load_classifier": "arena.classifier",
+    "load_default_classifier": "arena.classifier",
+    "DataError": "arena.data",
+    "Example": "arena.data",
+    "LabelledData": "arena.data",
+    "load_data": "arena.data",
+    "QueryBudgetExceeded": "arena.scorer",
+    "Scorer": "arena.scorer",
+    "ExampleResult": "arena.store",
+    "Store": "arena.store",
+    "build_defender": "arena.zoo",
+    "to_textattack": "arena.zoo",
 }
 __all__ = sorted(_WHERE)
 __version__ = "0.1.0"

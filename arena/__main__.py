@@ -1,4 +1,5 @@
 """``python -m arena`` = the ``arena`` command."""
+
 import sys
 
 from arena.cli import main

@@ -1,7 +1,9 @@
 """What an attacker is to the arena: examples and a Scorer in, one result per example out."""
+
 from __future__ import annotations
 
-from typing import Iterator, Protocol, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Protocol
 
 from arena.data import Example
 from arena.scorer import Scorer

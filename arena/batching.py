@@ -1,7 +1,8 @@
 """Length-bucketed dynamic batching: group token sequences so no batch pads far past its own longest."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def length_bucketed_batches(lengths: Sequence[int], token_budget: int, max_batch: int) -> list[list[int]]:

@@ -1,4 +1,5 @@
 """Settings checks shared by the config classes: one error that names every bad value."""
+
 from __future__ import annotations
 
 

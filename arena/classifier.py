@@ -4,6 +4,7 @@ Every classifier has ``labels`` (class names, index = class id) and
 ``predict_proba(texts) -> (n, len(labels))`` with rows summing to 1. An input is a
 string, or a ``(premise, hypothesis)`` pair for NLI.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -15,16 +16,25 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Protocol, Sequence, Union, runtime_checkable
+from typing import Protocol, Union, runtime_checkable
 
 import numpy as np
 import torch
 
 from arena.batching import length_bucketed_batches
 from arena.names import DEFENSE_NAMES, defense_name
-from arena.resources import (DEFAULT_CLASSIFIER_DIR, FACT_CLASSIFIER_DIR, HTTP_MAX_BYTES, HTTP_TIMEOUT, autocast_dtype, minilm_path,
-                             model_source_problem, pick_device)
+from arena.resources import (
+    DEFAULT_CLASSIFIER_DIR,
+    FACT_CLASSIFIER_DIR,
+    HTTP_MAX_BYTES,
+    HTTP_TIMEOUT,
+    autocast_dtype,
+    minilm_path,
+    model_source_problem,
+    pick_device,
+)
 from arena.store import STORED_MAX_LENGTH
 from arena.time_limit import check_time_limit
 
@@ -77,7 +87,9 @@ def to_probabilities(raw: object, n: int, k: int | None, who: str) -> np.ndarray
     except (TypeError, ValueError) as exc:
         raise ClassifierError(f"{who} returned something that is not a numeric matrix: {exc}") from None
     if out.ndim == 1 and n == len(out) and k in (None, 1):
-        raise ClassifierError(f"{who} returned a vector of {len(out)} numbers; expected one row of class scores per text")
+        raise ClassifierError(
+            f"{who} returned a vector of {len(out)} numbers; expected one row of class scores per text"
+        )
     if out.ndim != 2 or out.shape[0] != n:
         raise ClassifierError(f"{who} returned shape {out.shape}; expected ({n}, {k if k else 'k'})")
     if k is not None and out.shape[1] != k:
@@ -96,7 +108,11 @@ def to_probabilities(raw: object, n: int, k: int | None, who: str) -> np.ndarray
 def hub_hint(name_or_path: str) -> str:
     """What a failed model load should add: nothing for a local folder, else that a hub id needs
     internet or a cached copy."""
-    return "" if Path(name_or_path).expanduser().exists() else " (not a local folder; as a hub id it needs internet or a cached copy)"
+    return (
+        ""
+        if Path(name_or_path).expanduser().exists()
+        else " (not a local folder; as a hub id it needs internet or a cached copy)"
+    )
 
 
 def padding_id(model: torch.nn.Module, tokenizer) -> int:
@@ -144,7 +160,7 @@ class HFClassifier:
         self.autocast = autocast_dtype(self.device, precision)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str, *, labels: Sequence[str] | None = None, **kwargs) -> "HFClassifier":
+    def from_pretrained(cls, name_or_path: str, *, labels: Sequence[str] | None = None, **kwargs) -> HFClassifier:
         """Load tokenizer and model; never runs remote code; safetensors preferred over pickle."""
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -158,15 +174,23 @@ class HFClassifier:
         try:
             tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
             try:
-                model = AutoModelForSequenceClassification.from_pretrained(source, trust_remote_code=False, use_safetensors=True)
-            except (OSError, EnvironmentError):
-                logging.getLogger(__name__).warning("%s has no safetensors weights; loading the pickle checkpoint (weights_only)", name_or_path)
-                model = AutoModelForSequenceClassification.from_pretrained(source, trust_remote_code=False, use_safetensors=False)
+                model = AutoModelForSequenceClassification.from_pretrained(
+                    source, trust_remote_code=False, use_safetensors=True
+                )
+            except OSError:
+                logging.getLogger(__name__).warning(
+                    "%s has no safetensors weights; loading the pickle checkpoint (weights_only)", name_or_path
+                )
+                model = AutoModelForSequenceClassification.from_pretrained(
+                    source, trust_remote_code=False, use_safetensors=False
+                )
         except Exception as exc:
             raise ClassifierError(f"could not load classifier {name_or_path!r}{hub_hint(name_or_path)}: {exc}") from exc
         if labels is not None:
             if len(labels) != model.config.num_labels:
-                raise ClassifierError(f"{name_or_path}: {len(labels)} labels given but the model has {model.config.num_labels} outputs")
+                raise ClassifierError(
+                    f"{name_or_path}: {len(labels)} labels given but the model has {model.config.num_labels} outputs"
+                )
             model.config.id2label = dict(enumerate(labels))
         return cls(model, tokenizer, name=name_or_path, **kwargs)
 
@@ -254,7 +278,9 @@ class CallableClassifier:
 
     stochastic = False
 
-    def __init__(self, fn: Callable[[list[TextInput]], object], labels: Sequence[str] | None = None, name: str = "callable"):
+    def __init__(
+        self, fn: Callable[[list[TextInput]], object], labels: Sequence[str] | None = None, name: str = "callable"
+    ):
         self.fn = fn
         self.name = name
         if getattr(fn, "stochastic", False):  # a function that draws says so: never cached, attacked adaptively
@@ -263,7 +289,7 @@ class CallableClassifier:
         self._labels = [str(x) for x in given] if given is not None else None
 
     @classmethod
-    def from_spec(cls, spec: str, labels: Sequence[str] | None = None) -> "CallableClassifier":
+    def from_spec(cls, spec: str, labels: Sequence[str] | None = None) -> CallableClassifier:
         """Import ``module:function`` (or ``path/to/file.py:function``)."""
         module_name, _, attr = spec.rpartition(":")
         if not module_name or not attr:
@@ -334,8 +360,17 @@ class HTTPClassifier:
     """A classifier served over HTTP: POST ``{"texts": [...]}`` -> ``{"probs": [[...]], "labels"?: [...],
     "stochastic"?: true}`` (an endpoint that draws says so: never cached, attacked adaptively)."""
 
-    def __init__(self, url: str, labels: Sequence[str] | None = None, *, timeout: float = HTTP_TIMEOUT, retries: int = 3,
-                 batch_size: int = 64, backoff: float = 0.5, max_bytes: int = HTTP_MAX_BYTES):
+    def __init__(
+        self,
+        url: str,
+        labels: Sequence[str] | None = None,
+        *,
+        timeout: float = HTTP_TIMEOUT,
+        retries: int = 3,
+        batch_size: int = 64,
+        backoff: float = 0.5,
+        max_bytes: int = HTTP_MAX_BYTES,
+    ):
         if not url.startswith(("http://", "https://")):
             raise ClassifierError(f"{url!r}: expected an http:// or https:// URL")
         if not timeout > 0:
@@ -370,7 +405,9 @@ class HTTPClassifier:
 
     def _request(self, texts: list[TextInput]) -> dict:
         body = json.dumps({"texts": [t if isinstance(t, str) else list(t) for t in texts]}).encode()
-        request = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+        request = urllib.request.Request(
+            self.url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+        )
         deadline = time.monotonic() + self.timeout  # for the request in all, retries included
         last_error, wait = "", 0.0
         for attempt in range(self.retries + 1):
@@ -378,7 +415,7 @@ class HTTPClassifier:
                 time.sleep(max(0.0, min(wait + random.uniform(0, self.backoff), deadline - time.monotonic())))
             if time.monotonic() >= deadline:
                 break
-            wait = self.backoff * 2 ** attempt
+            wait = self.backoff * 2**attempt
             try:
                 payload = self._answer(request, deadline)
             except urllib.error.HTTPError as exc:
@@ -399,7 +436,9 @@ class HTTPClassifier:
             if not isinstance(data, dict) or "probs" not in data:
                 raise ClassifierError(f'endpoint {self.url} answered without a "probs" field: {str(data)[:200]}')
             return data
-        raise ClassifierError(f"endpoint {self.url} gave no answer within {self.timeout:g} s ({attempt + 1} attempts): {last_error}")
+        raise ClassifierError(
+            f"endpoint {self.url} gave no answer within {self.timeout:g} s ({attempt + 1} attempts): {last_error}"
+        )
 
     def _answer(self, request: urllib.request.Request, deadline: float) -> bytes:
         """One attempt's answer, read by ``deadline`` (checked between reads, not only per socket
@@ -433,7 +472,9 @@ class HTTPClassifier:
         items = check_inputs(texts)
         if not items:
             return np.zeros((0, len(self.labels)))
-        return np.concatenate([self._post(items[i : i + self.batch_size]) for i in range(0, len(items), self.batch_size)])
+        return np.concatenate(
+            [self._post(items[i : i + self.batch_size]) for i in range(0, len(items), self.batch_size)]
+        )
 
 
 def load_default_classifier(adapter_dir: str | Path = DEFAULT_CLASSIFIER_DIR, **kwargs) -> HFClassifier:
@@ -446,14 +487,19 @@ def load_default_classifier(adapter_dir: str | Path = DEFAULT_CLASSIFIER_DIR, **
     adapter_dir = Path(adapter_dir)
     meta_path = adapter_dir / "arena_classifier.json"
     if not (adapter_dir / "adapter_model.safetensors").exists() or not meta_path.exists():
-        raise ClassifierError(f"no trained adapter in {adapter_dir}; train one with `arena train classifier` (see README)")
+        raise ClassifierError(
+            f"no trained adapter in {adapter_dir}; train one with `arena train classifier` (see README)"
+        )
     meta = json.loads(meta_path.read_text())
     base = minilm_path() if meta.get("base", "minilm") == "minilm" else meta["base"]
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the head is "newly initialised" until the adapter loads it
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
-            base, num_labels=len(meta["labels"]), id2label=dict(enumerate(meta["labels"])), label2id={l: i for i, l in enumerate(meta["labels"])}
+            base,
+            num_labels=len(meta["labels"]),
+            id2label=dict(enumerate(meta["labels"])),
+            label2id={l: i for i, l in enumerate(meta["labels"])},
         )
     finally:
         hf_logging.set_verbosity(verbosity)
@@ -483,8 +529,10 @@ def load_classifier(spec: str, *, labels: Sequence[str] | None = None, **kwargs)
     if path.is_dir() and (path / "arena_classifier.json").exists():
         return load_default_classifier(path, **kwargs)
     if not path.exists() and defense_name(spec) in DEFENSE_NAMES:
-        raise ClassifierError(f"{spec!r} is a defense, not a classifier: build it with "
-                              f"arena.build_defender({spec!r}, base=...), as the CLI's --classifier does")
+        raise ClassifierError(
+            f"{spec!r} is a defense, not a classifier: build it with "
+            f"arena.build_defender({spec!r}, base=...), as the CLI's --classifier does"
+        )
     if ":" in spec and not path.exists():
         return CallableClassifier.from_spec(spec, labels)
     return HFClassifier.from_pretrained(spec, labels=labels, **kwargs)

@@ -1,4 +1,5 @@
 """The ``arena`` command line."""
+
 from __future__ import annotations
 
 import argparse
@@ -70,9 +71,13 @@ def output_file(value: str) -> str:
 
 def add_data_options(parser: argparse.ArgumentParser, default: str | None = "builtin") -> None:
     """The data spec plus its column/label options."""
-    parser.add_argument("--data", default=default, required=default is None,
-                        help="builtin (120 movie-review sentences, shipped) | hf:NAME[:CONFIG][:SPLIT] | file.csv/.tsv/.jsonl | "
-                             "TextFooler file (LABEL TEXT per line) | aclImdb folder")
+    parser.add_argument(
+        "--data",
+        default=default,
+        required=default is None,
+        help="builtin (120 movie-review sentences, shipped) | hf:NAME[:CONFIG][:SPLIT] | file.csv/.tsv/.jsonl | "
+        "TextFooler file (LABEL TEXT per line) | aclImdb folder",
+    )
     parser.add_argument("--text-col", help="text column (name, or 0-based index for files without a header)")
     parser.add_argument("--label-col", help="label column")
     parser.add_argument("--pair-col", help="second-segment column (NLI hypothesis)")
@@ -84,29 +89,50 @@ def add_sample_options(parser: argparse.ArgumentParser, what: str = "use", seed_
     from arena.data import DEFAULT_SAMPLE, SAMPLES
 
     parser.add_argument("--n", type=positive_int, help=f"{what} N examples of --data (default: all)")
-    parser.add_argument("--sample", default=DEFAULT_SAMPLE, choices=SAMPLES,
-                        help="how --n picks: balanced = the classes take turns (label 0, 1, 0, 1...), so every class is in; "
-                             "first = the first N rows")
-    parser.add_argument("--seed", type=int, default=seed_default,
-                        help="seed of the sample: shuffle each class (balanced) or the whole set (first) before taking --n"
-                             + (" (default: file order)" if seed_default is None else ""))
+    parser.add_argument(
+        "--sample",
+        default=DEFAULT_SAMPLE,
+        choices=SAMPLES,
+        help="how --n picks: balanced = the classes take turns (label 0, 1, 0, 1...), so every class is in; "
+        "first = the first N rows",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=seed_default,
+        help="seed of the sample: shuffle each class (balanced) or the whole set (first) before taking --n"
+        + (" (default: file order)" if seed_default is None else ""),
+    )
 
 
-def load_data_from_args(args: argparse.Namespace, n: int | None = None, seed: int | None = None, spec: str | None = None):
+def load_data_from_args(
+    args: argparse.Namespace, n: int | None = None, seed: int | None = None, spec: str | None = None
+):
     """Load ``--data`` (or the data ``spec``) with the column and sample options."""
     from arena.data import load_data
 
-    return load_data(spec or args.data, n=n, seed=seed, text_col=args.text_col, label_col=args.label_col,
-                     pair_col=args.pair_col, labels=_split(args.labels),
-                     sample=getattr(args, "sample", "first"),  # training commands: the first N after a seeded shuffle
-                     max_words=getattr(args, "max_words", None))  # attack commands
+    return load_data(
+        spec or args.data,
+        n=n,
+        seed=seed,
+        text_col=args.text_col,
+        label_col=args.label_col,
+        pair_col=args.pair_col,
+        labels=_split(args.labels),
+        sample=getattr(args, "sample", "first"),  # training commands: the first N after a seeded shuffle
+        max_words=getattr(args, "max_words", None),
+    )  # attack commands
 
 
-CLASSIFIER_HELP = ("default (offline MiniLM sentiment) | trained folder | HF id or folder | module:function | http://host:port/path"
-                   " | a defense: plain | fuse | five (wrap --base) | fact[:PATH] | fuse+fact[:PATH] | five+fact[:PATH] (no PATH: "
-                   "the packaged FACT model); `arena list classifiers`")
-SYNONYMS_HELP = ("synonym source: counterfitted (the counter-fitted neighbour table shipped in the package) | "
-                 "neighbors:PATH.json[.gz] | vectors:PATH.txt | wordnet | textattack | auto (= counterfitted)")
+CLASSIFIER_HELP = (
+    "default (offline MiniLM sentiment) | trained folder | HF id or folder | module:function | http://host:port/path"
+    " | a defense: plain | fuse | five (wrap --base) | fact[:PATH] | fuse+fact[:PATH] | five+fact[:PATH] (no PATH: "
+    "the packaged FACT model); `arena list classifiers`"
+)
+SYNONYMS_HELP = (
+    "synonym source: counterfitted (the counter-fitted neighbour table shipped in the package) | "
+    "neighbors:PATH.json[.gz] | vectors:PATH.txt | wordnet | textattack | auto (= counterfitted)"
+)
 
 
 def add_classifier_options(parser: argparse.ArgumentParser, single: bool = True) -> None:
@@ -116,28 +142,51 @@ def add_classifier_options(parser: argparse.ArgumentParser, single: bool = True)
     from arena.zoo import DEFAULT_SYNONYMS
 
     if single:
-        parser.add_argument("--classifier", default="default", help=f"the classifier to evaluate or attack: {CLASSIFIER_HELP}")
-        parser.add_argument("--defender", dest="classifier", default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # old name of --classifier
+        parser.add_argument(
+            "--classifier", default="default", help=f"the classifier to evaluate or attack: {CLASSIFIER_HELP}"
+        )
+        parser.add_argument(
+            "--defender", dest="classifier", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+        )  # old name of --classifier
     parser.add_argument("--base", default="default", help="base classifier that plain/fuse/five wrap")
     parser.add_argument("--defense-seed", type=int, default=0, help="seed of stochastic defenses (FuSE, FIVE, noise)")
-    parser.add_argument("--stochastic", action="store_true",
-                        help="the classifier is randomized (a callable or endpoint that draws): never cached, attacked adaptively")
+    parser.add_argument(
+        "--stochastic",
+        action="store_true",
+        help="the classifier is randomized (a callable or endpoint that draws): never cached, attacked adaptively",
+    )
     parser.add_argument("--synonyms", default=DEFAULT_SYNONYMS, help=f"{SYNONYMS_HELP} (attacks and FuSE)")
     parser.add_argument("--max-length", type=positive_int, default=256, help="truncation length in tokens (HF models)")
-    parser.add_argument("--http-timeout", type=positive_float, default=HTTP_TIMEOUT,
-                        help="seconds an HTTP classifier's request may take in all, retries included")
+    parser.add_argument(
+        "--http-timeout",
+        type=positive_float,
+        default=HTTP_TIMEOUT,
+        help="seconds an HTTP classifier's request may take in all, retries included",
+    )
     parser.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
-    parser.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                        help="autocast for HF models: auto = bf16/fp16 on CUDA, fp32 on CPU; bf16 helps only on CPUs with AVX512-BF16/AMX (measured 1.6-1.8x faster; ~6x slower without)")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="autocast for HF models: auto = bf16/fp16 on CUDA, fp32 on CPU; bf16 helps only on CPUs with AVX512-BF16/AMX (measured 1.6-1.8x faster; ~6x slower without)",
+    )
 
 
 def load_classifier_from_args(args: argparse.Namespace, spec: str):
     """Build the classifier named on the command line (``--stochastic``: marked randomized)."""
     from arena.zoo import build_defender
 
-    classifier = build_defender(spec, args.base, synonyms=args.synonyms, seed=args.defense_seed,
-                                labels=_split(getattr(args, "classifier_labels", None)), max_length=args.max_length,
-                                device=args.device, precision=args.precision, http_timeout=args.http_timeout)
+    classifier = build_defender(
+        spec,
+        args.base,
+        synonyms=args.synonyms,
+        seed=args.defense_seed,
+        labels=_split(getattr(args, "classifier_labels", None)),
+        max_length=args.max_length,
+        device=args.device,
+        precision=args.precision,
+        http_timeout=args.http_timeout,
+    )
     if args.stochastic:
         classifier.stochastic = True
     return classifier
@@ -147,8 +196,16 @@ def _eval_key(args: argparse.Namespace) -> dict:
     """The names ``arena eval`` stores a run under (:func:`arena.zoo.eval_key`)."""
     from arena.zoo import eval_key
 
-    return eval_key(args.classifier, args.data, n=args.n, data_seed=args.seed, sample=args.sample, base=args.base, synonyms=args.synonyms,
-                    defense_seed=args.defense_seed)
+    return eval_key(
+        args.classifier,
+        args.data,
+        n=args.n,
+        data_seed=args.seed,
+        sample=args.sample,
+        base=args.base,
+        synonyms=args.synonyms,
+        defense_seed=args.defense_seed,
+    )
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -162,14 +219,24 @@ def cmd_list(args: argparse.Namespace) -> int:
     elif args.what == "synonyms":
         from arena.synonyms import SYNONYM_SOURCES
 
-        rows = dict(zip(SYNONYM_SOURCES, ("the counter-fitted neighbour table shipped in the package (default; source and licence "
-                                           "in arena/assets/counterfitted_neighbors.LICENSE)",
-                                           "a JSON {word: [neighbours]} table (.json or .json.gz)",
-                                           "word vectors as text (word v1 ... vd per line): top-k neighbours by cosine",
-                                           "WordNet (nltk's corpus or Debian's wordnet-base files)",
-                                           "TextAttack's downloaded paragramcf embedding", "the same as counterfitted")))
+        rows = dict(
+            zip(
+                SYNONYM_SOURCES,
+                (
+                    "the counter-fitted neighbour table shipped in the package (default; source and licence "
+                    "in arena/assets/counterfitted_neighbors.LICENSE)",
+                    "a JSON {word: [neighbours]} table (.json or .json.gz)",
+                    "word vectors as text (word v1 ... vd per line): top-k neighbours by cosine",
+                    "WordNet (nltk's corpus or Debian's wordnet-base files)",
+                    "TextAttack's downloaded paragramcf embedding",
+                    "the same as counterfitted",
+                ),
+            )
+        )
     else:
-        rows = {"attacks": zoo.ATTACKER_HELP, "defenses": zoo.DEFENSE_HELP, "classifiers": zoo.CLASSIFIER_HELP}[args.what]
+        rows = {"attacks": zoo.ATTACKER_HELP, "defenses": zoo.DEFENSE_HELP, "classifiers": zoo.CLASSIFIER_HELP}[
+            args.what
+        ]
     if args.json:
         print(json.dumps(rows))
     else:
@@ -203,13 +270,18 @@ def cmd_export(args: argparse.Namespace) -> int:
         else:
             writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["run_id"])
             writer.writeheader()
-            writer.writerows({k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()} for row in rows)
+            writer.writerows(
+                {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in row.items()} for row in rows
+            )
     finally:
         if args.out:
             out.close()
     if args.out:
-        print(f"wrote {len(rows)} results of run {run['run_id']} ({run['kind']}: {run['defender']}"
-              + (f" vs {run['attacker']}" if run["attacker"] else "") + f" on {run['data']}) to {args.out}")
+        print(
+            f"wrote {len(rows)} results of run {run['run_id']} ({run['kind']}: {run['defender']}"
+            + (f" vs {run['attacker']}" if run["attacker"] else "")
+            + f" on {run['data']}) to {args.out}"
+        )
     return 0
 
 
@@ -223,7 +295,18 @@ def cmd_info(args: argparse.Namespace) -> int:
     from arena.resources import offline_resources, pick_device
 
     versions = {"python": platform.python_version()}
-    for package in ("firearena", "torch", "transformers", "sentence-transformers", "peft", "nltk", "textattack", "gradio", "datasets", "numpy"):
+    for package in (
+        "firearena",
+        "torch",
+        "transformers",
+        "sentence-transformers",
+        "peft",
+        "nltk",
+        "textattack",
+        "gradio",
+        "datasets",
+        "numpy",
+    ):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -231,7 +314,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     device = pick_device()
     info = {
         "versions": versions,
-        "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f" ({torch.get_num_threads()} threads)"),
+        "device": str(device)
+        + (
+            f" ({torch.cuda.get_device_name(device)})"
+            if device.type == "cuda"
+            else f" ({torch.get_num_threads()} threads)"
+        ),
         "offline_resources": offline_resources(),
     }
     if args.json:
@@ -265,9 +353,12 @@ def warn_overlap(args: argparse.Namespace, spec: str, data) -> None:
     except DataError:
         return
     if report.exact + report.span:
-        print(f"warning: {report.exact + report.span} of {report.n} examples of {args.data} are in {spec}'s training file {train} "
-              f"({report.exact} exactly, {report.span} by {report.ngram}-word spans), so its figures mix seen and unseen "
-              f"examples; `arena overlap --train {train} --data {args.data} --out CLEAN` writes the clean part", file=sys.stderr)
+        print(
+            f"warning: {report.exact + report.span} of {report.n} examples of {args.data} are in {spec}'s training file {train} "
+            f"({report.exact} exactly, {report.span} by {report.ngram}-word spans), so its figures mix seen and unseen "
+            f"examples; `arena overlap --train {train} --data {args.data} --out CLEAN` writes the clean part",
+            file=sys.stderr,
+        )
 
 
 def cmd_overlap(args: argparse.Namespace) -> int:
@@ -275,7 +366,9 @@ def cmd_overlap(args: argparse.Namespace) -> int:
     from arena.data import load_data
     from arena.overlap import overlap, write_subset
 
-    train = load_data(args.train, text_col=args.train_text_col, label_col=args.train_label_col, labels=_split(args.train_labels))
+    train = load_data(
+        args.train, text_col=args.train_text_col, label_col=args.train_label_col, labels=_split(args.train_labels)
+    )
     data = load_data_from_args(args)
     report = overlap(train, data, args.ngram)
     summary = {"train": args.train, "data": args.data, **report.summary()}
@@ -284,8 +377,10 @@ def cmd_overlap(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
         return 0
-    print(f"{args.data}: {report.n} examples; in {args.train}: {report.exact} exactly (letters and digits, lower-cased), "
-          f"{report.span} more by a shared {report.ngram}-word span; clean: {report.clean}")
+    print(
+        f"{args.data}: {report.n} examples; in {args.train}: {report.exact} exactly (letters and digits, lower-cased), "
+        f"{report.span} more by a shared {report.ngram}-word span; clean: {report.clean}"
+    )
     if args.out:
         print(f"wrote the {report.clean} clean examples to {args.out} ({summary['format']})")
     return 0
@@ -310,7 +405,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for name, value in summary["per_class_accuracy"].items():
         print(f"  {name:10s}{'-' if value is None else f'{value:.4f}'}")
     print(f"examples/s  {summary['examples_per_second']}")
-    print(f"run         {summary['run_id']} in {args.db}" + (f" (resumed {summary['resumed']} done)" if summary["resumed"] else ""))
+    print(
+        f"run         {summary['run_id']} in {args.db}"
+        + (f" (resumed {summary['resumed']} done)" if summary["resumed"] else "")
+    )
     return 0
 
 
@@ -318,9 +416,21 @@ def _attack_options(args: argparse.Namespace):
     """The word-swap attack options ``arena match`` was given."""
     from arena.zoo import AttackOptions
 
-    return AttackOptions(synonyms=args.synonyms, sim_threshold=args.sim_threshold, pos=args.pos, importance=args.importance, commit=args.commit,
-                         max_candidates=args.max_candidates, min_cos=args.min_cos, chunk_size=args.chunk_size, device=args.device,
-                         rl_samples=args.rl_samples, eot=args.eot, verify=args.verify, eval_judge=args.eval_judge)
+    return AttackOptions(
+        synonyms=args.synonyms,
+        sim_threshold=args.sim_threshold,
+        pos=args.pos,
+        importance=args.importance,
+        commit=args.commit,
+        max_candidates=args.max_candidates,
+        min_cos=args.min_cos,
+        chunk_size=args.chunk_size,
+        device=args.device,
+        rl_samples=args.rl_samples,
+        eot=args.eot,
+        verify=args.verify,
+        eval_judge=args.eval_judge,
+    )
 
 
 def _match_key(args: argparse.Namespace, defender_spec: str, stochastic: bool | None = None) -> dict:
@@ -328,9 +438,19 @@ def _match_key(args: argparse.Namespace, defender_spec: str, stochastic: bool | 
     ``stochastic``: whether the loaded defender is randomized (None: as its name says)."""
     from arena.zoo import match_key
 
-    return match_key(defender_spec, args.attacker, _attack_options(args), args.data, n=args.n, data_seed=args.seed, sample=args.sample,
-                     base=args.base, defense_seed=args.defense_seed, max_length=args.max_length,
-                     stochastic=args.stochastic or stochastic)
+    return match_key(
+        defender_spec,
+        args.attacker,
+        _attack_options(args),
+        args.data,
+        n=args.n,
+        data_seed=args.seed,
+        sample=args.sample,
+        base=args.base,
+        defense_seed=args.defense_seed,
+        max_length=args.max_length,
+        stochastic=args.stochastic or stochastic,
+    )
 
 
 def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
@@ -341,7 +461,11 @@ def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
     from arena.workers import die_with_launcher, run_match_in_workers, without_option
     from arena.zoo import build_attacker
 
-    workers, shard, claim = args.workers, args.shard, args.claim  # both callers (match, premade) take the worker options
+    workers, shard, claim = (
+        args.workers,
+        args.shard,
+        args.claim,
+    )  # both callers (match, premade) take the worker options
     if workers > 1 and (shard is not None or claim is not None):
         raise ValueError("--workers N takes no --shard (it splits the run itself)")
     if claim is not None or shard is not None:
@@ -352,10 +476,19 @@ def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
     defender = load_classifier_from_args(args, defender_spec)
     attacker = build_attacker(args.attacker, _attack_options(args))
     with Store(args.db) as store:
-        summary = run_match_in_workers(workers, without_option(args.argv, "--workers"), defender, attacker, data, store,
-                                       _match_key(args, defender_spec, getattr(defender, "stochastic", False)),
-                                       query_budget=args.query_budget, progress=not args.json,
-                                       shard=shard, claim=claim)
+        summary = run_match_in_workers(
+            workers,
+            without_option(args.argv, "--workers"),
+            defender,
+            attacker,
+            data,
+            store,
+            _match_key(args, defender_spec, getattr(defender, "stochastic", False)),
+            query_budget=args.query_budget,
+            progress=not args.json,
+            shard=shard,
+            claim=claim,
+        )
         results = restore_texts(store.results(summary["run_id"]), data, getattr(attacker, "replayable_swaps", False))
     return summary, results, defender
 
@@ -380,7 +513,11 @@ def cmd_premade(args: argparse.Namespace) -> int:
             row.update(label=ex.label, label_name=defender.labels[ex.label], id=ex.id)
             handle.write(json.dumps(row) + "\n")
     summary["premade"] = {"out": args.out, "examples": len(kept)}
-    print(json.dumps(summary) if args.json else f"wrote {len(kept)} successful adversarial examples (true labels) to {args.out}")
+    print(
+        json.dumps(summary)
+        if args.json
+        else f"wrote {len(kept)} successful adversarial examples (true labels) to {args.out}"
+    )
     return 0
 
 
@@ -389,23 +526,29 @@ def cmd_match(args: argparse.Namespace) -> int:
     from arena.match import mark_changes
 
     summary, results, defender = _run_match_from_args(args, args.classifier)
-    shown = [r for r in results if r.status == "succeeded" and r.perturbed_text][: args.show]  # not results merged --no-texts
+    shown = [r for r in results if r.status == "succeeded" and r.perturbed_text][
+        : args.show
+    ]  # not results merged --no-texts
     if args.json:
         print(json.dumps(summary))
         return 0
     print_attack_summary(summary)
     if not summary["complete"]:
-        print(f"partial run: the figures above cover the {summary['n']} examples with results so far; the other shards finish it "
-              f"(`arena runs --db {args.db}` shows how far it got; `arena merge` joins stores from other machines)")
+        print(
+            f"partial run: the figures above cover the {summary['n']} examples with results so far; the other shards finish it "
+            f"(`arena runs --db {args.db}` shows how far it got; `arena merge` joins stores from other machines)"
+        )
     for result in shown:
         changed = result.extra.get("changed", [])
         labels = defender.labels
-        print(f"\n--- {result.example_id}: {labels[result.original_pred]} ({max(result.original_proba):.0%}) -> "
-              f"{labels[result.perturbed_pred]} ({max(result.perturbed_proba):.0%}), {len(changed)} word(s), {result.queries} queries")
+        print(
+            f"\n--- {result.example_id}: {labels[result.original_pred]} ({max(result.original_proba):.0%}) -> "
+            f"{labels[result.perturbed_pred]} ({max(result.perturbed_proba):.0%}), {len(changed)} word(s), {result.queries} queries"
+        )
         original = result.original_segment
         print("  original:    " + mark_changes(original, changed, "original"))
         if "added_tokens" in result.extra and result.perturbed_text.startswith(original):  # an RL continuation
-            print(f"  adversarial: {original} [[{result.perturbed_text[len(original):].strip()}]]")
+            print(f"  adversarial: {original} [[{result.perturbed_text[len(original) :].strip()}]]")
         else:
             print("  adversarial: " + mark_changes(result.perturbed_text, changed, "perturbed"))
     return 0
@@ -413,6 +556,7 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 def print_attack_summary(summary: dict) -> None:
     """TextAttack-style results table."""
+
     def fmt(value, suffix=""):
         return "-" if value is None else (f"{value:.2%}" if suffix == "%" else f"{value}{suffix}")
 
@@ -423,22 +567,33 @@ def print_attack_summary(summary: dict) -> None:
         ("Original accuracy", fmt(summary["clean_accuracy"], "%")),
         ("Accuracy under attack", fmt(summary["accuracy_under_attack"], "%")),
         ("Attack success rate", fmt(summary["attack_success_rate"], "%")),
-        ("Average perturbed word %", fmt(summary["avg_perturbed_words_pct"], "%") if summary["avg_perturbed_words_pct"] is None else f"{summary['avg_perturbed_words_pct']:.2f}%"),
+        (
+            "Average perturbed word %",
+            fmt(summary["avg_perturbed_words_pct"], "%")
+            if summary["avg_perturbed_words_pct"] is None
+            else f"{summary['avg_perturbed_words_pct']:.2f}%",
+        ),
         ("Average num. words per input", fmt(summary["avg_words_per_input"])),
         ("Avg num queries", fmt(summary["avg_queries"])),
         ("Average similarity (successful)", fmt(summary["avg_similarity"])),
         ("Examples per second", fmt(summary["examples_per_second"])),
     ]
     if "reward_hacking_gap" in summary:
-        rows += [("Defender P(target)", fmt(summary["defender_target_p"])), ("Judge P(target)", fmt(summary["judge_target_p"])),
-                 ("Reward-hacking gap", fmt(summary["reward_hacking_gap"]))]
+        rows += [
+            ("Defender P(target)", fmt(summary["defender_target_p"])),
+            ("Judge P(target)", fmt(summary["judge_target_p"])),
+            ("Reward-hacking gap", fmt(summary["reward_hacking_gap"])),
+        ]
     if "avg_added_tokens" in summary:
         rows += [("Avg added tokens", fmt(summary["avg_added_tokens"]))]
     if "eval_judge_agreement" in summary:
         rows += [("Eval-judge agreement (successful)", fmt(summary["eval_judge_agreement"], "%"))]
     width = max(len(name) for name, _ in rows)
-    print(f"{summary['attacker']} vs {summary['defender']} on {summary['data']}  (run {summary['run_id']}"
-          + (f", resumed {summary['resumed']} done" if summary.get("resumed") else "") + ")")
+    print(
+        f"{summary['attacker']} vs {summary['defender']} on {summary['data']}  (run {summary['run_id']}"
+        + (f", resumed {summary['resumed']} done" if summary.get("resumed") else "")
+        + ")"
+    )
     print("+" + "-" * (width + 2) + "+" + "-" * 12 + "+")
     for name, value in rows:
         print(f"| {name:<{width}} | {str(value):>10} |")
@@ -451,13 +606,37 @@ def _matchup_template(args: argparse.Namespace):
     from arena.tournament import Matchup
 
     opts = {k: v for k, v in asdict(_attack_options(args)).items() if k not in ("synonyms", "device")}
-    return Matchup(db=args.db, defender="", attacker=None, data=args.data, n=args.n, seed=args.seed, sample=args.sample, base=args.base, synonyms=args.synonyms,
-                   defense_seed=args.defense_seed, max_length=args.max_length, precision=args.precision, device=args.device,
-                   query_budget=args.query_budget, labels=tuple(_split(args.classifier_labels) or ()) or None, options=opts,
-                   stochastic=args.stochastic, http_timeout=args.http_timeout,
-                   data_options={key: value for key, value in (("text_col", args.text_col), ("label_col", args.label_col),
-                                                               ("pair_col", args.pair_col), ("labels", _split(args.labels)),
-                                                               ("max_words", args.max_words)) if value is not None})
+    return Matchup(
+        db=args.db,
+        defender="",
+        attacker=None,
+        data=args.data,
+        n=args.n,
+        seed=args.seed,
+        sample=args.sample,
+        base=args.base,
+        synonyms=args.synonyms,
+        defense_seed=args.defense_seed,
+        max_length=args.max_length,
+        precision=args.precision,
+        device=args.device,
+        query_budget=args.query_budget,
+        labels=tuple(_split(args.classifier_labels) or ()) or None,
+        options=opts,
+        stochastic=args.stochastic,
+        http_timeout=args.http_timeout,
+        data_options={
+            key: value
+            for key, value in (
+                ("text_col", args.text_col),
+                ("label_col", args.label_col),
+                ("pair_col", args.pair_col),
+                ("labels", _split(args.labels)),
+                ("max_words", args.max_words),
+            )
+            if value is not None
+        },
+    )
 
 
 def _play_tournament(args: argparse.Namespace, defenders: list[str], attackers: list[str]) -> dict:
@@ -465,7 +644,9 @@ def _play_tournament(args: argparse.Namespace, defenders: list[str], attackers: 
     from arena.tournament import leaderboard, ray_map, run_tournament
 
     if args.text_col or args.label_col or args.pair_col or args.labels:
-        raise ValueError("tournaments read --data with its default columns; convert the file or use a TextFooler/TSV file with text,label")
+        raise ValueError(
+            "tournaments read --data with its default columns; convert the file or use a TextFooler/TSV file with text,label"
+        )
     baseline = getattr(args, "baseline", None)
     if baseline is not None and baseline not in defenders:  # before hours of attacks, not after
         raise ValueError(f"--baseline {baseline!r} is not one of the defenders: {', '.join(defenders)}")
@@ -497,7 +678,11 @@ def cmd_tournament(args: argparse.Namespace) -> int:
         raise ValueError("give --classifiers, comma-separated (e.g. plain,fuse,five)")
     board = _play_tournament(args, _split(args.classifiers), _split(args.attackers) or [])
     files = _write_leaderboard(board, args.out)
-    print(json.dumps({**board, "files": files}) if args.json else render_leaderboard(board) + "".join(f"\nwrote {f}" for f in files))
+    print(
+        json.dumps({**board, "files": files})
+        if args.json
+        else render_leaderboard(board) + "".join(f"\nwrote {f}" for f in files)
+    )
     return 0
 
 
@@ -528,7 +713,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
         runs = store.progress(args.kind)
     print(json.dumps(runs) if args.json else render_progress(runs))
     if not args.json and any(run["command"] and run["finished_at"] is None for run in runs):
-        print(f"\nan unfinished run goes on where it stopped with `arena resume RUN --db {args.db}` (RUN: its id, or enough of it)")
+        print(
+            f"\nan unfinished run goes on where it stopped with `arena resume RUN --db {args.db}` (RUN: its id, or enough of it)"
+        )
     return 0
 
 
@@ -545,30 +732,42 @@ def cmd_resume(args: argparse.Namespace) -> int:
         running = store.running_launches(run["run_id"])
     run_id, command = run["run_id"], run["command"]
     if run["finished_at"] is not None:
-        print(f"run {run_id} finished on {time.strftime('%Y-%m-%d %H:%M', time.localtime(run['finished_at']))}: nothing to resume")
+        print(
+            f"run {run_id} finished on {time.strftime('%Y-%m-%d %H:%M', time.localtime(run['finished_at']))}: nothing to resume"
+        )
         return 0
     if running:  # a second launch would attack the same examples again
-        raise ValueError(f"run {run_id} is being attacked right now (--workers processes {', '.join(map(str, running))} "
-                         "still run); let it go on, or stop them first")
+        raise ValueError(
+            f"run {run_id} is being attacked right now (--workers processes {', '.join(map(str, running))} "
+            "still run); let it go on, or stop them first"
+        )
     if command is None:
-        raise ValueError(f"run {run_id} records no command (it was started from Python, by a bench script, or by an older "
-                         "arena): run again what started it, and it resumes")
+        raise ValueError(
+            f"run {run_id} records no command (it was started from Python, by a bench script, or by an older "
+            "arena): run again what started it, and it resumes"
+        )
     argv, cwd = (command.get("argv"), command.get("cwd")) if isinstance(command, dict) else (None, None)
     if not (isinstance(argv, list) and all(isinstance(word, str) for word in argv) and isinstance(cwd, str)):
         raise ValueError(f"run {run_id}: its recorded command is malformed; nothing was run")
     by_hand = f"check it, then run it yourself if you trust it: cd {shlex.quote(cwd)} && arena {shlex.join(argv)}"
     if not command.get("replayable", True):
-        raise ValueError(f"run {run_id} was started by a command whose Python-callable classifier lives outside the store's "
-                         f"folder, so it is not replayed; {by_hand}")
+        raise ValueError(
+            f"run {run_id} was started by a command whose Python-callable classifier lives outside the store's "
+            f"folder, so it is not replayed; {by_hand}"
+        )
     if not is_sealed(command, args.db):
-        raise ValueError(f"run {run_id}: its recorded command was not recorded by you in this store's folder (a copied, "
-                         f"downloaded or hand-made store, or one from before commands were sealed), so it is not run; {by_hand}")
+        raise ValueError(
+            f"run {run_id}: its recorded command was not recorded by you in this store's folder (a copied, "
+            f"downloaded or hand-made store, or one from before commands were sealed), so it is not run; {by_hand}"
+        )
     if not Path(cwd).is_dir():
         raise FileNotFoundError(f"run {run_id} was started in {cwd}, which is not there any more")
     writes_to = Path(cwd, build_parser().parse_args(argv).db)
     if writes_to.resolve() != Path(args.db).resolve():
-        raise ValueError(f"run {run_id} was started by a command that writes to {writes_to}, not {args.db} (a copied or "
-                         f"moved store): resume it there, or run its command again with --db {args.db}")
+        raise ValueError(
+            f"run {run_id} was started by a command that writes to {writes_to}, not {args.db} (a copied or "
+            f"moved store): resume it there, or run its command again with --db {args.db}"
+        )
     print(f"resuming run {run_id} in {cwd}: arena {shlex.join(argv)}", file=sys.stderr)
     here = os.getcwd()
     os.environ[COMMAND_ENV] = json.dumps(command)  # the resumed run keeps recording its own command
@@ -581,9 +780,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     """`arena merge`: other stores' runs and results copied into ``--db``."""
-    from arena.store import Store
-
     import tempfile
+
+    from arena.store import Store
 
     added = {}
     dump = Path(args.db) if args.db.endswith(".jsonl") else None  # a text dump: merged in a scratch store, written back
@@ -635,25 +834,52 @@ def render_progress(runs: list[dict]) -> str:
 
     if not runs:
         return "no runs in this store yet"
-    header = ("run", "kind", "defender", "attacker", "data", "done", "so far", "s/example", "rest (est.)", "last result")
+    header = (
+        "run",
+        "kind",
+        "defender",
+        "attacker",
+        "data",
+        "done",
+        "so far",
+        "s/example",
+        "rest (est.)",
+        "last result",
+    )
     rows = [header]
     for run in runs:
         done, n, statuses = run["done"], run["n"], run["statuses"]
         if run["kind"] == "eval" and done:
             so_far = f"accuracy {statuses.get('correct', 0) / done:.3f}"
         elif run["kind"] == "match" and done:
-            so_far = (f"under attack {statuses.get('failed', 0) / done:.3f} ({statuses.get('succeeded', 0)} succeeded, "
-                      f"{statuses.get('failed', 0)} failed, {statuses.get('skipped', 0)} skipped)")
+            so_far = (
+                f"under attack {statuses.get('failed', 0) / done:.3f} ({statuses.get('succeeded', 0)} succeeded, "
+                f"{statuses.get('failed', 0)} failed, {statuses.get('skipped', 0)} skipped)"
+            )
         else:
             so_far = "-"
         pace = run["seconds"] / done if done and run["seconds"] else None
         partial = n is not None and done < n and run["finished_at"] is None
         rest = time_left(pace, n - done, run["at_once"] or 1) if partial and pace else "-"
         last = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["last_result_at"])) if run["last_result_at"] else "-"
-        settings = ", ".join(f"{key}={value if isinstance(value, str) else json.dumps(value)}" for key, value in run["identity"].items())
+        settings = ", ".join(
+            f"{key}={value if isinstance(value, str) else json.dumps(value)}" for key, value in run["identity"].items()
+        )
         defender = run["defender"] + (f" ({settings})" if settings else "")
-        rows.append((run["run_id"], run["kind"], defender, run["attacker"] or "-", run["data"],
-                     f"{done}/{n}" if n is not None else "-", so_far, f"{pace:.3g}" if pace else "-", rest, last))
+        rows.append(
+            (
+                run["run_id"],
+                run["kind"],
+                defender,
+                run["attacker"] or "-",
+                run["data"],
+                f"{done}/{n}" if n is not None else "-",
+                so_far,
+                f"{pace:.3g}" if pace else "-",
+                rest,
+                last,
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
 
@@ -671,7 +897,14 @@ def cmd_score(args: argparse.Namespace) -> int:
         runs = store.run(board["tournament"])["summary"]["matches"][args.classifier]
         per_attacker = {a: store.results(run_id) for a, run_id in runs.items()}
     labels = load_classifier_from_args(args, args.classifier).labels
-    path = write_report(args.out, name, board, per_attacker.get("textfooler", []), [r for rs in per_attacker.values() for r in rs], list(labels))
+    path = write_report(
+        args.out,
+        name,
+        board,
+        per_attacker.get("textfooler", []),
+        [r for rs in per_attacker.values() for r in rs],
+        list(labels),
+    )
     if args.json:
         print(json.dumps({**board, "report": str(path)}))
     else:
@@ -684,8 +917,15 @@ def cmd_train_classifier(args: argparse.Namespace) -> int:
     from defenses.train import train_classifier
 
     data = load_data_from_args(args, n=args.n, seed=args.seed if args.n else None)
-    summary = train_classifier(data, args.out, _train_config(args), val=_validation_data(args), device=args.device,
-                               progress=not args.json, overwrite=args.overwrite)
+    summary = train_classifier(
+        data,
+        args.out,
+        _train_config(args),
+        val=_validation_data(args),
+        device=args.device,
+        progress=not args.json,
+        overwrite=args.overwrite,
+    )
     summary["out"] = args.out
     print(json.dumps(summary) if args.json else "\n".join(f"{k}: {v}" for k, v in summary.items()))
     return 0
@@ -699,9 +939,16 @@ def cmd_train_judge(args: argparse.Namespace) -> int:
     if any(ex.text_pair is not None for ex in data):
         raise SystemExit("error: the n-gram judge reads single texts; this data has (premise, hypothesis) pairs")
     texts, labels = [ex.text for ex in data], [ex.label for ex in data]
-    model = NgramClassifier.fit(texts, labels, data.label_names, ngram_range=(1, args.max_ngram), min_df=args.min_df, c=args.c)
+    model = NgramClassifier.fit(
+        texts, labels, data.label_names, ngram_range=(1, args.max_ngram), min_df=args.min_df, c=args.c
+    )
     accuracy = float((model.predict_proba(texts).argmax(1) == labels).mean())
-    summary = {"out": args.out, "examples": len(texts), "ngrams": len(model.vectorizer.vocabulary_), "train_accuracy": round(accuracy, 4)}
+    summary = {
+        "out": args.out,
+        "examples": len(texts),
+        "ngrams": len(model.vectorizer.vocabulary_),
+        "train_accuracy": round(accuracy, 4),
+    }
     model.save(args.out, {"trained_on": data.source, "examples": len(texts), "min_df": args.min_df, "c": args.c})
     print(json.dumps(summary) if args.json else "\n".join(f"{k}: {v}" for k, v in summary.items()))
     return 0
@@ -712,21 +959,32 @@ def cmd_train_fact(args: argparse.Namespace) -> int:
     from dataclasses import asdict, replace
 
     from arena.classifier import load_classifier
-    from arena.similarity import SentenceSimilarity
-    from arena.zoo import parse_settings
     from arena.pos import PosTagger
+    from arena.similarity import SentenceSimilarity
     from arena.synonyms import load_synonyms
+    from arena.zoo import parse_settings
     from defenses.fact import FACT_SWITCH, FactAugmenter, train_fact
 
-    switch = replace(FACT_SWITCH, **parse_settings(args.switch, asdict(FACT_SWITCH), "--switch"))  # checked before anything loads
+    switch = replace(
+        FACT_SWITCH, **parse_settings(args.switch, asdict(FACT_SWITCH), "--switch")
+    )  # checked before anything loads
     config = _train_config(args)
     data = load_data_from_args(args, n=args.n, seed=args.seed if args.n else None)
     val = _validation_data(args)
     judge = load_classifier(args.judge, max_length=args.max_length, device=args.device)
     similarity = SentenceSimilarity(device=args.device) if switch.use_similarity else None
     augmenter = FactAugmenter(judge, load_synonyms(args.synonyms), similarity, PosTagger(), switch, seed=args.seed)
-    summary = train_fact(data, args.out, config, augmenter, judge_name=args.judge, val=val,
-                         device=args.device, progress=not args.json, overwrite=args.overwrite)
+    summary = train_fact(
+        data,
+        args.out,
+        config,
+        augmenter,
+        judge_name=args.judge,
+        val=val,
+        device=args.device,
+        progress=not args.json,
+        overwrite=args.overwrite,
+    )
     summary["out"] = args.out
     print(json.dumps(summary) if args.json else "\n".join(f"{k}: {v}" for k, v in summary.items()))
     return 0
@@ -736,17 +994,24 @@ def cmd_train_sft(args: argparse.Namespace) -> int:
     """`arena train sft`: supervised fine-tuning of a policy LM on one class's texts (an RLGF guide)."""
     import random
 
-    from policies.sft import SFTConfig, train_sft
-
     from arena.data import class_index
+    from policies.sft import SFTConfig, train_sft
 
     data = load_data_from_args(args, n=None)
     target = class_index(args.target, data.label_names, f"{args.data}'s")
     texts = [ex.text for ex in data if ex.label == target]
     if args.n:
         texts = [texts[i] for i in sorted(random.Random(args.seed).sample(range(len(texts)), min(args.n, len(texts))))]
-    config = SFTConfig(policy=args.policy, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_tokens=args.max_tokens,
-                       lora_r=args.lora_r, checkpoint_every=args.checkpoint_every, seed=args.seed)
+    config = SFTConfig(
+        policy=args.policy,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        max_tokens=args.max_tokens,
+        lora_r=args.lora_r,
+        checkpoint_every=args.checkpoint_every,
+        seed=args.seed,
+    )
     summary = {**train_sft(texts, args.out, config, device=args.device, progress=not args.json), "out": args.out}
     print(json.dumps(summary) if args.json else "\n".join(f"{k}: {v}" for k, v in summary.items()))
     return 0
@@ -756,15 +1021,46 @@ def cmd_train_policy(args: argparse.Namespace) -> int:
     """`arena train policy`: RL fine-tuning of a causal LM (PPO, CORY, RLGF)."""
     from policies.train import PolicyRunConfig, train_policy
 
-    ppo = {"learning_rate": args.lr, "init_kl_coef": args.kl_coef, "adaptive_kl": args.adaptive_kl, "kl_estimator": args.kl_estimator,
-           "score_norm": args.score_norm, "ppo_epochs": args.ppo_epochs, "mini_batch_size": args.mini_batch,
-           "gradient_accumulation_steps": args.grad_accum}
-    cfg = PolicyRunConfig(out=args.out, algo=args.algo, task=args.task, template=args.template, policy=args.policy, reward=args.reward, judge=args.judge, target=args.target,
-                          reward_kind=args.reward_kind, data=args.data, data_n=args.data_n, heldout=args.heldout, iterations=args.iterations, batch=args.batch,
-                          seed=args.seed, lora_r=args.lora_r, min_tokens=args.min_tokens, max_tokens=args.max_tokens,
-                          eval_every=args.eval_every, checkpoint_every=args.checkpoint_every, beta=args.beta, tau=args.tau,
-                          exchange_every=args.exchange_every, guide=args.guide, novelty=args.novelty, split_seed=args.split_seed,
-                          device=args.device, ppo=ppo)
+    ppo = {
+        "learning_rate": args.lr,
+        "init_kl_coef": args.kl_coef,
+        "adaptive_kl": args.adaptive_kl,
+        "kl_estimator": args.kl_estimator,
+        "score_norm": args.score_norm,
+        "ppo_epochs": args.ppo_epochs,
+        "mini_batch_size": args.mini_batch,
+        "gradient_accumulation_steps": args.grad_accum,
+    }
+    cfg = PolicyRunConfig(
+        out=args.out,
+        algo=args.algo,
+        task=args.task,
+        template=args.template,
+        policy=args.policy,
+        reward=args.reward,
+        judge=args.judge,
+        target=args.target,
+        reward_kind=args.reward_kind,
+        data=args.data,
+        data_n=args.data_n,
+        heldout=args.heldout,
+        iterations=args.iterations,
+        batch=args.batch,
+        seed=args.seed,
+        lora_r=args.lora_r,
+        min_tokens=args.min_tokens,
+        max_tokens=args.max_tokens,
+        eval_every=args.eval_every,
+        checkpoint_every=args.checkpoint_every,
+        beta=args.beta,
+        tau=args.tau,
+        exchange_every=args.exchange_every,
+        guide=args.guide,
+        novelty=args.novelty,
+        split_seed=args.split_seed,
+        device=args.device,
+        ppo=ppo,
+    )
     summary = train_policy(cfg, progress=not args.json)
     summary["out"] = args.out
     print(json.dumps(summary) if args.json else json.dumps(summary, indent=1))
@@ -775,13 +1071,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
     """`arena generate`: continuations sampled from a trained policy (and scored)."""
     from policies.lm import PolicyLM
 
-    prompts = Path(args.prompts).read_text().splitlines() if Path(args.prompts).is_file() else _split(args.prompts.replace("|", ","))
+    prompts = (
+        Path(args.prompts).read_text().splitlines()
+        if Path(args.prompts).is_file()
+        else _split(args.prompts.replace("|", ","))
+    )
     prompts = [p for p in (prompts or []) if p.strip()]
     if not prompts:
         raise ValueError("--prompts: give prompts separated by '|' or a file with one prompt per line")
     torch_seed(args.seed)
     policy = PolicyLM.from_pretrained(args.policy, frozen=True, device=args.device)
-    batch = policy.sample([p for p in prompts for _ in range(args.samples)], args.tokens, top_k=args.top_k, top_p=args.top_p)
+    batch = policy.sample(
+        [p for p in prompts for _ in range(args.samples)], args.tokens, top_k=args.top_k, top_p=args.top_p
+    )
     texts = policy.texts(batch)
     scores = {}
     for spec in filter(None, (args.reward, args.judge)):
@@ -789,8 +1091,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         from policies.tasks import ClassifierReward
 
         scores[spec] = ClassifierReward(load_classifier(spec), args.target, "prob").probability(texts)
-    rows = [{"prompt": p, "text": t, **{f"p_{args.target}[{k}]": round(float(v[i]), 4) for k, v in scores.items()}}
-            for i, (p, t) in enumerate(zip([p for p in prompts for _ in range(args.samples)], texts))]
+    rows = [
+        {"prompt": p, "text": t, **{f"p_{args.target}[{k}]": round(float(v[i]), 4) for k, v in scores.items()}}
+        for i, (p, t) in enumerate(zip([p for p in prompts for _ in range(args.samples)], texts))
+    ]
     for row in rows:
         print(json.dumps(row) if args.json else " | ".join(str(v) for v in row.values()))
     return 0
@@ -806,9 +1110,18 @@ def torch_seed(seed: int) -> None:
 def _train_config(args: argparse.Namespace):
     from defenses.train import TrainConfig
 
-    return TrainConfig(base=args.base, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, max_length=args.max_length,
-                       lora_r=args.lora_r, lora_alpha=args.lora_alpha, warmup=args.warmup, checkpoint_every=args.checkpoint_every,
-                       seed=args.seed)
+    return TrainConfig(
+        base=args.base,
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        lora_r=args.lora_r,
+        lora_alpha=args.lora_alpha,
+        warmup=args.warmup,
+        checkpoint_every=args.checkpoint_every,
+        seed=args.seed,
+    )
 
 
 def _validation_data(args: argparse.Namespace):
@@ -824,7 +1137,11 @@ def _add_train_options(parser: argparse.ArgumentParser, batch_size: int = 32) ->
     add_data_options(parser, default=None)
     parser.add_argument("--out", required=True, type=output_folder, help="output folder (resumes from its checkpoint)")
     parser.add_argument("--overwrite", action="store_true", help="retrain even if --out already holds a finished model")
-    parser.add_argument("--base", default="minilm", help="encoder to fine-tune: minilm or default (the packaged MiniLM the default classifier is built on, offline) | HF id | model folder")
+    parser.add_argument(
+        "--base",
+        default="minilm",
+        help="encoder to fine-tune: minilm or default (the packaged MiniLM the default classifier is built on, offline) | HF id | model folder",
+    )
     parser.add_argument("--n", type=int, help="train on the first N examples (after a seeded shuffle)")
     parser.add_argument("--epochs", type=float, default=1.0, help="passes over the training data (fractions allowed)")
     parser.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (AdamW, linear decay)")
@@ -832,10 +1149,20 @@ def _add_train_options(parser: argparse.ArgumentParser, batch_size: int = 32) ->
     parser.add_argument("--max-length", type=int, default=64, help="truncation length in tokens")
     parser.add_argument("--lora-r", type=int, default=8, help="LoRA rank")
     parser.add_argument("--lora-alpha", type=int, default=16, help="LoRA scaling alpha")
-    parser.add_argument("--warmup", type=float, default=0.06, help="linear warm-up, a fraction of the steps (0: none, as FACT's authors)")
-    parser.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints (a crash resumes from the last)")
-    parser.add_argument("--val", help="validation data (same format options as --data): its loss is measured at every checkpoint "
-                        "and at the end, and the model of lowest validation loss is saved")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=0.06,
+        help="linear warm-up, a fraction of the steps (0: none, as FACT's authors)",
+    )
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=200, help="steps between checkpoints (a crash resumes from the last)"
+    )
+    parser.add_argument(
+        "--val",
+        help="validation data (same format options as --data): its loss is measured at every checkpoint "
+        "and at the end, and the model of lowest validation loss is saved",
+    )
     parser.add_argument("--val-n", type=int, help="validate on the first N examples of --val (after a seeded shuffle)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the shuffle, the initialisation and --n's sample")
     parser.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
@@ -846,38 +1173,81 @@ def _add_attack_options(parser: argparse.ArgumentParser, attacker_flag: bool = T
     """Data, attack tuning and store options of commands that run attacks (``--attacker`` unless told not to)."""
     from arena.data import DEFAULT_MAX_WORDS
 
-    parser.add_argument("--classifier-labels", help="comma-separated class names for callables/endpoints that do not name them")
+    parser.add_argument(
+        "--classifier-labels", help="comma-separated class names for callables/endpoints that do not name them"
+    )
     if attacker_flag:
-        parser.add_argument("--attacker", default="textfooler",
-                            help="textfooler | textattack:RECIPE (e.g. textattack:pwws) | rl:DIR (a policy from `arena train policy --task attacker`)"
-                                 " | gen:DIR (a generator policy: reward-hacking gap against the defender)")
-    parser.add_argument("--rl-samples", type=positive_int, default=8, help="rl:DIR: continuations sampled per example (best by attack reward)")
-    parser.add_argument("--eval-judge", metavar="CLASSIFIER",
-                        help="rl:DIR: a classifier that took no part in training or selection (not the policy's --judge), whose "
-                             "agreement with the true label on the successes is reported (e.g. vader, fact)")
+        parser.add_argument(
+            "--attacker",
+            default="textfooler",
+            help="textfooler | textattack:RECIPE (e.g. textattack:pwws) | rl:DIR (a policy from `arena train policy --task attacker`)"
+            " | gen:DIR (a generator policy: reward-hacking gap against the defender)",
+        )
+    parser.add_argument(
+        "--rl-samples",
+        type=positive_int,
+        default=8,
+        help="rl:DIR: continuations sampled per example (best by attack reward)",
+    )
+    parser.add_argument(
+        "--eval-judge",
+        metavar="CLASSIFIER",
+        help="rl:DIR: a classifier that took no part in training or selection (not the policy's --judge), whose "
+        "agreement with the true label on the successes is reported (e.g. vader, fact)",
+    )
     add_data_options(parser)
     add_sample_options(parser, "attack")
-    parser.add_argument("--max-words", type=positive_int, default=DEFAULT_MAX_WORDS,
-                        help="refuse an example longer than this many words (an attack's time and memory grow with them)")
-    parser.add_argument("--sim-threshold", type=sim_threshold, metavar="T",
-                        help="angular similarity threshold of the 15-word windows, 1 - arccos(cos)/pi: a number in [0, 1], or paper "
-                             "(0.9045: the released code's 1 - arccos(cos) >= 0.7 on USE) (default 0.80, calibrated for MiniLM)")
-    parser.add_argument("--pos", default="auto", choices=["auto", "nltk", "pattern", "none"], help="POS tagger for the POS constraint")
-    parser.add_argument("--importance", default="oov", choices=["oov", "delete"],
-                        help="word importance by replacing the word with <oov> (released code) or deleting it (paper, TextAttack)")
-    parser.add_argument("--commit", default="original", choices=["original", "current"],
-                        help="keep a non-flipping swap if it lowers p_y below the original text's (released code) or the current text's (TextAttack)")
+    parser.add_argument(
+        "--max-words",
+        type=positive_int,
+        default=DEFAULT_MAX_WORDS,
+        help="refuse an example longer than this many words (an attack's time and memory grow with them)",
+    )
+    parser.add_argument(
+        "--sim-threshold",
+        type=sim_threshold,
+        metavar="T",
+        help="angular similarity threshold of the 15-word windows, 1 - arccos(cos)/pi: a number in [0, 1], or paper "
+        "(0.9045: the released code's 1 - arccos(cos) >= 0.7 on USE) (default 0.80, calibrated for MiniLM)",
+    )
+    parser.add_argument(
+        "--pos", default="auto", choices=["auto", "nltk", "pattern", "none"], help="POS tagger for the POS constraint"
+    )
+    parser.add_argument(
+        "--importance",
+        default="oov",
+        choices=["oov", "delete"],
+        help="word importance by replacing the word with <oov> (released code) or deleting it (paper, TextAttack)",
+    )
+    parser.add_argument(
+        "--commit",
+        default="original",
+        choices=["original", "current"],
+        help="keep a non-flipping swap if it lowers p_y below the original text's (released code) or the current text's (TextAttack)",
+    )
     parser.add_argument("--max-candidates", type=positive_int, default=50, help="synonym candidates tried per word")
-    parser.add_argument("--min-cos", type=float, default=0.5, help="minimum cosine of synonym candidates (vector sources)")
-    parser.add_argument("--chunk-size", type=positive_int, default=32, help="examples attacked in lockstep (one model call per step)")
+    parser.add_argument(
+        "--min-cos", type=float, default=0.5, help="minimum cosine of synonym candidates (vector sources)"
+    )
+    parser.add_argument(
+        "--chunk-size", type=positive_int, default=32, help="examples attacked in lockstep (one model call per step)"
+    )
     parser.add_argument("--query-budget", type=positive_int, help="maximum model queries per example")
-    parser.add_argument("--eot", type=positive_int, metavar="K",
-                        help="against a randomized defender (FuSE, FIVE, noise, --stochastic): each query's answer is the mean of K "
-                             "draws, K queries (expectation over transformation); 1: the non-adaptive attack (default: 8; "
-                             "deterministic defenders: 1)")
-    parser.add_argument("--verify", type=positive_int, metavar="M",
-                        help="against a randomized defender: a success counts only if most of M fresh draws of its final text "
-                             "are wrong (default: 5; deterministic defenders: 1)")
+    parser.add_argument(
+        "--eot",
+        type=positive_int,
+        metavar="K",
+        help="against a randomized defender (FuSE, FIVE, noise, --stochastic): each query's answer is the mean of K "
+        "draws, K queries (expectation over transformation); 1: the non-adaptive attack (default: 8; "
+        "deterministic defenders: 1)",
+    )
+    parser.add_argument(
+        "--verify",
+        type=positive_int,
+        metavar="M",
+        help="against a randomized defender: a success counts only if most of M fresh draws of its final text "
+        "are wrong (default: 5; deterministic defenders: 1)",
+    )
     parser.add_argument("--db", default="arena.db", help="results store (SQLite file)")
     parser.add_argument("--json", action="store_true", help="print one JSON summary object")
 
@@ -886,10 +1256,17 @@ def _add_worker_options(parser: argparse.ArgumentParser, shard_help: str | None)
     """``--workers N`` and what its processes are started with: ``--claim`` (hidden) and ``--shard``
     (hidden where ``shard_help`` is None)."""
     parser.add_argument("--shard", type=parse_shard, metavar="K/N", help=shard_help or argparse.SUPPRESS)
-    parser.add_argument("--workers", type=positive_int, default=1, metavar="N",
-                        help="attack with N local processes (each takes the next examples no other has taken; OMP_NUM_THREADS = "
-                             "cores/N each unless set), then finish as one process would")
-    parser.add_argument("--claim", type=parse_claim, metavar="LAUNCH/N", help=argparse.SUPPRESS)  # one of the N processes of --workers
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="attack with N local processes (each takes the next examples no other has taken; OMP_NUM_THREADS = "
+        "cores/N each unless set), then finish as one process would",
+    )
+    parser.add_argument(
+        "--claim", type=parse_claim, metavar="LAUNCH/N", help=argparse.SUPPRESS
+    )  # one of the N processes of --workers
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -905,15 +1282,23 @@ def _add_tournament_options(parser: argparse.ArgumentParser, out: str) -> None:
     add_classifier_options(parser, single=False)
     _add_attack_options(parser, attacker_flag=False)
     parser.add_argument("--out", default=out, type=output_folder, help=f"folder for the written files (default: {out})")
-    parser.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
-                        help="run matchups as Ray tasks: a local Ray instance, or the cluster at ADDRESS")
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="run matchups as Ray tasks: a local Ray instance, or the cluster at ADDRESS",
+    )
 
 
 def _add_baseline_option(parser: argparse.ArgumentParser) -> None:
     """``--baseline``: the defender every other one's accuracy under attack is divided by."""
-    parser.add_argument("--baseline", metavar="DEFENDER",
-                        help="one of the defenders (e.g. plain): also show each other's accuracy under attack ÷ its, "
-                             "on the same examples, with a 95%% paired bootstrap interval")
+    parser.add_argument(
+        "--baseline",
+        metavar="DEFENDER",
+        help="one of the defenders (e.g. plain): also show each other's accuracy under attack ÷ its, "
+        "on the same examples, with a 95%% paired bootstrap interval",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -930,29 +1315,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = commands.add_parser("eval", help="clean accuracy of a classifier on a data set (resumable run in --db)")
     add_classifier_options(ev)
-    ev.add_argument("--classifier-labels", help="comma-separated class names for callables/endpoints that do not name them")
+    ev.add_argument(
+        "--classifier-labels", help="comma-separated class names for callables/endpoints that do not name them"
+    )
     add_data_options(ev)
     add_sample_options(ev, "evaluate")
     ev.add_argument("--db", default="arena.db", help="results store (SQLite file)")
     ev.add_argument("--json", action="store_true", help="print one JSON summary object")
     ev.set_defaults(func=cmd_eval)
 
-    ma = commands.add_parser("match", help="attack a defender on a data set; resumable run in --db; TextAttack-style summary")
+    ma = commands.add_parser(
+        "match", help="attack a defender on a data set; resumable run in --db; TextAttack-style summary"
+    )
     add_classifier_options(ma)
     _add_attack_options(ma)
-    ma.add_argument("--show", type=int, default=2, metavar="K", help="print K adversarial examples with changed words [[marked]]")
-    _add_worker_options(ma, shard_help="attack only examples K, K+N, K+2N... (K from 0) of the run: N processes or machines share "
-                                       "one run (the same results as one process); join other machines' stores with `arena merge`")
+    ma.add_argument(
+        "--show", type=int, default=2, metavar="K", help="print K adversarial examples with changed words [[marked]]"
+    )
+    _add_worker_options(
+        ma,
+        shard_help="attack only examples K, K+N, K+2N... (K from 0) of the run: N processes or machines share "
+        "one run (the same results as one process); join other machines' stores with `arena merge`",
+    )
     ma.set_defaults(func=cmd_match)
 
-    pm = commands.add_parser("premade", help="attack a classifier and keep its successful adversarial examples (a pre-made set)")
+    pm = commands.add_parser(
+        "premade", help="attack a classifier and keep its successful adversarial examples (a pre-made set)"
+    )
     add_classifier_options(pm)
     _add_attack_options(pm)
-    pm.add_argument("--out", required=True, type=output_file, help="JSONL file for the adversarial examples (text or premise/hypothesis, label)")
+    pm.add_argument(
+        "--out",
+        required=True,
+        type=output_file,
+        help="JSONL file for the adversarial examples (text or premise/hypothesis, label)",
+    )
     _add_worker_options(pm, shard_help=None)  # --shard: only for the workers of an attacker that splits by shards
     pm.set_defaults(func=cmd_premade)
 
-    train = commands.add_parser("train", help="train a classifier (LoRA fine-tune), a defense (FACT), the n-gram judge or an RL policy")
+    train = commands.add_parser(
+        "train", help="train a classifier (LoRA fine-tune), a defense (FACT), the n-gram judge or an RL policy"
+    )
     what = train.add_subparsers(dest="what", metavar="WHAT", required=True)
     tc = what.add_parser("classifier", help="LoRA fine-tune an encoder into a classifier folder")
     _add_train_options(tc)
@@ -962,8 +1365,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_options(td, batch_size=16)
     td.add_argument("--judge", default="default", help="frozen classifier whose gradients pick SWITCH's words")
     td.add_argument("--synonyms", default=DEFAULT_SYNONYMS, help=f"{SYNONYMS_HELP} (SWITCH's candidates)")
-    td.add_argument("--switch", default="", help="SWITCH settings as KEY=VALUE&... (default: the paper's MNLI ones, "
-                    "perturb_words=9&candidates_per_word=10&multiplier=12&total_alternatives=4; its IMDB runs used perturb_words=23)")
+    td.add_argument(
+        "--switch",
+        default="",
+        help="SWITCH settings as KEY=VALUE&... (default: the paper's MNLI ones, "
+        "perturb_words=9&candidates_per_word=10&multiplier=12&total_alternatives=4; its IMDB runs used perturb_words=23)",
+    )
     td.set_defaults(func=cmd_train_fact)
     tj = what.add_parser("judge", help="fit the n-gram judge (TF-IDF + logistic regression) used by RL attackers")
     add_data_options(tj, default=None)
@@ -975,74 +1382,156 @@ def build_parser() -> argparse.ArgumentParser:
     tj.add_argument("--seed", type=int, default=0, help="seed of --n's shuffle")
     tj.add_argument("--json", action="store_true", help="print one JSON summary object")
     tj.set_defaults(func=cmd_train_judge)
-    ts = what.add_parser("sft", help="fine-tune a policy LM on one class's texts (LM loss, LoRA): a guide for RLGF (--guide DIR)")
+    ts = what.add_parser(
+        "sft", help="fine-tune a policy LM on one class's texts (LM loss, LoRA): a guide for RLGF (--guide DIR)"
+    )
     add_data_options(ts, default=None)
     ts.add_argument("--target", default="positive", help="the class whose texts the guide learns (name or index)")
-    ts.add_argument("--policy", default="smollm2", help="smollm2 (offline, SmolLM2-135M-Instruct) | gpt2 | HF id | folder")
-    ts.add_argument("--out", required=True, type=output_folder, help="policy folder to write (resumes from its checkpoint); use as --guide DIR")
-    ts.add_argument("--n", type=positive_int, help="train on N of the target class's texts (seeded sample; default: all)")
+    ts.add_argument(
+        "--policy", default="smollm2", help="smollm2 (offline, SmolLM2-135M-Instruct) | gpt2 | HF id | folder"
+    )
+    ts.add_argument(
+        "--out",
+        required=True,
+        type=output_folder,
+        help="policy folder to write (resumes from its checkpoint); use as --guide DIR",
+    )
+    ts.add_argument(
+        "--n", type=positive_int, help="train on N of the target class's texts (seeded sample; default: all)"
+    )
     ts.add_argument("--epochs", type=float, default=1.0, help="passes over the texts (fractions allowed)")
     ts.add_argument("--lr", type=float, default=2e-4, help="learning rate (AdamW)")
     ts.add_argument("--batch-size", type=positive_int, default=8, help="texts per step")
     ts.add_argument("--max-tokens", type=positive_int, default=48, help="texts are cut to this many tokens")
     ts.add_argument("--lora-r", type=int, default=16, help="LoRA rank (0: full fine-tune)")
-    ts.add_argument("--checkpoint-every", type=positive_int, default=50, help="steps between checkpoints (a crash resumes from the last)")
+    ts.add_argument(
+        "--checkpoint-every",
+        type=positive_int,
+        default=50,
+        help="steps between checkpoints (a crash resumes from the last)",
+    )
     ts.add_argument("--seed", type=int, default=0, help="seed of the sample, the data order and the initialisation")
     ts.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
     ts.add_argument("--json", action="store_true", help="print one JSON summary object")
     ts.set_defaults(func=cmd_train_sft)
-    tp = what.add_parser("policy", help="RL fine-tune a causal LM: ppo | cory | ppo++ | aggrevated | d2lols (generator task)")
-    tp.add_argument("--algo", default="ppo", choices=["ppo", "cory", "ppo++", "aggrevated", "d2lols"],
-                    help="PPO; CORY (pioneer/observer, role exchange); RLGF with a guide LM: ppo++, aggrevated, d2lols")
-    tp.add_argument("--task", default="generator", choices=["generator", "attacker"],
-                    help="generator: continue review prompts towards --target; attacker: append to correctly classified texts of "
-                         "--data so the --reward classifier (the defender) errs while the --judge keeps the label")
-    tp.add_argument("--policy", default="smollm2", help="smollm2 (offline, SmolLM2-135M-Instruct) | gpt2 | HF id | folder")
-    tp.add_argument("--reward", default="default",
-                    help="generator: classifier whose --target score is the reward; attacker: the defender to fool (e.g. plain, five)")
-    tp.add_argument("--judge", help="independent classifier scoring the same texts (default: ngram, the packaged TF-IDF "
-                    "model, for attackers; vader, the VADER lexicon, for generators)")
+    tp = what.add_parser(
+        "policy", help="RL fine-tune a causal LM: ppo | cory | ppo++ | aggrevated | d2lols (generator task)"
+    )
+    tp.add_argument(
+        "--algo",
+        default="ppo",
+        choices=["ppo", "cory", "ppo++", "aggrevated", "d2lols"],
+        help="PPO; CORY (pioneer/observer, role exchange); RLGF with a guide LM: ppo++, aggrevated, d2lols",
+    )
+    tp.add_argument(
+        "--task",
+        default="generator",
+        choices=["generator", "attacker"],
+        help="generator: continue review prompts towards --target; attacker: append to correctly classified texts of "
+        "--data so the --reward classifier (the defender) errs while the --judge keeps the label",
+    )
+    tp.add_argument(
+        "--policy", default="smollm2", help="smollm2 (offline, SmolLM2-135M-Instruct) | gpt2 | HF id | folder"
+    )
+    tp.add_argument(
+        "--reward",
+        default="default",
+        help="generator: classifier whose --target score is the reward; attacker: the defender to fool (e.g. plain, five)",
+    )
+    tp.add_argument(
+        "--judge",
+        help="independent classifier scoring the same texts (default: ngram, the packaged TF-IDF "
+        "model, for attackers; vader, the VADER lexicon, for generators)",
+    )
     tp.add_argument("--target", default="positive", help="target class name (or index)")
-    tp.add_argument("--reward-kind", default="logit", choices=["logit", "prob"], help="log-odds of the target class, or its probability")
-    tp.add_argument("--data", default="builtin", help="texts to cut prompts from (first 2-8 words): builtin | file | hf:...")
+    tp.add_argument(
+        "--reward-kind",
+        default="logit",
+        choices=["logit", "prob"],
+        help="log-odds of the target class, or its probability",
+    )
+    tp.add_argument(
+        "--data", default="builtin", help="texts to cut prompts from (first 2-8 words): builtin | file | hf:..."
+    )
     tp.add_argument("--data-n", type=positive_int, help="use N texts of --data (seeded shuffle)")
-    tp.add_argument("--heldout", type=positive_int, help="texts held out for evaluation prompts (default: 64, or half of --data's "
-                    "texts when it has fewer than 128)")
-    tp.add_argument("--split-seed", type=int, help="seed of the train / held-out split (default: --seed); fix it to compare seeds "
-                    "on one held-out set")
+    tp.add_argument(
+        "--heldout",
+        type=positive_int,
+        help="texts held out for evaluation prompts (default: 64, or half of --data's "
+        "texts when it has fewer than 128)",
+    )
+    tp.add_argument(
+        "--split-seed",
+        type=int,
+        help="seed of the train / held-out split (default: --seed); fix it to compare seeds on one held-out set",
+    )
     tp.add_argument("--iterations", type=int, default=60, help="RL iterations (a batch of prompts each)")
     tp.add_argument("--batch", type=positive_int, default=16, help="prompts per iteration")
     tp.add_argument("--mini-batch", type=positive_int, default=8, help="PPO minibatch size")
-    tp.add_argument("--grad-accum", type=positive_int, default=1, help="gradient-accumulation micro-batches per minibatch")
+    tp.add_argument(
+        "--grad-accum", type=positive_int, default=1, help="gradient-accumulation micro-batches per minibatch"
+    )
     tp.add_argument("--ppo-epochs", type=positive_int, default=4, help="passes over each batch per iteration")
     tp.add_argument("--lr", type=float, default=2e-4, help="learning rate (Adam)")
     tp.add_argument("--kl-coef", type=float, default=0.05, help="(initial) KL coefficient")
     tp.add_argument("--adaptive-kl", action="store_true", help="Ziegler et al.'s adaptive KL controller (target 6)")
-    tp.add_argument("--kl-estimator", default="kl", choices=["kl", "abs", "mse", "full"],
-                    help="per-token KL penalty to the reference: log-ratio, its absolute value, half its square, or the full distribution's KL")
-    tp.add_argument("--score-norm", default="normalize", choices=["none", "scale", "normalize"], help="running score scaling/normalisation")
+    tp.add_argument(
+        "--kl-estimator",
+        default="kl",
+        choices=["kl", "abs", "mse", "full"],
+        help="per-token KL penalty to the reference: log-ratio, its absolute value, half its square, or the full distribution's KL",
+    )
+    tp.add_argument(
+        "--score-norm",
+        default="normalize",
+        choices=["none", "scale", "normalize"],
+        help="running score scaling/normalisation",
+    )
     tp.add_argument("--lora-r", type=int, default=16, help="LoRA rank (0: full fine-tune)")
     tp.add_argument("--min-tokens", type=positive_int, default=4, help="shortest continuation sampled (tokens)")
     tp.add_argument("--max-tokens", type=positive_int, default=12, help="longest continuation sampled (tokens)")
     tp.add_argument("--beta", type=float, help="RLGF mixing probability (default: ppo++ 0.6, aggrevated/d2lols 0.8)")
     tp.add_argument("--tau", type=int, default=20, help="D2LOLS: AggreVaTeD iterations before switching to PPO++")
     tp.add_argument("--exchange-every", type=positive_int, default=5, help="CORY: role exchange period")
-    tp.add_argument("--template", help="CORY observer prompt with {sentence} and {query} (default: the paper's IMDB one)")
+    tp.add_argument(
+        "--template", help="CORY observer prompt with {sentence} and {query} (default: the paper's IMDB one)"
+    )
     tp.add_argument("--guide", help="RLGF guide LM (same tokenizer; default: the frozen starting policy)")
-    tp.add_argument("--novelty", type=float, default=0.0, help="attacker: reward x (1 + W x the added text's embedding distance "
-                    "from earlier successful attacks), a curiosity bonus for diverse attacks (0: off)")
-    tp.add_argument("--eval-every", type=positive_int, default=10, help="iterations between evaluations on the held-out prompts")
-    tp.add_argument("--checkpoint-every", type=positive_int, default=5, help="iterations between checkpoints (a crash resumes from the last)")
+    tp.add_argument(
+        "--novelty",
+        type=float,
+        default=0.0,
+        help="attacker: reward x (1 + W x the added text's embedding distance "
+        "from earlier successful attacks), a curiosity bonus for diverse attacks (0: off)",
+    )
+    tp.add_argument(
+        "--eval-every", type=positive_int, default=10, help="iterations between evaluations on the held-out prompts"
+    )
+    tp.add_argument(
+        "--checkpoint-every",
+        type=positive_int,
+        default=5,
+        help="iterations between checkpoints (a crash resumes from the last)",
+    )
     tp.add_argument("--out", required=True, type=output_folder, help="run folder (resumes from its checkpoint)")
     tp.add_argument("--seed", type=int, default=0, help="seed of the prompts' split, sampling and initialisation")
     tp.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
     tp.add_argument("--json", action="store_true", help="print one JSON summary object")
     tp.set_defaults(func=cmd_train_policy)
 
-    to = commands.add_parser("tournament", help="every defender against every attacker (resumable, in --db); leaderboard + heatmap")
-    to.add_argument("--classifiers", help="comma-separated classifiers and defenses, e.g. plain,fuse,five,fact (packaged) or fact:PATH")
-    to.add_argument("--defenders", dest="classifiers", default=argparse.SUPPRESS, help=argparse.SUPPRESS)  # old name of --classifiers
-    to.add_argument("--attackers", required=True, help="comma-separated attackers, e.g. textfooler,textattack:pwws,rl:DIR")
+    to = commands.add_parser(
+        "tournament", help="every defender against every attacker (resumable, in --db); leaderboard + heatmap"
+    )
+    to.add_argument(
+        "--classifiers",
+        help="comma-separated classifiers and defenses, e.g. plain,fuse,five,fact (packaged) or fact:PATH",
+    )
+    to.add_argument(
+        "--defenders", dest="classifiers", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )  # old name of --classifiers
+    to.add_argument(
+        "--attackers", required=True, help="comma-separated attackers, e.g. textfooler,textattack:pwws,rl:DIR"
+    )
     _add_tournament_options(to, "leaderboard")
     _add_baseline_option(to)
     to.set_defaults(func=cmd_tournament)
@@ -1055,69 +1544,126 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--json", action="store_true", help="print the leaderboard as one JSON object")
     lb.set_defaults(func=cmd_leaderboard)
 
-    me = commands.add_parser("merge", help="copy the runs and results of other stores into --db (a run split over machines with --shard)")
+    me = commands.add_parser(
+        "merge", help="copy the runs and results of other stores into --db (a run split over machines with --shard)"
+    )
     me.add_argument("sources", nargs="+", metavar="SOURCE.db", help="results stores to copy from (left unchanged)")
-    me.add_argument("--db", default="arena.db", help="results store to copy into (SQLite file; created if missing), or a .jsonl "
-                    "dump: the store as text lines, to commit or share (sources may be dumps too)")
-    me.add_argument("--runs", type=run_ids, metavar="ID[,ID...]",
-                    help="copy only these runs (ids as `arena runs` shows them, or unique starts of them; each must be in every source)")
-    me.add_argument("--no-texts", action="store_true",
-                    help="copy results without their texts (original, pair, perturbed): a store to commit or share when the "
-                         "data may not be passed on; outcomes, queries, word counts and the changed words are kept")
+    me.add_argument(
+        "--db",
+        default="arena.db",
+        help="results store to copy into (SQLite file; created if missing), or a .jsonl "
+        "dump: the store as text lines, to commit or share (sources may be dumps too)",
+    )
+    me.add_argument(
+        "--runs",
+        type=run_ids,
+        metavar="ID[,ID...]",
+        help="copy only these runs (ids as `arena runs` shows them, or unique starts of them; each must be in every source)",
+    )
+    me.add_argument(
+        "--no-texts",
+        action="store_true",
+        help="copy results without their texts (original, pair, perturbed): a store to commit or share when the "
+        "data may not be passed on; outcomes, queries, word counts and the changed words are kept",
+    )
     me.add_argument("--json", action="store_true", help="one JSON object: runs and results added per source")
     me.set_defaults(func=cmd_merge)
 
-    ru = commands.add_parser("runs", help="the runs in a store: how far each got, its outcome so far, time per example and left")
+    ru = commands.add_parser(
+        "runs", help="the runs in a store: how far each got, its outcome so far, time per example and left"
+    )
     ru.add_argument("--db", default="arena.db", help="results store (SQLite file)")
     ru.add_argument("--kind", choices=["eval", "match", "tournament"], help="only runs of this kind")
-    ru.add_argument("--json", action="store_true", help="one JSON list of runs (ids, names, n, done, statuses, seconds, times)")
+    ru.add_argument(
+        "--json", action="store_true", help="one JSON list of runs (ids, names, n, done, statuses, seconds, times)"
+    )
     ru.set_defaults(func=cmd_runs)
 
-    ex = commands.add_parser("export", help="a run's per-example results as CSV or JSONL (original, perturbed, labels, "
-                                            "probabilities, queries, status)")
+    ex = commands.add_parser(
+        "export",
+        help="a run's per-example results as CSV or JSONL (original, perturbed, labels, "
+        "probabilities, queries, status)",
+    )
     ex.add_argument("run", help="the run's id (`arena runs` lists them), or enough of its start to tell it apart")
     ex.add_argument("--db", default="arena.db", help="results store (SQLite file)")
-    ex.add_argument("--format", default="csv", choices=["csv", "jsonl"], help="csv (lists and dicts as JSON) or one JSON object a line")
+    ex.add_argument(
+        "--format",
+        default="csv",
+        choices=["csv", "jsonl"],
+        help="csv (lists and dicts as JSON) or one JSON object a line",
+    )
     ex.add_argument("--out", type=output_file, help="file to write (default: standard output)")
-    ex.add_argument("--labels", help="comma-separated class names (index = label id): adds label_name, original_pred_name, "
-                                     "perturbed_pred_name columns")
+    ex.add_argument(
+        "--labels",
+        help="comma-separated class names (index = label id): adds label_name, original_pred_name, "
+        "perturbed_pred_name columns",
+    )
     ex.set_defaults(func=cmd_export)
 
-    ov = commands.add_parser("overlap", help="how many examples of --data are in a training file (exactly or by an n-word "
-                                             "span); --out writes the clean ones")
-    ov.add_argument("--train", required=True, help="the training data (any data spec; its texts are what a model has seen)")
+    ov = commands.add_parser(
+        "overlap",
+        help="how many examples of --data are in a training file (exactly or by an n-word "
+        "span); --out writes the clean ones",
+    )
+    ov.add_argument(
+        "--train", required=True, help="the training data (any data spec; its texts are what a model has seen)"
+    )
     ov.add_argument("--train-text-col", help="text column of --train (default: found by name)")
     ov.add_argument("--train-label-col", help="label column of --train (default: found by name)")
     ov.add_argument("--train-labels", help="comma-separated label names of --train, if its labels need them")
     add_data_options(ov, default=None)
-    ov.add_argument("--ngram", type=positive_int, default=DEFAULT_NGRAM, help="an example sharing a run of this many words with a training text overlaps")
+    ov.add_argument(
+        "--ngram",
+        type=positive_int,
+        default=DEFAULT_NGRAM,
+        help="an example sharing a run of this many words with a training text overlaps",
+    )
     ov.add_argument("--out", type=output_file, help="write the clean examples here, in --data's own format")
     ov.add_argument("--json", action="store_true", help="print one JSON object: n, exact, span, clean, ngram")
     ov.set_defaults(func=cmd_overlap)
 
-    li = commands.add_parser("list", help="the names commands take: attacks, defenses, recipes (TextAttack), classifiers, synonyms")
-    li.add_argument("what", choices=["attacks", "defenses", "recipes", "classifiers", "synonyms"], help="which names to list")
+    li = commands.add_parser(
+        "list", help="the names commands take: attacks, defenses, recipes (TextAttack), classifiers, synonyms"
+    )
+    li.add_argument(
+        "what", choices=["attacks", "defenses", "recipes", "classifiers", "synonyms"], help="which names to list"
+    )
     li.add_argument("--json", action="store_true", help="one JSON object: name -> description")
     li.set_defaults(func=cmd_list)
 
-    re_ = commands.add_parser("resume", help="go on with an unfinished run: run again the arena command that started it")
+    re_ = commands.add_parser(
+        "resume", help="go on with an unfinished run: run again the arena command that started it"
+    )
     re_.add_argument("run", help="the run's id (`arena runs` lists them), or enough of its start to tell it apart")
     re_.add_argument("--db", default="arena.db", help="results store (SQLite file)")
     re_.set_defaults(func=cmd_resume)
 
     sc = commands.add_parser("score", help="robustness report card for your classifier (markdown + PNG)")
-    sc.add_argument("--classifier", required=True, help="module:function | file.py:function | HF id or folder | http://host:port/predict")
+    sc.add_argument(
+        "--classifier",
+        required=True,
+        help="module:function | file.py:function | HF id or folder | http://host:port/predict",
+    )
     sc.add_argument("--attackers", default="textfooler", help="comma-separated attackers (default: textfooler)")
     _add_tournament_options(sc, "report_card")
     sc.set_defaults(func=cmd_score)
 
     ge = commands.add_parser("generate", help="sample continuations from a trained policy (and score them)")
-    ge.add_argument("--policy", required=True, help="a policy folder from `arena train policy` (DIR/policy), smollm2, or an HF causal LM")
+    ge.add_argument(
+        "--policy",
+        required=True,
+        help="a policy folder from `arena train policy` (DIR/policy), smollm2, or an HF causal LM",
+    )
     ge.add_argument("--prompts", required=True, help="prompts separated by '|', or a file with one prompt per line")
     ge.add_argument("--samples", type=positive_int, default=1, help="samples per prompt")
     ge.add_argument("--tokens", type=positive_int, default=12, help="new tokens per sample")
     ge.add_argument("--top-k", type=int, default=0, help="sample from the k most likely tokens (0: all)")
-    ge.add_argument("--top-p", type=unit_fraction, default=1.0, help="nucleus sampling: the smallest set of tokens with this much probability")
+    ge.add_argument(
+        "--top-p",
+        type=unit_fraction,
+        default=1.0,
+        help="nucleus sampling: the smallest set of tokens with this much probability",
+    )
     ge.add_argument("--reward", default="default", help="classifier to score samples with ('' for none)")
     ge.add_argument("--judge", default="vader", help="second classifier to score samples with ('' for none)")
     ge.add_argument("--target", default="positive", help="class whose probability the scores report")
@@ -1128,8 +1674,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Every option after `demo` belongs to the app (`arena demo --help` lists them): prefix_chars="+" makes
     # this subparser pass `--port 7860` on as words instead of parsing them, so gradio loads only here.
-    de = commands.add_parser("demo", add_help=False, prefix_chars="+",
-                             help="the Gradio app (attack, perturb by hand, defend, generate, leaderboard) on 127.0.0.1")
+    de = commands.add_parser(
+        "demo",
+        add_help=False,
+        prefix_chars="+",
+        help="the Gradio app (attack, perturb by hand, defend, generate, leaderboard) on 127.0.0.1",
+    )
     de.add_argument("app_args", nargs="*", help="app options: see `arena demo --help`")
     de.set_defaults(func=cmd_demo)
     _use_help_formatter(parser)
@@ -1159,8 +1709,8 @@ def check_specs(args: argparse.Namespace) -> None:
     """Every name a command was given (classifiers, defenses, attackers, recipes, data, synonyms,
     policies), checked before any model loads, so a mistake is reported in seconds."""
     from arena.data import check_data_spec
-    from arena.zoo import check_attacker, check_defender, check_model
     from arena.synonyms import check_synonyms
+    from arena.zoo import check_attacker, check_defender, check_model
 
     given = vars(args)
     defenders, models = classifier_specs(args)
@@ -1173,7 +1723,9 @@ def check_specs(args: argparse.Namespace) -> None:
     if given.get("synonyms"):
         check_synonyms(args.synonyms)
     for key in ("data", "val"):
-        if given.get(key) and not (args.command == "train" and args.what == "policy"):  # a policy's --data is prompts' texts
+        if given.get(key) and not (
+            args.command == "train" and args.what == "policy"
+        ):  # a policy's --data is prompts' texts
             check_data_spec(given[key])
     if args.command in ("train", "generate"):
         if given.get("policy"):
@@ -1189,8 +1741,14 @@ def classifier_specs(args: argparse.Namespace) -> tuple[list[str], list[tuple[st
     """The classifiers a command names: defender specs (``--classifier``, ``--classifiers``,
     ``--reward``) and plain models with what they are (``--judge``, ``--eval-judge``)."""
     given = vars(args)
-    defenders = [given[key] for key in ("classifier", "reward") if given.get(key) and (key != "classifier" or args.command in CLASSIFIER_COMMANDS)]
-    models = [(given[key], what) for key, what in (("judge", "judge"), ("eval_judge", "evaluation judge")) if given.get(key)]
+    defenders = [
+        given[key]
+        for key in ("classifier", "reward")
+        if given.get(key) and (key != "classifier" or args.command in CLASSIFIER_COMMANDS)
+    ]
+    models = [
+        (given[key], what) for key, what in (("judge", "judge"), ("eval_judge", "evaluation judge")) if given.get(key)
+    ]
     return defenders + (_split(given.get("classifiers")) or []), models
 
 
@@ -1220,7 +1778,11 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     found: list[type[BaseException]] = [ResourceMissing, OSError, ValueError]
     if "sqlite3" in sys.modules:  # a corrupt store, a full disk
         found.append(sys.modules["sqlite3"].Error)
-    for module, name in (("arena.classifier", "ClassifierError"), ("arena.scorer", "QueryBudgetExceeded"), ("arena.workers", "WorkerFailed")):
+    for module, name in (
+        ("arena.classifier", "ClassifierError"),
+        ("arena.scorer", "QueryBudgetExceeded"),
+        ("arena.workers", "WorkerFailed"),
+    ):
         if module in sys.modules:
             found.append(getattr(sys.modules[module], name))
     return tuple(found)
@@ -1244,7 +1806,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv  # what --workers re-runs in its worker processes
-    launched_here = COMMAND_ENV not in os.environ  # else a --workers process, or `arena resume`: that command is the run's
+    launched_here = (
+        COMMAND_ENV not in os.environ
+    )  # else a --workers process, or `arena resume`: that command is the run's
     try:
         check_specs(args)  # before any model loads
         if launched_here:  # runs started now record it

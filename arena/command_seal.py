@@ -7,6 +7,7 @@ user (``$XDG_CONFIG_HOME/firearena/secret``, by default ``~/.config/firearena/se
 first use with mode 0600). A command written into a store by hand, recorded by another user or on
 another machine, or carried to another folder with its store has no valid seal.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,8 +44,9 @@ def _secret() -> bytes:
 
 def seal(command: dict, store: str | Path) -> str:
     """The seal of ``command`` (``{"argv", "cwd"}``) recorded in the store at ``store``."""
-    message = json.dumps({"argv": command["argv"], "cwd": command["cwd"], "folder": str(Path(store).resolve().parent)},
-                         sort_keys=True)
+    message = json.dumps(
+        {"argv": command["argv"], "cwd": command["cwd"], "folder": str(Path(store).resolve().parent)}, sort_keys=True
+    )
     return hmac.new(_secret(), message.encode(), hashlib.sha256).hexdigest()
 
 

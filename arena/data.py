@@ -12,6 +12,7 @@ A data spec is one string:
 Bad rows, unknown labels and missing columns raise :class:`DataError` naming the
 file, the line and the problem.
 """
+
 from __future__ import annotations
 
 import csv
@@ -20,10 +21,10 @@ import io
 import json
 import math
 import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from arena.resources import BUILTIN_REVIEWS
 
@@ -35,7 +36,9 @@ SPLIT_NAMES = ("train", "test", "validation", "dev", "valid", "unsupervised")
 SAMPLES = ("balanced", "first")  # how --n picks its examples (``select``)
 DEFAULT_SAMPLE = "balanced"
 DEFAULT_MAX_WORDS = 5_000  # the longest text an attack takes by default (--max-words)
-MAX_LABEL_ID = 10_000  # a numeric label above this is refused: ids name classes, and each id up to the largest gets a name
+MAX_LABEL_ID = (
+    10_000  # a numeric label above this is refused: ids name classes, and each id up to the largest gets a name
+)
 _csv_field_limit_raised = False
 
 
@@ -122,12 +125,16 @@ def align_labels(data: LabelledData, classifier_labels: Sequence[str]) -> Labell
     if numeric(ours):
         problem = f"label ids up to {max(used)} for a classifier with {len(theirs)} classes"
     elif numeric(theirs):
-        problem = (f"the data's labels are names {data.label_names} and the classifier's outputs are not named "
-                   f"({len(theirs)} classes); pass --labels with the data's names in the classifier's output order, or "
-                   "--classifier-labels with the classifier's names")
+        problem = (
+            f"the data's labels are names {data.label_names} and the classifier's outputs are not named "
+            f"({len(theirs)} classes); pass --labels with the data's names in the classifier's output order, or "
+            "--classifier-labels with the classifier's names"
+        )
     else:
-        problem = (f"the data's labels {data.label_names} are not among the classifier's labels {list(classifier_labels)}; "
-                   "pass --labels with the data's names in the classifier's terms, or --classifier-labels")
+        problem = (
+            f"the data's labels {data.label_names} are not among the classifier's labels {list(classifier_labels)}; "
+            "pass --labels with the data's names in the classifier's terms, or --classifier-labels"
+        )
     raise DataError(f"{data.source}: {problem}")
 
 
@@ -173,7 +180,9 @@ class _LabelMap:
         if not math.isfinite(number) or number != int(number) or number < 0:
             raise _fail(where, f"label {value!r} is not a non-negative integer or a class name")
         if number > MAX_LABEL_ID:
-            raise _fail(where, f"label {value!r} is above {MAX_LABEL_ID:,}: not a class id (name the classes with --labels)")
+            raise _fail(
+                where, f"label {value!r} is above {MAX_LABEL_ID:,}: not a class id (name the classes with --labels)"
+            )
         label = int(number)
         if self.names is not None and label >= len(self.names):
             raise _fail(where, f"label {label} out of range for {len(self.names)} classes ({', '.join(self.names)})")
@@ -237,7 +246,9 @@ def read_textfooler(path: Path, label_names: Sequence[str] | None = None) -> Lab
     return LabelledData(examples, names, str(path))
 
 
-def _pick_column(columns: Sequence[str], wanted: str | None, candidates: Sequence[str], where: str, what: str) -> str | None:
+def _pick_column(
+    columns: Sequence[str], wanted: str | None, candidates: Sequence[str], where: str, what: str
+) -> str | None:
     if wanted is not None:
         if wanted not in columns:
             raise _fail(where, f"missing {what} column {wanted!r} (columns: {', '.join(columns)})")
@@ -265,9 +276,16 @@ def _rows_to_examples(
     label_key = _pick_column(columns, label_col, LABEL_COLUMNS, source, "label")
     if label_key is None:
         raise _fail(source, f"no label column found (columns: {', '.join(columns)}); pass --label-col")
-    pair_key = _pick_column(columns, pair_col, PAIR_COLUMNS, source, "pair") if (pair_col or text_key.lower() in ("premise", "sentence1")) else None
+    pair_key = (
+        _pick_column(columns, pair_col, PAIR_COLUMNS, source, "pair")
+        if (pair_col or text_key.lower() in ("premise", "sentence1"))
+        else None
+    )
     if len({text_key, label_key, pair_key} - {None}) < 2 + (pair_key is not None):
-        raise _fail(source, f"the text{', pair' if pair_key else ''} and label must be different columns (columns: {', '.join(columns)})")
+        raise _fail(
+            source,
+            f"the text{', pair' if pair_key else ''} and label must be different columns (columns: {', '.join(columns)})",
+        )
     labels = _LabelMap(label_names, source)
     examples = []
     for number, row in rows:
@@ -305,7 +323,9 @@ def read_delimited(
         csv.field_size_limit(2**31 - 1)
         _csv_field_limit_raised = True
     with read_text(path) as handle:
-        rows = list(csv.reader(handle, delimiter=delimiter, quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL))
+        rows = list(
+            csv.reader(handle, delimiter=delimiter, quoting=csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL)
+        )
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:
         raise _fail(str(path), "file is empty")
@@ -390,7 +410,9 @@ def parse_hf_spec(spec: str) -> tuple[str, str | None, str]:
     return name, config, split
 
 
-def read_hf(spec: str, text_col: str | None, label_col: str | None, pair_col: str | None, label_names: Sequence[str] | None) -> LabelledData:
+def read_hf(
+    spec: str, text_col: str | None, label_col: str | None, pair_col: str | None, label_names: Sequence[str] | None
+) -> LabelledData:
     """A dataset from the Hugging Face hub (online) or its local cache."""
     import datasets
 
@@ -424,8 +446,10 @@ def class_index(target: str | int, label_names: Sequence[str], whose: str) -> in
 def check_data_spec(spec: str) -> None:
     """Raise for a data spec that names no file or folder here (checked before any model loads)."""
     if spec not in ("builtin", "default") and not spec.startswith("hf:") and not Path(spec).expanduser().exists():
-        raise DataError(f"{spec}: no such file or folder (use builtin, hf:NAME[:CONFIG][:SPLIT], a csv/tsv/jsonl file, "
-                        "a TextFooler file or an aclImdb folder)")
+        raise DataError(
+            f"{spec}: no such file or folder (use builtin, hf:NAME[:CONFIG][:SPLIT], a csv/tsv/jsonl file, "
+            "a TextFooler file or an aclImdb folder)"
+        )
 
 
 def load_data(
@@ -444,12 +468,20 @@ def load_data(
     """Load a data spec (see module docstring) and pick ``n`` of its examples (:func:`select`);
     with ``max_words``, a picked example longer than that (text and pair together) is an error
     naming it (attacks cost, in time and memory, with the words of a text)."""
-    if labels is not None and (not all(name.strip() for name in labels) or len({name.strip().lower() for name in labels}) < len(labels)):
+    if labels is not None and (
+        not all(name.strip() for name in labels) or len({name.strip().lower() for name in labels}) < len(labels)
+    ):
         raise DataError(f"--labels {','.join(labels)!r}: class names must be non-empty and distinct")
     check_data_spec(spec)
-    columns = [flag for flag, given in (("--text-col", text_col), ("--label-col", label_col), ("--pair-col", pair_col)) if given]
+    columns = [
+        flag
+        for flag, given in (("--text-col", text_col), ("--label-col", label_col), ("--pair-col", pair_col))
+        if given
+    ]
     if columns and (kind := _columnless(spec)):
-        raise DataError(f"{spec}: {', '.join(columns)} name columns of CSV, TSV, JSON-lines or hf: data; this is {kind}, which has none")
+        raise DataError(
+            f"{spec}: {', '.join(columns)} name columns of CSV, TSV, JSON-lines or hf: data; this is {kind}, which has none"
+        )
     if spec in ("builtin", "default"):
         data = read_delimited(BUILTIN_REVIEWS, "\t", label_names=labels or ["negative", "positive"])
         data.source = "builtin"
@@ -461,7 +493,9 @@ def load_data(
         if path.is_dir():
             data = read_aclimdb(path)
         elif suffix in (".csv", ".tsv"):
-            data = read_delimited(path, "," if suffix == ".csv" else "\t", text_col, label_col, pair_col, labels, header)
+            data = read_delimited(
+                path, "," if suffix == ".csv" else "\t", text_col, label_col, pair_col, labels, header
+            )
         elif suffix in (".jsonl", ".json"):
             data = read_jsonl(path, text_col, label_col, pair_col, labels)
         else:
@@ -472,8 +506,10 @@ def load_data(
     for example in picked if max_words else ():
         count = len(example.text.split()) + len((example.text_pair or "").split())
         if count > max_words:
-            raise DataError(f"{data.source}: example {example.id} has {count:,} words, more than --max-words {max_words:,} "
-                            "(raise --max-words, or leave the example out)")
+            raise DataError(
+                f"{data.source}: example {example.id} has {count:,} words, more than --max-words {max_words:,} "
+                "(raise --max-words, or leave the example out)"
+            )
     return LabelledData(picked, data.label_names, data.source, declared=bool(labels))
 
 
@@ -487,7 +523,9 @@ def _columnless(spec: str) -> str | None:
     return "an aclImdb folder" if path.is_dir() else "a TextFooler-format file (LABEL TEXT per line)"
 
 
-def select(examples: Sequence[Example], n: int | None, seed: int | None = None, sample: str = DEFAULT_SAMPLE) -> list[Example]:
+def select(
+    examples: Sequence[Example], n: int | None, seed: int | None = None, sample: str = DEFAULT_SAMPLE
+) -> list[Example]:
     """``n`` examples in a fixed order (all of them when ``n`` is None, shuffled with ``seed`` if given).
 
     ``balanced``: the classes take turns (label 0, 1, ..., 0, 1, ...), each in file order or, with

@@ -1,4 +1,5 @@
 """Clean evaluation as a resumable run: predictions written to the store chunk by chunk."""
+
 from __future__ import annotations
 
 import time
@@ -46,11 +47,19 @@ def evaluate(
         results = []
         for (idx, ex), row in zip(part, probs):
             pred = int(row.argmax())
-            results.append(ExampleResult(
-                idx=idx, example_id=ex.id, label=ex.label, original_text=ex.text, text_pair=ex.text_pair,
-                original_pred=pred, original_proba=[round(float(p), 6) for p in row],
-                status="correct" if pred == ex.label else "wrong", seconds=per_example,
-            ))
+            results.append(
+                ExampleResult(
+                    idx=idx,
+                    example_id=ex.id,
+                    label=ex.label,
+                    original_text=ex.text,
+                    text_pair=ex.text_pair,
+                    original_pred=pred,
+                    original_proba=[round(float(p), 6) for p in row],
+                    status="correct" if pred == ex.label else "wrong",
+                    seconds=per_example,
+                )
+            )
         store.add_results(run_id, results)
         bar.update(len(part))
     bar.close()
@@ -62,7 +71,10 @@ def evaluate(
         "data": data_name,
         "n": len(results),
         "accuracy": round(accuracy(results), 4),
-        "per_class_accuracy": {k: (round(v, 4) if v is not None else None) for k, v in per_class_accuracy(results, data.label_names).items()},
+        "per_class_accuracy": {
+            k: (round(v, 4) if v is not None else None)
+            for k, v in per_class_accuracy(results, data.label_names).items()
+        },
         "examples_per_second": round(eps, 2) if eps else None,
         "resumed": len(done),
     }

@@ -6,9 +6,10 @@ classifiers by construction: hand-rated word valences plus rules for negation, i
 the default *judge* of RL policies: text that a neural reward model calls positive while VADER
 does not is a sign of reward hacking. P(positive) = (compound + 1) / 2.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -28,5 +29,7 @@ class VaderClassifier:
         """(n, 2) probabilities from VADER's compound score."""
         if any(not isinstance(t, str) for t in texts):
             raise TypeError("vader scores single texts, not (premise, hypothesis) pairs")
-        pos = np.array([(self.analyzer.polarity_scores(t)["compound"] + 1) / 2 for t in texts], dtype=np.float64).reshape(-1)
+        pos = np.array(
+            [(self.analyzer.polarity_scores(t)["compound"] + 1) / 2 for t in texts], dtype=np.float64
+        ).reshape(-1)
         return np.stack([1 - pos, pos], axis=1) if len(pos) else np.zeros((0, 2))

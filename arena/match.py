@@ -1,8 +1,9 @@
 """One matchup (a defender against an attacker on a data set) as a resumable run in the store."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from typing import Iterable, Iterator
 
 from arena.attack import FAILED, SKIPPED, SUCCEEDED, Attacker
 from arena.classifier import Classifier, run_identity
@@ -14,12 +15,27 @@ from arena.store import ExampleResult, Store
 from arena.words import WordView
 
 
-def start_match(defender: Classifier, data: LabelledData, store: Store, *, defender_name: str, attacker_name: str,
-                data_name: str, config: dict | None = None, query_budget: int | None = None) -> str:
+def start_match(
+    defender: Classifier,
+    data: LabelledData,
+    store: Store,
+    *,
+    defender_name: str,
+    attacker_name: str,
+    data_name: str,
+    config: dict | None = None,
+    query_budget: int | None = None,
+) -> str:
     """The id of the match run these settings name (what :func:`run_match` resumes), created in
     the store if new."""
     data = align_labels(data, defender.labels)
-    run_config = {"fingerprint": data.fingerprint, "n": len(data), "query_budget": query_budget, **(config or {}), **run_identity(defender)}
+    run_config = {
+        "fingerprint": data.fingerprint,
+        "n": len(data),
+        "query_budget": query_budget,
+        **(config or {}),
+        **run_identity(defender),
+    }
     return store.start_run("match", defender_name, data_name, run_config, attacker=attacker_name)
 
 
@@ -65,25 +81,46 @@ def run_match(
     if shard is not None and claim is not None:
         raise ValueError("a match process takes a --shard or claims examples, not both")
     data = align_labels(data, defender.labels)
-    run_id = start_match(defender, data, store, defender_name=defender_name, attacker_name=attacker_name, data_name=data_name,
-                         config=config, query_budget=query_budget)
+    run_id = start_match(
+        defender,
+        data,
+        store,
+        defender_name=defender_name,
+        attacker_name=attacker_name,
+        data_name=data_name,
+        config=config,
+        query_budget=query_budget,
+    )
     done = store.done_ids(run_id)
     if limit == "stored":
         limit = next((i for i, ex in enumerate(data.examples) if ex.id not in done), len(data))
     wanted = data.examples[:limit] if limit is not None else data.examples
     ids = {ex.id for ex in wanted}
     todo = [(i, ex) for i, ex in enumerate(wanted) if ex.id not in done and (shard is None or i % shard[1] == shard[0])]
-    scorer = Scorer(defender, cache_size=100_000 if cache else 0, query_budget=query_budget, eot=(config or {}).get("eot", 1))
+    scorer = Scorer(
+        defender, cache_size=100_000 if cache else 0, query_budget=query_budget, eot=(config or {}).get("eot", 1)
+    )
     desc = f"{attacker_name} vs {defender_name}" + (f" (shard {shard[0]}/{shard[1]})" if shard else "")
     bar = RunBar(store, run_id, total=len(done & ids) + len(todo), done=len(done & ids), desc=desc, enabled=progress)
-    attacked = attacker.attack(todo, scorer) if claim is None else _attack_claimed(attacker, scorer, store, run_id, claim, todo)
+    attacked = (
+        attacker.attack(todo, scorer)
+        if claim is None
+        else _attack_claimed(attacker, scorer, store, run_id, claim, todo)
+    )
     for result in verified(attacked, scorer, (config or {}).get("verify", 1)):
         store.add_results(run_id, [result])
         bar.advance()
     bar.close()
     results = [r for r in store.results(run_id) if r.example_id in ids]
-    summary = {"run_id": run_id, "defender": defender_name, "attacker": attacker_name, "data": data_name,
-               **attack_summary(results), "resumed": len(done & ids), "complete": len(results) == len(wanted)}
+    summary = {
+        "run_id": run_id,
+        "defender": defender_name,
+        "attacker": attacker_name,
+        "data": data_name,
+        **attack_summary(results),
+        "resumed": len(done & ids),
+        "complete": len(results) == len(wanted),
+    }
     if len(wanted) == len(data) and summary["complete"]:
         store.finish_run(run_id, summary)
     return summary
@@ -99,13 +136,22 @@ def verified(results: Iterable[ExampleResult], scorer: Scorer, draws: int) -> It
         if draws > 1 and result.status in (SUCCEEDED, FAILED) and result.perturbed_text is not None:
             final = result.perturbed_text if result.text_pair is None else (result.original_text, result.perturbed_text)
             wrong = int((scorer.draws([final], result.example_id, draws)[0].argmax(axis=1) != result.label).sum())
-            result = replace(result, status=SUCCEEDED if 2 * wrong > draws else FAILED,
-                             extra={**result.extra, "verify": {"draws": draws, "wrong": wrong}})
+            result = replace(
+                result,
+                status=SUCCEEDED if 2 * wrong > draws else FAILED,
+                extra={**result.extra, "verify": {"draws": draws, "wrong": wrong}},
+            )
         yield result
 
 
-def _attack_claimed(attacker: Attacker, scorer: Scorer, store: Store, run_id: str, claim: tuple[str, int],
-                    todo: list[tuple[int, Example]]) -> Iterator[ExampleResult]:
+def _attack_claimed(
+    attacker: Attacker,
+    scorer: Scorer,
+    store: Store,
+    run_id: str,
+    claim: tuple[str, int],
+    todo: list[tuple[int, Example]],
+) -> Iterator[ExampleResult]:
     """The attacker's results on the examples of ``todo`` that this process claims for its
     launch (``claim``: the launch and its number of processes), a chunk at a time, until none is left."""
     launch, workers = claim
@@ -132,8 +178,10 @@ def restore_texts(results: list[ExampleResult], data: LabelledData, replay: bool
             view = WordView.of(ex.segment)
             for position, old, new in r.extra.get("changed", []):
                 if position >= len(view) or view.words[position] != old:
-                    raise ValueError(f"{r.example_id}: word {position} of the data is not {old!r}, the word the stored attack "
-                                     f"swapped; these results come from other data than {data.source}")
+                    raise ValueError(
+                        f"{r.example_id}: word {position} of the data is not {old!r}, the word the stored attack "
+                        f"swapped; these results come from other data than {data.source}"
+                    )
                 view = view.replace(position, new)
             perturbed = view.text
         restored.append(replace(r, original_text=ex.text, text_pair=ex.text_pair, perturbed_text=perturbed))
@@ -145,11 +193,17 @@ def adversarial_examples(results: list[ExampleResult]) -> list[Example]:
     for pairs the premise is kept and the perturbed hypothesis becomes ``text_pair``."""
     blank = [r.example_id for r in results if r.status == "succeeded" and r.perturbed_text is None]
     if blank:
-        raise ValueError(f"{len(blank)} successful attacks (e.g. {blank[0]}) were stored without their texts "
-                         "(`arena merge --no-texts`): a pre-made set needs the perturbed texts; attack again into a store that keeps them")
-    return [Example(r.perturbed_text, r.label, None, r.example_id) if r.text_pair is None
-            else Example(r.original_text, r.label, r.perturbed_text, r.example_id)
-            for r in results if r.status == "succeeded"]
+        raise ValueError(
+            f"{len(blank)} successful attacks (e.g. {blank[0]}) were stored without their texts "
+            "(`arena merge --no-texts`): a pre-made set needs the perturbed texts; attack again into a store that keeps them"
+        )
+    return [
+        Example(r.perturbed_text, r.label, None, r.example_id)
+        if r.text_pair is None
+        else Example(r.original_text, r.label, r.perturbed_text, r.example_id)
+        for r in results
+        if r.status == "succeeded"
+    ]
 
 
 def mark_changes(text: str, changed: list[list], side: str, left: str = "[[", right: str = "]]") -> str:

@@ -1,7 +1,8 @@
 """Metrics computed from per-example results."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -64,8 +65,14 @@ def attack_summary(results: Sequence[ExampleResult]) -> dict:
     }
 
 
-def ratio_under_attack(results: Sequence[ExampleResult], baseline: Sequence[ExampleResult], *,
-                       level: float = 0.95, resamples: int = 10_000, seed: int = 0) -> dict:
+def ratio_under_attack(
+    results: Sequence[ExampleResult],
+    baseline: Sequence[ExampleResult],
+    *,
+    level: float = 0.95,
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> dict:
     """Accuracy under attack of ``results`` ÷ the baseline's, on the examples both runs attacked,
     with a paired bootstrap interval (examples resampled together, so both runs see the same draw).
 
@@ -77,8 +84,14 @@ def ratio_under_attack(results: Sequence[ExampleResult], baseline: Sequence[Exam
     return {key: out[key] for key in ("n", "ratio", "low", "high")}
 
 
-def ratio_over_seeds(runs: Sequence[Sequence[ExampleResult]], baseline: Sequence[ExampleResult], *,
-                     level: float = 0.95, resamples: int = 10_000, seed: int = 0) -> dict:
+def ratio_over_seeds(
+    runs: Sequence[Sequence[ExampleResult]],
+    baseline: Sequence[ExampleResult],
+    *,
+    level: float = 0.95,
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> dict:
     """:func:`ratio_under_attack` for a randomized defender attacked at several defense seeds (one
     run each): its kept count is the mean over the seeds, and the interval resamples the seeds, then
     the examples (the same examples for every seed and the baseline), so it includes the spread the
@@ -99,22 +112,40 @@ def ratio_over_seeds(runs: Sequence[Sequence[ExampleResult]], baseline: Sequence
     examples = rng.integers(len(ids), size=(resamples, len(ids)))
     seeds = rng.integers(len(runs), size=(resamples, len(runs)))
     per_seed_sums = kept[:, examples].sum(axis=2)  # (seeds, resamples): each seed's kept count on each resample
-    low, high = _interval(_ratio(np.take_along_axis(per_seed_sums.T, seeds, axis=1).mean(axis=1), base_kept[examples].sum(axis=1)), level)
-    return {"n": len(ids), "seeds": len(runs), "ratio": float(_ratio(kept.sum(axis=1).mean(), base_kept.sum())), "low": low, "high": high,
-            "per_seed": [float(_ratio(row.sum(), base_kept.sum())) for row in kept]}
+    low, high = _interval(
+        _ratio(np.take_along_axis(per_seed_sums.T, seeds, axis=1).mean(axis=1), base_kept[examples].sum(axis=1)), level
+    )
+    return {
+        "n": len(ids),
+        "seeds": len(runs),
+        "ratio": float(_ratio(kept.sum(axis=1).mean(), base_kept.sum())),
+        "low": low,
+        "high": high,
+        "per_seed": [float(_ratio(row.sum(), base_kept.sum())) for row in kept],
+    }
 
 
-def difference_under_attack(results: Sequence[ExampleResult], other: Sequence[ExampleResult], *,
-                            level: float = 0.95, resamples: int = 10_000, seed: int = 0) -> dict:
+def difference_under_attack(
+    results: Sequence[ExampleResult],
+    other: Sequence[ExampleResult],
+    *,
+    level: float = 0.95,
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> dict:
     """Accuracy under attack of ``results`` minus ``other``'s on the examples both attacked, with a
     paired bootstrap interval: ``{"n", "difference", "low", "high"}``; the difference is significant
     when the interval excludes 0."""
     theirs = {r.example_id: r.status == "failed" for r in other}
-    pairs = np.array([(r.status == "failed", theirs[r.example_id]) for r in results if r.example_id in theirs], dtype=float)
+    pairs = np.array(
+        [(r.status == "failed", theirs[r.example_id]) for r in results if r.example_id in theirs], dtype=float
+    )
     if not len(pairs):
         raise ValueError("the two runs share no example")
     gaps = pairs[:, 0] - pairs[:, 1]
-    low, high = _interval(gaps[np.random.default_rng(seed).integers(len(gaps), size=(resamples, len(gaps)))].mean(axis=1), level)
+    low, high = _interval(
+        gaps[np.random.default_rng(seed).integers(len(gaps), size=(resamples, len(gaps)))].mean(axis=1), level
+    )
     return {"n": len(gaps), "difference": float(gaps.mean()), "low": low, "high": high}
 
 
@@ -137,8 +168,10 @@ def seed_item_interval(values: np.ndarray, *, level: float = 0.95, resamples: in
 def _interval(resampled: np.ndarray, level: float) -> tuple[float, float]:
     """The central ``level`` percentile interval of a statistic's bootstrap resamples."""
     ordered, tail = np.sort(resampled), (1 - level) / 2
-    return (float(ordered[int(np.floor(tail * len(ordered)))]),
-            float(ordered[min(len(ordered) - 1, int(np.ceil((1 - tail) * len(ordered))) - 1)]))
+    return (
+        float(ordered[int(np.floor(tail * len(ordered)))]),
+        float(ordered[min(len(ordered) - 1, int(np.ceil((1 - tail) * len(ordered))) - 1)]),
+    )
 
 
 def ratio_record(versus: dict) -> dict:
@@ -175,14 +208,23 @@ def self_bleu(texts: Sequence[str], max_n: int = 4, limit: int = 500) -> float |
     if len(tokens) < 2:
         return None
     weights, smooth = (1 / max_n,) * max_n, SmoothingFunction().method1
-    return float(np.mean([sentence_bleu(tokens[:i] + tokens[i + 1 :], hyp, weights=weights, smoothing_function=smooth)
-                          for i, hyp in enumerate(tokens)]))
+    return float(
+        np.mean(
+            [
+                sentence_bleu(tokens[:i] + tokens[i + 1 :], hyp, weights=weights, smoothing_function=smooth)
+                for i, hyp in enumerate(tokens)
+            ]
+        )
+    )
 
 
 def diversity(texts: Sequence[str]) -> dict:
     """distinct-1, distinct-2 and self-BLEU of ``texts`` (the diversity measures of RL red teaming)."""
-    return {"distinct_1": _round(distinct_n(texts, 1), 4), "distinct_2": _round(distinct_n(texts, 2), 4),
-            "self_bleu": _round(self_bleu(texts), 4)}
+    return {
+        "distinct_1": _round(distinct_n(texts, 1), 4),
+        "distinct_2": _round(distinct_n(texts, 2), 4),
+        "self_bleu": _round(self_bleu(texts), 4),
+    }
 
 
 def _rl_fields(succeeded: list[ExampleResult], attacked: list[ExampleResult]) -> dict:
@@ -190,13 +232,17 @@ def _rl_fields(succeeded: list[ExampleResult], attacked: list[ExampleResult]) ->
     share of successes it still labels correctly); generators' reward-hacking gap and both target
     probabilities."""
     if any("gap" in r.extra for r in attacked):  # a generator policy: reward hacking against this defender
-        return {"reward_hacking_gap": _round(_mean([r.extra["gap"] for r in attacked]), 4),
-                "defender_target_p": _round(_mean([r.extra["defender_p"] for r in attacked]), 4),
-                "judge_target_p": _round(_mean([r.extra["judge_p"] for r in attacked]), 4)}
+        return {
+            "reward_hacking_gap": _round(_mean([r.extra["gap"] for r in attacked]), 4),
+            "defender_target_p": _round(_mean([r.extra["defender_p"] for r in attacked]), 4),
+            "judge_target_p": _round(_mean([r.extra["judge_p"] for r in attacked]), 4),
+        }
     if not any("judge_keeps" in r.extra for r in attacked):
         return {}
-    out = {"avg_added_tokens": _round(_mean([float(r.extra.get("added_tokens", 0)) for r in attacked])),
-           **diversity([added_text(r.original_text, r.perturbed_text or "") for r in succeeded])}
+    out = {
+        "avg_added_tokens": _round(_mean([float(r.extra.get("added_tokens", 0)) for r in attacked])),
+        **diversity([added_text(r.original_text, r.perturbed_text or "") for r in succeeded]),
+    }
     keeps = [r.extra["eval_judge_keeps"] for r in succeeded if "eval_judge_keeps" in r.extra]
     if keeps:  # the selecting judge's own agreement is never reported: it chose the texts
         out["eval_judge_agreement"] = _round(_mean([float(k) for k in keeps]), 4)

@@ -1,5 +1,6 @@
 """The defense names of classifier specs, known to the core so that loading a classifier can tell
 a defense from a model name; the registry (:mod:`arena.zoo`) builds them."""
+
 from __future__ import annotations
 
 DEFENSES = ("plain", "fuse", "five", "fact[:PATH]", "fuse+fact[:PATH]", "five+fact[:PATH]", "noise")

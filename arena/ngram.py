@@ -7,11 +7,12 @@ move it by adding or removing words that carry sentiment, not through the sub-wo
 embedding quirks that fool a transformer. Saved as ``ngram_model.safetensors`` (idf, coef,
 intercept) plus ``ngram_model.json`` (vocabulary, labels, settings): no pickle.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -23,8 +24,16 @@ META_FILE = "ngram_model.json"
 class NgramClassifier:
     """``predict_proba`` over TF-IDF n-gram features; deterministic; plain-text inputs only."""
 
-    def __init__(self, vocabulary: Sequence[str], idf: np.ndarray, coef: np.ndarray, intercept: np.ndarray,
-                 labels: Sequence[str], ngram_range: tuple[int, int] = (1, 2), name: str = "ngram"):
+    def __init__(
+        self,
+        vocabulary: Sequence[str],
+        idf: np.ndarray,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+        labels: Sequence[str],
+        ngram_range: tuple[int, int] = (1, 2),
+        name: str = "ngram",
+    ):
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         self.labels = list(labels)
@@ -33,13 +42,26 @@ class NgramClassifier:
         self.coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
         self.intercept = np.asarray(intercept, dtype=np.float64).reshape(-1)
         if self.coef.shape[0] not in (1, len(self.labels)) or self.coef.shape[1] != len(vocabulary):
-            raise ValueError(f"n-gram model shapes disagree: coef {self.coef.shape}, {len(vocabulary)} n-grams, labels {self.labels}")
-        self.vectorizer = TfidfVectorizer(ngram_range=self.ngram_range, sublinear_tf=True, vocabulary={g: i for i, g in enumerate(vocabulary)})
+            raise ValueError(
+                f"n-gram model shapes disagree: coef {self.coef.shape}, {len(vocabulary)} n-grams, labels {self.labels}"
+            )
+        self.vectorizer = TfidfVectorizer(
+            ngram_range=self.ngram_range, sublinear_tf=True, vocabulary={g: i for i, g in enumerate(vocabulary)}
+        )
         self.vectorizer.idf_ = np.asarray(idf, dtype=np.float64)
 
     @classmethod
-    def fit(cls, texts: Sequence[str], labels: Sequence[int], label_names: Sequence[str], *, ngram_range: tuple[int, int] = (1, 2),
-            min_df: int = 2, c: float = 10.0, name: str = "ngram") -> "NgramClassifier":
+    def fit(
+        cls,
+        texts: Sequence[str],
+        labels: Sequence[int],
+        label_names: Sequence[str],
+        *,
+        ngram_range: tuple[int, int] = (1, 2),
+        min_df: int = 2,
+        c: float = 10.0,
+        name: str = "ngram",
+    ) -> NgramClassifier:
         """Fit TF-IDF (sublinear tf) and an L2 logistic regression (inverse strength ``c``)."""
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
@@ -75,20 +97,36 @@ class NgramClassifier:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         vocabulary = sorted(self.vectorizer.vocabulary_, key=self.vectorizer.vocabulary_.get)
-        save_file({"idf": self.vectorizer.idf_.astype(np.float32), "coef": self.coef.astype(np.float32),
-                   "intercept": self.intercept.astype(np.float32)}, str(folder / WEIGHTS_FILE))
+        save_file(
+            {
+                "idf": self.vectorizer.idf_.astype(np.float32),
+                "coef": self.coef.astype(np.float32),
+                "intercept": self.intercept.astype(np.float32),
+            },
+            str(folder / WEIGHTS_FILE),
+        )
         meta = {"labels": self.labels, "ngram_range": list(self.ngram_range), "vocabulary": vocabulary} | (extra or {})
         (folder / META_FILE).write_text(json.dumps(meta))
 
     @classmethod
-    def load(cls, folder: str | Path = PACKAGED_JUDGE_DIR) -> "NgramClassifier":
+    def load(cls, folder: str | Path = PACKAGED_JUDGE_DIR) -> NgramClassifier:
         """Read a model written by :meth:`save` (default: the packaged SST-2 judge)."""
         from safetensors.numpy import load_file
 
         folder = Path(folder)
         if not (folder / WEIGHTS_FILE).exists() or not (folder / META_FILE).exists():
-            raise FileNotFoundError(f"no n-gram model in {folder}: train one with `arena train judge --data PATH --out {folder}`")
+            raise FileNotFoundError(
+                f"no n-gram model in {folder}: train one with `arena train judge --data PATH --out {folder}`"
+            )
         meta = json.loads((folder / META_FILE).read_text())
         weights = load_file(str(folder / WEIGHTS_FILE))
         name = "ngram" if folder.resolve() == PACKAGED_JUDGE_DIR else f"ngram:{folder}"
-        return cls(meta["vocabulary"], weights["idf"], weights["coef"], weights["intercept"], meta["labels"], tuple(meta["ngram_range"]), name)
+        return cls(
+            meta["vocabulary"],
+            weights["idf"],
+            weights["coef"],
+            weights["intercept"],
+            meta["labels"],
+            tuple(meta["ngram_range"]),
+            name,
+        )

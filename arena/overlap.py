@@ -7,6 +7,7 @@ with a pair (NLI) overlaps when either of its segments does. ``textfooler/mr_uns
 project's benchmark data is the clean part of ``textfooler/mr`` against ``sst2/train.tsv`` by this
 rule with 8-word spans.
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,7 +31,7 @@ def squeeze(text: str) -> str:
 def spans(text: str, n: int) -> set[tuple[str, ...]]:
     """Every run of ``n`` words (lower-cased letters and digits) in the text."""
     words = _WORD.findall(text.lower())
-    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
 def segments(ex: Example) -> list[str]:
@@ -47,7 +48,7 @@ class TrainingIndex:
     ngram: int = DEFAULT_NGRAM
 
     @classmethod
-    def of(cls, data: LabelledData, ngram: int = DEFAULT_NGRAM) -> "TrainingIndex":
+    def of(cls, data: LabelledData, ngram: int = DEFAULT_NGRAM) -> TrainingIndex:
         """Index every text (and pair segment) of ``data``."""
         if ngram < 1:
             raise ValueError(f"--ngram must be at least 1, got {ngram}")
@@ -118,12 +119,19 @@ def write_subset(data: LabelledData, keep: list[Example], out: str | Path) -> st
     if not path.is_file():
         with open(out, "w", encoding="utf-8") as handle:
             for ex in keep:
-                row = {"text": ex.text, "label": ex.label, **({"text_pair": ex.text_pair} if ex.text_pair is not None else {})}
+                row = {
+                    "text": ex.text,
+                    "label": ex.label,
+                    **({"text_pair": ex.text_pair} if ex.text_pair is not None else {}),
+                }
                 handle.write(json.dumps(row) + "\n")
         return "jsonl"
     numbers = {_line_number(ex) for ex in keep}
     suffix = path.suffix.lower()
-    if suffix in (".csv", ".tsv"):  # rows numbered as arena.data.read_delimited numbers them: blank rows dropped, header 1
+    if suffix in (
+        ".csv",
+        ".tsv",
+    ):  # rows numbered as arena.data.read_delimited numbers them: blank rows dropped, header 1
         delimiter, quoting = (",", csv.QUOTE_MINIMAL) if suffix == ".csv" else ("\t", csv.QUOTE_NONE)
         with open(path, encoding="utf-8", newline="") as handle:
             rows = [r for r in csv.reader(handle, delimiter=delimiter, quoting=quoting) if any(c.strip() for c in r)]
@@ -133,7 +141,9 @@ def write_subset(data: LabelledData, keep: list[Example], out: str | Path) -> st
             writer.writerows(row for number, row in enumerate(rows, 1) if number in numbers or (header and number == 1))
         return suffix[1:]
     with open(path, encoding="utf-8") as lines, open(out, "w", encoding="utf-8") as handle:
-        handle.writelines(line if line.endswith("\n") else line + "\n" for number, line in enumerate(lines, 1) if number in numbers)
+        handle.writelines(
+            line if line.endswith("\n") else line + "\n" for number, line in enumerate(lines, 1) if number in numbers
+        )
     return "jsonl" if suffix in (".jsonl", ".json") else "textfooler"
 
 

@@ -5,20 +5,49 @@ called); otherwise TextBlob's Pattern tagger, whose lexicon ships inside the PyP
 Both give Penn Treebank tags (:meth:`PosTagger.penn_tags`, which FireBERT's SWITCH compares),
 mapped to the universal tagset that TextFooler compares (:meth:`PosTagger.tags`).
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 PENN_TO_UNIVERSAL = {
-    "NN": "NOUN", "NNS": "NOUN", "NNP": "NOUN", "NNPS": "NOUN",
-    "VB": "VERB", "VBD": "VERB", "VBG": "VERB", "VBN": "VERB", "VBP": "VERB", "VBZ": "VERB", "MD": "VERB",
-    "JJ": "ADJ", "JJR": "ADJ", "JJS": "ADJ",
-    "RB": "ADV", "RBR": "ADV", "RBS": "ADV", "WRB": "ADV",
-    "PRP": "PRON", "PRP$": "PRON", "WP": "PRON", "WP$": "PRON", "EX": "PRON",
-    "DT": "DET", "PDT": "DET", "WDT": "DET",
-    "IN": "ADP", "TO": "PRT", "RP": "PRT", "POS": "PRT",
-    "CC": "CONJ", "CD": "NUM", "UH": "X", "FW": "X", "SYM": "X", "LS": "X",
+    "NN": "NOUN",
+    "NNS": "NOUN",
+    "NNP": "NOUN",
+    "NNPS": "NOUN",
+    "VB": "VERB",
+    "VBD": "VERB",
+    "VBG": "VERB",
+    "VBN": "VERB",
+    "VBP": "VERB",
+    "VBZ": "VERB",
+    "MD": "VERB",
+    "JJ": "ADJ",
+    "JJR": "ADJ",
+    "JJS": "ADJ",
+    "RB": "ADV",
+    "RBR": "ADV",
+    "RBS": "ADV",
+    "WRB": "ADV",
+    "PRP": "PRON",
+    "PRP$": "PRON",
+    "WP": "PRON",
+    "WP$": "PRON",
+    "EX": "PRON",
+    "DT": "DET",
+    "PDT": "DET",
+    "WDT": "DET",
+    "IN": "ADP",
+    "TO": "PRT",
+    "RP": "PRT",
+    "POS": "PRT",
+    "CC": "CONJ",
+    "CD": "NUM",
+    "UH": "X",
+    "FW": "X",
+    "SYM": "X",
+    "LS": "X",
 }
 
 
@@ -37,7 +66,9 @@ class PosTagger:
             backend = "nltk" if self._nltk_ready() else "pattern"
         if backend == "nltk":
             if not self._nltk_ready():
-                raise LookupError("nltk's averaged_perceptron_tagger_eng data is not installed (FireArena never downloads it)")
+                raise LookupError(
+                    "nltk's averaged_perceptron_tagger_eng data is not installed (FireArena never downloads it)"
+                )
             import nltk
 
             self._tag_tokens = lambda tokens: nltk.pos_tag(list(tokens))

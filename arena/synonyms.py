@@ -17,6 +17,7 @@ spec                   source
 ``auto``               ``counterfitted`` (the offline default)
 =====================  =========================================================================
 """
+
 from __future__ import annotations
 
 import difflib
@@ -31,7 +32,15 @@ from typing import Protocol
 
 import numpy as np
 
-from arena.resources import COUNTERFITTED_NEIGHBOURS, DEBIAN_WORDNET, ResourceMissing, cache_dir, paragramcf_dir, wordnet_available
+from arena.resources import (
+    COUNTERFITTED_NEIGHBOURS,
+    DEBIAN_WORDNET,
+    ResourceMissing,
+    cache_dir,
+    paragramcf_dir,
+    wordnet_available,
+)
+
 # WordNet's lexicographer files, in id order (the `lexnames` file Debian's package leaves out).
 LEXNAMES = (
     "adj.all adj.pert adv.all noun.Tops noun.act noun.animal noun.artifact noun.attribute noun.body noun.cognition "
@@ -52,8 +61,7 @@ class SynonymSource(Protocol):
         """Up to ``k`` candidates for ``word``, excluding the word itself; [] when unknown."""
         ...
 
-    def __contains__(self, word: str) -> bool:
-        ...
+    def __contains__(self, word: str) -> bool: ...
 
 
 class NeighbourTable:
@@ -64,7 +72,7 @@ class NeighbourTable:
         self.name = name
 
     @classmethod
-    def from_json(cls, path: str | Path, name: str | None = None) -> "NeighbourTable":
+    def from_json(cls, path: str | Path, name: str | None = None) -> NeighbourTable:
         """Read a JSON neighbour table (gzip-compressed when its name ends in ``.gz``)."""
         path = Path(path).expanduser()
         if not path.exists():
@@ -76,9 +84,14 @@ class NeighbourTable:
             raise ResourceMissing(f"synonym table {path} is not valid (gzip-compressed) UTF-8 JSON: {exc}") from None
         if not isinstance(table, dict):
             raise ResourceMissing(f"synonym table {path}: expected a JSON object word -> [neighbours]")
-        bad = next((word for word, ns in table.items() if not (isinstance(ns, list) and all(isinstance(n, str) for n in ns))), None)
+        bad = next(
+            (word for word, ns in table.items() if not (isinstance(ns, list) and all(isinstance(n, str) for n in ns))),
+            None,
+        )
         if bad is not None:  # a bare string would be read as a list of its letters
-            raise ResourceMissing(f"synonym table {path}: {bad!r} maps to {table[bad]!r}; each word needs a list of neighbour words")
+            raise ResourceMissing(
+                f"synonym table {path}: {bad!r} maps to {table[bad]!r}; each word needs a list of neighbour words"
+            )
         return cls(table, name or f"neighbors:{path}")
 
     def neighbours(self, word: str, k: int = 50, min_cos: float = 0.5) -> list[str]:
@@ -101,7 +114,7 @@ class EmbeddingNeighbours:
         self._cached = lru_cache(maxsize=100_000)(self._compute)
 
     @classmethod
-    def from_text(cls, path: str | Path) -> "EmbeddingNeighbours":
+    def from_text(cls, path: str | Path) -> EmbeddingNeighbours:
         """Load a ``word v1 ... vd`` text file, converting it once to ``.npy`` in the cache dir."""
         path = Path(path).expanduser()
         if not path.exists():
@@ -250,13 +263,17 @@ def check_synonyms(spec: str) -> None:
             raise ResourceMissing(f"--synonyms {spec}: {arg} does not exist")
     elif spec == "wordnet":
         if not wordnet_available():
-            raise ResourceMissing("--synonyms wordnet: WordNet is not installed (nltk's wordnet corpus, or Debian's "
-                                  "`apt-get install wordnet-base wordnet-sense-index`); the default counterfitted needs nothing")
+            raise ResourceMissing(
+                "--synonyms wordnet: WordNet is not installed (nltk's wordnet corpus, or Debian's "
+                "`apt-get install wordnet-base wordnet-sense-index`); the default counterfitted needs nothing"
+            )
     elif spec == "textattack":
         if not (paragramcf_dir() / "paragram.npy").exists():
             textattack_paragramcf()  # raises, saying how to get it
     else:
-        close = difflib.get_close_matches(kind, [source.partition(":")[0] for source in SYNONYM_SOURCES], n=1, cutoff=0.6)
+        close = difflib.get_close_matches(
+            kind, [source.partition(":")[0] for source in SYNONYM_SOURCES], n=1, cutoff=0.6
+        )
         hint = f" did you mean {close[0]!r}?" if close else ""
         raise ResourceMissing(f"unknown --synonyms {spec!r};{hint} use {', '.join(SYNONYM_SOURCES)}")
 

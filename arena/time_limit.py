@@ -5,12 +5,13 @@ sentence encoder, each call of a Python-callable classifier and each request of 
 it before they run (for this thread: the limit is a context variable), so the limit holds for every
 attacker and defender, FuSE's and FIVE's inner calls included.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Iterator
 
 _DEADLINE: ContextVar[float | None] = ContextVar("arena_deadline", default=None)
 

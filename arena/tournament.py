@@ -8,6 +8,7 @@ run id, so matchups run the same way in this process or as Ray tasks on other ma
 of kind ``tournament`` whose summary lists its matchups' run ids; :func:`leaderboard`
 recomputes every number from the per-example results those runs hold.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -17,8 +18,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from arena.metrics import accuracy, attack_summary, difference_under_attack, ratio_record, ratio_text, ratio_under_attack
 from arena.data import DEFAULT_SAMPLE
+from arena.metrics import (
+    accuracy,
+    attack_summary,
+    difference_under_attack,
+    ratio_record,
+    ratio_text,
+    ratio_under_attack,
+)
 from arena.resources import HTTP_TIMEOUT
 from arena.store import Store
 from arena.zoo import DEFAULT_SYNONYMS, check_attacker, check_defender, data_name, eval_key, match_key
@@ -61,19 +69,55 @@ def play(m: Matchup, progress: bool = False) -> str:
     from arena.zoo import AttackOptions, build_attacker, build_defender
 
     data = load_data(m.data, n=m.n, seed=m.seed, sample=m.sample, **m.data_options)
-    defender = build_defender(m.defender, m.base, synonyms=m.synonyms, seed=m.defense_seed, labels=m.labels,
-                              max_length=m.max_length, device=m.device, precision=m.precision, http_timeout=m.http_timeout)
+    defender = build_defender(
+        m.defender,
+        m.base,
+        synonyms=m.synonyms,
+        seed=m.defense_seed,
+        labels=m.labels,
+        max_length=m.max_length,
+        device=m.device,
+        precision=m.precision,
+        http_timeout=m.http_timeout,
+    )
     if m.stochastic:
         defender.stochastic = True
     with Store(m.db) as store:
         if m.attacker is None:
-            key = eval_key(m.defender, m.data, n=m.n, data_seed=m.seed, sample=m.sample, base=m.base, synonyms=m.synonyms, defense_seed=m.defense_seed)
+            key = eval_key(
+                m.defender,
+                m.data,
+                n=m.n,
+                data_seed=m.seed,
+                sample=m.sample,
+                base=m.base,
+                synonyms=m.synonyms,
+                defense_seed=m.defense_seed,
+            )
             return evaluate(defender, data, store, **key, progress=progress)["run_id"]
         options = AttackOptions(**{"synonyms": m.synonyms, "device": m.device, **m.options})
-        key = match_key(m.defender, m.attacker, options, m.data, n=m.n, data_seed=m.seed, sample=m.sample, base=m.base,
-                        defense_seed=m.defense_seed, max_length=m.max_length, stochastic=getattr(defender, "stochastic", False))
-        return run_match(defender, build_attacker(m.attacker, options), data, store, **key, query_budget=m.query_budget,
-                         progress=progress)["run_id"]
+        key = match_key(
+            m.defender,
+            m.attacker,
+            options,
+            m.data,
+            n=m.n,
+            data_seed=m.seed,
+            sample=m.sample,
+            base=m.base,
+            defense_seed=m.defense_seed,
+            max_length=m.max_length,
+            stochastic=getattr(defender, "stochastic", False),
+        )
+        return run_match(
+            defender,
+            build_attacker(m.attacker, options),
+            data,
+            store,
+            **key,
+            query_budget=m.query_budget,
+            progress=progress,
+        )["run_id"]
 
 
 def ray_map(matchups: Sequence[Matchup], address: str | None = None) -> list[str]:
@@ -82,14 +126,23 @@ def ray_map(matchups: Sequence[Matchup], address: str | None = None) -> list[str
 
     if not ray.is_initialized():
         local = address in (None, "local")  # a Ray started here listens on this machine only
-        ray.init(address=None if local else address, include_dashboard=False, log_to_driver=False,
-                 **({"_node_ip_address": "127.0.0.1"} if local else {}))
+        ray.init(
+            address=None if local else address,
+            include_dashboard=False,
+            log_to_driver=False,
+            **({"_node_ip_address": "127.0.0.1"} if local else {}),
+        )
     remote = ray.remote(play)
     return ray.get([remote.remote(m) for m in matchups])
 
 
-def run_tournament(defenders: Sequence[str], attackers: Sequence[str], template: Matchup,
-                   mapper: Callable[[Sequence[Matchup]], list[str]] | None = None, progress: Callable[[str], None] | None = None) -> str:
+def run_tournament(
+    defenders: Sequence[str],
+    attackers: Sequence[str],
+    template: Matchup,
+    mapper: Callable[[Sequence[Matchup]], list[str]] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> str:
     """Play every defender's clean evaluation and every defender x attacker match; record the
     tournament in the store; returns its id. ``mapper`` runs a list of matchups (default: here, in turn,
     each announced to ``progress`` and shown with a progress bar when ``progress`` is given)."""
@@ -99,7 +152,9 @@ def run_tournament(defenders: Sequence[str], attackers: Sequence[str], template:
         check_defender(defender, template.base)
     for attacker in attackers:
         check_attacker(attacker)
-    matchups = [Matchup(**{**asdict(template), "defender": d, "attacker": a}) for d in defenders for a in (None, *attackers)]
+    matchups = [
+        Matchup(**{**asdict(template), "defender": d, "attacker": a}) for d in defenders for a in (None, *attackers)
+    ]
     if mapper is None:
         run_ids = []
         for m in matchups:
@@ -118,8 +173,13 @@ def run_tournament(defenders: Sequence[str], attackers: Sequence[str], template:
     for setting in ("db", "http_timeout"):  # where results go and how long to wait: not what was measured
         config.pop(setting)
     with Store(template.db) as store:
-        tid = store.start_run("tournament", ",".join(defenders), data_name(template.data, template.n, template.seed, template.sample), config,
-                              attacker=",".join(attackers))
+        tid = store.start_run(
+            "tournament",
+            ",".join(defenders),
+            data_name(template.data, template.n, template.seed, template.sample),
+            config,
+            attacker=",".join(attackers),
+        )
         store.finish_run(tid, table)
     return tid
 
@@ -138,11 +198,15 @@ def leaderboard(store: Store, tournament_id: str | None = None, baseline: str | 
         raise ValueError(f"{store.path} holds no tournament: run `arena tournament` first")
     run = next((r for r in runs if r["run_id"] == tournament_id), None) if tournament_id else runs[0]
     if run is None:
-        raise ValueError(f"no tournament {tournament_id!r} in {store.path}; known: {', '.join(r['run_id'] for r in runs)}")
+        raise ValueError(
+            f"no tournament {tournament_id!r} in {store.path}; known: {', '.join(r['run_id'] for r in runs)}"
+        )
     table = run["summary"]
     defenders, attackers = run["config"]["defenders"], run["config"]["attackers"]
     if baseline is not None and baseline not in defenders:
-        raise ValueError(f"baseline {baseline!r} is not a defender of tournament {run['run_id']}; its defenders: {', '.join(defenders)}")
+        raise ValueError(
+            f"baseline {baseline!r} is not a defender of tournament {run['run_id']}; its defenders: {', '.join(defenders)}"
+        )
     results = {d: {a: store.results(table["matches"][d][a]) for a in attackers} for d in defenders}  # read once
     summaries = {d: {a: attack_summary(results[d][a]) for a in attackers} for d in defenders}
     board = {"tournament": run["run_id"], "data": run["data"], "defenders": {}, "attackers": {}}
@@ -151,22 +215,35 @@ def leaderboard(store: Store, tournament_id: str | None = None, baseline: str | 
     for d in defenders:
         under = {a: summaries[d][a]["accuracy_under_attack"] for a in attackers}
         worst = min(attackers, key=lambda a: under[a])
-        board["defenders"][d] = {"clean_accuracy": round(accuracy(store.results(table["clean"][d])), 4), "under_attack": under,
-                                 "worst_case": under[worst], "worst_attacker": worst}
+        board["defenders"][d] = {
+            "clean_accuracy": round(accuracy(store.results(table["clean"][d])), 4),
+            "under_attack": under,
+            "worst_case": under[worst],
+            "worst_attacker": worst,
+        }
         if baseline is not None and d != baseline:
-            board["defenders"][d]["x_baseline"] = {a: ratio_record(ratio_under_attack(results[d][a], results[baseline][a])) for a in attackers}
+            board["defenders"][d]["x_baseline"] = {
+                a: ratio_record(ratio_under_attack(results[d][a], results[baseline][a])) for a in attackers
+            }
     worst_results = {d: results[d][board["defenders"][d]["worst_attacker"]] for d in defenders}
-    for d in defenders:  # ahead only when significantly ahead: a defender that draws at random cannot rank above plain by luck
-        board["defenders"][d]["rank"] = 1 + sum(difference_under_attack(worst_results[o], worst_results[d])["low"] > 0
-                                                for o in defenders if o != d)
+    for d in (
+        defenders
+    ):  # ahead only when significantly ahead: a defender that draws at random cannot rank above plain by luck
+        board["defenders"][d]["rank"] = 1 + sum(
+            difference_under_attack(worst_results[o], worst_results[d])["low"] > 0 for o in defenders if o != d
+        )
     for a in attackers:
+
         def mean(key: str) -> float | None:
             values = [summaries[d][a][key] for d in defenders if summaries[d][a][key] is not None]
             return round(float(np.mean(values)), 4) if values else None
 
-        board["attackers"][a] = {"attack_success_rate": mean("attack_success_rate"), "avg_queries": mean("avg_queries"),
-                                 "avg_similarity": mean("avg_similarity"),
-                                 "per_defender": {d: summaries[d][a]["attack_success_rate"] for d in defenders}}
+        board["attackers"][a] = {
+            "attack_success_rate": mean("attack_success_rate"),
+            "avg_queries": mean("avg_queries"),
+            "avg_similarity": mean("avg_similarity"),
+            "per_defender": {d: summaries[d][a]["attack_success_rate"] for d in defenders},
+        }
     return board
 
 
@@ -181,26 +258,45 @@ def render_leaderboard(board: dict) -> str:
     so; ties share a rank), then the attackers."""
     attackers = list(board["attackers"])
     fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-    lines = [f"## Leaderboard (tournament {board['tournament']}, data {board['data']})", "",
-             "Ranked by worst-case accuracy under attack; a defender ranks ahead of another only when its worst case is higher "
-             "with a 95 % paired bootstrap interval of the difference above 0 (ties share a rank, listed by clean accuracy).", "",
-             "| rank | defender | clean | " + " | ".join(attackers) + " | worst case |",
-             "|---:|---|---:|" + "---:|" * len(attackers) + "---:|"]
+    lines = [
+        f"## Leaderboard (tournament {board['tournament']}, data {board['data']})",
+        "",
+        "Ranked by worst-case accuracy under attack; a defender ranks ahead of another only when its worst case is higher "
+        "with a 95 % paired bootstrap interval of the difference above 0 (ties share a rank, listed by clean accuracy).",
+        "",
+        "| rank | defender | clean | " + " | ".join(attackers) + " | worst case |",
+        "|---:|---|---:|" + "---:|" * len(attackers) + "---:|",
+    ]
     ranked = ranking(board)
     for d, row in ranked:
-        lines.append(f"| {row['rank']} | {d} | {fmt(row['clean_accuracy'])} | " + " | ".join(fmt(row["under_attack"][a]) for a in attackers)
-                     + f" | {fmt(row['worst_case'])} ({row['worst_attacker']}) |")
+        lines.append(
+            f"| {row['rank']} | {d} | {fmt(row['clean_accuracy'])} | "
+            + " | ".join(fmt(row["under_attack"][a]) for a in attackers)
+            + f" | {fmt(row['worst_case'])} ({row['worst_attacker']}) |"
+        )
     if "baseline" in board:
         base = board["baseline"]
-        lines += ["", f"Accuracy under attack ÷ {base}'s, on the same examples (95 % paired bootstrap interval):", "",
-                  "| defender | " + " | ".join(attackers) + " |", "|---|" + "---:|" * len(attackers)]
+        lines += [
+            "",
+            f"Accuracy under attack ÷ {base}'s, on the same examples (95 % paired bootstrap interval):",
+            "",
+            "| defender | " + " | ".join(attackers) + " |",
+            "|---|" + "---:|" * len(attackers),
+        ]
         for d, row in ranked:
             if "x_baseline" in row:
-                lines.append(f"| {d} | " + " | ".join(ratio_text(row["x_baseline"][a]["ratio"], row["x_baseline"][a]["ci95"], base)
-                                                       for a in attackers) + " |")
+                lines.append(
+                    f"| {d} | "
+                    + " | ".join(
+                        ratio_text(row["x_baseline"][a]["ratio"], row["x_baseline"][a]["ci95"], base) for a in attackers
+                    )
+                    + " |"
+                )
     lines += ["", "| attacker | success rate | queries | similarity |", "|---|---:|---:|---:|"]
     for a, row in sorted(board["attackers"].items(), key=lambda kv: -(kv[1]["attack_success_rate"] or 0)):
-        lines.append(f"| {a} | {fmt(row['attack_success_rate'])} | {row['avg_queries']} | {fmt(row['avg_similarity'])} |")
+        lines.append(
+            f"| {a} | {fmt(row['attack_success_rate'])} | {row['avg_queries']} | {fmt(row['avg_similarity'])} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -210,8 +306,13 @@ def heatmap_figure(board: dict) -> Figure:
     from matplotlib.figure import Figure
 
     defenders, attackers = list(board["defenders"]), list(board["attackers"])
-    grid = np.array([[board["defenders"][d]["clean_accuracy"]] + [board["defenders"][d]["under_attack"][a] or 0.0 for a in attackers]
-                     for d in defenders])
+    grid = np.array(
+        [
+            [board["defenders"][d]["clean_accuracy"]]
+            + [board["defenders"][d]["under_attack"][a] or 0.0 for a in attackers]
+            for d in defenders
+        ]
+    )
     fig = Figure(figsize=(1.6 + 1.4 * (len(attackers) + 1), 1.2 + 0.55 * len(defenders)))
     ax = fig.subplots()
     image = ax.imshow(grid, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto")

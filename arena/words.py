@@ -1,4 +1,5 @@
 """Word-level views of a text that keep its original spacing and punctuation."""
+
 from __future__ import annotations
 
 import re
@@ -7,7 +8,8 @@ from pathlib import Path
 
 WORD = re.compile(r"[\w']+(?:-[\w']+)*")
 STOPWORDS = frozenset(  # TextFooler's stop words: never swapped by attacks, never perturbed by FuSE and FIVE
-    line.strip() for line in (Path(__file__).parent / "assets" / "stopwords.txt").read_text().splitlines()
+    line.strip()
+    for line in (Path(__file__).parent / "assets" / "stopwords.txt").read_text().splitlines()
     if line.strip() and not line.startswith("#")
 )
 
@@ -19,7 +21,7 @@ class WordView:
     pieces: tuple[str, ...]
 
     @classmethod
-    def of(cls, text: str) -> "WordView":
+    def of(cls, text: str) -> WordView:
         """Split ``text``; joining the pieces gives the text back exactly."""
         pieces: list[str] = []
         last = 0
@@ -42,7 +44,7 @@ class WordView:
         """The text, with every separator as it was."""
         return "".join(self.pieces)
 
-    def replace(self, position: int, word: str) -> "WordView":
+    def replace(self, position: int, word: str) -> WordView:
         """A copy with word ``position`` replaced."""
         pieces = list(self.pieces)
         pieces[2 * position + 1] = word

@@ -2,6 +2,7 @@
 command with ``--claim LAUNCH/N`` (it takes chunks of examples as it goes) or ``--shard k/N``,
 writing into the same store; this process shows the run's progress from the store and stops them
 all if one fails."""
+
 from __future__ import annotations
 
 import os
@@ -11,7 +12,8 @@ import sys
 import tempfile
 import threading
 import time
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from arena.progress import RunBar
 from arena.store import Store, new_launch
@@ -68,8 +70,17 @@ def without_option(argv: Sequence[str], flag: str) -> list[str]:
     return out
 
 
-def attack_in_workers(argv: Sequence[str], workers: int, store: Store, run_id: str, ids: set[str], *, claim: bool = True,
-                      progress: bool = True, poll_seconds: float = 2.0) -> None:
+def attack_in_workers(
+    argv: Sequence[str],
+    workers: int,
+    store: Store,
+    run_id: str,
+    ids: set[str],
+    *,
+    claim: bool = True,
+    progress: bool = True,
+    poll_seconds: float = 2.0,
+) -> None:
     """Run N processes ``python -m arena ARGV --json`` and wait for all of them: with ``claim``
     each takes the next chunk of examples that none of them has taken (``--claim LAUNCH/N``, so a
     fast one does not wait idle on a slow one), else each attacks its ``--shard k/N``.
@@ -84,10 +95,21 @@ def attack_in_workers(argv: Sequence[str], workers: int, store: Store, run_id: s
     launch = new_launch()
     logs = [tempfile.TemporaryFile() for _ in range(workers)]
     part = (lambda k: ["--claim", f"{launch}/{workers}"]) if claim else (lambda k: ["--shard", f"{k}/{workers}"])
-    procs = [subprocess.Popen([sys.executable, "-m", "arena", *argv, *part(k), "--json"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=log) for k, log in enumerate(logs)]
-    bar = RunBar(store, run_id, total=len(ids), done=len(store.done_ids(run_id) & ids), desc=f"{workers} workers",
-                 processes=workers, enabled=progress)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "arena", *argv, *part(k), "--json"], env=env, stdout=subprocess.DEVNULL, stderr=log
+        )
+        for k, log in enumerate(logs)
+    ]
+    bar = RunBar(
+        store,
+        run_id,
+        total=len(ids),
+        done=len(store.done_ids(run_id) & ids),
+        desc=f"{workers} workers",
+        processes=workers,
+        enabled=progress,
+    )
     try:
         while True:
             bar.show(len(store.done_ids(run_id) & ids))
@@ -96,8 +118,10 @@ def attack_in_workers(argv: Sequence[str], workers: int, store: Store, run_id: s
             if failed is not None:
                 logs[failed].seek(0)
                 lines = logs[failed].read().decode(errors="replace").strip().splitlines()
-                raise WorkerFailed(f"worker {failed}/{workers} exited with status {codes[failed]}: "
-                                   + (lines[-1] if lines else "no error output"))
+                raise WorkerFailed(
+                    f"worker {failed}/{workers} exited with status {codes[failed]}: "
+                    + (lines[-1] if lines else "no error output")
+                )
             if all(code == 0 for code in codes):
                 return
             time.sleep(poll_seconds)
@@ -112,8 +136,19 @@ def attack_in_workers(argv: Sequence[str], workers: int, store: Store, run_id: s
         store.release(launch)
 
 
-def run_match_in_workers(workers: int, argv: Sequence[str], defender: Classifier, attacker: Attacker, data: LabelledData,
-                         store: Store, key: dict, *, query_budget: int | None = None, progress: bool = True, **options) -> dict:
+def run_match_in_workers(
+    workers: int,
+    argv: Sequence[str],
+    defender: Classifier,
+    attacker: Attacker,
+    data: LabelledData,
+    store: Store,
+    key: dict,
+    *,
+    query_budget: int | None = None,
+    progress: bool = True,
+    **options,
+) -> dict:
     """:func:`arena.match.run_match` of the run ``key`` names; with ``workers`` > 1 the examples are
     first attacked by that many ``python -m arena ARGV`` processes (:func:`attack_in_workers`;
     they claim chunks as they go when the attacker's results do not depend on which examples
@@ -122,6 +157,15 @@ def run_match_in_workers(workers: int, argv: Sequence[str], defender: Classifier
 
     if workers > 1:
         run_id = start_match(defender, data, store, **key, query_budget=query_budget)
-        attack_in_workers(argv, workers, store, run_id, {ex.id for ex in data.examples},
-                          claim=getattr(attacker, "independent_examples", False), progress=progress)
-    return run_match(defender, attacker, data, store, **key, query_budget=query_budget, progress=progress and workers == 1, **options)
+        attack_in_workers(
+            argv,
+            workers,
+            store,
+            run_id,
+            {ex.id for ex in data.examples},
+            claim=getattr(attacker, "independent_examples", False),
+            progress=progress,
+        )
+    return run_match(
+        defender, attacker, data, store, **key, query_budget=query_budget, progress=progress and workers == 1, **options
+    )

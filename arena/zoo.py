@@ -1,4 +1,5 @@
 """Names -> constructors for attackers (the one place ``arena`` reaches into ``attackers``)."""
+
 from __future__ import annotations
 
 import difflib
@@ -30,7 +31,10 @@ def canonical_synonyms(spec: str) -> str:
     return DEFAULT_SYNONYMS if spec == "auto" else spec
 
 
-DEFAULT_EOT, DEFAULT_VERIFY = 8, 5  # the adaptive attack on a randomized defender (expectation over 8 draws; 5 to verify)
+DEFAULT_EOT, DEFAULT_VERIFY = (
+    8,
+    5,
+)  # the adaptive attack on a randomized defender (expectation over 8 draws; 5 to verify)
 
 
 @dataclass
@@ -48,7 +52,9 @@ class AttackOptions:
     device: str | None = None
     rl_samples: int = 8
     eot: int | None = None  # draws averaged per query of a randomized defender (None: DEFAULT_EOT)
-    verify: int | None = None  # fresh draws of a success's final text, the majority of which must be wrong (None: DEFAULT_VERIFY)
+    verify: int | None = (
+        None  # fresh draws of a success's final text, the majority of which must be wrong (None: DEFAULT_VERIFY)
+    )
     eval_judge: str | None = None  # rl:DIR: the independent classifier that reports label preservation
 
     def identity(self) -> dict:
@@ -94,7 +100,7 @@ ATTACKERS = ("textfooler", "textattack:RECIPE", "rl:DIR", "gen:DIR")
 # What each name is (`arena list`).
 ATTACKER_HELP = {
     "textfooler": "TextFooler (Jin et al. 2020), batched across examples: word importance, synonym swaps under POS and "
-                  "similarity constraints",
+    "similarity constraints",
     "textattack:RECIPE": "a TextAttack recipe, offline where its pieces have local stand-ins (`arena list recipes`)",
     "rl:DIR": "a causal-LM policy trained by RL to append words that flip the classifier (`arena train policy --task attacker`)",
     "gen:DIR": "a generator policy: the gap between the classifier's and an independent judge's view of its texts",
@@ -115,7 +121,7 @@ CLASSIFIER_HELP = {
     "FOLDER": "a folder from `arena train classifier`, or any transformers classification model folder",
     "HF_ID": "a Hugging Face hub id (needs internet, or a cached copy)",
     "module:function": "a Python callable: list of texts -> probabilities or labels (file.py:function works too)",
-    "http://host:port/path": "an HTTP endpoint taking {\"texts\": [...]} and answering probabilities",
+    "http://host:port/path": 'an HTTP endpoint taking {"texts": [...]} and answering probabilities',
     "DEFENSE": "any defense (`arena list defenses`)",
 }
 ON_BASE = ("plain", "fuse", "five", "noise")  # the defenses that wrap --base (no :PATH)
@@ -144,7 +150,9 @@ def parse_settings(text: str, defaults: dict[str, object], what: str) -> dict[st
     for item in filter(None, text.split("&")):
         key, eq, value = item.partition("=")
         if not eq or key not in defaults:
-            raise ValueError(f"{what}: unknown setting {item!r}; known: {', '.join(f'{k}={v}' for k, v in defaults.items())}")
+            raise ValueError(
+                f"{what}: unknown setting {item!r}; known: {', '.join(f'{k}={v}' for k, v in defaults.items())}"
+            )
         kind = type(defaults[key])
         if kind is bool and value.lower() not in ("true", "false"):
             raise ValueError(f"{what}: {key}={value!r} must be true or false")
@@ -159,21 +167,40 @@ def parse_settings(text: str, defaults: dict[str, object], what: str) -> dict[st
 def data_name(data: str, n: int | None = None, seed: int | None = None, sample: str = DEFAULT_SAMPLE) -> str:
     """How a data selection is named in the store (a ``first`` sample keeps the name it had before
     ``balanced`` samples existed, so stored runs resume)."""
-    return (data + (f"?n={n}" if n else "") + (f"&seed={seed}" if seed is not None else "")
-            + (f"&sample={sample}" if n and sample != "first" else ""))
+    return (
+        data
+        + (f"?n={n}" if n else "")
+        + (f"&seed={seed}" if seed is not None else "")
+        + (f"&sample={sample}" if n and sample != "first" else "")
+    )
 
 
-def match_key(defender: str, attacker: str, options: AttackOptions, data: str, *, n: int | None = None,
-              data_seed: int | None = None, sample: str = DEFAULT_SAMPLE, base: str = "default", defense_seed: int = 0, max_length: int = 256,
-              stochastic: bool | None = None) -> dict:
+def match_key(
+    defender: str,
+    attacker: str,
+    options: AttackOptions,
+    data: str,
+    *,
+    n: int | None = None,
+    data_seed: int | None = None,
+    sample: str = DEFAULT_SAMPLE,
+    base: str = "default",
+    defense_seed: int = 0,
+    max_length: int = 256,
+    stochastic: bool | None = None,
+) -> dict:
     """How a match run is stored: ``run_match``'s ``defender_name``, ``attacker_name``, ``data_name``
     and ``config``. One scheme for ``arena match``, tournaments and the benches, so a run that one
     of them started is resumed, not repeated, by another given the same settings, typed the same
     way (a data path or synonym source is named as given). ``stochastic``: whether the defender is
     randomized (None: as its name says, :data:`STOCHASTIC`)."""
     stochastic = is_stochastic(defender) if stochastic is None else stochastic
-    return {"defender_name": defender_name(defender, base, options.synonyms, defense_seed), "attacker_name": attacker,
-            "data_name": data_name(data, n, data_seed, sample), "config": match_config(attacker, options, max_length, stochastic)}
+    return {
+        "defender_name": defender_name(defender, base, options.synonyms, defense_seed),
+        "attacker_name": attacker,
+        "data_name": data_name(data, n, data_seed, sample),
+        "config": match_config(attacker, options, max_length, stochastic),
+    }
 
 
 def is_stochastic(spec: str) -> bool:
@@ -181,11 +208,23 @@ def is_stochastic(spec: str) -> bool:
     return defense_name(spec) in STOCHASTIC
 
 
-def eval_key(classifier: str, data: str, *, n: int | None = None, data_seed: int | None = None, sample: str = DEFAULT_SAMPLE, base: str = "default",
-             synonyms: str = DEFAULT_SYNONYMS, defense_seed: int = 0) -> dict:
+def eval_key(
+    classifier: str,
+    data: str,
+    *,
+    n: int | None = None,
+    data_seed: int | None = None,
+    sample: str = DEFAULT_SAMPLE,
+    base: str = "default",
+    synonyms: str = DEFAULT_SYNONYMS,
+    defense_seed: int = 0,
+) -> dict:
     """How a clean evaluation is stored: ``evaluate``'s ``classifier_name`` and ``data_name``. One
     scheme for ``arena eval``, tournaments and the benches (as :func:`match_key` is for attacks)."""
-    return {"classifier_name": defender_name(classifier, base, synonyms, defense_seed), "data_name": data_name(data, n, data_seed, sample)}
+    return {
+        "classifier_name": defender_name(classifier, base, synonyms, defense_seed),
+        "data_name": data_name(data, n, data_seed, sample),
+    }
 
 
 def packaged_fact(spec: str, base: str) -> str:
@@ -193,9 +232,11 @@ def packaged_fact(spec: str, base: str) -> str:
     from arena.resources import FACT_CLASSIFIER_DIR
 
     if base != "default":
-        raise ValueError(f"{spec!r}: the packaged FACT model is co-tuned from the default classifier's encoder, not for "
-                         f"--base {base!r}; train one (`arena train defense fact --base ENCODER --judge {base} ...`) and "
-                         f"pass {spec.partition('?')[0]}:FOLDER")
+        raise ValueError(
+            f"{spec!r}: the packaged FACT model is co-tuned from the default classifier's encoder, not for "
+            f"--base {base!r}; train one (`arena train defense fact --base ENCODER --judge {base} ...`) and "
+            f"pass {spec.partition('?')[0]}:FOLDER"
+        )
     return str(FACT_CLASSIFIER_DIR)
 
 
@@ -255,7 +296,9 @@ def check_model(spec: str, what: str = "classifier", names: Sequence[str] = CLAS
         return
     if spec.startswith("ngram:"):
         if not Path(spec[6:]).expanduser().is_dir():
-            raise ValueError(f"{spec!r}: no n-gram judge folder {spec[6:]!r} (fit one with `arena train judge --out DIR`)")
+            raise ValueError(
+                f"{spec!r}: no n-gram judge folder {spec[6:]!r} (fit one with `arena train judge --out DIR`)"
+            )
         return
     if ":" in spec:  # module:function or file.py:function
         module, _, function = spec.rpartition(":")
@@ -268,8 +311,10 @@ def check_model(spec: str, what: str = "classifier", names: Sequence[str] = CLAS
         return
     hint = did_you_mean(spec, [*names, *DEFENSE_NAMES])
     if hint and "/" not in spec and not hub_cached(spec):
-        raise ValueError(f"unknown {what} {spec!r};{hint} (known: {', '.join(names)}, a defense, a folder, module:function, "
-                         "a URL or a hub id; `arena list classifiers`)")
+        raise ValueError(
+            f"unknown {what} {spec!r};{hint} (known: {', '.join(names)}, a defense, a folder, module:function, "
+            "a URL or a hub id; `arena list classifiers`)"
+        )
     problem = model_source_problem(spec, what)
     if problem:
         raise ValueError(problem + (f";{hint}" if hint else ""))
@@ -312,8 +357,15 @@ def check_defender(spec: str, base: str = "default") -> None:
     check_model(defended_model(spec, base))
 
 
-def build_defender(spec: str, base: str = "default", *, synonyms: str = DEFAULT_SYNONYMS, seed: int = 0, labels=None,
-                   **classifier_options) -> Classifier:
+def build_defender(
+    spec: str,
+    base: str = "default",
+    *,
+    synonyms: str = DEFAULT_SYNONYMS,
+    seed: int = 0,
+    labels=None,
+    **classifier_options,
+) -> Classifier:
     """A defender by name: ``plain | fuse | five`` wrap ``base``; ``fact:PATH``, ``fuse+fact:PATH``,
     ``five+fact:PATH`` wrap the FACT-tuned classifier at PATH, and without ``:PATH`` the packaged one
     (the default classifier's FACT counterpart, so only with ``base`` ``default``); anything else is
@@ -326,14 +378,22 @@ def build_defender(spec: str, base: str = "default", *, synonyms: str = DEFAULT_
     model_spec, wrapper, settings = _defender_plan(spec, base)
     model = load_classifier(model_spec, labels=labels, **classifier_options)
     if wrapper == "fuse":
-        from arena.similarity import SentenceSimilarity
         from arena.pos import PosTagger
+        from arena.similarity import SentenceSimilarity
         from arena.synonyms import load_synonyms
         from defenses.fuse import FuSE
 
         config = settings["config"]
         similarity = SentenceSimilarity(device=classifier_options.get("device")) if config.use_similarity else None
-        return FuSE(model, load_synonyms(synonyms), similarity, PosTagger(), config, combination=settings["combination"], seed=seed)
+        return FuSE(
+            model,
+            load_synonyms(synonyms),
+            similarity,
+            PosTagger(),
+            config,
+            combination=settings["combination"],
+            seed=seed,
+        )
     if wrapper == "five":
         from defenses.five import FIVE
 
@@ -351,19 +411,23 @@ def check_attacker(spec: str) -> None:
     kind, colon, rest = spec.partition(":")
     if spec != "textfooler" and not (colon and kind in ("textattack", "rl", "gen") and rest):
         names = ["textfooler", *(f"textattack:{r}" for r in recipe_names())]
-        raise ValueError(f"unknown attacker {spec!r};{did_you_mean(spec, names)} known: {', '.join(ATTACKERS)} (`arena list attacks`)")
+        raise ValueError(
+            f"unknown attacker {spec!r};{did_you_mean(spec, names)} known: {', '.join(ATTACKERS)} (`arena list attacks`)"
+        )
     if kind == "textattack":
         check_recipe(rest)
     if kind in ("rl", "gen") and not Path(rest).expanduser().is_dir():
-        raise ValueError(f"attacker {spec!r}: no policy folder {rest!r} (train one with `arena train policy ... --out {rest}`)")
+        raise ValueError(
+            f"attacker {spec!r}: no policy folder {rest!r} (train one with `arena train policy ... --out {rest}`)"
+        )
 
 
 def build_attacker(spec: str, options: AttackOptions) -> Attacker:
     """``textfooler``, ``textattack:RECIPE``, ``rl:DIR`` (a policy trained with ``--task attacker``) or
     ``gen:DIR`` (a generator policy, scored for reward hacking)."""
     if spec == "textfooler":
-        from arena.similarity import SentenceSimilarity
         from arena.pos import PosTagger
+        from arena.similarity import SentenceSimilarity
         from arena.synonyms import load_synonyms
         from attackers.textfooler import DEFAULT_SIM_THRESHOLD, TextFooler
 
@@ -371,9 +435,12 @@ def build_attacker(spec: str, options: AttackOptions) -> Attacker:
             load_synonyms(options.synonyms),
             SentenceSimilarity(device=options.device),
             None if options.pos == "none" else PosTagger(options.pos),
-            max_candidates=options.max_candidates, min_cos=options.min_cos,
+            max_candidates=options.max_candidates,
+            min_cos=options.min_cos,
             sim_threshold=DEFAULT_SIM_THRESHOLD if options.sim_threshold is None else options.sim_threshold,
-            importance=options.importance, commit=options.commit, chunk_size=options.chunk_size,
+            importance=options.importance,
+            commit=options.commit,
+            chunk_size=options.chunk_size,
         )
     if spec.startswith("textattack:"):
         from attackers.textattack_adapter import TextAttackRecipe
@@ -382,7 +449,9 @@ def build_attacker(spec: str, options: AttackOptions) -> Attacker:
     if spec.startswith("rl:"):
         from attackers.rl_policy import RLPolicyAttacker
 
-        return RLPolicyAttacker(spec.split(":", 1)[1], samples=options.rl_samples, eval_judge=options.eval_judge, device=options.device)
+        return RLPolicyAttacker(
+            spec.split(":", 1)[1], samples=options.rl_samples, eval_judge=options.eval_judge, device=options.device
+        )
     if spec.startswith("gen:"):
         from attackers.rl_policy import RLPolicyGenerator
 

@@ -4,6 +4,7 @@ seconds), so a recipe name is checked before any model loads.
 The tables describe the pinned ``textattack==0.3.11``; ``tests/test_textattack_adapter.py``
 checks them against TextAttack itself.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -14,12 +15,27 @@ from arena.resources import ResourceMissing, hub_cached, hub_offline, wordnet_av
 
 # TextAttack's ``--recipe`` names and their classes (``textattack.attack_args.ATTACK_RECIPE_NAMES``).
 RECIPE_CLASSES = {
-    "a2t": "A2TYoo2021", "alzantot": "GeneticAlgorithmAlzantot2018", "bad-characters": "BadCharacters2021",
-    "bae": "BAEGarg2019", "bert-attack": "BERTAttackLi2020", "checklist": "CheckList2020", "clare": "CLARE2020",
-    "deepwordbug": "DeepWordBugGao2018", "faster-alzantot": "FasterGeneticAlgorithmJia2019", "hotflip": "HotFlipEbrahimi2017",
-    "iga": "IGAWang2019", "input-reduction": "InputReductionFeng2018", "kuleshov": "Kuleshov2017", "leap": "LEAP2023",
-    "morpheus": "MorpheusTan2020", "pruthi": "Pruthi2019", "pso": "PSOZang2020", "pwws": "PWWSRen2019",
-    "seq2sick": "Seq2SickCheng2018BlackBox", "textbugger": "TextBuggerLi2018", "textfooler": "TextFoolerJin2019",
+    "a2t": "A2TYoo2021",
+    "alzantot": "GeneticAlgorithmAlzantot2018",
+    "bad-characters": "BadCharacters2021",
+    "bae": "BAEGarg2019",
+    "bert-attack": "BERTAttackLi2020",
+    "checklist": "CheckList2020",
+    "clare": "CLARE2020",
+    "deepwordbug": "DeepWordBugGao2018",
+    "faster-alzantot": "FasterGeneticAlgorithmJia2019",
+    "hotflip": "HotFlipEbrahimi2017",
+    "iga": "IGAWang2019",
+    "input-reduction": "InputReductionFeng2018",
+    "kuleshov": "Kuleshov2017",
+    "leap": "LEAP2023",
+    "morpheus": "MorpheusTan2020",
+    "pruthi": "Pruthi2019",
+    "pso": "PSOZang2020",
+    "pwws": "PWWSRen2019",
+    "seq2sick": "Seq2SickCheng2018BlackBox",
+    "textbugger": "TextBuggerLi2018",
+    "textfooler": "TextFoolerJin2019",
 }
 # Pieces of stock recipes that download and have no local stand-in, and what each needs.
 UNREPLACEABLE = {
@@ -36,13 +52,22 @@ UNREPLACEABLE = {
 }
 # The unreplaceable pieces each recipe's module names (recipes with none are absent).
 RECIPE_PIECES = {
-    "a2t": ("WordSwapMaskedLM",), "alzantot": ("Google1BillionWordsLanguageModel",), "bae": ("WordSwapMaskedLM",),
-    "bert-attack": ("WordSwapMaskedLM",), "checklist": ("WordSwapChangeName", "WordSwapChangeLocation"),
+    "a2t": ("WordSwapMaskedLM",),
+    "alzantot": ("Google1BillionWordsLanguageModel",),
+    "bae": ("WordSwapMaskedLM",),
+    "bert-attack": ("WordSwapMaskedLM",),
+    "checklist": ("WordSwapChangeName", "WordSwapChangeLocation"),
     "clare": ("WordSwapMaskedLM", "WordInsertionMaskedLM", "WordMergeMaskedLM"),
-    "faster-alzantot": ("LearningToWriteLanguageModel",), "kuleshov": ("GPT2", "ThoughtVector"), "pso": ("WordSwapHowNet",),
+    "faster-alzantot": ("LearningToWriteLanguageModel",),
+    "kuleshov": ("GPT2", "ThoughtVector"),
+    "pso": ("WordSwapHowNet",),
 }
 # Hub models those pieces load in these recipes: with all of them cached, the recipe runs offline.
-RECIPE_HUB_MODELS = {"bae": ("bert-base-uncased",), "bert-attack": ("bert-base-uncased",), "clare": ("distilroberta-base",)}
+RECIPE_HUB_MODELS = {
+    "bae": ("bert-base-uncased",),
+    "bert-attack": ("bert-base-uncased",),
+    "clare": ("distilroberta-base",),
+}
 NEEDS_WORDNET = ("leap", "pwws")  # their word swaps are WordNet's (nltk's corpus or Debian's files)
 # Recipes an arena classifier cannot run, and why.
 NOT_FOR_ARENA = {
@@ -53,7 +78,14 @@ NOT_FOR_ARENA = {
     "morpheus": "it attacks sequence-to-sequence models (MinimizeBleu), not classifiers",
     "seq2sick": "it attacks sequence-to-sequence models (NonOverlappingOutput), not classifiers",
 }
-OFFLINE_RECIPES = ("textfooler", "pwws", "deepwordbug", "iga", "pruthi", "leap")  # run offline with the local pieces (tested)
+OFFLINE_RECIPES = (
+    "textfooler",
+    "pwws",
+    "deepwordbug",
+    "iga",
+    "pruthi",
+    "leap",
+)  # run offline with the local pieces (tested)
 RUN_ONLINE = "run this recipe once online so TextAttack caches it"
 
 
@@ -80,19 +112,25 @@ def check_recipe(name: str) -> None:
     if name not in RECIPE_CLASSES:
         close = difflib.get_close_matches(name, RECIPE_CLASSES, n=3, cutoff=0.6)
         hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
-        raise ValueError(f"unknown TextAttack recipe {name!r}; {hint}known: {', '.join(recipe_names())} (`arena list recipes`)")
+        raise ValueError(
+            f"unknown TextAttack recipe {name!r}; {hint}known: {', '.join(recipe_names())} (`arena list recipes`)"
+        )
     if name in NOT_FOR_ARENA:
         raise ValueError(f"textattack:{name} cannot attack an arena classifier: {NOT_FOR_ARENA[name]}")
     if name in NEEDS_WORDNET and not wordnet_available():
-        raise ResourceMissing(f"textattack:{name}: WordSwapWordNet needs WordNet, which is not installed (nltk's wordnet corpus, "
-                              "or Debian's `apt-get install wordnet-base wordnet-sense-index`); offline without it: "
-                              f"{', '.join(r for r in OFFLINE_RECIPES if r not in NEEDS_WORDNET)}")
+        raise ResourceMissing(
+            f"textattack:{name}: WordSwapWordNet needs WordNet, which is not installed (nltk's wordnet corpus, "
+            "or Debian's `apt-get install wordnet-base wordnet-sense-index`); offline without it: "
+            f"{', '.join(r for r in OFFLINE_RECIPES if r not in NEEDS_WORDNET)}"
+        )
     if name in RECIPE_PIECES and hub_offline():
         cached = name in RECIPE_HUB_MODELS and all(hub_cached(model) for model in RECIPE_HUB_MODELS[name])
         if not cached:
             piece = RECIPE_PIECES[name][0]
-            raise ResourceMissing(f"textattack:{name}: {piece} needs {UNREPLACEABLE[piece]} and has no offline replacement, and "
-                                  f"this machine is offline; {RUN_ONLINE}, or pick a recipe that runs offline: {', '.join(OFFLINE_RECIPES)}")
+            raise ResourceMissing(
+                f"textattack:{name}: {piece} needs {UNREPLACEABLE[piece]} and has no offline replacement, and "
+                f"this machine is offline; {RUN_ONLINE}, or pick a recipe that runs offline: {', '.join(OFFLINE_RECIPES)}"
+            )
 
 
 # NLTK's English stop-word list (nltk_data corpora/stopwords/english, the 179-word version).

@@ -10,10 +10,11 @@ shown, never summarised, as that judge chose the text) and ``added_tokens``; wit
 ``eval_judge``, a classifier that took no part in training or selection, also
 ``eval_judge_keeps``, which ``arena match`` summarises as ``eval_judge_agreement``.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -28,8 +29,18 @@ from arena.words import WordView
 class RLPolicyAttacker:
     """``rl:DIR``: sample continuations from a trained policy; keep the best by attack reward."""
 
-    def __init__(self, policy_dir: str, *, judge: str | None = None, eval_judge: str | None = None, samples: int = 8,
-                 tokens: int | None = None, chunk_size: int = 16, seed: int = 0, device: str | None = None):
+    def __init__(
+        self,
+        policy_dir: str,
+        *,
+        judge: str | None = None,
+        eval_judge: str | None = None,
+        samples: int = 8,
+        tokens: int | None = None,
+        chunk_size: int = 16,
+        seed: int = 0,
+        device: str | None = None,
+    ):
         from arena.classifier import load_classifier
         from arena.similarity import SentenceSimilarity
         from policies.lm import PolicyLM, read_policy
@@ -38,8 +49,10 @@ class RLPolicyAttacker:
         self.policy = PolicyLM.load(task.folder, device=device)
         self.judge_spec = judge or task.judge
         if eval_judge is not None and eval_judge == self.judge_spec:
-            raise ValueError(f"--eval-judge {eval_judge!r} is the judge that trains and selects the attacks; label preservation "
-                             "must be reported by a classifier that took no part (e.g. vader, or the FACT model: fact)")
+            raise ValueError(
+                f"--eval-judge {eval_judge!r} is the judge that trains and selects the attacks; label preservation "
+                "must be reported by a classifier that took no part (e.g. vader, or the FACT model: fact)"
+            )
         self.judge = load_classifier(self.judge_spec)
         self.eval_judge = load_classifier(eval_judge) if eval_judge else None
         self.similarity = SentenceSimilarity(device=device)
@@ -62,7 +75,9 @@ class RLPolicyAttacker:
         clock = time.perf_counter()
         for _, ex in items:
             if ex.text_pair is not None:
-                raise ValueError("the RL attacker appends to single texts; (premise, hypothesis) pairs are not supported")
+                raise ValueError(
+                    "the RL attacker appends to single texts; (premise, hypothesis) pairs are not supported"
+                )
         owners = [ex.id for _, ex in items]
         clean = scorer.predict_proba([ex.text for _, ex in items], owners)
         active = [i for i, (_, ex) in enumerate(items) if int(clean[i].argmax()) == ex.label]
@@ -77,8 +92,12 @@ class RLPolicyAttacker:
             for j, i in enumerate(active):
                 rows = slice(j * self.samples, (j + 1) * self.samples)
                 k = j * self.samples + int(np.argmax(parts["reward"][rows]))
-                best[i] = (texts[k], p_def[k], {key: float(parts[key][k]) for key in ("reward", "sim", "p_judge")}
-                           | {"judge_keeps": bool(parts["judge_keeps"][k]), "added_tokens": self.tokens})
+                best[i] = (
+                    texts[k],
+                    p_def[k],
+                    {key: float(parts[key][k]) for key in ("reward", "sim", "p_judge")}
+                    | {"judge_keeps": bool(parts["judge_keeps"][k]), "added_tokens": self.tokens},
+                )
         if self.eval_judge is not None and best:
             chosen = sorted(best)
             verdicts = self.eval_judge.predict_proba([best[i][0] for i in chosen])
@@ -89,17 +108,39 @@ class RLPolicyAttacker:
         for i, (idx, ex) in enumerate(items):
             words = len(WordView.of(ex.text))
             if i not in best:
-                yield ExampleResult(idx=idx, example_id=ex.id, label=ex.label, original_text=ex.text, status=SKIPPED,
-                                    original_pred=int(clean[i].argmax()), original_proba=[round(float(x), 6) for x in clean[i]],
-                                    queries=scorer.queries(ex.id), words_total=words, seconds=per_example)
+                yield ExampleResult(
+                    idx=idx,
+                    example_id=ex.id,
+                    label=ex.label,
+                    original_text=ex.text,
+                    status=SKIPPED,
+                    original_pred=int(clean[i].argmax()),
+                    original_proba=[round(float(x), 6) for x in clean[i]],
+                    queries=scorer.queries(ex.id),
+                    words_total=words,
+                    seconds=per_example,
+                )
             else:
                 text, proba, extra = best[i]
                 fooled = int(proba.argmax()) != ex.label
-                yield ExampleResult(idx=idx, example_id=ex.id, label=ex.label, original_text=ex.text, status=SUCCEEDED if fooled else FAILED,
-                                    original_pred=int(clean[i].argmax()), original_proba=[round(float(x), 6) for x in clean[i]],
-                                    perturbed_text=text, perturbed_pred=int(proba.argmax()), perturbed_proba=[round(float(x), 6) for x in proba],
-                                    queries=scorer.queries(ex.id), words_changed=max(0, len(WordView.of(text)) - words), words_total=words,
-                                    similarity=extra.pop("sim"), seconds=per_example, extra=extra)
+                yield ExampleResult(
+                    idx=idx,
+                    example_id=ex.id,
+                    label=ex.label,
+                    original_text=ex.text,
+                    status=SUCCEEDED if fooled else FAILED,
+                    original_pred=int(clean[i].argmax()),
+                    original_proba=[round(float(x), 6) for x in clean[i]],
+                    perturbed_text=text,
+                    perturbed_pred=int(proba.argmax()),
+                    perturbed_proba=[round(float(x), 6) for x in proba],
+                    queries=scorer.queries(ex.id),
+                    words_changed=max(0, len(WordView.of(text)) - words),
+                    words_total=words,
+                    similarity=extra.pop("sim"),
+                    seconds=per_example,
+                    extra=extra,
+                )
             scorer.forget(ex.id)
 
 
@@ -113,8 +154,16 @@ class RLPolicyGenerator:
     summarises as ``reward_hacking_gap`` (defender P(target) - judge P(target)).
     """
 
-    def __init__(self, policy_dir: str, *, judge: str | None = None, tokens: int | None = None, chunk_size: int = 32,
-                 seed: int = 0, device: str | None = None):
+    def __init__(
+        self,
+        policy_dir: str,
+        *,
+        judge: str | None = None,
+        tokens: int | None = None,
+        chunk_size: int = 32,
+        seed: int = 0,
+        device: str | None = None,
+    ):
         from arena.classifier import load_classifier
         from policies.lm import PolicyLM, read_policy
 
@@ -133,7 +182,9 @@ class RLPolicyGenerator:
 
         labels = [str(label).lower() for label in scorer.labels]
         if self.target.lower() not in labels:
-            raise ValueError(f"the policy's target class {self.target!r} is not one of the defender's labels {list(scorer.labels)}")
+            raise ValueError(
+                f"the policy's target class {self.target!r} is not one of the defender's labels {list(scorer.labels)}"
+            )
         target = labels.index(self.target.lower())
         judge_target = int(label_map(scorer.labels, self.judge.labels)[target])
         rng = np.random.default_rng(self.seed)
@@ -150,11 +201,26 @@ class RLPolicyGenerator:
             per_example = (time.perf_counter() - clock) / len(chunk)
             for (idx, ex), prompt, text, pd, pj in zip(chunk, prompts, texts, p_def, p_judge):
                 hack = int(pd.argmax()) == target and int(pj.argmax()) != judge_target
-                yield ExampleResult(idx=idx, example_id=ex.id, label=ex.label, original_text=prompt, status=SUCCEEDED if hack else FAILED,
-                                    original_pred=int(pd.argmax()), original_proba=[round(float(x), 6) for x in pd], perturbed_text=text,
-                                    perturbed_pred=int(pd.argmax()), perturbed_proba=[round(float(x), 6) for x in pd],
-                                    queries=scorer.queries(ex.id), words_changed=max(0, len(WordView.of(text)) - len(WordView.of(prompt))),
-                                    words_total=len(WordView.of(prompt)), seconds=per_example,
-                                    extra={"defender_p": float(pd[target]), "judge_p": float(pj[judge_target]),
-                                           "gap": float(pd[target] - pj[judge_target]), "added_tokens": self.tokens})
+                yield ExampleResult(
+                    idx=idx,
+                    example_id=ex.id,
+                    label=ex.label,
+                    original_text=prompt,
+                    status=SUCCEEDED if hack else FAILED,
+                    original_pred=int(pd.argmax()),
+                    original_proba=[round(float(x), 6) for x in pd],
+                    perturbed_text=text,
+                    perturbed_pred=int(pd.argmax()),
+                    perturbed_proba=[round(float(x), 6) for x in pd],
+                    queries=scorer.queries(ex.id),
+                    words_changed=max(0, len(WordView.of(text)) - len(WordView.of(prompt))),
+                    words_total=len(WordView.of(prompt)),
+                    seconds=per_example,
+                    extra={
+                        "defender_p": float(pd[target]),
+                        "judge_p": float(pj[judge_target]),
+                        "gap": float(pd[target] - pj[judge_target]),
+                        "added_tokens": self.tokens,
+                    },
+                )
                 scorer.forget(ex.id)

@@ -13,6 +13,7 @@
   for local ones, or :class:`~arena.resources.ResourceMissing` naming the piece that cannot be.
 - :class:`TextAttackRecipe`: a TextAttack recipe as an arena :class:`~arena.attack.Attacker`.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -21,14 +22,21 @@ import os
 import sys
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from importlib import import_module
 from pathlib import Path
-from typing import Callable, Hashable, Iterator, Sequence
 
 from arena.resources import ResourceMissing, cache_dir, minilm_path
-from attackers.recipes import NOT_FOR_ARENA, OFFLINE_RECIPES, RUN_ONLINE, UNREPLACEABLE, recipe_names, write_nltk_stopwords
+from attackers.recipes import (
+    NOT_FOR_ARENA,
+    OFFLINE_RECIPES,
+    RUN_ONLINE,
+    UNREPLACEABLE,
+    recipe_names,
+    write_nltk_stopwords,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +71,8 @@ def prepare_textattack_offline() -> None:
     saved = {key: os.environ.get(key) for key in _TA_REDIRECTED_ENV}
     import datasets  # noqa: F401  (these read HF_HOME at import: import them before TextAttack repoints it)
     import huggingface_hub  # noqa: F401
-    import transformers  # noqa: F401
     import textattack  # noqa: F401
+    import transformers  # noqa: F401
 
     if ours:
         for key, value in saved.items():
@@ -77,8 +85,8 @@ def prepare_textattack_offline() -> None:
 prepare_textattack_offline()
 
 import numpy as np  # noqa: E402  (TextAttack only after the offline preparation above)
-import torch  # noqa: E402
 import textattack  # noqa: E402
+import torch  # noqa: E402
 from textattack.attack_args import ATTACK_RECIPE_NAMES  # noqa: E402
 from textattack.attack_results import (  # noqa: E402
     AttackResult,
@@ -105,14 +113,16 @@ from textattack.transformations.word_swaps.word_swap_embedding import recover_wo
 from arena.attack import FAILED, SKIPPED, SUCCEEDED  # noqa: E402
 from arena.classifier import Classifier, TextInput  # noqa: E402
 from arena.data import Example  # noqa: E402
+from arena.pos import PosTagger  # noqa: E402
 from arena.scorer import Scorer  # noqa: E402
 from arena.similarity import SentenceSimilarity  # noqa: E402
 from arena.store import ExampleResult  # noqa: E402
-from arena.words import WordView  # noqa: E402
-from arena.zoo import AttackOptions  # noqa: E402
-from arena.pos import PosTagger  # noqa: E402
 from arena.synonyms import SynonymSource, WordNetSynonyms, load_synonyms  # noqa: E402
-from arena.words import STOPWORDS  # noqa: E402
+from arena.words import (
+    STOPWORDS,  # noqa: E402
+    WordView,  # noqa: E402
+)
+from arena.zoo import AttackOptions  # noqa: E402
 from attackers.textfooler import DEFAULT_SIM_THRESHOLD  # noqa: E402
 
 WORDNET_MAX_CANDIDATES = 1000  # TextAttack's WordSwapWordNet returns every single-word lemma
@@ -159,7 +169,10 @@ class SynonymWordSwap(WordSwap):
         self.min_cos = min_cos
 
     def _get_replacement_words(self, word: str) -> list[str]:
-        return [recover_word_case(n, word) for n in self.synonyms.neighbours(word.lower(), self.max_candidates, self.min_cos)]
+        return [
+            recover_word_case(n, word)
+            for n in self.synonyms.neighbours(word.lower(), self.max_candidates, self.min_cos)
+        ]
 
     def extra_repr_keys(self) -> list[str]:
         """The fields TextAttack prints for this piece."""
@@ -173,7 +186,13 @@ class SynonymDistance(Constraint):
     a neighbour table was filtered when it was built.
     """
 
-    def __init__(self, synonyms: SynonymSource, max_candidates: int = 50, min_cos: float = 0.5, compare_against_original: bool = True):
+    def __init__(
+        self,
+        synonyms: SynonymSource,
+        max_candidates: int = 50,
+        min_cos: float = 0.5,
+        compare_against_original: bool = True,
+    ):
         super().__init__(compare_against_original)
         self.synonyms = synonyms
         self.max_candidates = max_candidates
@@ -202,7 +221,13 @@ class ArenaPartOfSpeech(Constraint):
     else in the whole text (as :class:`attackers.textfooler.TextFooler` does).
     """
 
-    def __init__(self, tagger: PosTagger, allow_verb_noun_swap: bool = True, compare_against_original: bool = True, window: int = 4):
+    def __init__(
+        self,
+        tagger: PosTagger,
+        allow_verb_noun_swap: bool = True,
+        compare_against_original: bool = True,
+        window: int = 4,
+    ):
         super().__init__(compare_against_original)
         self.tagger = tagger
         self.backend = tagger.backend
@@ -212,7 +237,9 @@ class ArenaPartOfSpeech(Constraint):
     def _check_constraint(self, transformed_text: AttackedText, reference_text: AttackedText) -> bool:
         words = reference_text.words
         for i in transformed_text.attack_attrs["newly_modified_indices"]:
-            lo, hi = (max(0, i - self.window), min(len(words), i + self.window + 1)) if len(words) > 10 else (0, len(words))
+            lo, hi = (
+                (max(0, i - self.window), min(len(words), i + self.window + 1)) if len(words) > 10 else (0, len(words))
+            )
             context, at = words[lo:hi], i - lo
             before = self.tagger.tags(context)[at]
             after = self.tagger.tags(context[:at] + [transformed_text.words[i]] + context[at + 1 :])[at]
@@ -240,6 +267,7 @@ def local_sbert(threshold: float, metric: str = "cosine", **kwargs) -> SBERT:
 
 # -- recipes ----------------------------------------------------------------------------------
 
+
 @lru_cache(maxsize=8)
 def _synonyms(spec: str) -> SynonymSource:
     return load_synonyms(spec)
@@ -266,7 +294,11 @@ def build_textfooler(model_wrapper: ModelWrapper, options: AttackOptions) -> tex
     if options.pos != "none":
         constraints.append(ArenaPartOfSpeech(_pos_tagger(options), allow_verb_noun_swap=True))
     threshold = DEFAULT_SIM_THRESHOLD if options.sim_threshold is None else options.sim_threshold
-    constraints.append(local_sbert(threshold, "angular", window_size=15, compare_against_original=False, skip_text_shorter_than_window=True))
+    constraints.append(
+        local_sbert(
+            threshold, "angular", window_size=15, compare_against_original=False, skip_text_shorter_than_window=True
+        )
+    )
     goal_function = UntargetedClassification(model_wrapper)
     return textattack.Attack(goal_function, constraints, transformation, GreedyWordSwapWIR(wir_method="delete"))
 
@@ -277,28 +309,55 @@ def _local_pieces(options: AttackOptions) -> dict[str, tuple[Callable, str]]:
     def word_swap_embedding(max_candidates: int = 15, embedding=None, **kwargs) -> SynonymWordSwap:
         return SynonymWordSwap(_synonyms(options.synonyms), max_candidates, options.min_cos)
 
-    def word_embedding_distance(embedding=None, include_unknown_words=True, min_cos_sim=None, max_mse_dist=None, cased=False,
-                                compare_against_original=True) -> SynonymDistance:
-        return SynonymDistance(_synonyms(options.synonyms), options.max_candidates, min_cos_sim or options.min_cos, compare_against_original)
+    def word_embedding_distance(
+        embedding=None,
+        include_unknown_words=True,
+        min_cos_sim=None,
+        max_mse_dist=None,
+        cased=False,
+        compare_against_original=True,
+    ) -> SynonymDistance:
+        return SynonymDistance(
+            _synonyms(options.synonyms),
+            options.max_candidates,
+            min_cos_sim or options.min_cos,
+            compare_against_original,
+        )
 
     def word_swap_wordnet(language: str = "eng") -> SynonymWordSwap:
         if language != "eng":
-            raise ResourceMissing(f"WordSwapWordNet(language={language!r}) needs the omw-1.4 download; only English WordNet is local")
+            raise ResourceMissing(
+                f"WordSwapWordNet(language={language!r}) needs the omw-1.4 download; only English WordNet is local"
+            )
         return SynonymWordSwap(WordNetSynonyms(), WORDNET_MAX_CANDIDATES, 0.0)
 
-    def universal_sentence_encoder(threshold: float = 0.8, large: bool = False, metric: str = "angular", **kwargs) -> SBERT:
+    def universal_sentence_encoder(
+        threshold: float = 0.8, large: bool = False, metric: str = "angular", **kwargs
+    ) -> SBERT:
         return local_sbert(threshold if options.sim_threshold is None else options.sim_threshold, metric, **kwargs)
 
     def sbert(threshold: float = 0.7, metric: str = "cosine", model_name=None, **kwargs) -> SBERT:
         return local_sbert(threshold if options.sim_threshold is None else options.sim_threshold, metric, **kwargs)
 
-    def part_of_speech(tagger_type="nltk", tagset="universal", allow_verb_noun_swap=True, compare_against_original=True,
-                       language_nltk="eng", language_stanza="en") -> ArenaPartOfSpeech:
+    def part_of_speech(
+        tagger_type="nltk",
+        tagset="universal",
+        allow_verb_noun_swap=True,
+        compare_against_original=True,
+        language_nltk="eng",
+        language_stanza="en",
+    ) -> ArenaPartOfSpeech:
         return ArenaPartOfSpeech(_pos_tagger(options), allow_verb_noun_swap, compare_against_original)
 
     return {
-        "WordSwapEmbedding": (word_swap_embedding, f"needs the counter-fitted paragramcf download; using --synonyms {options.synonyms}"),
-        "WordEmbeddingDistance": (word_embedding_distance, f"needs the paragramcf download; using the neighbours of --synonyms {options.synonyms}"),
+        "WordSwapEmbedding": (
+            word_swap_embedding,
+            f"needs the counter-fitted paragramcf download; using --synonyms {options.synonyms}",
+        ),
+        "WordEmbeddingDistance": (
+            word_embedding_distance,
+            f"needs the paragramcf download; using the neighbours of --synonyms {options.synonyms}",
+        ),
         "WordSwapWordNet": (word_swap_wordnet, "needs the omw-1.4 download; using local WordNet"),
         "UniversalSentenceEncoder": (universal_sentence_encoder, "needs TF-Hub; using SBERT on the packaged MiniLM"),
         "SBERT": (sbert, "needs a hub model; using SBERT on the packaged MiniLM"),
@@ -366,14 +425,26 @@ def build_recipe(name: str, model_wrapper: ModelWrapper, options: AttackOptions 
     module_name, _, class_name = ATTACK_RECIPE_NAMES[name].rpartition(".")
     recipe_class = getattr(import_module(module_name), class_name)
     module = sys.modules[recipe_class.__module__]
-    names = {piece: _announce(name, piece, factory, why) for piece, (factory, why) in _local_pieces(options).items() if hasattr(module, piece)}
-    names.update({piece: _guarded(name, piece, getattr(module, piece), needs) for piece, needs in UNREPLACEABLE.items() if hasattr(module, piece)})
+    names = {
+        piece: _announce(name, piece, factory, why)
+        for piece, (factory, why) in _local_pieces(options).items()
+        if hasattr(module, piece)
+    }
+    names.update(
+        {
+            piece: _guarded(name, piece, getattr(module, piece), needs)
+            for piece, needs in UNREPLACEABLE.items()
+            if hasattr(module, piece)
+        }
+    )
     with _patched(module, names):
         try:
             return recipe_class.build(model_wrapper)
         except OSError as exc:  # a model or data file the recipe loads itself (hub model, packaged file)
-            raise ResourceMissing(f"textattack:{name}: the recipe could not load a model or file it needs ({str(exc)[:300]}); "
-                                  f"{RUN_ONLINE}, or pick a recipe that runs offline: {', '.join(OFFLINE_RECIPES)}") from exc
+            raise ResourceMissing(
+                f"textattack:{name}: the recipe could not load a model or file it needs ({str(exc)[:300]}); "
+                f"{RUN_ONLINE}, or pick a recipe that runs offline: {', '.join(OFFLINE_RECIPES)}"
+            ) from exc
 
 
 # -- the arena Attacker -----------------------------------------------------------------------
@@ -389,7 +460,11 @@ def word_changes(original: str, perturbed: str) -> list[list]:
     if len(old) == len(new):
         return [[i, a, b] for i, (a, b) in enumerate(zip(old, new)) if a != b]
     matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
-    return [[i1, " ".join(old[i1:i2]), " ".join(new[j1:j2])] for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
+    return [
+        [i1, " ".join(old[i1:i2]), " ".join(new[j1:j2])]
+        for tag, i1, i2, j1, j2 in matcher.get_opcodes()
+        if tag != "equal"
+    ]
 
 
 def _status(result: AttackResult, label: int) -> str:
@@ -458,8 +533,13 @@ class RebasedSearch:
         goal_function.init_attack_example = init_attack_example
 
     def __call__(self, candidates: list) -> tuple[list, bool]:
-        parents = {id(c.attack_attrs.get("previous_attacked_text")): c.attack_attrs.get("previous_attacked_text") for c in candidates}
-        parent = next(iter(parents.values())) if len(parents) == 1 else None  # a beam's candidates of several parents: as they are
+        parents = {
+            id(c.attack_attrs.get("previous_attacked_text")): c.attack_attrs.get("previous_attacked_text")
+            for c in candidates
+        }
+        parent = (
+            next(iter(parents.values())) if len(parents) == 1 else None
+        )  # a beam's candidates of several parents: as they are
         if parent is None or parent.text not in self.held:
             results, over = self.get(candidates)
         else:
@@ -507,11 +587,14 @@ class TextAttackRecipe:
             confirmed = ConfirmedGoal(attack.goal_function, scorer)
         yield from self.run(attack, items, confirmed)
 
-    def run(self, attack: textattack.Attack, items: Sequence[tuple[int, Example]],
-            confirmed: "ConfirmedGoal | None" = None) -> Iterator[ExampleResult]:
+    def run(
+        self, attack: textattack.Attack, items: Sequence[tuple[int, Example]], confirmed: ConfirmedGoal | None = None
+    ) -> Iterator[ExampleResult]:
         """Attack each example with a built ``Attack`` (over any model wrapper); yields each result when done."""
         wrapper = attack.goal_function.model
-        paired = confirmed is not None and isinstance(wrapper, ArenaModelWrapper) and wrapper.scorer.query_budget is None
+        paired = (
+            confirmed is not None and isinstance(wrapper, ArenaModelWrapper) and wrapper.scorer.query_budget is None
+        )
         for idx, example in items:
             if confirmed is not None:
                 confirmed.queries = 0
@@ -521,13 +604,23 @@ class TextAttackRecipe:
             # recipes that draw at random (DeepWordBug's character edits...) repeat per example, and a
             # resumed run matches an uninterrupted one: seeded by TextAttack's default seed + position
             textattack.shared.utils.set_seed(RECIPE_SEED + idx)
-            text_input = example.text if example.text_pair is None else OrderedDict([("premise", example.text), ("hypothesis", example.text_pair)])
+            text_input = (
+                example.text
+                if example.text_pair is None
+                else OrderedDict([("premise", example.text), ("hypothesis", example.text_pair)])
+            )
             try:
                 result = attack.attack(text_input, example.label)
             except OSError as exc:  # a model TextAttack loads lazily (e.g. checklist's flair NER tagger)
-                raise ResourceMissing(f"{self.name}: a model or file the recipe loads during the attack is missing ({str(exc)[:300]}); "
-                                      f"{RUN_ONLINE}, or pick a recipe that runs offline: {', '.join(OFFLINE_RECIPES)}") from exc
-            queries = int(result.num_queries) if confirmed is None else int(result.num_queries) * confirmed.scorer.eot + confirmed.queries
+                raise ResourceMissing(
+                    f"{self.name}: a model or file the recipe loads during the attack is missing ({str(exc)[:300]}); "
+                    f"{RUN_ONLINE}, or pick a recipe that runs offline: {', '.join(OFFLINE_RECIPES)}"
+                ) from exc
+            queries = (
+                int(result.num_queries)
+                if confirmed is None
+                else int(result.num_queries) * confirmed.scorer.eot + confirmed.queries
+            )
             yield self._result(idx, example, result, start, queries)
 
     def _result(self, idx: int, example: Example, result: AttackResult, start: float, queries: int) -> ExampleResult:
@@ -545,9 +638,21 @@ class TextAttackRecipe:
         if status == SKIPPED:
             extra["note"] = "defender already wrong"
         return ExampleResult(
-            idx=idx, example_id=example.id, label=example.label, original_text=example.text, text_pair=example.text_pair,
-            status=status, original_pred=int(original_proba.argmax()), original_proba=[round(float(x), 6) for x in original_proba],
-            perturbed_text=perturbed, perturbed_pred=int(perturbed_proba.argmax()), perturbed_proba=[round(float(x), 6) for x in perturbed_proba],
-            queries=queries, words_changed=sum(max(1, len(old.split()), len(new.split())) for _, old, new in changed),
-            words_total=len(WordView.of(original)), similarity=similarity, seconds=time.perf_counter() - start, extra=extra,
+            idx=idx,
+            example_id=example.id,
+            label=example.label,
+            original_text=example.text,
+            text_pair=example.text_pair,
+            status=status,
+            original_pred=int(original_proba.argmax()),
+            original_proba=[round(float(x), 6) for x in original_proba],
+            perturbed_text=perturbed,
+            perturbed_pred=int(perturbed_proba.argmax()),
+            perturbed_proba=[round(float(x), 6) for x in perturbed_proba],
+            queries=queries,
+            words_changed=sum(max(1, len(old.split()), len(new.split())) for _, old, new in changed),
+            words_total=len(WordView.of(original)),
+            similarity=similarity,
+            seconds=time.perf_counter() - start,
+            extra=extra,
         )

@@ -31,12 +31,13 @@ candidates, so both share the defense's draws (the Scorer's common random number
 only when most of ``eot`` fresh draws of it are wrong; and skips the one-draw recheck:
 ``arena.match.verified`` checks the final text on fresh draws instead (``--verify``).
 """
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Generator, Iterator, Sequence
 
 import numpy as np
 
@@ -138,8 +139,10 @@ class TextFooler:
         if commit not in ("original", "current"):
             raise ValueError("commit must be 'original' (released code) or 'current' (TextAttack's greedy search)")
         if min(max_candidates, window, chunk_size) < 1 or not 0.0 <= sim_threshold <= 1.0 or not -1.0 <= min_cos <= 1.0:
-            raise ValueError(f"TextFooler needs max_candidates, window and chunk_size >= 1, sim_threshold in [0, 1] and min_cos "
-                             f"in [-1, 1] (got {max_candidates}, {window}, {chunk_size}, {sim_threshold}, {min_cos})")
+            raise ValueError(
+                f"TextFooler needs max_candidates, window and chunk_size >= 1, sim_threshold in [0, 1] and min_cos "
+                f"in [-1, 1] (got {max_candidates}, {window}, {chunk_size}, {sim_threshold}, {min_cos})"
+            )
         self.commit = commit
         if importance not in ("delete", "oov"):
             raise ValueError("importance must be 'oov' (released code) or 'delete' (paper, TextAttack)")
@@ -186,11 +189,19 @@ class TextFooler:
             for position, word in enumerate(state.original.words):
                 if word.lower() in self.stopwords:
                     continue
-                candidates = [c for c in self.synonyms.neighbours(word.lower(), self.max_candidates, self.min_cos) if c != word.lower()]
+                candidates = [
+                    c
+                    for c in self.synonyms.neighbours(word.lower(), self.max_candidates, self.min_cos)
+                    if c != word.lower()
+                ]
                 if candidates:
                     kept.append((position, candidates))
             for position, _ in kept:
-                reduced = state.original.delete(position) if self.importance == "delete" else state.original.replace(position, "<oov>").text
+                reduced = (
+                    state.original.delete(position)
+                    if self.importance == "delete"
+                    else state.original.replace(position, "<oov>").text
+                )
                 texts.append(state.model_input(reduced))
                 owners.append(state.owner)
                 words += len(state.original.words)
@@ -250,14 +261,21 @@ class TextFooler:
             plans.append(_Plan(state, position, variants, self._pos_ok(state, position, synonyms)))
         self._similarities([(plan, np.flatnonzero(plan.pos_ok)) for plan in plans if plan.windowed(self.window)])
         for plan in plans:
-            plan.keep = np.flatnonzero(plan.pos_ok & (plan.sim >= self.sim_threshold)) if plan.windowed(self.window) else np.flatnonzero(plan.pos_ok)
+            plan.keep = (
+                np.flatnonzero(plan.pos_ok & (plan.sim >= self.sim_threshold))
+                if plan.windowed(self.window)
+                else np.flatnonzero(plan.pos_ok)
+            )
         texts = [plan.state.model_input(plan.variants[i].text) for plan in plans for i in plan.keep]
         owners = [plan.state.owner for plan in plans for _ in plan.keep]
         references = [plan for plan in plans if len(plan.keep)] if scorer.eot > 1 else []
-        texts += [plan.state.model_input((plan.state.original if self.commit == "original" else plan.state.current).text) for plan in references]
+        texts += [
+            plan.state.model_input((plan.state.original if self.commit == "original" else plan.state.current).text)
+            for plan in references
+        ]
         owners += [plan.state.owner for plan in references]
         probs = scorer.predict_proba(texts, owners)
-        for plan, row in zip(references, probs[len(probs) - len(references):]):
+        for plan, row in zip(references, probs[len(probs) - len(references) :]):
             plan.bar = float(row[plan.state.y])
         offset = 0
         for plan in plans:
@@ -266,12 +284,14 @@ class TextFooler:
             plan.flips = plan.probs.argmax(axis=1) != plan.state.y if len(plan.keep) else np.zeros(0, dtype=bool)
         if scorer.eot > 1:
             self._confirm(plans, scorer)
-        self._similarities([(plan, plan.keep[plan.flips]) for plan in plans if not plan.windowed(self.window) and plan.flips.sum() > 1])
+        self._similarities(
+            [(plan, plan.keep[plan.flips]) for plan in plans if not plan.windowed(self.window) and plan.flips.sum() > 1]
+        )
         for plan in plans:
             self._choose(plan)
 
     @staticmethod
-    def _confirm(plans: list["_Plan"], scorer: Scorer) -> None:
+    def _confirm(plans: list[_Plan], scorer: Scorer) -> None:
         """The adaptive attack's flips: a candidate whose mean over draws flips is drawn again
         ``eot`` times (one call for the step) and flips only if most of those fresh draws are
         wrong, the test its final text must pass too (``arena.match.verified``); its probabilities
@@ -289,7 +309,7 @@ class TextFooler:
             plan.probs[idx] = (plan.probs[idx] + rows.mean(axis=1)) / 2
             plan.flips[idx] = 2 * (rows.argmax(axis=2) != plan.state.y).sum(axis=1) > rows.shape[1]
 
-    def _similarities(self, wanted: list[tuple["_Plan", np.ndarray]]) -> None:
+    def _similarities(self, wanted: list[tuple[_Plan, np.ndarray]]) -> None:
         """Fill ``plan.sim[i]`` for the wanted candidates: windows of the current text vs each candidate, one call."""
         before = [plan.state.current.window(plan.position, self.window) for plan, idx in wanted for _ in idx]
         after = [plan.variants[i].window(plan.position, self.window) for plan, idx in wanted for i in idx]
@@ -299,7 +319,7 @@ class TextFooler:
             plan.sim[idx] = sims[offset : offset + len(idx)]
             offset += len(idx)
 
-    def _choose(self, plan: "_Plan") -> None:
+    def _choose(self, plan: _Plan) -> None:
         """The two selection branches: the most similar flip (success), else the swap that lowers p_y most."""
         state, keep, p = plan.state, plan.keep, plan.probs
         if len(keep):
@@ -309,7 +329,13 @@ class TextFooler:
                 state.status = SUCCEEDED
                 return
             best = int(np.argmin(p[:, state.y]))
-            bar = plan.bar if plan.bar is not None else state.p_original if self.commit == "original" else float(state.proba[state.y])
+            bar = (
+                plan.bar
+                if plan.bar is not None
+                else state.p_original
+                if self.commit == "original"
+                else float(state.proba[state.y])
+            )
             if p[best, state.y] < bar:
                 self._commit(state, plan.position, plan.variants[keep[best]], p[best])
         if self.max_perturb_ratio is not None and len(state.changed) >= self.max_perturb_ratio * len(state.original):
@@ -324,7 +350,11 @@ class TextFooler:
         for state, row in zip(states, fresh):
             held = int(row.argmax()) != state.y
             if held != (state.status == SUCCEEDED):
-                state.note = "flip did not hold on a fresh draw" if state.status == SUCCEEDED else "a fresh draw got the final text wrong"
+                state.note = (
+                    "flip did not hold on a fresh draw"
+                    if state.status == SUCCEEDED
+                    else "a fresh draw got the final text wrong"
+                )
                 state.status = SUCCEEDED if held else FAILED
             state.proba = row
 
@@ -337,14 +367,26 @@ class TextFooler:
     def _result(self, state: _State, scorer: Scorer, seconds: float, similarity: float | None) -> ExampleResult:
         original_words = state.original.words
         return ExampleResult(
-            idx=state.idx, example_id=state.owner, label=state.y, original_text=state.example.text,
-            text_pair=state.example.text_pair, status=state.status,
-            original_pred=int(state.original_proba.argmax()), original_proba=[round(float(x), 6) for x in state.original_proba],
+            idx=state.idx,
+            example_id=state.owner,
+            label=state.y,
+            original_text=state.example.text,
+            text_pair=state.example.text_pair,
+            status=state.status,
+            original_pred=int(state.original_proba.argmax()),
+            original_proba=[round(float(x), 6) for x in state.original_proba],
             perturbed_text=state.current.text if state.status != SKIPPED else None,
-            perturbed_pred=int(state.proba.argmax()), perturbed_proba=[round(float(x), 6) for x in state.proba],
-            queries=scorer.queries(state.owner), words_changed=len(state.changed), words_total=len(original_words),
-            similarity=similarity, seconds=seconds,
-            extra={"changed": [[p, original_words[p], w] for p, w in sorted(state.changed.items())], **({"note": state.note} if state.note else {})},
+            perturbed_pred=int(state.proba.argmax()),
+            perturbed_proba=[round(float(x), 6) for x in state.proba],
+            queries=scorer.queries(state.owner),
+            words_changed=len(state.changed),
+            words_total=len(original_words),
+            similarity=similarity,
+            seconds=seconds,
+            extra={
+                "changed": [[p, original_words[p], w] for p, w in sorted(state.changed.items())],
+                **({"note": state.note} if state.note else {}),
+            },
         )
 
     # -- driver ----------------------------------------------------------------------------------

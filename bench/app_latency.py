@@ -7,6 +7,7 @@ word of the Perturb tab. Prints a Markdown table and writes ``bench/results/app_
 
     python bench/app_latency.py [--port 7861] [--runs "FIVE:textfooler,FuSE:textfooler"]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,15 @@ from playwright.sync_api import Locator, Page, sync_playwright
 from app import ATTACKER_CHOICES, EXAMPLES
 
 ROOT = Path(__file__).resolve().parents[1]
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 RUNS = "plain:textattack:pwws,plain:textattack:deepwordbug,FIVE:textfooler,FuSE:textfooler"
 
 
@@ -62,7 +70,10 @@ def timed_click(page: Page, target: Locator, result: str, limit_ms: int = 180_00
             const idle = [...el.querySelectorAll('[data-testid="status-tracker"]')].every(t => t.classList.contains('hide'));
             return (idle && el.innerText !== before) || document.querySelector('.toast-body') !== null;
         }""",
-        arg=[f"#{result}", before], timeout=limit_ms, polling=100)
+        arg=[f"#{result}", before],
+        timeout=limit_ms,
+        polling=100,
+    )
     seconds = time.perf_counter() - began
     toast = page.locator(".toast-body")
     return seconds, " ".join((toast.first if toast.count() else page.locator(f"#{result}")).inner_text().split())
@@ -85,7 +96,13 @@ def measure(url: str, runs: list[str]) -> list[dict]:
                 pick(page, "defender", defender)
                 pick(page, "attacker", ATTACKER_CHOICES[attacker])
             seconds, text = timed_click(page, page.locator("#attack-button"), "attack-summary")
-            rows.append({"step": f"{'first ' if number == 0 else ''}Attack click: {defender}, {attacker}", "seconds": seconds, "result": text})
+            rows.append(
+                {
+                    "step": f"{'first ' if number == 0 else ''}Attack click: {defender}, {attacker}",
+                    "seconds": seconds,
+                    "result": text,
+                }
+            )
         page.get_by_role("tab", name="Defend").click()
         seconds, _ = timed_click(page, page.locator("#defend-button"), "defend-outputs")
         rows.append({"step": "Defend: every defender", "seconds": seconds})
@@ -106,9 +123,22 @@ def main() -> None:
     parser.add_argument("--runs", default=RUNS, help="comma-separated DEFENDER:ATTACKER pairs after the first attack")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "app_latency.json"))
     args = parser.parse_args()
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {
+        **os.environ,
+        "OMP_WAIT_POLICY": "PASSIVE",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
     with tempfile.TemporaryDirectory() as tmp:
-        command = [str(Path(sys.executable).with_name("arena")), "demo", "--port", str(args.port), "--db", str(Path(tmp) / "arena.db")]
+        command = [
+            str(Path(sys.executable).with_name("arena")),
+            "demo",
+            "--port",
+            str(args.port),
+            "--db",
+            str(Path(tmp) / "arena.db"),
+        ]
         url = f"http://127.0.0.1:{args.port}/"
         server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:

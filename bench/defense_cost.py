@@ -15,6 +15,7 @@ With ``--json`` the last line is one JSON object
 ``{"data", "n", "plain": {"seconds_per_example"}, "<defender>": {"seconds_per_example", "cost_ratio",
 "gradient_x", "similarity_x", "rest_x", "checked", "rejected_pct"}, ...}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,6 +24,8 @@ import sys
 import time
 from collections import defaultdict
 
+from firebert_table import SHARED, inference_seconds
+
 import defenses.five
 import defenses.fuse
 from arena.data import load_data
@@ -30,7 +33,6 @@ from arena.resources import PRECISIONS
 from arena.similarity import SentenceSimilarity
 from arena.zoo import build_defender
 from defenses.switch import Switch
-from firebert_table import SHARED, inference_seconds
 
 SPENT: dict[str, float] = defaultdict(float)
 CHECKED = {"checked": 0, "rejected": 0}
@@ -38,22 +40,26 @@ CHECKED = {"checked": 0, "rejected": 0}
 
 def _timed(key: str, function):
     """``function`` with its wall time added to ``SPENT[key]``."""
+
     def wrapper(*args, **kwargs):
         started = time.perf_counter()
         try:
             return function(*args, **kwargs)
         finally:
             SPENT[key] += time.perf_counter() - started
+
     return wrapper
 
 
 def _counted(similarities):
     """SWITCH's ``_similarities`` that also counts the candidates it checks and those it rejects."""
+
     def wrapper(self, groups):
         out = similarities(self, groups)
         CHECKED["checked"] += sum(len(sims) for sims in out)
         CHECKED["rejected"] += sum(int((sims <= 0).sum()) for sims in out)
         return out
+
     return wrapper
 
 
@@ -81,7 +87,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=str(SHARED / "textfooler" / "imdb"))
     parser.add_argument("--n", type=int, default=32)
-    parser.add_argument("--defenders", default="fuse?use_similarity=true,fuse,five", help="comma-separated defender specs")
+    parser.add_argument(
+        "--defenders", default="fuse?use_similarity=true,fuse,five", help="comma-separated defender specs"
+    )
     parser.add_argument("--synonyms", default=f"neighbors:{SHARED / 'synonyms' / 'counterfitted_neighbors.json'}")
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--precision", default="auto", choices=PRECISIONS)
@@ -94,18 +102,28 @@ def main() -> int:
     plain = inference_seconds(build_defender("plain", "default", **options), texts, repeats=3)
     result = {"data": args.data, "n": len(texts), "plain": {"seconds_per_example": round(plain, 4)}}
     print(f"{len(texts)} examples of {args.data}; plain {plain * 1000:.1f} ms per example\n")
-    print("| defender | ms/example | x plain | gradient pass | similarity | rest | checked | rejected % |\n"
-          "|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| defender | ms/example | x plain | gradient pass | similarity | rest | checked | rejected % |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|"
+    )
     for spec in filter(None, args.defenders.split(",")):
         total = seconds_per_example(build_defender(spec, "default", synonyms=args.synonyms, **options), texts)
         parts = {key: SPENT[key] / len(texts) / plain for key in ("gradient", "similarity")}
         parts["rest"] = total / plain - sum(parts.values())
         checked = CHECKED["checked"]
         rejected = round(100 * CHECKED["rejected"] / checked, 2) if checked else None
-        result[spec] = {"seconds_per_example": round(total, 4), "cost_ratio": round(total / plain, 2),
-                        **{f"{key}_x": round(value, 2) for key, value in parts.items()}, "checked": checked, "rejected_pct": rejected}
-        print(f"| {spec} | {total * 1000:.1f} | {total / plain:.2f} | " + " | ".join(f"{v:.2f}" for v in parts.values())
-              + f" | {checked} | {'-' if rejected is None else rejected} |")
+        result[spec] = {
+            "seconds_per_example": round(total, 4),
+            "cost_ratio": round(total / plain, 2),
+            **{f"{key}_x": round(value, 2) for key, value in parts.items()},
+            "checked": checked,
+            "rejected_pct": rejected,
+        }
+        print(
+            f"| {spec} | {total * 1000:.1f} | {total / plain:.2f} | "
+            + " | ".join(f"{v:.2f}" for v in parts.values())
+            + f" | {checked} | {'-' if rejected is None else rejected} |"
+        )
     if args.json:
         print(json.dumps(result))
     return 0

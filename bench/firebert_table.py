@@ -61,6 +61,7 @@ keeps its earlier table there); with ``--json`` the last line is the JSON object
 ``{"mr": {"plain": {"clean", "premade", "under_attack", "queries", "cost_ratio"}, ...}, "imdb": {...}}``
 (the results file also keeps, under ``settings``, what each data set was run with).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -83,7 +84,15 @@ from attackers.textfooler import DEFAULT_SIM_THRESHOLD
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
 QUERY_DRIFT = 0.001  # --keep-rows: plain's mean queries may differ by this share from the earlier table's
-ROWS = ("plain", "fuse", "five", "fact", "five+fact", "fuse+fact", "noise")  # FuSE(FACT), the costliest, then the canary
+ROWS = (
+    "plain",
+    "fuse",
+    "five",
+    "fact",
+    "five+fact",
+    "fuse+fact",
+    "noise",
+)  # FuSE(FACT), the costliest, then the canary
 BAR_FACT_CLEAN, BAR_FACT_PREMADE, BAR_X_PLAIN, BAR_COST = 0.97, 0.60, 2.0, 15.0  # the issue's bars (bar_checks)
 BAR_CANARY = 0.05  # how far above plain a defense with no robustness may read under the adaptive attack
 
@@ -147,7 +156,9 @@ def attack_options(args, adaptive: bool = False) -> AttackOptions:
     is built from them and the runs are keyed by them. The ``under_attack`` column is the
     non-adaptive attack (one draw per query, no check of the final text: ``--eot 1 --verify 1``), as
     the stored runs were made; ``adaptive``: the adaptive defaults against a randomized defender."""
-    return AttackOptions(synonyms=args.synonyms, chunk_size=args.chunk_size, **({} if adaptive else {"eot": 1, "verify": 1}))
+    return AttackOptions(
+        synonyms=args.synonyms, chunk_size=args.chunk_size, **({} if adaptive else {"eot": 1, "verify": 1})
+    )
 
 
 def attack_key(spec: str, path: str, n: int, args, seed: int = 0, adaptive: bool = False) -> dict:
@@ -155,31 +166,89 @@ def attack_key(spec: str, path: str, n: int, args, seed: int = 0, adaptive: bool
     SEED --data PATH --n N --sample first`` (with ``--eot 1 --verify 1`` unless ``adaptive``) with the
     bench's ``--synonyms`` and ``--max-length`` stores it (``run_match``'s keywords). The benches take
     the first N rows, as their stored runs did."""
-    return match_key(spec, "textfooler", attack_options(args, adaptive), path, n=n, sample="first", defense_seed=seed,
-                     max_length=args.max_length)
+    return match_key(
+        spec,
+        "textfooler",
+        attack_options(args, adaptive),
+        path,
+        n=n,
+        sample="first",
+        defense_seed=seed,
+        max_length=args.max_length,
+    )
 
 
 def match_argv(spec: str, path: str, n: int, args, adaptive: bool = False) -> list[str]:
     """The ``arena match`` command line that stores its attack as :func:`attack_key` names it (what
     ``--workers`` runs in each of its processes)."""
-    return ["match", "--classifier", spec, "--data", path, "--n", str(n), "--sample", "first",
-            *([] if adaptive else ["--eot", "1", "--verify", "1"]), "--synonyms", args.synonyms, "--max-length",
-            str(args.max_length), "--precision", args.precision, "--chunk-size", str(args.chunk_size), "--db", args.db]
+    return [
+        "match",
+        "--classifier",
+        spec,
+        "--data",
+        path,
+        "--n",
+        str(n),
+        "--sample",
+        "first",
+        *([] if adaptive else ["--eot", "1", "--verify", "1"]),
+        "--synonyms",
+        args.synonyms,
+        "--max-length",
+        str(args.max_length),
+        "--precision",
+        args.precision,
+        "--chunk-size",
+        str(args.chunk_size),
+        "--db",
+        args.db,
+    ]
 
 
-def attack_row(defender, spec: str, attacker, data: LabelledData, path: str, n: int, args, store: Store,
-               limit: int | str | None = None, adaptive: bool = False, seed: int = 0) -> dict:
+def attack_row(
+    defender,
+    spec: str,
+    attacker,
+    data: LabelledData,
+    path: str,
+    n: int,
+    args,
+    store: Store,
+    limit: int | str | None = None,
+    adaptive: bool = False,
+    seed: int = 0,
+) -> dict:
     """The attack summary of ``spec`` at defense seed ``seed`` on the first ``limit`` (default all)
     examples; with ``--workers N`` a whole-data attack runs in N ``arena match`` processes first (as
     ``arena match --workers N``)."""
     workers = args.workers if limit in (None, n) else 1
     argv = match_argv(spec, path, n, args, adaptive) + (["--defense-seed", str(seed)] if seed else [])
-    return run_match_in_workers(workers, argv, defender, attacker, data, store,
-                                attack_key(spec, path, n, args, seed=seed, adaptive=adaptive), progress=not args.json, limit=limit)
+    return run_match_in_workers(
+        workers,
+        argv,
+        defender,
+        attacker,
+        data,
+        store,
+        attack_key(spec, path, n, args, seed=seed, adaptive=adaptive),
+        progress=not args.json,
+        limit=limit,
+    )
 
 
-def adaptive_columns(spec: str, attacker, data: LabelledData, path: str, n: int, args, store: Store,
-                     count: int | str | None, plain_results: list, defense_options: dict, one_draw: list | None = None) -> dict:
+def adaptive_columns(
+    spec: str,
+    attacker,
+    data: LabelledData,
+    path: str,
+    n: int,
+    args,
+    store: Store,
+    count: int | str | None,
+    plain_results: list,
+    defense_options: dict,
+    one_draw: list | None = None,
+) -> dict:
     """The adaptive attack's columns of a randomized row (``--eot``/``--verify`` defaults) on its first
     ``count`` examples at defense seeds 0 to ``--adaptive-seeds``-1 (the other seeds on as many
     examples as seed 0's run holds): ``under_adaptive_attack`` and ``adaptive_queries`` (means over
@@ -199,11 +268,25 @@ def adaptive_columns(spec: str, attacker, data: LabelledData, path: str, n: int,
     record = ratio_record(ratio_over_seeds([[r for r in run if r.example_id in ids] for run in runs], plain_results))
     plain_same = attack_summary([r for r in plain_results if r.example_id in ids])
     accuracies = [attack["accuracy_under_attack"] for attack in attacks]
-    same = {"under_attack_adaptive_n": attack_summary([r for r in one_draw if r.example_id in ids])["accuracy_under_attack"]} if one_draw else {}
-    return {**same, "under_adaptive_attack": round(sum(accuracies) / len(accuracies), 4), "under_adaptive_attack_seeds": accuracies,
-            "adaptive_queries": round(sum(a["avg_queries"] for a in attacks) / len(attacks), 2),
-            "adaptive_n": limit, "plain_under_attack_adaptive_n": plain_same["accuracy_under_attack"],
-            "x_plain_adaptive": record["ratio"], "x_plain_adaptive_ci95": record["ci95"]}
+    same = (
+        {
+            "under_attack_adaptive_n": attack_summary([r for r in one_draw if r.example_id in ids])[
+                "accuracy_under_attack"
+            ]
+        }
+        if one_draw
+        else {}
+    )
+    return {
+        **same,
+        "under_adaptive_attack": round(sum(accuracies) / len(accuracies), 4),
+        "under_adaptive_attack_seeds": accuracies,
+        "adaptive_queries": round(sum(a["avg_queries"] for a in attacks) / len(attacks), 2),
+        "adaptive_n": limit,
+        "plain_under_attack_adaptive_n": plain_same["accuracy_under_attack"],
+        "x_plain_adaptive": record["ratio"],
+        "x_plain_adaptive_ci95": record["ci95"],
+    }
 
 
 def eval_names(spec: str, seed: int, path: str, n: int, args) -> dict:
@@ -212,15 +295,22 @@ def eval_names(spec: str, seed: int, path: str, n: int, args) -> dict:
     return eval_key(spec, path, n=n, sample="first", synonyms=args.synonyms, defense_seed=seed)
 
 
-def clean_and_premade(defender, names: dict, data: LabelledData, premade: LabelledData, store: Store,
-                      progress: bool) -> tuple[float, float | None]:
+def clean_and_premade(
+    defender, names: dict, data: LabelledData, premade: LabelledData, store: Store, progress: bool
+) -> tuple[float, float | None]:
     """Accuracy of ``defender`` on the clean examples and on the pre-made set (None when it is empty),
     stored under ``names`` (:func:`eval_names`)."""
     clean = evaluate(defender, data, store, **names, progress=progress)
     if not len(premade):
         return clean["accuracy"], None
-    return clean["accuracy"], evaluate(defender, premade, store, classifier_name=names["classifier_name"],
-                                       data_name=f"{names['data_name']}#premade", progress=progress)["accuracy"]
+    return clean["accuracy"], evaluate(
+        defender,
+        premade,
+        store,
+        classifier_name=names["classifier_name"],
+        data_name=f"{names['data_name']}#premade",
+        progress=progress,
+    )["accuracy"]
 
 
 def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
@@ -249,38 +339,85 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
         clean, adversarial = evaluated(defender, spec)
         partial = {}
         if args.defense_seeds > 1 and getattr(defender, "stochastic", False):  # seed 0 is the row's own
-            seeded = [evaluated(build_defender(spec, "default", seed=seed, **defense_options), spec, seed)
-                      for seed in range(1, args.defense_seeds)]
-            partial.update(clean_seeds=[clean] + [c for c, _ in seeded], premade_seeds=[adversarial] + [p for _, p in seeded])
+            seeded = [
+                evaluated(build_defender(spec, "default", seed=seed, **defense_options), spec, seed)
+                for seed in range(1, args.defense_seeds)
+            ]
+            partial.update(
+                clean_seeds=[clean] + [c for c, _ in seeded], premade_seeds=[adversarial] + [p for _, p in seeded]
+            )
         if row == "plain":
             attack = made
         elif row in args.attack_rows:
             count = args.attack_rows[row]
-            attack = attack_row(defender, spec, attacker, data, path, n, args, store,
-                                limit=count if count == "stored" else min(count or n, n))
+            attack = attack_row(
+                defender,
+                spec,
+                attacker,
+                data,
+                path,
+                n,
+                args,
+                store,
+                limit=count if count == "stored" else min(count or n, n),
+            )
             if not attack["n"]:
-                raise SystemExit(f"--attack-rows {row}@stored: {args.db} holds no attack results for {row} on {name} yet")
+                raise SystemExit(
+                    f"--attack-rows {row}@stored: {args.db} holds no attack results for {row} on {name} yet"
+                )
             ids = {ex.id for ex in data.examples[: attack["n"]]}
             if attack["n"] < n:  # attacked on the first examples only: plain on the same ones beside it
                 same = attack_summary([r for r in plain_results if r.example_id in ids])
-                partial = {"attack_n": attack["n"], "plain_under_attack_same_n": same["accuracy_under_attack"],
-                           "plain_queries_same_n": same["avg_queries"]}
-            versus = ratio_under_attack([r for r in store.results(attack["run_id"]) if r.example_id in ids], plain_results)
+                partial = {
+                    "attack_n": attack["n"],
+                    "plain_under_attack_same_n": same["accuracy_under_attack"],
+                    "plain_queries_same_n": same["avg_queries"],
+                }
+            versus = ratio_under_attack(
+                [r for r in store.results(attack["run_id"]) if r.example_id in ids], plain_results
+            )
             record = ratio_record(versus)
             partial.update(x_plain=record["ratio"], x_plain_ci95=record["ci95"])
         else:  # passive row: clean and pre-made accuracy only
             attack = dict.fromkeys(("accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"))
         if row in args.adaptive_rows and getattr(defender, "stochastic", False):
             one_draw = store.results(attack["run_id"]) if attack.get("run_id") else None
-            partial.update(adaptive_columns(spec, attacker, data, path, n, args, store, args.adaptive_rows[row], plain_results,
-                                            defense_options, one_draw))
+            partial.update(
+                adaptive_columns(
+                    spec,
+                    attacker,
+                    data,
+                    path,
+                    n,
+                    args,
+                    store,
+                    args.adaptive_rows[row],
+                    plain_results,
+                    defense_options,
+                    one_draw,
+                )
+            )
         elif row in args.adaptive_rows:  # deterministic: more draws change nothing, the adaptive attack is the attack
-            partial.update(under_adaptive_attack=attack["accuracy_under_attack"], adaptive_queries=attack["avg_queries"])
-        table[row] = {"clean": clean, "premade": adversarial, "under_attack": attack["accuracy_under_attack"],
-                      "queries": attack["avg_queries"], "perturbed_pct": attack["avg_perturbed_words_pct"], **partial,
-                      "premade_n": len(premade)}
+            partial.update(
+                under_adaptive_attack=attack["accuracy_under_attack"], adaptive_queries=attack["avg_queries"]
+            )
+        table[row] = {
+            "clean": clean,
+            "premade": adversarial,
+            "under_attack": attack["accuracy_under_attack"],
+            "queries": attack["avg_queries"],
+            "perturbed_pct": attack["avg_perturbed_words_pct"],
+            **partial,
+            "premade_n": len(premade),
+        }
         if row in kept_cost:
-            table[row].update({key: kept_cost[row][key] for key in ("ms_per_example", "cost_ratio", "plain_ms_per_example") if key in kept_cost[row]})
+            table[row].update(
+                {
+                    key: kept_cost[row][key]
+                    for key in ("ms_per_example", "cost_ratio", "plain_ms_per_example")
+                    if key in kept_cost[row]
+                }
+            )
         if row not in kept_cost or row == "plain":  # plain always: the base of the rows timed here
             timed[row] = inference_seconds(defender, timing_texts, repeats=args.cost_repeats)
     fresh = [row for row in timed if row != "plain"]
@@ -293,8 +430,11 @@ def run_dataset(name: str, n: int, args, store: Store, kept_cost: dict) -> dict:
     if "plain" not in kept_cost:
         table["plain"].update(ms_per_example=round(1000 * base, 1), cost_ratio=1.0)
     for row in fresh:  # against a kept plain (another run, maybe another machine), the base is named
-        table[row].update(ms_per_example=round(1000 * timed[row], 1), cost_ratio=round(timed[row] / base, 2),
-                          **({"plain_ms_per_example": round(1000 * base, 1)} if "plain" in kept_cost else {}))
+        table[row].update(
+            ms_per_example=round(1000 * timed[row], 1),
+            cost_ratio=round(timed[row] / base, 2),
+            **({"plain_ms_per_example": round(1000 * base, 1)} if "plain" in kept_cost else {}),
+        )
     return table
 
 
@@ -307,10 +447,16 @@ def cost_to_keep(result: dict, name: str, args) -> dict:
     table, settings = result.get(name, {}), result.get("settings", {}).get(name, {})
     timing = {"cost_n": args.cost_n, "cost_repeats": args.cost_repeats, "precision": args.precision}
     if "plain" not in table or any(settings.get(key) != value for key, value in timing.items()):
-        raise SystemExit(f"--keep-cost: bench/results/{args.results}.json has no {name} cost timed with {timing}; "
-                         "time it once without --keep-cost")
+        raise SystemExit(
+            f"--keep-cost: bench/results/{args.results}.json has no {name} cost timed with {timing}; "
+            "time it once without --keep-cost"
+        )
     same_fact = settings.get("fact") == fact_name(args)
-    return {row: values for row, values in table.items() if "ms_per_example" in values and (same_fact or not is_fact_row(row))}
+    return {
+        row: values
+        for row, values in table.items()
+        if "ms_per_example" in values and (same_fact or not is_fact_row(row))
+    }
 
 
 def keep_rows(earlier: dict, fresh: dict, earlier_settings: dict, settings: dict) -> dict:
@@ -320,16 +466,26 @@ def keep_rows(earlier: dict, fresh: dict, earlier_settings: dict, settings: dict
     ``QUERY_DRIFT``, as float-level changes in the code can flip a near-tie in the similarity check
     and cost a review a few queries more or less); FACT rows made with another FACT model are dropped."""
     same = ("n", "max_length", "precision")
-    if (any(earlier_settings.get(key) != settings[key] for key in same)
-            or resolved_source(earlier_settings.get("synonyms", "")) != resolved_source(settings["synonyms"])):
-        raise SystemExit(f"--keep-rows: the earlier table was run with {earlier_settings}, not {settings}; run every row")
+    if any(earlier_settings.get(key) != settings[key] for key in same) or resolved_source(
+        earlier_settings.get("synonyms", "")
+    ) != resolved_source(settings["synonyms"]):
+        raise SystemExit(
+            f"--keep-rows: the earlier table was run with {earlier_settings}, not {settings}; run every row"
+        )
     before, now = earlier["plain"], fresh["plain"]
-    if (any(before.get(key) != now[key] for key in ("under_attack", "premade_n"))
-            or abs(before.get("queries", 0) - now["queries"]) > QUERY_DRIFT * now["queries"]):
-        raise SystemExit("--keep-rows: plain's attack differs from the earlier table's, so its ratios would not pair; run every row")
+    if (
+        any(before.get(key) != now[key] for key in ("under_attack", "premade_n"))
+        or abs(before.get("queries", 0) - now["queries"]) > QUERY_DRIFT * now["queries"]
+    ):
+        raise SystemExit(
+            "--keep-rows: plain's attack differs from the earlier table's, so its ratios would not pair; run every row"
+        )
     same_fact = earlier_settings.get("fact") == settings["fact"]
-    kept = {row: fresh.get(row, values) for row, values in earlier.items()
-            if row in fresh or same_fact or not is_fact_row(row)}  # in the earlier order
+    kept = {
+        row: fresh.get(row, values)
+        for row, values in earlier.items()
+        if row in fresh or same_fact or not is_fact_row(row)
+    }  # in the earlier order
     return {**kept, **fresh}
 
 
@@ -359,40 +515,98 @@ def bar_checks(table: dict, name: str) -> list[tuple[str, str, str, bool | None]
     """The issue's bars on one data set's table: (bar, row counted, what was measured, met), met
     None where the row or its column is missing."""
     plain, checks = table["plain"], []
-    counted = {defense: counted_row(table, name, defense) for defense in ("fuse", "five", "fuse+fact", "five+fact", "fact")}
+    counted = {
+        defense: counted_row(table, name, defense) for defense in ("fuse", "five", "fuse+fact", "five+fact", "fact")
+    }
     rows = {defense: table.get(row, {}) for defense, row in counted.items()}
 
     def check(bar: str, defense: str, value: float | None, shown, ok) -> None:
         """One bar: ``shown(value)`` and ``ok(value)`` only for a measured value."""
-        checks.append((bar, counted[defense], "not measured" if value is None else shown(value), None if value is None else ok(value)))
+        checks.append(
+            (
+                bar,
+                counted[defense],
+                "not measured" if value is None else shown(value),
+                None if value is None else ok(value),
+            )
+        )
 
     fact = rows["fact"]
     share = None if fact.get("clean") is None else fact["clean"] / plain["clean"]
-    check(f"FACT clean accuracy >= {BAR_FACT_CLEAN:.0%} of plain's", "fact", share, lambda x: f"{x:.1%} of plain's", lambda x: x >= BAR_FACT_CLEAN)
-    check(f"FACT accuracy on pre-made adversarials >= {BAR_FACT_PREMADE}", "fact", fact.get("premade"), lambda x: f"{x:.3f}",
-          lambda x: x >= BAR_FACT_PREMADE)
+    check(
+        f"FACT clean accuracy >= {BAR_FACT_CLEAN:.0%} of plain's",
+        "fact",
+        share,
+        lambda x: f"{x:.1%} of plain's",
+        lambda x: x >= BAR_FACT_CLEAN,
+    )
+    check(
+        f"FACT accuracy on pre-made adversarials >= {BAR_FACT_PREMADE}",
+        "fact",
+        fact.get("premade"),
+        lambda x: f"{x:.3f}",
+        lambda x: x >= BAR_FACT_PREMADE,
+    )
     for defense, label in (("five", "FIVE"), ("five+fact", "FIVE(FACT)")):
         row = rows[defense]
         first = f" (first {row['attack_n']})" if row.get("attack_n") else ""
         versus = row.get("plain_queries_same_n", plain["queries"])
-        check(f"{label} under attack >= {BAR_X_PLAIN:g}x plain's", defense, row.get("x_plain"),
-              lambda x: ratio_text(x, row["x_plain_ci95"], "plain") + first, lambda x: x >= BAR_X_PLAIN)
-        check(f"the attacker needs more queries against {label}", defense, row.get("queries"),
-              lambda x: f"{x} vs plain's {versus}{first}", lambda x: x > versus)
-    for defense, label in (("fuse", "FuSE"), ("five", "FIVE"), ("fuse+fact", "FuSE(FACT)"), ("five+fact", "FIVE(FACT)")):
-        check(f"{label} inference cost <= {BAR_COST:g}x plain's", defense, rows[defense].get("cost_ratio"),
-              lambda x: f"{x}x", lambda x: x <= BAR_COST)
-    for row, label in (("noise", "the noise canary"), ("fuse", "FuSE"), ("five", "FIVE"), ("fuse+fact", "FuSE(FACT)"), ("five+fact", "FIVE(FACT)")):
+        check(
+            f"{label} under attack >= {BAR_X_PLAIN:g}x plain's",
+            defense,
+            row.get("x_plain"),
+            lambda x: ratio_text(x, row["x_plain_ci95"], "plain") + first,
+            lambda x: x >= BAR_X_PLAIN,
+        )
+        check(
+            f"the attacker needs more queries against {label}",
+            defense,
+            row.get("queries"),
+            lambda x: f"{x} vs plain's {versus}{first}",
+            lambda x: x > versus,
+        )
+    for defense, label in (
+        ("fuse", "FuSE"),
+        ("five", "FIVE"),
+        ("fuse+fact", "FuSE(FACT)"),
+        ("five+fact", "FIVE(FACT)"),
+    ):
+        check(
+            f"{label} inference cost <= {BAR_COST:g}x plain's",
+            defense,
+            rows[defense].get("cost_ratio"),
+            lambda x: f"{x}x",
+            lambda x: x <= BAR_COST,
+        )
+    for row, label in (
+        ("noise", "the noise canary"),
+        ("fuse", "FuSE"),
+        ("five", "FIVE"),
+        ("fuse+fact", "FuSE(FACT)"),
+        ("five+fact", "FIVE(FACT)"),
+    ):
         v = table.get(row, {})
         if v.get("adaptive_n"):  # the one-draw attack on the same examples, else on the row's own
             one_draw = v.get("under_attack_adaptive_n", v.get("under_attack"))
-            checks.append((f"{label}: adaptive attack <= one draw", row, f"{v['under_adaptive_attack']:.3f} vs {one_draw:.3f} "
-                           f"(first {v['adaptive_n']})", v["under_adaptive_attack"] <= one_draw))
+            checks.append(
+                (
+                    f"{label}: adaptive attack <= one draw",
+                    row,
+                    f"{v['under_adaptive_attack']:.3f} vs {one_draw:.3f} (first {v['adaptive_n']})",
+                    v["under_adaptive_attack"] <= one_draw,
+                )
+            )
     canary = table.get("noise", {})
     if canary.get("adaptive_n"):
         bound = canary["plain_under_attack_adaptive_n"] + BAR_CANARY
-        checks.append((f"the canary under adaptive attack <= plain's + {BAR_CANARY}", "noise",
-                       f"{canary['under_adaptive_attack']:.3f} vs {bound:.3f}", canary["under_adaptive_attack"] <= bound))
+        checks.append(
+            (
+                f"the canary under adaptive attack <= plain's + {BAR_CANARY}",
+                "noise",
+                f"{canary['under_adaptive_attack']:.3f} vs {bound:.3f}",
+                canary["under_adaptive_attack"] <= bound,
+            )
+        )
     return checks
 
 
@@ -406,21 +620,45 @@ def render(result: dict) -> str:
     for name, table in result.items():
         if not isinstance(table, dict) or "plain" not in table:
             continue
-        lines += [f"### {name} (premade set: {table['plain']['premade_n']} adversarial examples made against plain)", "",
-                  "| defender | clean acc | premade acc | acc under TextFooler | queries | perturbed % | cost ratio | acc under adaptive TextFooler | adaptive queries |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        for row in [row for row in ROWS if row in table] + [row for row in table if row not in ROWS]:  # the defaults first
+        lines += [
+            f"### {name} (premade set: {table['plain']['premade_n']} adversarial examples made against plain)",
+            "",
+            "| defender | clean acc | premade acc | acc under TextFooler | queries | perturbed % | cost ratio | acc under adaptive TextFooler | adaptive queries |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in [row for row in ROWS if row in table] + [
+            row for row in table if row not in ROWS
+        ]:  # the defaults first
             v = table[row]
-            cells = [_fmt(v.get(k)) for k in ("clean", "premade", "under_attack", "queries", "perturbed_pct", "cost_ratio",
-                                              "under_adaptive_attack", "adaptive_queries")]
+            cells = [
+                _fmt(v.get(k))
+                for k in (
+                    "clean",
+                    "premade",
+                    "under_attack",
+                    "queries",
+                    "perturbed_pct",
+                    "cost_ratio",
+                    "under_adaptive_attack",
+                    "adaptive_queries",
+                )
+            ]
             if v.get("adaptive_n"):
                 seeds = v.get("under_adaptive_attack_seeds", [v["under_adaptive_attack"]])
-                spread = (f"mean of {len(seeds)} defense seeds, {_fmt(min(seeds))}-{_fmt(max(seeds))}; "
-                          if len(seeds) > 1 else "")
-                one_draw = (f"one draw there {_fmt(v['under_attack_adaptive_n'])}; " if "under_attack_adaptive_n" in v else "")
-                cells[6] += (f" (first {v['adaptive_n']}; {spread}{one_draw}plain there {_fmt(v['plain_under_attack_adaptive_n'])}; "
-                             + ratio_text(v["x_plain_adaptive"], v["x_plain_adaptive_ci95"], "plain")
-                             + (", seeds and examples resampled" if len(seeds) > 1 else "") + ")")
+                spread = (
+                    f"mean of {len(seeds)} defense seeds, {_fmt(min(seeds))}-{_fmt(max(seeds))}; "
+                    if len(seeds) > 1
+                    else ""
+                )
+                one_draw = (
+                    f"one draw there {_fmt(v['under_attack_adaptive_n'])}; " if "under_attack_adaptive_n" in v else ""
+                )
+                cells[6] += (
+                    f" (first {v['adaptive_n']}; {spread}{one_draw}plain there {_fmt(v['plain_under_attack_adaptive_n'])}; "
+                    + ratio_text(v["x_plain_adaptive"], v["x_plain_adaptive_ci95"], "plain")
+                    + (", seeds and examples resampled" if len(seeds) > 1 else "")
+                    + ")"
+                )
             notes = []
             if v.get("attack_n"):
                 notes.append(f"first {v['attack_n']}; plain there {_fmt(v['plain_under_attack_same_n'])}")
@@ -433,10 +671,17 @@ def render(result: dict) -> str:
                 if v.get(key) and None not in v[key]:
                     cells[cell] += f" ({_fmt(min(v[key]))}-{_fmt(max(v[key]))} over {len(v[key])} seeds)"
             lines.append(f"| {row} | " + " | ".join(cells) + " |")
-        lines += ["", f"Bars on {name} (FIVE rows: the setting `bench/five_search.py` picked on held-out {name} examples, where it ran):", "",
-                  "| bar | row | measured | met |", "|---|---|---|---|"]
-        lines += [f"| {bar} | {row} | {measured} | {'-' if met is None else 'yes' if met else 'no'} |"
-                  for bar, row, measured, met in bar_checks(table, name)]
+        lines += [
+            "",
+            f"Bars on {name} (FIVE rows: the setting `bench/five_search.py` picked on held-out {name} examples, where it ran):",
+            "",
+            "| bar | row | measured | met |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {bar} | {row} | {measured} | {'-' if met is None else 'yes' if met else 'no'} |"
+            for bar, row, measured, met in bar_checks(table, name)
+        ]
         lines.append("")
     return "\n".join(lines)
 
@@ -444,52 +689,121 @@ def render(result: dict) -> str:
 def main() -> int:
     """Command-line entry point: the options, the run and the table this module's docstring describes."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mr", type=int, default=0, help="first N of textfooler/mr (half of it is in SST-2's training set: "
-                        "`arena overlap`; the earlier tables used 300)")
-    parser.add_argument("--mr-unseen", type=int, default=421, help="first N of textfooler/mr_unseen, the MR sentences clean against "
-                        "sst2/train.tsv")
+    parser.add_argument(
+        "--mr",
+        type=int,
+        default=0,
+        help="first N of textfooler/mr (half of it is in SST-2's training set: "
+        "`arena overlap`; the earlier tables used 300)",
+    )
+    parser.add_argument(
+        "--mr-unseen",
+        type=int,
+        default=421,
+        help="first N of textfooler/mr_unseen, the MR sentences clean against sst2/train.tsv",
+    )
     parser.add_argument("--imdb", type=int, default=200)
-    parser.add_argument("--fact", help="FACT-tuned classifier folder (from `arena train defense fact`; default: the packaged FACT model)")
-    parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated rows to run (plain always runs): {','.join(ROWS)}; "
-                        "FuSE/FIVE rows may carry settings, e.g. 'five?std=0.1' (quote it)")
-    parser.add_argument("--attack-rows", help="rows attacked actively (default: all; plain always is, on every example); the "
-                        "others report clean and pre-made accuracy only (for long texts on a CPU, where FuSE/FIVE attacks take "
-                        "hours); 'row@K' attacks that row on the first K examples only; 'row@stored' takes as many first examples as "
-                        "the store already holds for it (refreshes the table, attacks nothing)")
-    parser.add_argument("--adaptive-rows", help="randomized rows also attacked adaptively (--eot 8 --verify 5; default: every "
-                        "randomized row of --attack-rows), 'row@K' on the first K examples; deterministic rows repeat their "
-                        "attack there (more draws change nothing)")
-    parser.add_argument("--adaptive-seeds", type=int, default=3, help="FuSE and FIVE rows: defense seeds 0..K-1 each attacked "
-                        "adaptively on the row's examples; the adaptive columns are their means and the ratio to plain is pooled "
-                        "over them (the noise canary: seed 0)")
-    parser.add_argument("--chunk-size", type=int, default=32, help="examples attacked in lockstep; smaller keeps more of an "
-                        "interrupted attack against a costly defender (not part of the run's identity: resumes either way)")
-    parser.add_argument("--data-dir", default=relative(SHARED / "textfooler"), help="folder of the mr and imdb data "
-                        "(runs are named by the path as typed, as `arena match --data` names them)")
-    parser.add_argument("--synonyms", default=f"neighbors:{relative(SHARED / 'synonyms' / 'counterfitted_neighbors.json')}")
+    parser.add_argument(
+        "--fact",
+        help="FACT-tuned classifier folder (from `arena train defense fact`; default: the packaged FACT model)",
+    )
+    parser.add_argument(
+        "--rows",
+        default=",".join(ROWS),
+        help=f"comma-separated rows to run (plain always runs): {','.join(ROWS)}; "
+        "FuSE/FIVE rows may carry settings, e.g. 'five?std=0.1' (quote it)",
+    )
+    parser.add_argument(
+        "--attack-rows",
+        help="rows attacked actively (default: all; plain always is, on every example); the "
+        "others report clean and pre-made accuracy only (for long texts on a CPU, where FuSE/FIVE attacks take "
+        "hours); 'row@K' attacks that row on the first K examples only; 'row@stored' takes as many first examples as "
+        "the store already holds for it (refreshes the table, attacks nothing)",
+    )
+    parser.add_argument(
+        "--adaptive-rows",
+        help="randomized rows also attacked adaptively (--eot 8 --verify 5; default: every "
+        "randomized row of --attack-rows), 'row@K' on the first K examples; deterministic rows repeat their "
+        "attack there (more draws change nothing)",
+    )
+    parser.add_argument(
+        "--adaptive-seeds",
+        type=int,
+        default=3,
+        help="FuSE and FIVE rows: defense seeds 0..K-1 each attacked "
+        "adaptively on the row's examples; the adaptive columns are their means and the ratio to plain is pooled "
+        "over them (the noise canary: seed 0)",
+    )
+    parser.add_argument(
+        "--chunk-size",
+        type=int,
+        default=32,
+        help="examples attacked in lockstep; smaller keeps more of an "
+        "interrupted attack against a costly defender (not part of the run's identity: resumes either way)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=relative(SHARED / "textfooler"),
+        help="folder of the mr and imdb data (runs are named by the path as typed, as `arena match --data` names them)",
+    )
+    parser.add_argument(
+        "--synonyms", default=f"neighbors:{relative(SHARED / 'synonyms' / 'counterfitted_neighbors.json')}"
+    )
     parser.add_argument("--max-length", type=int, default=256)
-    parser.add_argument("--precision", default="auto", choices=PRECISIONS, help="classifier precision (bf16: 1.6-1.8x faster measured on a CPU with AVX512-BF16, ~6x slower without)")
-    parser.add_argument("--defense-seeds", type=int, default=1, help="FuSE and FIVE rows: clean and pre-made accuracy also at "
-                        "defense seeds 1..K-1, reported as clean_seeds / premade_seeds (seed 0, the attacked one, first) and "
-                        "their range in the table: how much a fresh draw of the defense moves those columns")
-    parser.add_argument("--workers", type=int, default=1, help="attack each whole row with N processes (`arena match --workers N`: "
-                        "processes claiming examples of one run, OMP_NUM_THREADS = cores/N each unless set); the timing stays in this process")
-    parser.add_argument("--db", default="arena.db", help="results store (resumable; `arena match`'s default, shared with it and `arena eval`)")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=PRECISIONS,
+        help="classifier precision (bf16: 1.6-1.8x faster measured on a CPU with AVX512-BF16, ~6x slower without)",
+    )
+    parser.add_argument(
+        "--defense-seeds",
+        type=int,
+        default=1,
+        help="FuSE and FIVE rows: clean and pre-made accuracy also at "
+        "defense seeds 1..K-1, reported as clean_seeds / premade_seeds (seed 0, the attacked one, first) and "
+        "their range in the table: how much a fresh draw of the defense moves those columns",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="attack each whole row with N processes (`arena match --workers N`: "
+        "processes claiming examples of one run, OMP_NUM_THREADS = cores/N each unless set); the timing stays in this process",
+    )
+    parser.add_argument(
+        "--db",
+        default="arena.db",
+        help="results store (resumable; `arena match`'s default, shared with it and `arena eval`)",
+    )
     parser.add_argument("--cost-n", type=int, default=100, help="clean examples timed per row for cost_ratio")
     parser.add_argument("--cost-repeats", type=int, default=3, help="timed passes per row (the fastest counts)")
-    parser.add_argument("--keep-cost", action="store_true", help="rows already in the results file keep their "
-                        "timed cost there (refresh the accuracy columns while other work loads the machine; new rows are timed)")
-    parser.add_argument("--keep-rows", action="store_true", help="rows of the earlier table that are not in --rows stay as "
-                        "they are (checked: same settings and the same plain attack; FACT rows of another --fact are dropped)")
-    parser.add_argument("--from-results", action="store_true", help="reprint from the results file (bench/results/NAME.json)")
+    parser.add_argument(
+        "--keep-cost",
+        action="store_true",
+        help="rows already in the results file keep their "
+        "timed cost there (refresh the accuracy columns while other work loads the machine; new rows are timed)",
+    )
+    parser.add_argument(
+        "--keep-rows",
+        action="store_true",
+        help="rows of the earlier table that are not in --rows stay as "
+        "they are (checked: same settings and the same plain attack; FACT rows of another --fact are dropped)",
+    )
+    parser.add_argument(
+        "--from-results", action="store_true", help="reprint from the results file (bench/results/NAME.json)"
+    )
     parser.add_argument("--results", default="firebert", help="results name: bench/results/NAME.{json,md}")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     args.rows = ["plain"] + [row for row in args.rows.split(",") if row and row != "plain"]
     try:
         args.attack_rows = parse_attack_rows(args.rows if args.attack_rows is None else args.attack_rows.split(","))
-        args.adaptive_rows = (parse_attack_rows(args.adaptive_rows.split(",")) if args.adaptive_rows is not None
-                              else {row: count for row, count in args.attack_rows.items() if is_stochastic(row)})
+        args.adaptive_rows = (
+            parse_attack_rows(args.adaptive_rows.split(","))
+            if args.adaptive_rows is not None
+            else {row: count for row, count in args.attack_rows.items() if is_stochastic(row)}
+        )
     except ValueError as error:
         parser.error(f"--attack-rows/--adaptive-rows: {error}")
     unknown = sorted({row for row in args.rows + sorted(args.attack_rows) if row.partition("?")[0] not in ROWS})
@@ -500,7 +814,9 @@ def main() -> int:
     if args.defense_seeds < 1:
         parser.error(f"--defense-seeds {args.defense_seeds}: needs at least 1 (seed 0, the attacked one)")
     if args.keep_rows and not args.keep_cost:
-        parser.error("--keep-rows needs --keep-cost (kept rows' cost ratios are relative to the plain timing they were made with)")
+        parser.error(
+            "--keep-rows needs --keep-cost (kept rows' cost ratios are relative to the plain timing they were made with)"
+        )
     if args.fact and not args.from_results and not Path(args.fact).expanduser().is_dir():
         parser.error(f"--fact {args.fact}: no such folder (make one with `arena train defense fact`)")
     out_json = RESULTS / f"{args.results}.json"
@@ -510,18 +826,31 @@ def main() -> int:
         # a data set not run this time (--mr 0 / --imdb 0) keeps its earlier table
         result = json.loads(out_json.read_text()) if out_json.exists() else {}
         with Store(args.db) as store:
-            tables = {name: run_dataset(name, n, args, store, cost_to_keep(result, name, args))
-                      for name, n in (("mr", args.mr), ("mr_unseen", args.mr_unseen), ("imdb", args.imdb)) if n > 0}
+            tables = {
+                name: run_dataset(name, n, args, store, cost_to_keep(result, name, args))
+                for name, n in (("mr", args.mr), ("mr_unseen", args.mr_unseen), ("imdb", args.imdb))
+                if n > 0
+            }
         for name, table in tables.items():
-            settings = {"n": getattr(args, name), "sim_threshold": DEFAULT_SIM_THRESHOLD, "fact": fact_name(args), "synonyms": args.synonyms,
-                        "max_length": args.max_length, "precision": args.precision, "cost_n": args.cost_n, "cost_repeats": args.cost_repeats}
+            settings = {
+                "n": getattr(args, name),
+                "sim_threshold": DEFAULT_SIM_THRESHOLD,
+                "fact": fact_name(args),
+                "synonyms": args.synonyms,
+                "max_length": args.max_length,
+                "precision": args.precision,
+                "cost_n": args.cost_n,
+                "cost_repeats": args.cost_repeats,
+            }
             if args.keep_rows and name in result:
                 table = keep_rows(result[name], table, result.get("settings", {}).get(name, {}), settings)
             result[name] = table
             result.setdefault("settings", {})[name] = settings
         RESULTS.mkdir(exist_ok=True)
         out_json.write_text(json.dumps(result, indent=2))
-        out_json.with_suffix(".md").write_text("# FireBERT table (`python bench/firebert_table.py`)\n\n" + render(result))
+        out_json.with_suffix(".md").write_text(
+            "# FireBERT table (`python bench/firebert_table.py`)\n\n" + render(result)
+        )
     print(render(result))
     if args.json:  # the data sets only; the settings each was run with stay in the results file
         print(json.dumps({name: table for name, table in result.items() if name != "settings"}))

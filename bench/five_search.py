@@ -21,6 +21,7 @@ Writes ``bench/results/five_search_<data>.{md,json}``; with ``--json`` the last 
 object ``{"plain": {...}, "trials": [{"spec", "clean", "under_attack", "x_plain", "queries",
 "eligible"}, ...], "best": spec or null}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,16 +31,18 @@ import time
 from pathlib import Path
 
 import numpy as np
+from firebert_table import RESULTS, SHARED
 
 from arena.data import LabelledData, load_data
 from arena.match import run_match
 from arena.metrics import ratio_record, ratio_text, ratio_under_attack
 from arena.store import Store
 from arena.zoo import AttackOptions, build_attacker, build_defender
-from firebert_table import RESULTS, SHARED
 
-ANCHORS = ["embeddings=1&std=2.29&samples=10",  # FIVE's defaults, the paper's IMDB best
-           "embeddings=1&std=0.1&samples=10"]  # the best of four tried on SST-2 (docs/firebert.md)
+ANCHORS = [
+    "embeddings=1&std=2.29&samples=10",  # FIVE's defaults, the paper's IMDB best
+    "embeddings=1&std=0.1&samples=10",
+]  # the best of four tried on SST-2 (docs/firebert.md)
 DEFENSES = {"five": "FIVE", "five+fact": "FIVE(FACT)"}  # --defense choices and their table labels
 
 
@@ -80,9 +83,15 @@ def held_out(path: Path, skip: int, n: int) -> LabelledData:
 def trial_record(spec: str, summary: dict, versus: dict, plain_clean: float, min_clean: float) -> dict:
     """One trial's row: its attack summary, the ratio to plain, and whether it keeps enough clean accuracy."""
     ratio = ratio_record(versus)
-    return {"spec": spec, "clean": summary["clean_accuracy"], "under_attack": summary["accuracy_under_attack"],
-            "x_plain": ratio["ratio"], "x_plain_ci95": ratio["ci95"], "queries": summary["avg_queries"],
-            "eligible": summary["clean_accuracy"] >= min_clean * plain_clean}
+    return {
+        "spec": spec,
+        "clean": summary["clean_accuracy"],
+        "under_attack": summary["accuracy_under_attack"],
+        "x_plain": ratio["ratio"],
+        "x_plain_ci95": ratio["ci95"],
+        "queries": summary["avg_queries"],
+        "eligible": summary["clean_accuracy"] >= min_clean * plain_clean,
+    }
 
 
 def ranked(trials: list[dict]) -> list[dict]:
@@ -94,13 +103,19 @@ def ranked(trials: list[dict]) -> list[dict]:
 def render(result: dict, title: str) -> str:
     """The markdown table: plain, then the trials best first (ineligible ones last)."""
     plain = result["plain"]
-    lines = [f"# {title}", "", f"| {DEFENSES[result['defense']]} settings | clean | under attack | x plain | queries | clean >= bar |",
-             "|---|---:|---:|---:|---:|---|",
-             f"| plain | {plain['clean']:.3f} | {plain['under_attack']:.3f} | 1.00x | {plain['queries']:.2f} | |"]
+    lines = [
+        f"# {title}",
+        "",
+        f"| {DEFENSES[result['defense']]} settings | clean | under attack | x plain | queries | clean >= bar |",
+        "|---|---:|---:|---:|---:|---|",
+        f"| plain | {plain['clean']:.3f} | {plain['under_attack']:.3f} | 1.00x | {plain['queries']:.2f} | |",
+    ]
     for trial in result["trials"]:
-        lines.append(f"| `{trial['spec']}` | {trial['clean']:.3f} | {trial['under_attack']:.3f} | "
-                     f"{ratio_text(trial['x_plain'], trial['x_plain_ci95'], 'plain')} | {trial['queries']:.2f} | "
-                     f"{'yes' if trial['eligible'] else 'no'} |")
+        lines.append(
+            f"| `{trial['spec']}` | {trial['clean']:.3f} | {trial['under_attack']:.3f} | "
+            f"{ratio_text(trial['x_plain'], trial['x_plain_ci95'], 'plain')} | {trial['queries']:.2f} | "
+            f"{'yes' if trial['eligible'] else 'no'} |"
+        )
     lines += ["", f"Best eligible: `{result['best']}`" if result["best"] else "No eligible trial."]
     return "\n".join(lines) + "\n"
 
@@ -114,8 +129,12 @@ def main() -> int:
     parser.add_argument("--defense", default="five", choices=list(DEFENSES))
     parser.add_argument("--trials", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0, help="seed of the settings drawn")
-    parser.add_argument("--min-clean", type=float, default=0.97, help="share of plain's clean accuracy a trial must keep")
-    parser.add_argument("--minutes", type=float, default=float("inf"), help="start no new trial after this many minutes")
+    parser.add_argument(
+        "--min-clean", type=float, default=0.97, help="share of plain's clean accuracy a trial must keep"
+    )
+    parser.add_argument(
+        "--minutes", type=float, default=float("inf"), help="start no new trial after this many minutes"
+    )
     parser.add_argument("--shard", default="0/1", help="i/m: attack trials i, i+m, ... only")
     parser.add_argument("--only", default="", help="comma-separated trial numbers: attack these, in this order")
     parser.add_argument("--db", default="runs/five_search.db")
@@ -140,15 +159,31 @@ def main() -> int:
     model_options = {"max_length": args.max_length, "precision": args.precision}
     started = time.monotonic()
     with Store(args.db) as store:
-        def attack(defender, name: str, limit=None) -> dict:
-            return run_match(defender, attacker, data, store, defender_name=name, attacker_name="textfooler",
-                             data_name=data_name, config=config, progress=not args.json, limit=limit)
 
-        plain_run = attack(build_defender("plain", "default", **model_options), "plain[default]",
-                           limit=None if shard == 0 else "stored")
+        def attack(defender, name: str, limit=None) -> dict:
+            return run_match(
+                defender,
+                attacker,
+                data,
+                store,
+                defender_name=name,
+                attacker_name="textfooler",
+                data_name=data_name,
+                config=config,
+                progress=not args.json,
+                limit=limit,
+            )
+
+        plain_run = attack(
+            build_defender("plain", "default", **model_options),
+            "plain[default]",
+            limit=None if shard == 0 else "stored",
+        )
         if plain_run["n"] < len(data):
-            raise SystemExit(f"--shard {args.shard}: plain's attack on {data_name} is not in {args.db} yet; "
-                             "shard 0 makes it, start the others once it has")
+            raise SystemExit(
+                f"--shard {args.shard}: plain's attack on {data_name} is not in {args.db} yet; "
+                "shard 0 makes it, start the others once it has"
+            )
         plain_results = store.results(plain_run["run_id"])
         settings = draw_settings(args.trials, args.seed)
         mine = attack_order(args.trials, shard, shards, args.only)
@@ -163,13 +198,25 @@ def main() -> int:
             versus = ratio_under_attack(store.results(summary["run_id"]), plain_results)
             trials.append(trial_record(spec, summary, versus, plain_run["clean_accuracy"], args.min_clean))
     trials = ranked(trials)
-    result = {"data": data_name, "defense": args.defense, "trials_drawn": args.trials, "seed": args.seed,
-              "plain": {"clean": plain_run["clean_accuracy"], "under_attack": plain_run["accuracy_under_attack"],
-                        "queries": plain_run["avg_queries"]},
-              "trials": trials, "best": trials[0]["spec"] if trials and trials[0]["eligible"] else None}
+    result = {
+        "data": data_name,
+        "defense": args.defense,
+        "trials_drawn": args.trials,
+        "seed": args.seed,
+        "plain": {
+            "clean": plain_run["clean_accuracy"],
+            "under_attack": plain_run["accuracy_under_attack"],
+            "queries": plain_run["avg_queries"],
+        },
+        "trials": trials,
+        "best": trials[0]["spec"] if trials and trials[0]["eligible"] else None,
+    }
     stem = RESULTS / f"five_search_{Path(args.data).name}{'_fact' if 'fact' in args.defense else ''}"
-    table = render(result, f"{args.defense} settings searched on {data_name} under TextFooler "
-                           f"({len(trials)} of {args.trials} trials done, seed {args.seed})")
+    table = render(
+        result,
+        f"{args.defense} settings searched on {data_name} under TextFooler "
+        f"({len(trials)} of {args.trials} trials done, seed {args.seed})",
+    )
     stem.with_suffix(".md").write_text(table)
     stem.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     print(table)

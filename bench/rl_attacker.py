@@ -33,6 +33,7 @@ Every successful text of the attacker rows goes to ``bench/results/rl_attacker_e
 Writes ``bench/results/rl_attacker.json`` (``{"judge", "eval_judge", "plain": {...}, "untrained_plain":
 {...}, ..., "training": {...}, "settings": {...}}``); with ``--json`` the last line is that object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,19 @@ sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "bench" / "results" / "rl_attacker.json"
 EXAMPLES = RESULTS.with_name("rl_attacker_examples.jsonl")
-KEYS = ("n", "succeeded", "failed", "skipped", "clean_accuracy", "accuracy_under_attack", "attack_success_rate", "eval_judge_agreement",
-        "avg_added_tokens", "avg_queries", "avg_similarity")
+KEYS = (
+    "n",
+    "succeeded",
+    "failed",
+    "skipped",
+    "clean_accuracy",
+    "accuracy_under_attack",
+    "attack_success_rate",
+    "eval_judge_agreement",
+    "avg_added_tokens",
+    "avg_queries",
+    "avg_similarity",
+)
 SECOND_JUDGE = "fact"  # the FACT model: a second classifier that took no part in training or selection
 ATTACKER_ROWS = ("plain", "novelty_plain", "fact", "untrained_plain")
 
@@ -59,11 +71,26 @@ def train(args, out: str, novelty: float) -> dict:
     """Train (or resume) a CORY attacker; returns the run summary plus this sitting's wall seconds."""
     from policies.train import PolicyRunConfig, train_policy
 
-    cfg = PolicyRunConfig(out=out, algo="cory", task="attacker", policy="smollm2", reward="plain", judge=args.judge,
-                          data=str(SHARED / "sst2" / "train.tsv"), data_n=args.train_texts, heldout=64, iterations=args.iterations,
-                          batch=args.batch, min_tokens=args.min_tokens, max_tokens=args.max_tokens, eval_every=10, checkpoint_every=3,
-                          seed=args.seed, novelty=novelty, ppo={"learning_rate": args.lr, "init_kl_coef": args.kl_coef,
-                                                                "mini_batch_size": 8, "score_norm": "normalize"})
+    cfg = PolicyRunConfig(
+        out=out,
+        algo="cory",
+        task="attacker",
+        policy="smollm2",
+        reward="plain",
+        judge=args.judge,
+        data=str(SHARED / "sst2" / "train.tsv"),
+        data_n=args.train_texts,
+        heldout=64,
+        iterations=args.iterations,
+        batch=args.batch,
+        min_tokens=args.min_tokens,
+        max_tokens=args.max_tokens,
+        eval_every=10,
+        checkpoint_every=3,
+        seed=args.seed,
+        novelty=novelty,
+        ppo={"learning_rate": args.lr, "init_kl_coef": args.kl_coef, "mini_batch_size": 8, "score_norm": "normalize"},
+    )
     start = time.perf_counter()
     summary = train_policy(cfg, progress=not args.json)
     summary["wall_seconds_this_sitting"] = round(time.perf_counter() - start, 1)
@@ -87,7 +114,11 @@ def untrained_policy(out: str) -> str:
 def plays(args, novelty: bool) -> list[tuple[str, str, str]]:
     """(row, defender, attacker) of every matchup (``novelty``: with the novelty attacker's)."""
     trained = f"rl:{Path(args.out) / 'policy'}"
-    out = [("plain", "plain", trained), ("fact", "fact", trained), ("untrained_plain", "plain", f"rl:{untrained_policy(args.out)}")]
+    out = [
+        ("plain", "plain", trained),
+        ("fact", "fact", trained),
+        ("untrained_plain", "plain", f"rl:{untrained_policy(args.out)}"),
+    ]
     if novelty:
         out.insert(1, ("novelty_plain", "plain", f"rl:{Path(args.out + '_novelty') / 'policy'}"))
     return out + [("textfooler_plain", "plain", "textfooler")]
@@ -102,15 +133,31 @@ def evaluate(args, novelty: bool) -> tuple[dict, list[dict]]:
     from arena.zoo import AttackOptions, build_attacker, build_defender, match_config
 
     data = load_data(str(SHARED / "textfooler" / "mr_unseen"), n=args.n, sample="first")
-    options = AttackOptions(synonyms=f"neighbors:{SHARED / 'synonyms' / 'counterfitted_neighbors.json'}", rl_samples=args.samples,
-                            eval_judge=args.eval_judge)
-    judges = {"judge": load_classifier(args.judge), "eval_judge": load_classifier(args.eval_judge), SECOND_JUDGE: build_defender(SECOND_JUDGE)}
+    options = AttackOptions(
+        synonyms=f"neighbors:{SHARED / 'synonyms' / 'counterfitted_neighbors.json'}",
+        rl_samples=args.samples,
+        eval_judge=args.eval_judge,
+    )
+    judges = {
+        "judge": load_classifier(args.judge),
+        "eval_judge": load_classifier(args.eval_judge),
+        SECOND_JUDGE: build_defender(SECOND_JUDGE),
+    }
     rows, results, examples = {}, {}, []
     with Store(args.db) as store:
         for name, spec, attacker_spec in plays(args, novelty):
             defender = build_defender(spec, "default")
-            summary = run_match(defender, build_attacker(attacker_spec, options), data, store, defender_name=spec, attacker_name=attacker_spec,
-                                data_name=f"mr_unseen?n={args.n}", config=match_config(attacker_spec, options, 256), progress=not args.json)
+            summary = run_match(
+                defender,
+                build_attacker(attacker_spec, options),
+                data,
+                store,
+                defender_name=spec,
+                attacker_name=attacker_spec,
+                data_name=f"mr_unseen?n={args.n}",
+                config=match_config(attacker_spec, options, 256),
+                progress=not args.json,
+            )
             rows[name] = {k: summary.get(k) for k in KEYS}
             results[name] = {r.example_id: r for r in store.results(summary["run_id"])}
             if name in ATTACKER_ROWS:
@@ -137,11 +184,22 @@ def judged(name: str, defender: str, labels: list[str], results: dict, judges: d
         probs, truth = judge.predict_proba(texts), label_map(labels, judge.labels)[[r.label for r in wins]]
         p_true[key], keeps[key] = probs[np.arange(len(wins)), truth], probs[np.arange(len(wins)), truth] >= probs.max(1)
     for i, r in enumerate(wins):
-        examples.append({"row": name, "defender": defender, "example_id": r.example_id, "label": r.label, "original": r.original_text,
-                         "added": added_text(r.original_text, r.perturbed_text), "defender_p_true": round(r.perturbed_proba[r.label], 4),
-                         **{f"{key}_p_true": round(float(p[i]), 4) for key, p in p_true.items()}})
-    out = {"valid_success_rate": round(float(keeps["eval_judge"].sum()) / len(attacked), 4),
-           **diversity([added_text(r.original_text, r.perturbed_text) for r in wins])}
+        examples.append(
+            {
+                "row": name,
+                "defender": defender,
+                "example_id": r.example_id,
+                "label": r.label,
+                "original": r.original_text,
+                "added": added_text(r.original_text, r.perturbed_text),
+                "defender_p_true": round(r.perturbed_proba[r.label], 4),
+                **{f"{key}_p_true": round(float(p[i]), 4) for key, p in p_true.items()},
+            }
+        )
+    out = {
+        "valid_success_rate": round(float(keeps["eval_judge"].sum()) / len(attacked), 4),
+        **diversity([added_text(r.original_text, r.perturbed_text) for r in wins]),
+    }
     if defender != SECOND_JUDGE:
         out[f"{SECOND_JUDGE}_agreement"] = round(float(keeps[SECOND_JUDGE].mean()), 4)
     return out
@@ -151,10 +209,14 @@ def lift(trained: dict, untrained: dict, rows: dict) -> dict:
     """Success (and valid success) over the untrained LM's on the sentences both attacked, paired."""
     from arena.metrics import seed_item_interval
 
-    shared = [i for i, r in trained.items() if r.status != "skipped" and i in untrained and untrained[i].status != "skipped"]
+    shared = [
+        i for i, r in trained.items() if r.status != "skipped" and i in untrained and untrained[i].status != "skipped"
+    ]
     out = {}
-    for key, won in (("lift", lambda r: r.status == "succeeded"),
-                     ("valid_lift", lambda r: r.status == "succeeded" and r.extra.get("eval_judge_keeps", False))):
+    for key, won in (
+        ("lift", lambda r: r.status == "succeeded"),
+        ("valid_lift", lambda r: r.status == "succeeded" and r.extra.get("eval_judge_keeps", False)),
+    ):
         gaps = np.array([[float(won(trained[i])) - float(won(untrained[i])) for i in shared]])
         ci = seed_item_interval(gaps)
         out[key], out[f"{key}_ci"] = round(ci["mean"], 4), [round(ci["low"], 4), round(ci["high"], 4)]
@@ -163,16 +225,21 @@ def lift(trained: dict, untrained: dict, rows: dict) -> dict:
 
 def render(result: dict) -> str:
     """Markdown table of the rows."""
-    lines = [f"judge (training and selection) `{result['judge']}`; reported by `{result['eval_judge']}` and `{SECOND_JUDGE}`", "",
-             "| matchup | success | valid success | eval-judge agr. | fact agr. | lift over untrained (95% CI) | distinct-2 | self-BLEU | similarity |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"judge (training and selection) `{result['judge']}`; reported by `{result['eval_judge']}` and `{SECOND_JUDGE}`",
+        "",
+        "| matchup | success | valid success | eval-judge agr. | fact agr. | lift over untrained (95% CI) | distinct-2 | self-BLEU | similarity |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for name in ("plain", "novelty_plain", "fact", "untrained_plain", "textfooler_plain"):
         if name in result:
             r = result[name]
             gain = f"{r['lift']:+.3f} ({r['lift_ci'][0]:+.3f}–{r['lift_ci'][1]:+.3f})" if "lift" in r else "-"
-            lines.append(f"| {name} | {r['attack_success_rate']} | {r.get('valid_success_rate', '-')} | {r.get('eval_judge_agreement', '-')} | "
-                         f"{r.get(SECOND_JUDGE + '_agreement', '-')} | {gain} | {r.get('distinct_2', '-')} | {r.get('self_bleu', '-')} | "
-                         f"{r['avg_similarity']} |")
+            lines.append(
+                f"| {name} | {r['attack_success_rate']} | {r.get('valid_success_rate', '-')} | {r.get('eval_judge_agreement', '-')} | "
+                f"{r.get(SECOND_JUDGE + '_agreement', '-')} | {gain} | {r.get('distinct_2', '-')} | {r.get('self_bleu', '-')} | "
+                f"{r['avg_similarity']} |"
+            )
     return "\n".join(lines)
 
 
@@ -182,17 +249,40 @@ def show(k: int) -> str:
     out = []
     for name in ATTACKER_ROWS:
         for ex in [e for e in rows if e["row"] == name][:k]:
-            out.append(f"[{name}] {ex['original']} [[{ex['added']}]]  (defender {ex['defender_p_true']}, judge {ex['judge_p_true']}, "
-                       f"eval judge {ex['eval_judge_p_true']}, {SECOND_JUDGE} {ex[SECOND_JUDGE + '_p_true']})")
+            out.append(
+                f"[{name}] {ex['original']} [[{ex['added']}]]  (defender {ex['defender_p_true']}, judge {ex['judge_p_true']}, "
+                f"eval judge {ex['eval_judge_p_true']}, {SECOND_JUDGE} {ex[SECOND_JUDGE + '_p_true']})"
+            )
     return "\n".join(out)
 
 
 def publish(args, training: dict, novelty: bool) -> dict:
     """Evaluate (finished matches come back from the store) and write the results and examples."""
     rows, examples = evaluate(args, novelty)
-    result = {"judge": args.judge, "eval_judge": args.eval_judge, "second_eval_judge": SECOND_JUDGE, **rows, "training": training,
-              "settings": {k: getattr(args, k) for k in ("iterations", "batch", "min_tokens", "max_tokens", "lr", "kl_coef",
-                                                          "train_texts", "novelty", "seed", "n", "samples")} | {"data": "mr_unseen"}}
+    result = {
+        "judge": args.judge,
+        "eval_judge": args.eval_judge,
+        "second_eval_judge": SECOND_JUDGE,
+        **rows,
+        "training": training,
+        "settings": {
+            k: getattr(args, k)
+            for k in (
+                "iterations",
+                "batch",
+                "min_tokens",
+                "max_tokens",
+                "lr",
+                "kl_coef",
+                "train_texts",
+                "novelty",
+                "seed",
+                "n",
+                "samples",
+            )
+        }
+        | {"data": "mr_unseen"},
+    }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=1))
     EXAMPLES.write_text("".join(json.dumps(e) + "\n" for e in examples))
@@ -210,9 +300,14 @@ def main() -> int:
     parser.add_argument("--kl-coef", type=float, default=0.05)
     parser.add_argument("--train-texts", type=int, default=3000, help="SST-2 training sentences to draw prompts from")
     parser.add_argument("--judge", default="ngram", help="judge of the reward and of best-of-N selection")
-    parser.add_argument("--eval-judge", default="vader", help="the classifier that reports label preservation: one that took no part "
-                        "in training or selection")
-    parser.add_argument("--novelty", type=float, default=1.0, help="also train an attacker with this novelty weight (0: skip)")
+    parser.add_argument(
+        "--eval-judge",
+        default="vader",
+        help="the classifier that reports label preservation: one that took no part in training or selection",
+    )
+    parser.add_argument(
+        "--novelty", type=float, default=1.0, help="also train an attacker with this novelty weight (0: skip)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n", type=int, default=200, help="mr_unseen sentences to attack")
     parser.add_argument("--samples", type=int, default=8, help="continuations per example at attack time")
@@ -224,7 +319,9 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.judge == args.eval_judge:
-        parser.error("--eval-judge must differ from --judge: the judge that selects the attacks cannot report their label preservation")
+        parser.error(
+            "--eval-judge must differ from --judge: the judge that selects the attacks cannot report their label preservation"
+        )
     if args.from_results:
         result = json.loads(RESULTS.read_text())
     else:

@@ -31,6 +31,7 @@ finished runs into ``bench/results/rl.json`` (per-prompt figures included), ``rl
 ``rl_curves.png``. With ``--json`` the last line is ``{"untrained": {...}, "sft": {...}, "ppo":
 {"seeds", "reward", "reward_ci", "lift", "lift_ci", "kl", "kl_ci", "judge", ...}, ...}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,11 +58,24 @@ def run_config(args, algo: str, seed: int):
     """The shared settings of every bench run."""
     from policies.train import PolicyRunConfig
 
-    return PolicyRunConfig(out=str(Path(args.runs) / f"{algo}_s{seed}"), algo=algo, policy=args.policy, data=args.data,
-                           heldout=args.heldout, split_seed=0, iterations=args.iterations, batch=args.batch, seed=seed, min_tokens=4,
-                           max_tokens=args.max_tokens, eval_every=10, checkpoint_every=5, tau=round(0.4 * args.iterations),  # D2LOLS: the authors' 20 of 50
-                           guide=str(guide_folder(args)) if algo in RLGF else None,
-                           ppo={"learning_rate": args.lr, "init_kl_coef": args.kl_coef, "mini_batch_size": 8, "score_norm": "normalize"})
+    return PolicyRunConfig(
+        out=str(Path(args.runs) / f"{algo}_s{seed}"),
+        algo=algo,
+        policy=args.policy,
+        data=args.data,
+        heldout=args.heldout,
+        split_seed=0,
+        iterations=args.iterations,
+        batch=args.batch,
+        seed=seed,
+        min_tokens=4,
+        max_tokens=args.max_tokens,
+        eval_every=10,
+        checkpoint_every=5,
+        tau=round(0.4 * args.iterations),  # D2LOLS: the authors' 20 of 50
+        guide=str(guide_folder(args)) if algo in RLGF else None,
+        ppo={"learning_rate": args.lr, "init_kl_coef": args.kl_coef, "mini_batch_size": 8, "score_norm": "normalize"},
+    )
 
 
 def guide_folder(args) -> Path:
@@ -99,10 +113,21 @@ def evaluate(args, row: str, folder: Path | None, seed: int, reference, task, pr
         if saved["settings"] == settings:
             return saved
     policy = reference if folder is None else PolicyLM.load(folder)
-    scores = heldout_scores(policy, reference, task, prompts, samples=args.samples, length=args.eval_length, seed=seed,
-                            progress=not args.json)
-    result = {"settings": settings, **{k: v.tolist() for k, v in scores.items() if k != "responses"},
-              "examples": [[p, r] for p, r in zip(prompts[:EXAMPLES], scores["responses"][:EXAMPLES, 0].tolist())]}
+    scores = heldout_scores(
+        policy,
+        reference,
+        task,
+        prompts,
+        samples=args.samples,
+        length=args.eval_length,
+        seed=seed,
+        progress=not args.json,
+    )
+    result = {
+        "settings": settings,
+        **{k: v.tolist() for k, v in scores.items() if k != "responses"},
+        "examples": [[p, r] for p, r in zip(prompts[:EXAMPLES], scores["responses"][:EXAMPLES, 0].tolist())],
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     _write(path, result)
     return result
@@ -118,8 +143,10 @@ def _write(path: Path, obj) -> None:
 def curves(run_dir: Path) -> dict[str, list]:
     """Held-out reward and training KL per iteration of one run."""
     rows = [json.loads(x) for x in (run_dir / "metrics.jsonl").read_text().splitlines() if x.strip()]
-    return {"heldout": [[r["iteration"], r["reward"]] for r in rows if r["split"] == "heldout"],
-            "kl": [[r["iteration"], r["kl"]] for r in rows if r["split"] == "train"]}
+    return {
+        "heldout": [[r["iteration"], r["reward"]] for r in rows if r["split"] == "heldout"],
+        "kl": [[r["iteration"], r["kl"]] for r in rows if r["split"] == "train"],
+    }
 
 
 def collect(runs: Path) -> dict:
@@ -132,8 +159,11 @@ def collect(runs: Path) -> dict:
         run = runs / path.stem
         if (run / "summary.json").exists():
             summary = json.loads((run / "summary.json").read_text())
-            training.setdefault(row, {})[seed] = {"sec_per_iter": summary["sec_per_iter"], "train_seconds": summary["train_seconds"],
-                                                  "curves": curves(run)}
+            training.setdefault(row, {})[seed] = {
+                "sec_per_iter": summary["sec_per_iter"],
+                "train_seconds": summary["train_seconds"],
+                "curves": curves(run),
+            }
     return {"evals": evals, "training": training}
 
 
@@ -155,11 +185,15 @@ def table(collected: dict) -> dict:
             ci = seed_item_interval(stack[key])
             record[key], record[f"{key}_ci"] = round(ci["mean"], 4), [round(ci["low"], 4), round(ci["high"], 4)]
         nll = seed_item_interval(stack["nll"])
-        record["ppl"], record["ppl_ci"] = round(float(np.exp(stack["nll"].mean())), 2), [round(float(np.exp(nll["low"])), 2),
-                                                                                      round(float(np.exp(nll["high"])), 2)]
+        record["ppl"], record["ppl_ci"] = (
+            round(float(np.exp(stack["nll"].mean())), 2),
+            [round(float(np.exp(nll["low"])), 2), round(float(np.exp(nll["high"])), 2)],
+        )
         paired = [s for s in seeds if s in base]
         if paired:
-            lift = seed_item_interval(np.array([runs[s]["reward"] for s in paired]) - np.array([base[s]["reward"] for s in paired]))
+            lift = seed_item_interval(
+                np.array([runs[s]["reward"] for s in paired]) - np.array([base[s]["reward"] for s in paired])
+            )
             record["lift"], record["lift_ci"] = round(lift["mean"], 4), [round(lift["low"], 4), round(lift["high"], 4)]
         timing = collected["training"].get(row, {})
         if timing:
@@ -171,15 +205,26 @@ def table(collected: dict) -> dict:
 def render(summary: dict, settings: dict) -> str:
     """Markdown table."""
     cell = lambda r, k, f: "-" if k not in r else f"{r[k]:{f}} ({r[k + '_ci'][0]:{f}}–{r[k + '_ci'][1]:{f}})"  # noqa: E731
-    lines = [f"policy {settings.get('policy')}, {settings.get('iterations')} iterations x batch {settings.get('batch')}, "
-             f"training responses 4-{settings.get('max_tokens')} tokens; reward `default` P(positive) (log-odds to PPO), judge VADER. "
-             f"Held out: the same {settings.get('heldout')} IMDB prompts for every row, {settings.get('samples')} samples of "
-             f"{settings.get('eval_length')} tokens each; mean (95 % CI, bootstrap over seeds then prompts).", "",
-             "| policy | seeds | reward | lift over untrained | KL | judge | gap | ppl | s/iter |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"policy {settings.get('policy')}, {settings.get('iterations')} iterations x batch {settings.get('batch')}, "
+        f"training responses 4-{settings.get('max_tokens')} tokens; reward `default` P(positive) (log-odds to PPO), judge VADER. "
+        f"Held out: the same {settings.get('heldout')} IMDB prompts for every row, {settings.get('samples')} samples of "
+        f"{settings.get('eval_length')} tokens each; mean (95 % CI, bootstrap over seeds then prompts).",
+        "",
+        "| policy | seeds | reward | lift over untrained | KL | judge | gap | ppl | s/iter |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, r in summary.items():
-        cells = [r["seeds"], cell(r, "reward", ".3f"), cell(r, "lift", "+.3f"), cell(r, "kl", ".2f"), cell(r, "judge", ".3f"),
-                 cell(r, "gap", "+.3f"), cell(r, "ppl", ".1f"), r.get("sec_per_iter", "-")]
+        cells = [
+            r["seeds"],
+            cell(r, "reward", ".3f"),
+            cell(r, "lift", "+.3f"),
+            cell(r, "kl", ".2f"),
+            cell(r, "judge", ".3f"),
+            cell(r, "gap", "+.3f"),
+            cell(r, "ppl", ".1f"),
+            r.get("sec_per_iter", "-"),
+        ]
         lines.append(f"| {name} | " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -206,7 +251,12 @@ def plot(training: dict, path: Path) -> None:
         for key, ax in (("heldout", ax1), ("kl", ax2)):
             series = [dict((i, v) for i, v in run["curves"][key]) for run in runs.values()]
             steps = sorted(set.intersection(*(set(s) for s in series))) if series else []
-            ax.plot(steps, [np.mean([s[i] for s in series]) for i in steps], label=algo, marker="o" if key == "heldout" else None)
+            ax.plot(
+                steps,
+                [np.mean([s[i] for s in series]) for i in steps],
+                label=algo,
+                marker="o" if key == "heldout" else None,
+            )
     ax1.set_title("held-out reward during training (P positive)")
     ax2.set_title("training-loss KL (as each algorithm logs it)")
     for ax in (ax1, ax2):
@@ -223,8 +273,12 @@ def publish(args, settings: dict) -> dict:
     summary = table(collected)
     RESULTS.mkdir(parents=True, exist_ok=True)
     _write(RESULTS / "rl.json", {"settings": settings, "table": summary, **collected})
-    (RESULTS / "rl.md").write_text("# RL fine-tuning table (`python bench/rl_table.py`)\n\n" + render(summary, settings)
-                                   + "\n## Held-out responses (seed 0, first sample)\n\n" + examples(collected))
+    (RESULTS / "rl.md").write_text(
+        "# RL fine-tuning table (`python bench/rl_table.py`)\n\n"
+        + render(summary, settings)
+        + "\n## Held-out responses (seed 0, first sample)\n\n"
+        + examples(collected)
+    )
     if collected["training"]:
         plot(collected["training"], RESULTS / "rl_curves.png")
     return summary
@@ -233,20 +287,30 @@ def publish(args, settings: dict) -> dict:
 def main() -> int:
     """Command-line entry point: the options, the runs and the table this module's docstring describes."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--algos", default=",".join(("untrained", "sft") + ALGOS), help="rows to run (untrained, sft and the algorithms)")
+    parser.add_argument(
+        "--algos",
+        default=",".join(("untrained", "sft") + ALGOS),
+        help="rows to run (untrained, sft and the algorithms)",
+    )
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=10)
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--kl-coef", type=float, default=0.05)
-    parser.add_argument("--heldout", type=int, default=256, help="IMDB reviews held out as evaluation prompts (the same for every run)")
+    parser.add_argument(
+        "--heldout", type=int, default=256, help="IMDB reviews held out as evaluation prompts (the same for every run)"
+    )
     parser.add_argument("--samples", type=int, default=4, help="responses per held-out prompt")
     parser.add_argument("--eval-length", type=int, default=8, help="tokens per held-out response")
-    parser.add_argument("--guide-n", type=int, default=2000, help="positive SST-2 training sentences the SFT guide learns")
+    parser.add_argument(
+        "--guide-n", type=int, default=2000, help="positive SST-2 training sentences the SFT guide learns"
+    )
     parser.add_argument("--policy", default="smollm2")
     parser.add_argument("--data", default=str(SHARED / "textfooler" / "imdb"))
-    parser.add_argument("--runs", default=str(ROOT / "runs" / "rl_bench"), help="folder of the per-run outputs (resumable)")
+    parser.add_argument(
+        "--runs", default=str(ROOT / "runs" / "rl_bench"), help="folder of the per-run outputs (resumable)"
+    )
     parser.add_argument("--threads", type=int, help="torch threads of this process (when several share the cores)")
     parser.add_argument("--from-results", action="store_true", help="reprint from bench/results/rl.json")
     parser.add_argument("--json", action="store_true")
@@ -265,9 +329,21 @@ def main() -> int:
 
         if args.threads:
             torch.set_num_threads(args.threads)
-        settings = {k: getattr(args, k) for k in ("policy", "iterations", "batch", "max_tokens", "lr", "kl_coef", "heldout", "samples",
-                                                  "eval_length", "guide_n")} | {"data": Path(args.data).name, "lora_r": 16,
-                                                                                 "reward_kind": "logit", "split_seed": 0}
+        settings = {
+            k: getattr(args, k)
+            for k in (
+                "policy",
+                "iterations",
+                "batch",
+                "max_tokens",
+                "lr",
+                "kl_coef",
+                "heldout",
+                "samples",
+                "eval_length",
+                "guide_n",
+            )
+        } | {"data": Path(args.data).name, "lora_r": 16, "reward_kind": "logit", "split_seed": 0}
         task = build_task(run_config(args, "ppo", 0))
         prompts = task.heldout_prompts(args.heldout)
         reference = PolicyLM.from_pretrained(args.policy, lora_r=0, frozen=True)

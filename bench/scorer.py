@@ -10,6 +10,7 @@ maximum, which is what TextAttack's HuggingFaceModelWrapper pads every query to)
 With ``--json`` the last line is one JSON object:
 ``{"texts_per_s": {"per_text", "padded32", "raw_sorted", "scorer"}, "scorer_vs_padded", "scorer_vs_raw", ...}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,14 +39,18 @@ def _forward(clf: HFClassifier, enc) -> np.ndarray:
 
 def per_text(clf: HFClassifier, texts: list[str], length: int) -> np.ndarray:
     """One forward per text, no padding."""
-    return np.concatenate([_forward(clf, clf.tokenizer([t], truncation=True, max_length=length, return_tensors="pt")) for t in texts])
+    return np.concatenate(
+        [_forward(clf, clf.tokenizer([t], truncation=True, max_length=length, return_tensors="pt")) for t in texts]
+    )
 
 
 def padded32(clf: HFClassifier, texts: list[str], length: int) -> np.ndarray:
     """TextAttack's HF wrapper: batches of 32 in data order, every batch padded to the full length."""
     out = []
     for i in range(0, len(texts), 32):
-        enc = clf.tokenizer(texts[i : i + 32], truncation=True, max_length=length, padding="max_length", return_tensors="pt")
+        enc = clf.tokenizer(
+            texts[i : i + 32], truncation=True, max_length=length, padding="max_length", return_tensors="pt"
+        )
         out.append(_forward(clf, enc))
     return np.concatenate(out)
 
@@ -107,8 +112,10 @@ def main() -> int:
     reference = outputs.get("per_text", next(iter(outputs.values())))
     max_diff = {k: float(np.abs(v - reference).max()) for k, v in outputs.items()}
 
-    print(f"\nScorer bench: {len(texts)} texts (mr + imdb, shuffled), truncation {args.max_length}, "
-          f"{clf.device} ({torch.get_num_threads()} threads)")
+    print(
+        f"\nScorer bench: {len(texts)} texts (mr + imdb, shuffled), truncation {args.max_length}, "
+        f"{clf.device} ({torch.get_num_threads()} threads)"
+    )
     print("| method     | seconds | texts/s | x padded32 | max |p - p_per_text| |")
     print("|------------|--------:|--------:|-----------:|------------------:|")
     for name, rate in rates.items():
@@ -116,8 +123,12 @@ def main() -> int:
         print(f"| {name:<10s} | {seconds[name]:7.1f} | {rate:7.1f} | {ratio:10.2f} | {max_diff[name]:17.2e} |")
     result = {
         "texts_per_s": {k: round(v, 2) for k, v in rates.items()},
-        "scorer_vs_padded": round(rates["scorer"] / rates["padded32"], 3) if {"scorer", "padded32"} <= rates.keys() else None,
-        "scorer_vs_raw": round(rates["scorer"] / rates["raw_sorted"], 3) if {"scorer", "raw_sorted"} <= rates.keys() else None,
+        "scorer_vs_padded": round(rates["scorer"] / rates["padded32"], 3)
+        if {"scorer", "padded32"} <= rates.keys()
+        else None,
+        "scorer_vs_raw": round(rates["scorer"] / rates["raw_sorted"], 3)
+        if {"scorer", "raw_sorted"} <= rates.keys()
+        else None,
         "n_texts": len(texts),
         "max_length": args.max_length,
         "device": str(clf.device),

@@ -27,6 +27,7 @@ With ``--json`` the last line is one JSON object: ``{"arena", "textattack", "tex
 ``"speedup_dynamic"``, ``"asr_diff"`` (arena - textattack attack success rate, percentage points)
 and ``"per_dataset"`` with the same per data set. ``--out`` keeps that object in a file.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,11 +53,25 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results" / "textfooler_vs_textattack.json"
 METHODS = ("arena", "textattack", "textattack_dynamic")
 MAX_LENGTH = 256
-COLUMNS = ("n", "succeeded", "failed", "skipped", "clean_accuracy", "accuracy_under_attack", "attack_success_rate",
-           "avg_perturbed_words_pct", "avg_queries", "avg_similarity", "examples_per_second", "seconds")
+COLUMNS = (
+    "n",
+    "succeeded",
+    "failed",
+    "skipped",
+    "clean_accuracy",
+    "accuracy_under_attack",
+    "attack_success_rate",
+    "avg_perturbed_words_pct",
+    "avg_queries",
+    "avg_similarity",
+    "examples_per_second",
+    "seconds",
+)
 
 
-def run_method(method: str, clf: HFClassifier, items: list, options: AttackOptions) -> tuple[list[ExampleResult], float, float]:
+def run_method(
+    method: str, clf: HFClassifier, items: list, options: AttackOptions
+) -> tuple[list[ExampleResult], float, float]:
     """Attack ``items`` one way; returns the results, seconds to build the attack, seconds in all."""
     start = time.perf_counter()
     if method == "arena":
@@ -64,8 +79,13 @@ def run_method(method: str, clf: HFClassifier, items: list, options: AttackOptio
         setup = time.perf_counter() - start
         results = list(attacker.attack(items, Scorer(clf)))
         return results, setup, time.perf_counter() - start
-    from attackers.textattack_adapter import TextAttackRecipe, build_recipe, to_textattack  # first: prepares TextAttack offline
     from textattack.models.wrappers import HuggingFaceModelWrapper
+
+    from attackers.textattack_adapter import (
+        TextAttackRecipe,
+        build_recipe,
+        to_textattack,
+    )  # first: prepares TextAttack offline
 
     if method == "textattack":
         tokenizer = copy.deepcopy(clf.tokenizer)
@@ -92,6 +112,7 @@ def summarise(results: list[ExampleResult], seconds: float, setup: float) -> dic
 
 def comparisons(block: dict) -> dict:
     """Speed ratios and success-rate difference of one block of method summaries."""
+
     def ratio(other: str) -> float | None:
         if "arena" not in block or other not in block:
             return None
@@ -101,8 +122,11 @@ def comparisons(block: dict) -> dict:
     reference = block.get("textattack") or block.get("textattack_dynamic")
     a = block["arena"]["attack_success_rate"] if "arena" in block else None
     b = reference["attack_success_rate"] if reference else None
-    return {"speedup": ratio("textattack"), "speedup_dynamic": ratio("textattack_dynamic"),
-            "asr_diff": round(100 * (a - b), 2) if a is not None and b is not None else None}
+    return {
+        "speedup": ratio("textattack"),
+        "speedup_dynamic": ratio("textattack_dynamic"),
+        "asr_diff": round(100 * (a - b), 2) if a is not None and b is not None else None,
+    }
 
 
 def print_table(title: str, block: dict) -> None:
@@ -114,15 +138,19 @@ def print_table(title: str, block: dict) -> None:
         row = block[method]
         print(f"| {method} | " + " | ".join("-" if row.get(k) is None else str(row[k]) for k in COLUMNS) + " |")
     c = comparisons(block)
-    print(f"\narena vs textattack: {c['speedup']}x faster, vs textattack_dynamic: {c['speedup_dynamic']}x; "
-          f"ASR arena - textattack: {c['asr_diff']} points")
+    print(
+        f"\narena vs textattack: {c['speedup']}x faster, vs textattack_dynamic: {c['speedup_dynamic']}x; "
+        f"ASR arena - textattack: {c['asr_diff']} points"
+    )
 
 
 def report(result: dict, as_json: bool) -> None:
     """Print the tables (per data set, then pooled) and, with ``as_json``, the JSON line."""
     config = result["config"]
-    print(f"TextFooler: arena vs TextAttack; classifier {config['classifier']}, max_length {config['max_length']}, "
-          f"{config['device']} ({config['threads']} threads), synonyms {config['synonyms']}")
+    print(
+        f"TextFooler: arena vs TextAttack; classifier {config['classifier']}, max_length {config['max_length']}, "
+        f"{config['device']} ({config['threads']} threads), synonyms {config['synonyms']}"
+    )
     for name, block in result["per_dataset"].items():
         print_table(f"{name} (first {next(block[m]['n'] for m in METHODS if m in block)})", block)
     print_table("overall", result)
@@ -135,11 +163,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mr", type=int, default=200, help="first N examples of mr")
     parser.add_argument("--imdb", type=int, default=100, help="first N examples of imdb")
-    parser.add_argument("--data-dir", default=str(SHARED / "textfooler"), help="folder holding TextFooler's mr and imdb files")
+    parser.add_argument(
+        "--data-dir", default=str(SHARED / "textfooler"), help="folder holding TextFooler's mr and imdb files"
+    )
     parser.add_argument("--synonyms", default=f"neighbors:{SHARED / 'synonyms' / 'counterfitted_neighbors.json'}")
-    parser.add_argument("--importance", default="oov", choices=("oov", "delete"), help="arena's word importance (TextAttack's is delete)")
-    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
-                        help="arena's classifier precision (auto: fp32 on CPU, bf16/fp16 on GPU); TextAttack's wrapper always runs fp32")
+    parser.add_argument(
+        "--importance",
+        default="oov",
+        choices=("oov", "delete"),
+        help="arena's word importance (TextAttack's is delete)",
+    )
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=PRECISIONS,
+        help="arena's classifier precision (auto: fp32 on CPU, bf16/fp16 on GPU); TextAttack's wrapper always runs fp32",
+    )
     parser.add_argument("--out", default=str(RESULTS), help="where the JSON object is written")
     parser.add_argument("--from-results", action="store_true", help="reprint the tables from --out without running")
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of " + ", ".join(METHODS))
@@ -175,7 +214,11 @@ def main() -> int:
         block = {}
         for method in methods:
             results, built, total = run_method(method, clf, items, options)
-            print(f"  {name:<5s} {method:<19s} {len(results)} examples in {total:8.1f} s (setup {built:.1f} s)", file=sys.stderr, flush=True)
+            print(
+                f"  {name:<5s} {method:<19s} {len(results)} examples in {total:8.1f} s (setup {built:.1f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
             block[method] = summarise(results, total, built)
             pooled[method] += results
             seconds[method] += total
@@ -184,10 +227,23 @@ def main() -> int:
 
     overall = {m: summarise(pooled[m], seconds[m], setup[m]) for m in methods}
     result = {
-        **overall, **comparisons(overall), "per_dataset": per_dataset,
-        "config": {"classifier": "default", "max_length": MAX_LENGTH, "mr": args.mr, "imdb": args.imdb, "synonyms": args.synonyms,
-                   "importance": args.importance, "precision": args.precision, "sim_threshold": DEFAULT_SIM_THRESHOLD, "pos": options.pos,
-                   "device": str(clf.device), "threads": torch.get_num_threads(), "machine": platform.machine()},
+        **overall,
+        **comparisons(overall),
+        "per_dataset": per_dataset,
+        "config": {
+            "classifier": "default",
+            "max_length": MAX_LENGTH,
+            "mr": args.mr,
+            "imdb": args.imdb,
+            "synonyms": args.synonyms,
+            "importance": args.importance,
+            "precision": args.precision,
+            "sim_threshold": DEFAULT_SIM_THRESHOLD,
+            "pos": options.pos,
+            "device": str(clf.device),
+            "threads": torch.get_num_threads(),
+            "machine": platform.machine(),
+        },
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")

@@ -11,6 +11,7 @@ ideal (total seconds / N): 1.00 means no worker ever waits.
 With ``--json`` the last line is one JSON object
 ``{"RUN_ID": {"chunk C": {"N": {"shards": …, "claims": …}}}}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,9 @@ def main() -> None:
     """Print the table (and with ``--json`` one JSON line) for the given runs."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", default="arena.db", help="results store holding the runs")
-    parser.add_argument("--runs", required=True, help="comma-separated ids of finished match runs (`arena runs` lists them)")
+    parser.add_argument(
+        "--runs", required=True, help="comma-separated ids of finished match runs (`arena runs` lists them)"
+    )
     parser.add_argument("--workers", default="2,8,16", help="comma-separated worker counts")
     parser.add_argument("--chunks", default="32,4", help="comma-separated --chunk-size values")
     parser.add_argument("--json", action="store_true")
@@ -48,8 +51,10 @@ def main() -> None:
     chunks = [int(c) for c in args.chunks.split(",")]
     result: dict = {}
     with Store(args.db) as store:
-        lines = ["| run | examples | chunk | " + " | ".join(f"{n} workers: shards / claims" for n in counts) + " |",
-                 "|---|---:|---:|" + "---|" * len(counts)]
+        lines = [
+            "| run | examples | chunk | " + " | ".join(f"{n} workers: shards / claims" for n in counts) + " |",
+            "|---|---:|---:|" + "---|" * len(counts),
+        ]
         for run_id in args.runs.split(","):
             run = store.run(run_id)
             if run is None:
@@ -58,8 +63,13 @@ def main() -> None:
             if not seconds or sum(seconds) <= 0:
                 parser.error(f"--runs: run {run_id!r} has no timed results")
             for chunk in chunks:
-                row = {str(n): {"shards": round(shards_over_ideal(seconds, n), 3), "claims": round(claims_over_ideal(seconds, n, chunk), 3)}
-                       for n in counts}
+                row = {
+                    str(n): {
+                        "shards": round(shards_over_ideal(seconds, n), 3),
+                        "claims": round(claims_over_ideal(seconds, n, chunk), 3),
+                    }
+                    for n in counts
+                }
                 result.setdefault(run_id, {})[f"chunk {chunk}"] = row
                 cells = " | ".join(f"{row[str(n)]['shards']:.2f} / {row[str(n)]['claims']:.2f}" for n in counts)
                 lines.append(f"| {run['defender']} on {run['data']} | {len(seconds)} | {chunk} | {cells} |")

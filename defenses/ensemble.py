@@ -1,8 +1,9 @@
 """Combining a group's outputs into one prediction (FuSE and FIVE), and their random streams."""
+
 from __future__ import annotations
 
 import hashlib
-from typing import Hashable, Sequence
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 
@@ -82,7 +83,11 @@ class GroupEnsemble:
         if streams is not None and len(streams) != len(items):
             raise ValueError(f"{len(streams)} random streams for {len(items)} texts")
         shared = self.random_source(None)
-        sources = [shared] * len(items) if streams is None else [self.random_source(stream_entropy(self.seed, s)) for s in streams]
+        sources = (
+            [shared] * len(items)
+            if streams is None
+            else [self.random_source(stream_entropy(self.seed, s)) for s in streams]
+        )
         out = np.zeros((len(items), len(self.labels)))
         for start in range(0, len(items), self.chunk):
             end = start + self.chunk

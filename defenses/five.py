@@ -10,9 +10,10 @@ whose word-piece embedding lookup returns the noisy copies) is combined by logit
 Stochastic (seeded): never served from a Scorer cache; in an attack each query draws from its own
 stream (:class:`defenses.ensemble.GroupEnsemble`).
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -22,17 +23,27 @@ from arena.words import STOPWORDS, WordView
 from defenses.ensemble import GroupEnsemble, Stream, check_combination, check_seed
 from defenses.switch import PieceImportance, first_lookup, gradient_importance, require_hf, segment_of
 
-
 FIVE_DEFAULTS = {"embeddings": 1, "std": 2.29, "samples": 10, "combination": "logits"}  # the paper's best IMDB settings
 
 
 class FIVE(GroupEnsemble):
     """A defended classifier: the base model voting over embedding-noised copies of each input."""
 
-    def __init__(self, base, *, embeddings: int = FIVE_DEFAULTS["embeddings"], std: float = FIVE_DEFAULTS["std"],
-                 samples: int = FIVE_DEFAULTS["samples"], combination: str = FIVE_DEFAULTS["combination"], seed: int = 0, chunk: int = 8):
+    def __init__(
+        self,
+        base,
+        *,
+        embeddings: int = FIVE_DEFAULTS["embeddings"],
+        std: float = FIVE_DEFAULTS["std"],
+        samples: int = FIVE_DEFAULTS["samples"],
+        combination: str = FIVE_DEFAULTS["combination"],
+        seed: int = 0,
+        chunk: int = 8,
+    ):
         if embeddings < 1 or samples < 1 or std <= 0:
-            raise ValueError(f"FIVE needs embeddings >= 1, samples >= 1 and std > 0 (got {embeddings}, {samples}, {std})")
+            raise ValueError(
+                f"FIVE needs embeddings >= 1, samples >= 1 and std > 0 (got {embeddings}, {samples}, {std})"
+            )
         check_combination(combination)
         self.base = require_hf(base, "FIVE")
         self.labels = list(self.base.labels)
@@ -61,14 +72,21 @@ class FIVE(GroupEnsemble):
         """The noise generator for one input (None: the defense's shared one)."""
         if entropy is None:
             return self.generator
-        return torch.Generator(device="cpu").manual_seed(int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0] >> 1))
+        return torch.Generator(device="cpu").manual_seed(
+            int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0] >> 1)
+        )
 
-    def noisy_embeddings(self, embeds: torch.Tensor, positions: list[int], generator: torch.Generator | None = None) -> torch.Tensor:
+    def noisy_embeddings(
+        self, embeds: torch.Tensor, positions: list[int], generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """``samples`` copies of one input's embeddings ``(L, d)`` with noise at ``positions`` only
         (drawn from ``generator``, by default the defense's own)."""
         copies = embeds.unsqueeze(0).repeat(self.samples, 1, 1)
         if positions:
-            noise = torch.randn((self.samples, len(positions), embeds.shape[-1]), generator=generator or self.generator) * self.std
+            noise = (
+                torch.randn((self.samples, len(positions), embeds.shape[-1]), generator=generator or self.generator)
+                * self.std
+            )
             copies[:, positions, :] += noise.to(embeds.device, embeds.dtype)
         return copies
 
@@ -85,8 +103,10 @@ class FIVE(GroupEnsemble):
         """Each input with its noisy copies: the original's logits from the gradient pass, the
         copies in one forward per input."""
         importance, positions = self.chosen_positions(items)
-        groups = [np.vstack([importance.logits[row], self._noisy_logits(importance.encoded[row], chosen, source)])
-                  for row, (chosen, source) in enumerate(zip(positions, sources))]
+        groups = [
+            np.vstack([importance.logits[row], self._noisy_logits(importance.encoded[row], chosen, source)])
+            for row, (chosen, source) in enumerate(zip(positions, sources))
+        ]
         self.last_groups.extend(torch.softmax(torch.from_numpy(g), -1).numpy() for g in groups)
         return groups
 

@@ -12,10 +12,11 @@ no measured accuracy moved; docs/firebert.md, "Three choices"). Stochastic (seed
 never served from a Scorer cache; in an attack each query draws from its own stream
 (:class:`defenses.ensemble.GroupEnsemble`).
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
 
 import numpy as np
 
@@ -26,15 +27,32 @@ from arena.synonyms import SynonymSource
 from defenses.ensemble import GroupEnsemble, Stream, check_combination, check_seed
 from defenses.switch import Switch, SwitchConfig, gradient_importance, require_hf
 
-FUSE_DEFAULTS = SwitchConfig(perturb_words=3, candidates_per_word=10, multiplier=17, total_alternatives=12, method="filter", match_pos=True,
-                             use_similarity=False)
+FUSE_DEFAULTS = SwitchConfig(
+    perturb_words=3,
+    candidates_per_word=10,
+    multiplier=17,
+    total_alternatives=12,
+    method="filter",
+    match_pos=True,
+    use_similarity=False,
+)
 
 
 class FuSE(GroupEnsemble):
     """A defended classifier: the base model voting over SWITCH alternatives of each input."""
 
-    def __init__(self, base, synonyms: SynonymSource, similarity: SentenceSimilarity | None, pos: PosTagger | None,
-                 config: SwitchConfig | None = None, *, combination: str = "logits", seed: int = 0, chunk: int = 16):
+    def __init__(
+        self,
+        base,
+        synonyms: SynonymSource,
+        similarity: SentenceSimilarity | None,
+        pos: PosTagger | None,
+        config: SwitchConfig | None = None,
+        *,
+        combination: str = "logits",
+        seed: int = 0,
+        chunk: int = 16,
+    ):
         check_combination(combination)
         self.base = require_hf(base, "FuSE")
         self.switch = Switch(self.base, synonyms, similarity, pos, replace(config or FUSE_DEFAULTS))
@@ -59,8 +77,10 @@ class FuSE(GroupEnsemble):
         distinct = list(dict.fromkeys(alt for alts in groups for alt in alts))
         scored = self.base.logits_from_encoded(self.base.encode(distinct)) if distinct else None
         row_of = {alt: row for row, alt in enumerate(distinct)}
-        return [np.vstack([original, *(scored[row_of[alt]] for alt in alts)])
-                for original, alts in zip(importance.logits, groups)]
+        return [
+            np.vstack([original, *(scored[row_of[alt]] for alt in alts)])
+            for original, alts in zip(importance.logits, groups)
+        ]
 
     def stored_identity(self) -> dict[str, bool]:
         """What a stored run records of this FuSE beyond its name: that the similarity check is off

@@ -5,9 +5,10 @@ and the random answers only hide it from an attack that trusts one draw. An eval
 ranks it above plain is fooled by randomness; the arena's adaptive attack (expectation over
 draws, ``--eot``, and the majority check of the final text, ``--verify``) must not be.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -40,7 +41,11 @@ class Noise:
         if streams is not None and len(streams) != len(items):
             raise ValueError(f"{len(streams)} random streams for {len(items)} texts")
         out = np.array(self.base.predict_proba(items), dtype=np.float64).reshape(len(items), len(self.labels))
-        sources = [self.generator] * len(items) if streams is None else [np.random.default_rng(stream_entropy(self.seed, s)) for s in streams]
+        sources = (
+            [self.generator] * len(items)
+            if streams is None
+            else [np.random.default_rng(stream_entropy(self.seed, s)) for s in streams]
+        )
         for row, source in enumerate(sources):
             if source.random() < self.p:
                 out[row] = np.eye(len(self.labels))[source.integers(len(self.labels))]

@@ -34,11 +34,12 @@ For one input and a *judge* (an HF-backed classifier whose internals we can read
 In ``filter`` mode only as many candidates are embedded as the truncation needs (same output,
 less work): that is what keeps FuSE's cost per example bounded.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -67,11 +68,22 @@ class SwitchConfig:
     neighbours: int = 100
     use_similarity: bool = True  # the authors' use_USE: False skips step 5's check (sampled order, truncated)
     similarity_window: int = 0  # 0: whole texts (the authors' code); N: N-word windows around each changed word
-    empty_slots: bool = False  # True: a word the synonym table lists without neighbours still takes a slot (as earlier versions did)
+    empty_slots: bool = (
+        False  # True: a word the synonym table lists without neighbours still takes a slot (as earlier versions did)
+    )
 
     def __post_init__(self) -> None:
-        least = {"perturb_words": 1, "candidates_per_word": 1, "total_alternatives": 1, "multiplier": 1, "neighbours": 1, "leave_alone": 0}
-        require_at_least("SWITCH", {key: (getattr(self, key), bound) for key, bound in least.items()})  # a zero: the defense is plain
+        least = {
+            "perturb_words": 1,
+            "candidates_per_word": 1,
+            "total_alternatives": 1,
+            "multiplier": 1,
+            "neighbours": 1,
+            "leave_alone": 0,
+        }
+        require_at_least(
+            "SWITCH", {key: (getattr(self, key), bound) for key, bound in least.items()}
+        )  # a zero: the defense is plain
         if self.pos_tags not in ("penn", "universal"):
             raise ValueError("SWITCH pos_tags must be 'penn' (the authors') or 'universal'")
         if self.method not in ("filter", "rank"):
@@ -80,7 +92,9 @@ class SwitchConfig:
             raise ValueError("SWITCH similarity_window must be 0 (whole texts) or a number of words")
         if not self.use_similarity and (self.similarity_window or self.method == "rank"):
             setting = f"similarity_window={self.similarity_window}" if self.similarity_window else "method=rank"
-            raise ValueError(f"SWITCH {setting} acts through the similarity check, which is off: add use_similarity=true")
+            raise ValueError(
+                f"SWITCH {setting} acts through the similarity check, which is off: add use_similarity=true"
+            )
 
 
 def require_hf(classifier, what: str) -> HFClassifier:
@@ -113,15 +127,21 @@ def with_segment(item: TextInput, segment: str) -> TextInput:
 class Switch:
     """The SWITCH generator around one judge classifier."""
 
-    def __init__(self, judge, synonyms: SynonymSource, similarity: SentenceSimilarity | None,
-                 pos: PosTagger | None, config: SwitchConfig | None = None):
+    def __init__(
+        self,
+        judge,
+        synonyms: SynonymSource,
+        similarity: SentenceSimilarity | None,
+        pos: PosTagger | None,
+        config: SwitchConfig | None = None,
+    ):
         self.judge = require_hf(judge, "SWITCH")
         self.synonyms = synonyms
         self.config = config or SwitchConfig()
         self.similarity = similarity if self.config.use_similarity else None
         self.pos = pos
 
-    def ranked_words(self, items: Sequence[TextInput], importance: "PieceImportance | None" = None) -> list[list[int]]:
+    def ranked_words(self, items: Sequence[TextInput], importance: PieceImportance | None = None) -> list[list[int]]:
         """Per input: word positions of the perturbable segment by gradient importance, filtered
         (``importance``: the judge's :func:`gradient_importance` of ``items`` when already computed)."""
         ranked = []
@@ -133,7 +153,9 @@ class Switch:
                 if word is not None:
                     best[word] = max(best.get(word, 0.0), float(score))
             keep, wanted = [], self.config.leave_alone + self.config.perturb_words
-            for w in sorted(best, key=best.__getitem__, reverse=True):  # lazily: a vector source computes neighbours per word
+            for w in sorted(
+                best, key=best.__getitem__, reverse=True
+            ):  # lazily: a vector source computes neighbours per word
                 if len(keep) == wanted:
                     break
                 word = view_words[w].lower()
@@ -159,8 +181,12 @@ class Switch:
             pool = [n for n in pool if tags([n])[0] == tag]
         return [match_case(word, n) for n in pool[: self.config.candidates_per_word]] + [word]
 
-    def alternatives(self, items: Sequence[TextInput], rngs: Sequence[np.random.Generator],
-                     importance: "PieceImportance | None" = None) -> list[list[TextInput]]:
+    def alternatives(
+        self,
+        items: Sequence[TextInput],
+        rngs: Sequence[np.random.Generator],
+        importance: PieceImportance | None = None,
+    ) -> list[list[TextInput]]:
         """Per input: up to ``total_alternatives`` perturbed copies (SWITCH steps 1-5), sampled
         with that input's entry of ``rngs`` (the same generator for all: one stream in order)."""
         originals, sampled = [], []
@@ -175,7 +201,10 @@ class Switch:
                 variants.append(variant)
             originals.append(view)
             sampled.append(variants)
-        return [[with_segment(item, variant.text) for variant in kept] for item, kept in zip(items, self._select(originals, sampled))]
+        return [
+            [with_segment(item, variant.text) for variant in kept]
+            for item, kept in zip(items, self._select(originals, sampled))
+        ]
 
     def _select(self, originals: list[WordView], sampled: list[list[WordView]]) -> list[list[WordView]]:
         """Step 5 for a chunk: per input, the sampled variants that pass the similarity check."""
@@ -183,24 +212,33 @@ class Switch:
         if self.similarity is None:
             kept = [list(variants) for variants in sampled]
         elif self.config.method == "rank":
-            kept = [[variants[i] for i in np.argsort(-sims, kind="stable") if sims[i] > 0]
-                    for variants, sims in zip(sampled, self._similarities(list(zip(originals, sampled))))]
+            kept = [
+                [variants[i] for i in np.argsort(-sims, kind="stable") if sims[i] > 0]
+                for variants, sims in zip(sampled, self._similarities(list(zip(originals, sampled))))
+            ]
         else:  # filter: embed only as many as needed, in sampled order; each round's blocks in one call
             kept, starts = [[] for _ in sampled], [0] * len(sampled)
             while True:
                 blocks = {}
                 for i, (original, variants) in enumerate(zip(originals, sampled)):
                     # a first kept variant equal to the original is dropped below: then one more is needed
-                    first_is_original = kept[i][0] == original if kept[i] else original in variants[starts[i] : starts[i] + limit]
+                    first_is_original = (
+                        kept[i][0] == original if kept[i] else original in variants[starts[i] : starts[i] + limit]
+                    )
                     needed = limit + first_is_original - len(kept[i])
                     if needed > 0 and starts[i] < len(variants):
                         blocks[i] = variants[starts[i] : starts[i] + needed]
                 if not blocks:
                     break
-                for (i, block), sims in zip(blocks.items(), self._similarities([(originals[i], b) for i, b in blocks.items()])):
+                for (i, block), sims in zip(
+                    blocks.items(), self._similarities([(originals[i], b) for i, b in blocks.items()])
+                ):
                     kept[i].extend(v for v, s in zip(block, sims) if s > 0)
                     starts[i] += len(block)
-        return [(variants[1:] if variants and variants[0] == original else variants)[:limit] for original, variants in zip(originals, kept)]
+        return [
+            (variants[1:] if variants and variants[0] == original else variants)[:limit]
+            for original, variants in zip(originals, kept)
+        ]
 
     def _similarities(self, groups: list[tuple[WordView, list[WordView]]]) -> list[np.ndarray]:
         """Per (original, variants): ``1 - arccos(cos)`` of each variant to the original (the spec's
@@ -251,7 +289,9 @@ def gradient_importance(judge: HFClassifier, items: Sequence[TextInput]) -> Piec
     logits = np.zeros((len(items), len(judge.labels)), dtype=np.float32)
     norms: list[np.ndarray] = [np.zeros(0)] * len(items)
     for batch in length_bucketed_batches([len(e["input_ids"]) for e in encoded], judge.token_budget, judge.max_batch):
-        as_leaf = first_lookup(judge.model, lambda embeds: embeds.detach().requires_grad_(True))  # the word-piece embeddings
+        as_leaf = first_lookup(
+            judge.model, lambda embeds: embeds.detach().requires_grad_(True)
+        )  # the word-piece embeddings
         with torch.enable_grad(), judge.autocast_context(), as_leaf as leaves:
             # input_ids, not inputs_embeds: a last-token-pooling head (GPT-2 style) finds each padded
             # row's end only from them; the autocast is the one the rest of a FuSE/FIVE group is scored in
@@ -267,15 +307,19 @@ def gradient_importance(judge: HFClassifier, items: Sequence[TextInput]) -> Piec
     target_sequence = 0 if seconds is None else 1
     for row, item in enumerate(items):
         spans = _word_spans(segment_of(item))
-        words = [_word_at(spans, start) if sequence == target_sequence and end > start else None
-                 for sequence, (start, end) in zip(enc.sequence_ids(row), enc["offset_mapping"][row])]
+        words = [
+            _word_at(spans, start) if sequence == target_sequence and end > start else None
+            for sequence, (start, end) in zip(enc.sequence_ids(row), enc["offset_mapping"][row])
+        ]
         result.scores.append(np.where([w is not None for w in words], norms[row], 0.0))
         result.words.append(words)
     return result
 
 
 @contextmanager
-def first_lookup(model: torch.nn.Module, replace: Callable[[torch.Tensor], torch.Tensor]) -> Iterator[list[torch.Tensor]]:
+def first_lookup(
+    model: torch.nn.Module, replace: Callable[[torch.Tensor], torch.Tensor]
+) -> Iterator[list[torch.Tensor]]:
     """While open, the output of the model's first input-embedding lookup (that of ``input_ids``:
     the word-piece embeddings as ``inputs_embeds`` would pass them; GPT-2 looks its token types up
     in the same table after it, and that lookup stays as it is) is replaced by ``replace(output)``,

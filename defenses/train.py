@@ -6,15 +6,16 @@ that ``load_classifier(folder)`` reads back. The committed default classifier wa
 made this way (README gives the exact command). With validation data the saved model is the
 checkpoint of lowest validation loss (FireBERT's FACT recipe), not necessarily the last step.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -55,11 +56,24 @@ class TrainConfig:
         if not 0.0 <= self.warmup < 1.0:
             raise ValueError(f"warmup is a fraction of the steps in [0, 1) (got {self.warmup})")
         if not self.epochs > 0 or not self.lr > 0 or self.weight_decay < 0 or not 0.0 <= self.lora_dropout < 1.0:
-            raise ValueError(f"training needs epochs > 0, lr > 0, weight decay >= 0 and LoRA dropout in [0, 1) (got epochs "
-                             f"{self.epochs}, lr {self.lr}, weight decay {self.weight_decay}, dropout {self.lora_dropout})")
-        require_at_least("training", {name: (value, 1) for name, value in (
-            ("batch size", self.batch_size), ("max length", self.max_length), ("LoRA r", self.lora_r),
-            ("LoRA alpha", self.lora_alpha), ("sort chunk", self.sort_chunk), ("checkpoint every", self.checkpoint_every))})
+            raise ValueError(
+                f"training needs epochs > 0, lr > 0, weight decay >= 0 and LoRA dropout in [0, 1) (got epochs "
+                f"{self.epochs}, lr {self.lr}, weight decay {self.weight_decay}, dropout {self.lora_dropout})"
+            )
+        require_at_least(
+            "training",
+            {
+                name: (value, 1)
+                for name, value in (
+                    ("batch size", self.batch_size),
+                    ("max length", self.max_length),
+                    ("LoRA r", self.lora_r),
+                    ("LoRA alpha", self.lora_alpha),
+                    ("sort chunk", self.sort_chunk),
+                    ("checkpoint every", self.checkpoint_every),
+                )
+            },
+        )
 
 
 def batch_order(lengths: list[int], batch_size: int, sort_chunk: int, seed: int) -> list[list[int]]:
@@ -87,22 +101,36 @@ def _build_model(config: TrainConfig, labels: list[str]):
     hf_logging.set_verbosity_error()
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
-            base, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)}, trust_remote_code=False
+            base,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={l: i for i, l in enumerate(labels)},
+            trust_remote_code=False,
         )
         tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
     except (OSError, ValueError) as exc:
-        raise ClassifierError(f"could not load base encoder {config.base!r}{hub_hint(base)}; 'minilm' is the packaged offline one: {exc}") from exc
+        raise ClassifierError(
+            f"could not load base encoder {config.base!r}{hub_hint(base)}; 'minilm' is the packaged offline one: {exc}"
+        ) from exc
     finally:
         hf_logging.set_verbosity(verbosity)
     lora = LoraConfig(
-        task_type="SEQ_CLS", r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-        target_modules=config.lora_targets, modules_to_save=["classifier"],
+        task_type="SEQ_CLS",
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.lora_targets,
+        modules_to_save=["classifier"],
     )
     return get_peft_model(model, lora), tokenizer
 
 
 def _trainable_state(model) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if "lora_" in k or "modules_to_save" in k}
+    return {
+        k: v.detach().cpu().contiguous()
+        for k, v in model.state_dict().items()
+        if "lora_" in k or "modules_to_save" in k
+    }
 
 
 def _save_adapter(model, out: Path, config: TrainConfig, labels: list[str], extra: dict) -> None:
@@ -160,9 +188,18 @@ def validation_loss(model, rows: Rows, labels: list[int], pad_id: int, device, b
     return total / len(rows)
 
 
-def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfig, *, val: LabelledData | None = None,
-                     device: str | None = None, progress: bool = True, augment: Augment | None = None,
-                     augment_id: dict | None = None, overwrite: bool = False) -> dict:
+def train_classifier(
+    data: LabelledData,
+    out_dir: str | Path,
+    config: TrainConfig,
+    *,
+    val: LabelledData | None = None,
+    device: str | None = None,
+    progress: bool = True,
+    augment: Augment | None = None,
+    augment_id: dict | None = None,
+    overwrite: bool = False,
+) -> dict:
     """LoRA fine-tune ``config.base`` on ``data``; checkpoints every ``checkpoint_every`` steps into
     ``out_dir/checkpoint`` and resumes from there when re-run with the same arguments.
 
@@ -183,12 +220,16 @@ def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfi
         if len(val) == 0:
             raise ValueError(f"{val.source}: no validation examples")
         if val.label_names != labels:
-            raise ValueError(f"validation labels {val.label_names} differ from the training data's {labels}; pass --labels")
+            raise ValueError(
+                f"validation labels {val.label_names} differ from the training data's {labels}; pass --labels"
+            )
         if (val.examples[0].text_pair is None) != (data.examples[0].text_pair is None):
             raise ValueError("validation and training data must both be single texts or both pairs")
     out = Path(out_dir)
     if (out / "arena_classifier.json").exists() and not (out / CHECKPOINT).exists() and not overwrite:
-        raise ValueError(f"{out} already holds a trained classifier; pick another --out or pass --overwrite to retrain it")
+        raise ValueError(
+            f"{out} already holds a trained classifier; pick another --out or pass --overwrite to retrain it"
+        )
     torch.manual_seed(config.seed)
     model, tokenizer = _build_model(config, labels)
     out.mkdir(parents=True, exist_ok=True)
@@ -211,7 +252,8 @@ def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfi
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     warmup = max(1, int(config.warmup * total))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: (step + 1) / warmup if step < warmup else max(0.0, (total - step) / max(1, total - warmup))
+        optimizer,
+        lambda step: (step + 1) / warmup if step < warmup else max(0.0, (total - step) / max(1, total - warmup)),
     )
 
     ckpt = out / CHECKPOINT
@@ -224,7 +266,9 @@ def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfi
     if (ckpt / "state.json").exists():
         state = json.loads((ckpt / "state.json").read_text())
         if state["fingerprint"] != fingerprint:
-            raise ValueError(f"{ckpt} belongs to a different run (other data or settings); remove it or pick another --out")
+            raise ValueError(
+                f"{ckpt} belongs to a different run (other data or settings); remove it or pick another --out"
+            )
         model.load_state_dict(load_file(str(ckpt / "trainable.safetensors")), strict=False)
         opt_state = torch.load(ckpt / "optimizer.pt", weights_only=True)
         optimizer.load_state_dict(opt_state["optimizer"])
@@ -273,7 +317,9 @@ def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfi
         step += 1
         losses.append(loss.item())
         bar.update(1)
-        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}", **({"val_loss": f"{history[-1][1]:.4f}"} if history else {}))
+        bar.set_postfix(
+            loss=f"{np.mean(losses[-50:]):.3f}", **({"val_loss": f"{history[-1][1]:.4f}"} if history else {})
+        )
         if step % config.checkpoint_every == 0 and step < total:
             if val is not None:
                 validate()
@@ -281,17 +327,31 @@ def train_classifier(data: LabelledData, out_dir: str | Path, config: TrainConfi
     if val is not None and (not history or history[-1][0] != total):
         validate()
     bar.close()
-    summary = {"steps": total, "train_examples": len(examples), "augmented_examples_this_run": augmented,
-               "seconds_this_run": round(time.time() - started, 1),
-               "final_loss_avg50": round(float(np.mean(losses[-50:])), 4) if losses else None}
-    extra = {"data": data.source, "data_fingerprint": data.fingerprint, **({"augment": augment_id} if augment_id else {})}
+    summary = {
+        "steps": total,
+        "train_examples": len(examples),
+        "augmented_examples_this_run": augmented,
+        "seconds_this_run": round(time.time() - started, 1),
+        "final_loss_avg50": round(float(np.mean(losses[-50:])), 4) if losses else None,
+    }
+    extra = {
+        "data": data.source,
+        "data_fingerprint": data.fingerprint,
+        **({"augment": augment_id} if augment_id else {}),
+    }
     if Path(data.source).is_file():  # what `arena eval`/`match` check their data against (arena.overlap)
         extra["data_sha256"] = file_sha256(data.source)
     if val is not None:
         chosen_step, chosen_loss = min(history, key=lambda entry: entry[1])
         model.load_state_dict(best, strict=False)
-        extra["validation"] = {"data": val.source, "data_fingerprint": val.fingerprint, "examples": len(val),
-                               "chosen_step": chosen_step, "val_loss": chosen_loss, "history": history}
+        extra["validation"] = {
+            "data": val.source,
+            "data_fingerprint": val.fingerprint,
+            "examples": len(val),
+            "chosen_step": chosen_step,
+            "val_loss": chosen_loss,
+            "history": history,
+        }
         summary.update(chosen_step=chosen_step, val_loss=chosen_loss)
     model.eval()
     _save_adapter(model, out, config, labels, extra)

@@ -12,6 +12,7 @@
 
 Wired in through ``hooks:`` in ``mkdocs.yml``; ``mkdocs build --strict`` must stay free of warnings.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -98,7 +99,9 @@ def _name(action: argparse.Action) -> str:
     if action.option_strings:
         names = ", ".join(f"`{opt}`" for opt in action.option_strings)
         if action.nargs != 0:
-            metavar = action.metavar or (f"{{{','.join(map(str, action.choices))}}}" if action.choices else action.dest.upper())
+            metavar = action.metavar or (
+                f"{{{','.join(map(str, action.choices))}}}" if action.choices else action.dest.upper()
+            )
             names += f" {_text(metavar) if isinstance(metavar, str) else _text(' '.join(metavar))}"
         return names
     choices = f" {{{','.join(map(str, action.choices))}}}" if action.choices and not action.metavar else ""
@@ -114,7 +117,9 @@ def _options_table(parser: argparse.ArgumentParser) -> list[str]:
             continue
         help_text = _expanded_help(parser, action)
         if action.choices and action.metavar and action.option_strings:  # choices the metavar hides
-            help_text = (help_text + " " if help_text else "") + "(one of: " + ", ".join(f"`{c}`" for c in action.choices) + ")"
+            help_text = (
+                (help_text + " " if help_text else "") + "(one of: " + ", ".join(f"`{c}`" for c in action.choices) + ")"
+            )
         rows.append(f"| {_name(action)} | {_default(action)} | {_text(help_text)} |")
     if not rows:
         return ["No options.", ""]
@@ -166,8 +171,14 @@ def _command_section(prog: str, help_text: str, parser: argparse.ArgumentParser,
         if app_parser is not None:
             lines += ["```text", _usage(app_parser), "```", "", *_options_table(app_parser)]
         else:
-            lines += ["```text", _usage(parser), "```", "",
-                      f"The app's options could not be read here ({_text(why)}); run `{prog} --help`.", ""]
+            lines += [
+                "```text",
+                _usage(parser),
+                "```",
+                "",
+                f"The app's options could not be read here ({_text(why)}); run `{prog} --help`.",
+                "",
+            ]
         return lines
     lines += ["```text", _usage(parser), "```", ""]
     if subs:
@@ -318,8 +329,10 @@ def _read_result(path: Path):
 
 def _demote(markdown: str, level: int) -> str:
     """A bench's own markdown table, its headings moved under ``level`` so the page's outline holds."""
+
     def shift(match: re.Match) -> str:
         return "#" * min(6, level + len(match.group(1))) + " "
+
     return re.sub(r"^(#{1,6})\s+", shift, markdown, flags=re.MULTILINE)
 
 
@@ -361,8 +374,12 @@ def results_markdown() -> tuple[str, list[tuple[str, Path]]]:
         stem = path.stem
         if stem in tables:
             used_tables.add(stem)
-            lines += [f"### The bench's table ({tables[stem].name})", "",
-                      _demote(tables[stem].read_text(encoding="utf-8"), 3).strip(), ""]
+            lines += [
+                f"### The bench's table ({tables[stem].name})",
+                "",
+                _demote(tables[stem].read_text(encoding="utf-8"), 3).strip(),
+                "",
+            ]
         for image in images:
             if image.stem.startswith(stem + "_") or image.stem == stem:
                 used_images.add(image)
@@ -379,9 +396,13 @@ def results_markdown() -> tuple[str, list[tuple[str, Path]]]:
             assets.append((f"results/{image.name}", image))
             lines += [f"![{image.name}](results/{image.name})", ""]
     if stores:
-        lines += ["## Stores", "",
-                  "Results stores carried in the repository as JSON-lines dumps (without texts); "
-                  "`arena merge PATH --db arena.db` loads one, and `arena runs --db arena.db` shows what it holds:", ""]
+        lines += [
+            "## Stores",
+            "",
+            "Results stores carried in the repository as JSON-lines dumps (without texts); "
+            "`arena merge PATH --db arena.db` loads one, and `arena runs --db arena.db` shows what it holds:",
+            "",
+        ]
         lines += [f"- `bench/results/stores/{p.name}`" for p in stores]
         lines.append("")
     return "\n".join(lines) + "\n", assets

@@ -7,6 +7,7 @@ POST ``{"texts": [...]}`` to ``/predict`` -> ``{"probs": [[...], ...], "labels":
 127.0.0.1 only; refuses bodies over 1 MB and batches over 256 texts. Standard library only (plus
 the arena classifier it wraps).
 """
+
 from __future__ import annotations
 
 import argparse

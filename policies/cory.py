@@ -16,6 +16,7 @@ state and KL controller. The authors' code swaps by saving both models and reloa
 the other's trainer, which resets Adam and the adaptive-KL state at every swap; ours does not.
 Either agent alone answers plain queries at inference; ``agents()`` lists agent 1 first.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,8 +32,17 @@ class CORY:
 
     name = "cory"
 
-    def __init__(self, agent1: PolicyLM, agent2: PolicyLM, config: PPOConfig, reward: RewardFn, *,
-                 template: str = IMDB_TEMPLATE, exchange_every: int = 5, sampling: dict | None = None):
+    def __init__(
+        self,
+        agent1: PolicyLM,
+        agent2: PolicyLM,
+        config: PPOConfig,
+        reward: RewardFn,
+        *,
+        template: str = IMDB_TEMPLATE,
+        exchange_every: int = 5,
+        sampling: dict | None = None,
+    ):
         if "{sentence}" not in template or "{query}" not in template:
             raise ValueError("the observer template needs {sentence} (query + pioneer response) and {query}")
         if exchange_every < 1:
@@ -65,7 +75,9 @@ class CORY:
         s2 = self.trainers[o].step(b2, shared)
         if (it + 1) % self.exchange_every == 0:
             self.pioneer = o
-        return Rollout(texts1, pio.decode(b1.response), self.trainers[p].last["ref_logprobs"], self.agent_stats(p, s1, s2, p1, p2))
+        return Rollout(
+            texts1, pio.decode(b1.response), self.trainers[p].last["ref_logprobs"], self.agent_stats(p, s1, s2, p1, p2)
+        )
 
     @staticmethod
     def agent_stats(p: int, pioneer: dict, observer: dict, p_pioneer, p_observer) -> dict:
@@ -74,9 +86,14 @@ class CORY:
         perplexity are of one agent), ``kl_agent2`` agent 2's; each agent's mean P(target) on its
         own texts this iteration (``p_target_agent1/2``), the pioneer's number and its PPO statistics."""
         by_agent = {p: (pioneer, p_pioneer), 1 - p: (observer, p_observer)}
-        return {"kl": by_agent[0][0]["kl"], "kl_agent2": by_agent[1][0]["kl"],
-                "p_target_agent1": float(np.mean(by_agent[0][1])), "p_target_agent2": float(np.mean(by_agent[1][1])),
-                "pioneer": p + 1, **{f"pioneer_{k}": v for k, v in pioneer.items() if k != "kl"}}
+        return {
+            "kl": by_agent[0][0]["kl"],
+            "kl_agent2": by_agent[1][0]["kl"],
+            "p_target_agent1": float(np.mean(by_agent[0][1])),
+            "p_target_agent2": float(np.mean(by_agent[1][1])),
+            "pioneer": p + 1,
+            **{f"pioneer_{k}": v for k, v in pioneer.items() if k != "kl"},
+        }
 
     def agents(self) -> dict[str, tuple[PolicyLM, PPOTrainer]]:
         """Agent 1 (evaluated and saved as the policy) and agent 2."""

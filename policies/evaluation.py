@@ -15,9 +15,10 @@ in training) and returns, per prompt (means over its samples):
 Per-prompt figures let a table pair runs on the same prompts and bootstrap over prompts and seeds
 (:func:`arena.metrics.seed_item_interval`).
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -36,8 +37,9 @@ def _masked_log_softmax(logits: torch.Tensor, special_ids: Sequence[int]) -> tor
 
 
 @torch.no_grad()
-def sample_with_kl(policy: PolicyLM, reference: PolicyLM, prompts: Sequence[str], length: int,
-                   generator: torch.Generator) -> tuple[Batch, torch.Tensor, torch.Tensor]:
+def sample_with_kl(
+    policy: PolicyLM, reference: PolicyLM, prompts: Sequence[str], length: int, generator: torch.Generator
+) -> tuple[Batch, torch.Tensor, torch.Tensor]:
     """Sample ``length`` tokens per prompt from ``policy``; per response token, the exact
     KL(policy || reference) over the vocabulary ``(B, R)`` and the reference's log-probability of
     the sampled token ``(B, R)``. The policy's distribution comes from the sampling pass itself;
@@ -59,8 +61,18 @@ def sample_with_kl(policy: PolicyLM, reference: PolicyLM, prompts: Sequence[str]
 
 
 @torch.no_grad()
-def heldout_scores(policy: PolicyLM, reference: PolicyLM, task: GeneratorTask, prompts: Sequence[str], *, samples: int = 4,
-                   length: int = 8, seed: int = 0, batch_size: int = 32, progress: bool = False) -> dict[str, np.ndarray]:
+def heldout_scores(
+    policy: PolicyLM,
+    reference: PolicyLM,
+    task: GeneratorTask,
+    prompts: Sequence[str],
+    *,
+    samples: int = 4,
+    length: int = 8,
+    seed: int = 0,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> dict[str, np.ndarray]:
     """Per-prompt means over ``samples`` responses (see the module docstring): ``{figure: (P,)}``,
     plus ``responses`` (the P x samples decoded responses, prompt-major)."""
     if samples < 1 or length < 1:

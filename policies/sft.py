@@ -7,14 +7,15 @@ writes is a policy folder (:meth:`policies.lm.PolicyLM.save`), which ``arena tra
 DIR`` loads. A checkpoint every ``checkpoint_every`` steps (weights, Adam state, the data order)
 lets an interrupted run resume where it stopped.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -54,7 +55,9 @@ def lm_loss(policy: PolicyLM, texts: Sequence[str], max_tokens: int) -> torch.Te
     return policy.model(input_ids=input_ids, attention_mask=mask, labels=labels).loss
 
 
-def train_sft(texts: Sequence[str], out: str | Path, config: SFTConfig, *, device: str | None = None, progress: bool = True) -> dict:
+def train_sft(
+    texts: Sequence[str], out: str | Path, config: SFTConfig, *, device: str | None = None, progress: bool = True
+) -> dict:
     """Fine-tune ``config.policy`` on ``texts``; writes the policy folder ``out`` and returns a summary
     (steps, first and last loss). Re-running with the same ``out`` resumes from its checkpoint."""
     if not texts:
@@ -65,7 +68,9 @@ def train_sft(texts: Sequence[str], out: str | Path, config: SFTConfig, *, devic
     policy = PolicyLM.from_pretrained(config.policy, lora_r=config.lora_r, device=device, name="sft")
     optimizer = torch.optim.AdamW(policy.trainable_parameters(), lr=config.lr)
     steps = max(1, math.ceil(config.epochs * len(texts) / config.batch_size))
-    order = np.concatenate([np.random.default_rng(config.seed + e).permutation(len(texts)) for e in range(math.ceil(config.epochs))])
+    order = np.concatenate(
+        [np.random.default_rng(config.seed + e).permutation(len(texts)) for e in range(math.ceil(config.epochs))]
+    )
     start, losses = 0, []
     if (out / CHECKPOINT).exists():
         state = torch.load(out / CHECKPOINT, weights_only=True, map_location="cpu")
@@ -87,14 +92,26 @@ def train_sft(texts: Sequence[str], out: str | Path, config: SFTConfig, *, devic
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
         if (step + 1) % config.checkpoint_every == 0 and step + 1 < steps:
             tmp = out / (CHECKPOINT + ".tmp")
-            torch.save({"step": step + 1, "losses": losses, "optimizer": optimizer.state_dict(),
-                        "weights": {k: v.detach().cpu() for k, v in policy.named_parameters() if v.requires_grad}}, tmp)
+            torch.save(
+                {
+                    "step": step + 1,
+                    "losses": losses,
+                    "optimizer": optimizer.state_dict(),
+                    "weights": {k: v.detach().cpu() for k, v in policy.named_parameters() if v.requires_grad},
+                },
+                tmp,
+            )
             os.replace(tmp, out / CHECKPOINT)
     bar.close()
     policy.eval()
     policy.save(out)
-    summary = {"steps": steps, "texts": len(texts), "first_loss": round(losses[0], 4) if losses else None,
-               "last_loss": round(float(np.mean(losses[-10:])), 4) if losses else None, "config": asdict(config)}
+    summary = {
+        "steps": steps,
+        "texts": len(texts),
+        "first_loss": round(losses[0], 4) if losses else None,
+        "last_loss": round(float(np.mean(losses[-10:])), 4) if losses else None,
+        "config": asdict(config),
+    }
     (out / SFT_FILE).write_text(json.dumps(summary, indent=1))
     (out / CHECKPOINT).unlink(missing_ok=True)
     return summary

@@ -21,6 +21,7 @@ novelty is 1 minus the highest cosine similarity of the appended text's sentence
 of earlier successful attacks (a successful attack fools the defender while the judge keeps the
 label): a new way to fool the defender pays more than a repeat.
 """
+
 from __future__ import annotations
 
 import math
@@ -64,7 +65,9 @@ class ClassifierReward:
         return np.log(q / (1 - q)).astype(np.float32), p
 
 
-def prompts_from_texts(texts: Sequence[str], rng: np.random.Generator, min_words: int = 2, max_words: int = 8) -> list[str]:
+def prompts_from_texts(
+    texts: Sequence[str], rng: np.random.Generator, min_words: int = 2, max_words: int = 8
+) -> list[str]:
     """The first k words of each text, k uniform in [min_words, max_words] (capped by the text's length)."""
     out = []
     for text in texts:
@@ -117,13 +120,23 @@ class GeneratorTask:
         """This batch's response length."""
         return int(rng.integers(self.min_tokens, self.max_tokens + 1))
 
-    def metrics(self, texts: Sequence[str], responses: Sequence[str], ref_logprobs: torch.Tensor | None = None,
-                prompts: Sequence[str] = ()) -> dict[str, float]:
+    def metrics(
+        self,
+        texts: Sequence[str],
+        responses: Sequence[str],
+        ref_logprobs: torch.Tensor | None = None,
+        prompts: Sequence[str] = (),
+    ) -> dict[str, float]:
         """Reward-model probability, judge probability, their gap, distinct-1/2 and perplexity."""
         reward_p = float(self.reward.probability(texts).mean())
         judge_p = float(self.judge.probability(texts).mean())
-        out = {"reward": reward_p, "judge": judge_p, "gap": reward_p - judge_p,
-               "distinct_1": distinct_n(responses, 1), "distinct_2": distinct_n(responses, 2)}
+        out = {
+            "reward": reward_p,
+            "judge": judge_p,
+            "gap": reward_p - judge_p,
+            "distinct_1": distinct_n(responses, 1),
+            "distinct_2": distinct_n(responses, 2),
+        }
         if ref_logprobs is not None:
             out["ppl"] = perplexity(ref_logprobs)
         return out
@@ -137,8 +150,16 @@ class AttackReward:
     text) to its true label id, in the defender's label order.
     """
 
-    def __init__(self, defender: Classifier, judge: Classifier, similarity, labels: dict[str, int] | None = None, *,
-                 novelty: float = 0.0, memory: int = NOVELTY_MEMORY):
+    def __init__(
+        self,
+        defender: Classifier,
+        judge: Classifier,
+        similarity,
+        labels: dict[str, int] | None = None,
+        *,
+        novelty: float = 0.0,
+        memory: int = NOVELTY_MEMORY,
+    ):
         if novelty < 0:
             raise ValueError(f"the novelty weight must be >= 0 (got {novelty})")
         self.defender = Scorer(defender, cache_size=50_000)
@@ -150,8 +171,9 @@ class AttackReward:
         self.memory_size = memory
         self.memory: list[str] = []  # the added text of the latest successful attacks (training only)
 
-    def parts(self, originals: Sequence[str], texts: Sequence[str], labels: Sequence[int],
-              p_def: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    def parts(
+        self, originals: Sequence[str], texts: Sequence[str], labels: Sequence[int], p_def: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
         """Per text: p_wrong (defender), p_judge (judge's P(true)), sim, reward, fooled, judge_keeps.
         ``p_def``: the defender's probabilities when the caller already has them (an attack's Scorer)."""
         y = np.asarray(labels, dtype=int)
@@ -161,8 +183,14 @@ class AttackReward:
         p_judge = p_judge_all[rows, self.judge_index[y]]
         sim = np.asarray(self.similarity.similarity(list(originals), list(texts)), dtype=np.float64)
         p_wrong = 1.0 - p_def[rows, y]
-        return {"p_wrong": p_wrong, "p_judge": p_judge, "sim": sim, "reward": p_wrong * p_judge * sim,
-                "fooled": p_def.argmax(1) != y, "judge_keeps": self._keeps(p_judge_all, y)}
+        return {
+            "p_wrong": p_wrong,
+            "p_judge": p_judge,
+            "sim": sim,
+            "reward": p_wrong * p_judge * sim,
+            "fooled": p_def.argmax(1) != y,
+            "judge_keeps": self._keeps(p_judge_all, y),
+        }
 
     def _keeps(self, p_judge_all: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Whether the judge reads the true label (a tie does not contradict it)."""
@@ -171,7 +199,9 @@ class AttackReward:
     def both_right(self, texts: Sequence[str], labels: Sequence[int]) -> np.ndarray:
         """Per text: the defender predicts its label and the judge keeps it (no similarity needed)."""
         y = np.asarray(labels, dtype=int)
-        return (self.defender.predict_proba(list(texts)).argmax(1) == y) & self._keeps(self.judge.predict_proba(list(texts)), y)
+        return (self.defender.predict_proba(list(texts)).argmax(1) == y) & self._keeps(
+            self.judge.predict_proba(list(texts)), y
+        )
 
     def __call__(self, texts: Sequence[str], prompts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(reward, P_defender(wrong)) for prompt -> text pairs; prompts must be known originals."""
@@ -206,7 +236,9 @@ def label_map(defender_labels: Sequence[str], judge_labels: Sequence[str]) -> np
     judge = [str(label).lower() for label in judge_labels]
     missing = [label for label in defender_labels if str(label).lower() not in judge]
     if missing:
-        raise ValueError(f"the judge's labels {list(judge_labels)} lack the defender's {missing}: pick a judge with the same classes")
+        raise ValueError(
+            f"the judge's labels {list(judge_labels)} lack the defender's {missing}: pick a judge with the same classes"
+        )
     return np.array([judge.index(str(label).lower()) for label in defender_labels])
 
 
@@ -244,16 +276,26 @@ class AttackerTask:
         """This batch's continuation length."""
         return int(rng.integers(self.min_tokens, self.max_tokens + 1))
 
-    def metrics(self, texts: Sequence[str], responses: Sequence[str], ref_logprobs: torch.Tensor | None = None,
-                prompts: Sequence[str] = ()) -> dict[str, float]:
+    def metrics(
+        self,
+        texts: Sequence[str],
+        responses: Sequence[str],
+        ref_logprobs: torch.Tensor | None = None,
+        prompts: Sequence[str] = (),
+    ) -> dict[str, float]:
         """Mean reward, attack success rate, judge agreement on successes (``judge``), ``gap`` (share of
         texts that fool the defender *and* flip the judge), similarity, distinct-n and perplexity."""
         parts = self.reward.parts(prompts, texts, [self.reward.labels[p] for p in prompts])
         fooled = parts["fooled"]
-        out = {"reward": float(parts["reward"].mean()), "success": float(fooled.mean()),
-               "judge": float(parts["judge_keeps"][fooled].mean()) if fooled.any() else 1.0,
-               "gap": float((fooled & ~parts["judge_keeps"]).mean()), "similarity": float(parts["sim"].mean()),
-               "distinct_1": distinct_n(responses, 1), "distinct_2": distinct_n(responses, 2)}
+        out = {
+            "reward": float(parts["reward"].mean()),
+            "success": float(fooled.mean()),
+            "judge": float(parts["judge_keeps"][fooled].mean()) if fooled.any() else 1.0,
+            "gap": float((fooled & ~parts["judge_keeps"]).mean()),
+            "similarity": float(parts["sim"].mean()),
+            "distinct_1": distinct_n(responses, 1),
+            "distinct_2": distinct_n(responses, 2),
+        }
         if ref_logprobs is not None:
             out["ppl"] = perplexity(ref_logprobs)
         return out

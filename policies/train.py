@@ -13,6 +13,7 @@
   ``agent2/``), loadable by ``arena generate`` and any HF causal-LM code;
 - ``curves.png``: reward, KL and judge per iteration.
 """
+
 from __future__ import annotations
 
 import json
@@ -53,7 +54,9 @@ class PolicyRunConfig:
     data: str = "builtin"
     data_n: int | None = None  # use N texts of --data (seeded shuffle)
     heldout: int | None = None  # None: HELDOUT texts, or half of them when there are fewer than 2 * HELDOUT
-    split_seed: int | None = None  # seed of the train / held-out split (None: ``seed``); fix it to share one held-out set across seeds
+    split_seed: int | None = (
+        None  # seed of the train / held-out split (None: ``seed``); fix it to share one held-out set across seeds
+    )
     iterations: int = 60
     batch: int = 16
     seed: int = 0
@@ -77,16 +80,27 @@ class PolicyRunConfig:
             raise ValueError(f"--algo must be one of {', '.join(ALGOS)}")
         if self.task not in TASKS:
             raise ValueError(f"--task must be one of {', '.join(TASKS)}")
-        counts = {"--batch": (self.batch, 1), "--iterations": (self.iterations, 0), "--eval-every": (self.eval_every, 1),
-                  "--checkpoint-every": (self.checkpoint_every, 1), "--exchange-every": (self.exchange_every, 1), "--tau": (self.tau, 0),
-                  "--min-tokens": (self.min_tokens, 1), "eval_length": (self.eval_length, 1)}
+        counts = {
+            "--batch": (self.batch, 1),
+            "--iterations": (self.iterations, 0),
+            "--eval-every": (self.eval_every, 1),
+            "--checkpoint-every": (self.checkpoint_every, 1),
+            "--exchange-every": (self.exchange_every, 1),
+            "--tau": (self.tau, 0),
+            "--min-tokens": (self.min_tokens, 1),
+            "eval_length": (self.eval_length, 1),
+        }
         if self.heldout is not None:
             counts["--heldout"] = (self.heldout, 1)
         require_at_least("policy training", counts)
         if self.min_tokens > self.max_tokens:
-            raise ValueError(f"policy training needs --min-tokens <= --max-tokens (got {self.min_tokens} > {self.max_tokens})")
+            raise ValueError(
+                f"policy training needs --min-tokens <= --max-tokens (got {self.min_tokens} > {self.max_tokens})"
+            )
         if self.novelty < 0 or self.novelty and self.task != "attacker":
-            raise ValueError(f"--novelty is a weight >= 0 of the attacker task's reward (got {self.novelty} with --task {self.task})")
+            raise ValueError(
+                f"--novelty is a weight >= 0 of the attacker task's reward (got {self.novelty} with --task {self.task})"
+            )
         if self.judge is None:
             self.judge = "ngram" if self.task == "attacker" else "vader"
 
@@ -150,7 +164,9 @@ def build_attacker_task(cfg: PolicyRunConfig) -> AttackerTask:
 
     defender = build_defender(cfg.reward, device=cfg.device)
     judge = build_defender(cfg.judge, device=cfg.device)
-    data = align_labels(load_data(cfg.data, n=cfg.data_n, seed=cfg.split() if cfg.data_n else None, sample="first"), defender.labels)
+    data = align_labels(
+        load_data(cfg.data, n=cfg.data_n, seed=cfg.split() if cfg.data_n else None, sample="first"), defender.labels
+    )
     items = [(ex.text, ex.label) for ex in data.examples if ex.text_pair is None]
     if not items:
         raise ValueError(f"{cfg.data}: the attacker task needs single-text examples")
@@ -172,7 +188,9 @@ def build_algorithm(cfg: PolicyRunConfig, task: GeneratorTask | AttackerTask) ->
     if cfg.algo == "cory":
         torch.manual_seed(cfg.seed + 1)  # the second agent's value head
         agent2 = PolicyLM.from_pretrained(cfg.policy, lora_r=cfg.lora_r, device=cfg.device, name="agent2")
-        return CORY(policy, agent2, config, task.reward, template=cfg.observer_template(), exchange_every=cfg.exchange_every)
+        return CORY(
+            policy, agent2, config, task.reward, template=cfg.observer_template(), exchange_every=cfg.exchange_every
+        )
     guide = PolicyLM.from_pretrained(cfg.guide, frozen=True, device=cfg.device, name="guide") if cfg.guide else None
     return RLGF(policy, config, task.reward, mode=cfg.algo, beta=cfg.beta, tau=cfg.tau, guide=guide, seed=cfg.seed)
 
@@ -193,12 +211,19 @@ def _trainable_state(policy: PolicyLM) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu() for k, v in policy.named_parameters() if v.requires_grad}
 
 
-def save_checkpoint(path: Path, algorithm: PPO | CORY | RLGF, iteration: int, rng: np.random.Generator,
-                    memory: list[str] | None = None) -> None:
+def save_checkpoint(
+    path: Path, algorithm: PPO | CORY | RLGF, iteration: int, rng: np.random.Generator, memory: list[str] | None = None
+) -> None:
     """Atomically write the resumable state after ``iteration`` iterations (``memory``: the novelty
     bonus's remembered attacks)."""
-    state = {"iteration": iteration, "extra": algorithm.extra_state(), "numpy_rng": rng.bit_generator.state,
-             "torch_rng": torch.get_rng_state(), "agents": {}, "memory": list(memory or [])}
+    state = {
+        "iteration": iteration,
+        "extra": algorithm.extra_state(),
+        "numpy_rng": rng.bit_generator.state,
+        "torch_rng": torch.get_rng_state(),
+        "agents": {},
+        "memory": list(memory or []),
+    }
     for name, (policy, trainer) in algorithm.agents().items():
         state["agents"][name] = {"weights": _trainable_state(policy), "trainer": trainer.state_dict()}
     tmp = path.with_suffix(".tmp")
@@ -286,26 +311,48 @@ def train_policy(cfg: PolicyRunConfig, *, progress: bool = True, log=print) -> d
     metrics_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     if not any(r["split"] == "heldout" and r["iteration"] == start for r in rows):
         write({"split": "heldout", "iteration": start, **evaluate_policy(policy, task, cfg.heldout, cfg.eval_length)})
-    bar = tqdm(range(start, cfg.iterations), initial=start, total=cfg.iterations, disable=not progress, desc=f"{cfg.algo}")
+    bar = tqdm(
+        range(start, cfg.iterations), initial=start, total=cfg.iterations, disable=not progress, desc=f"{cfg.algo}"
+    )
     for it in bar:
         clock = time.perf_counter()
         prompts = task.prompts(rng, cfg.batch)
         rollout = algorithm.iteration(prompts, task.response_length(rng), it)
         seconds = time.perf_counter() - clock
-        row = {"split": "train", "iteration": it, **task.metrics(rollout.texts, rollout.responses, rollout.ref_logprobs, prompts),
-               "seconds": seconds, **{k: v for k, v in rollout.stats.items() if k not in ("score",)}}
+        row = {
+            "split": "train",
+            "iteration": it,
+            **task.metrics(rollout.texts, rollout.responses, rollout.ref_logprobs, prompts),
+            "seconds": seconds,
+            **{k: v for k, v in rollout.stats.items() if k not in ("score",)},
+        }
         write(row)
         bar.set_postfix(reward=f"{row['reward']:.3f}", kl=f"{row['kl']:.2f}", judge=f"{row['judge']:.3f}")
         done = it + 1
         if done % cfg.eval_every == 0 or done == cfg.iterations:
-            write({"split": "heldout", "iteration": done, **evaluate_policy(policy, task, cfg.heldout, cfg.eval_length)})
+            write(
+                {"split": "heldout", "iteration": done, **evaluate_policy(policy, task, cfg.heldout, cfg.eval_length)}
+            )
         if done % cfg.checkpoint_every == 0 or done == cfg.iterations:
             save_checkpoint(ckpt, algorithm, done, rng, getattr(task.reward, "memory", None))
     for name, (agent, _) in algorithm.agents().items():
         agent.save(out / name)
-    plot_curves(rows, out / "curves.png", f"{cfg.algo} on {cfg.policy}, {cfg.task} task (reward {cfg.reward}, judge {cfg.judge})")
-    (out / "policy" / TASK_FILE).write_text(json.dumps({"task": cfg.task, "reward": cfg.reward, "judge": cfg.judge,
-                                                                "target": cfg.target, "max_tokens": cfg.max_tokens}))
+    plot_curves(
+        rows,
+        out / "curves.png",
+        f"{cfg.algo} on {cfg.policy}, {cfg.task} task (reward {cfg.reward}, judge {cfg.judge})",
+    )
+    (out / "policy" / TASK_FILE).write_text(
+        json.dumps(
+            {
+                "task": cfg.task,
+                "reward": cfg.reward,
+                "judge": cfg.judge,
+                "target": cfg.target,
+                "max_tokens": cfg.max_tokens,
+            }
+        )
+    )
     summary = summarise(rows)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
@@ -315,7 +362,11 @@ def summarise(rows: list[dict]) -> dict:
     """Untrained vs final held-out metrics, the last training KL, seconds per iteration and in all."""
     held = sorted((r for r in rows if r["split"] == "heldout"), key=lambda r: r["iteration"])
     train = [r for r in rows if r["split"] == "train"]
-    keys = [k for k in ("reward", "success", "judge", "gap", "similarity", "ppl", "distinct_1", "distinct_2") if held and k in held[0]]
+    keys = [
+        k
+        for k in ("reward", "success", "judge", "gap", "similarity", "ppl", "distinct_1", "distinct_2")
+        if held and k in held[0]
+    ]
     tail = train[-5:]
     return {
         "untrained": {k: held[0][k] for k in keys} if held else {},

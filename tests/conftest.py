@@ -1,4 +1,5 @@
 """Shared fixtures: offline environment and tiny models built in the test session (no downloads)."""
+
 from __future__ import annotations
 
 import os
@@ -24,9 +25,17 @@ def tiny_model_dir(tmp_path_factory) -> str:
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                        max_position_embeddings=512, num_labels=3, id2label={0: "contradiction", 1: "entailment", 2: "neutral"},
-                        label2id={"contradiction": 0, "entailment": 1, "neutral": 2})
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+        num_labels=3,
+        id2label={0: "contradiction", 1: "entailment", 2: "neutral"},
+        label2id={"contradiction": 0, "entailment": 1, "neutral": 2},
+    )
     model = BertForSequenceClassification(config).eval()
     folder = tmp_path_factory.mktemp("tiny_bert")
     model.save_pretrained(folder, safe_serialization=True)
@@ -40,22 +49,43 @@ def tiny_classifier(tiny_model_dir) -> HFClassifier:
     return HFClassifier.from_pretrained(tiny_model_dir, token_budget=256, max_batch=8, device="cpu")
 
 
-TINY_WORDS = ["the", "film", "movie", "was", "is", "good", "bad", "great", "awful", "and", "but", "very", "plot", "acting", "fun", "dull"]
+TINY_WORDS = [
+    "the",
+    "film",
+    "movie",
+    "was",
+    "is",
+    "good",
+    "bad",
+    "great",
+    "awful",
+    "and",
+    "but",
+    "very",
+    "plot",
+    "acting",
+    "fun",
+    "dull",
+]
 
 
 def build_tiny_lm(folder) -> str:
     """A randomly initialised 2-layer GPT-2 over a 20-token word-level vocabulary (tokenizer built with
     the `tokenizers` package), saved as safetensors."""
-    from tokenizers import Tokenizer, models, pre_tokenizers, decoders
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
     vocab = {tok: i for i, tok in enumerate(["<pad>", "<eos>", "<unk>", "<bos>"] + TINY_WORDS)}
     raw = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     raw.pre_tokenizer = pre_tokenizers.Whitespace()
     raw.decoder = decoders.WordPiece(prefix="##")  # joins words with spaces
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>", bos_token="<bos>")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=raw, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>", bos_token="<bos>"
+    )
     torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(vocab), n_positions=64, n_embd=32, n_layer=2, n_head=2, bos_token_id=3, eos_token_id=1)
+    config = GPT2Config(
+        vocab_size=len(vocab), n_positions=64, n_embd=32, n_layer=2, n_head=2, bos_token_id=3, eos_token_id=1
+    )
     GPT2LMHeadModel(config).save_pretrained(folder, safe_serialization=True)
     tokenizer.save_pretrained(folder)
     return str(folder)

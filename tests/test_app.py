@@ -1,5 +1,6 @@
 """The app's pure parts: input caps, highlighting, candidate ranking, defenders' members, leaderboard,
 the RL policy attacker's and the generator policy's views (over a tiny GPT-2 policy)."""
+
 from __future__ import annotations
 
 import json
@@ -8,18 +9,47 @@ import gradio as gr
 import numpy as np
 import pytest
 import torch
+from test_textfooler import TABLE, FakeSimilarity, FakeTagger, keyword_probs
 
-from app import (AppError, AttackTimeout, Limits, Models, PolicyGenerator, attack_segments, build_app, changed_positions,
-                 check_generation, check_text, defend, describe_attack, describe_generation, diff_segments, fact_folder, generation_frame,
-                 hardened_defenders, heatmap, heatmap_html, leaderboard_rows, members_frame, probability_frame, rank_candidates, read_policy, run_attack,
-                 segment_position, shown_errors, token_segments, tournament_view, votes, word_choices)
+from app import (
+    AppError,
+    AttackTimeout,
+    Limits,
+    Models,
+    PolicyGenerator,
+    attack_segments,
+    build_app,
+    changed_positions,
+    check_generation,
+    check_text,
+    defend,
+    describe_attack,
+    describe_generation,
+    diff_segments,
+    fact_folder,
+    generation_frame,
+    hardened_defenders,
+    heatmap,
+    heatmap_html,
+    leaderboard_rows,
+    members_frame,
+    probability_frame,
+    rank_candidates,
+    read_policy,
+    run_attack,
+    segment_position,
+    shown_errors,
+    token_segments,
+    tournament_view,
+    votes,
+    word_choices,
+)
 from arena.classifier import CallableClassifier, HFClassifier
 from arena.lexicon import VaderClassifier
 from arena.scorer import Scorer
 from arena.store import ExampleResult, Store
 from arena.synonyms import NeighbourTable
 from attackers.textfooler import TextFooler
-from test_textfooler import TABLE, FakeSimilarity, FakeTagger, keyword_probs
 
 
 class Noisy:
@@ -39,8 +69,13 @@ def keyword_models() -> Models:
 def test_check_text_caps_characters_and_words():
     limits = Limits(max_chars=40, max_words=5)
     assert check_text("  a good film \n", limits) == "a good film"
-    for bad, message in [("", "Type or paste"), ("   ", "Type or paste"), ("!!! ???", "no words"),
-                         ("x" * 41, "41 characters; this app takes at most 40"), ("one two three four five six", "6 words; this app takes at most 5")]:
+    for bad, message in [
+        ("", "Type or paste"),
+        ("   ", "Type or paste"),
+        ("!!! ???", "no words"),
+        ("x" * 41, "41 characters; this app takes at most 40"),
+        ("one two three four five six", "6 words; this app takes at most 5"),
+    ]:
         with pytest.raises(AppError, match=message):
             check_text(bad, limits)
 
@@ -97,7 +132,9 @@ def test_attack_time_limit_is_a_clear_message(keyword_models):
     with pytest.raises(AttackTimeout, match="stopped at its 0 s limit"):
         run_attack("a good film", keyword_models.base, keyword_models.attacker("textfooler"), seconds=0)
     seen: list[int] = []
-    run_attack("a good film", keyword_models.base, keyword_models.attacker("textfooler"), seconds=30, on_scored=seen.append)
+    run_attack(
+        "a good film", keyword_models.base, keyword_models.attacker("textfooler"), seconds=30, on_scored=seen.append
+    )
     assert seen and seen == sorted(seen)  # progress: texts scored so far
 
 
@@ -119,7 +156,12 @@ def test_attack_time_limit_holds_inside_a_defenders_own_model_calls(keyword_mode
 
     start = time.monotonic()
     with pytest.raises(AttackTimeout, match="stopped at its 0.3 s limit"):
-        run_attack("a good film and a good cast and a good story " * 3, Voting(), keyword_models.attacker("textfooler"), seconds=0.3)
+        run_attack(
+            "a good film and a good cast and a good story " * 3,
+            Voting(),
+            keyword_models.attacker("textfooler"),
+            seconds=0.3,
+        )
     assert time.monotonic() - start < 0.3 + 0.5  # one model call (50 ms) past the limit, and the rest of the step
 
 
@@ -142,7 +184,11 @@ def test_defend_shows_members_of_every_defender(tiny_classifier, tiny_model_dir)
         fact.model.classifier.bias += torch.tensor([3.0, 0.0, -3.0])
     defenders = hardened_defenders(tiny_classifier, fact, table, FakeTagger())
     assert list(defenders) == ["plain", "FuSE", "FIVE", "FACT", "FuSE(FACT)", "FIVE(FACT)"]
-    assert defenders["FuSE(FACT)"].base is fact and defenders["FIVE(FACT)"].base is fact and defenders["FuSE"].base is tiny_classifier
+    assert (
+        defenders["FuSE(FACT)"].base is fact
+        and defenders["FIVE(FACT)"].base is fact
+        and defenders["FuSE"].base is tiny_classifier
+    )
     text = "the movie had great acting"
     views = {v.name: v for v in defend(text, defenders)}
     labels = list(tiny_classifier.labels)
@@ -162,8 +208,13 @@ def test_defend_shows_members_of_every_defender(tiny_classifier, tiny_model_dir)
 
 def _store_run(store: Store, defender: str, attacker: str, data: str, statuses: list[str], finish: bool = True) -> str:
     run_id = store.start_run("match", defender, data, {"n": len(statuses)}, attacker=attacker)
-    store.add_results(run_id, [ExampleResult(i, f"e{i}", 1, "t", status, original_pred=1, queries=5, words_changed=1, words_total=4)
-                               for i, status in enumerate(statuses)])
+    store.add_results(
+        run_id,
+        [
+            ExampleResult(i, f"e{i}", 1, "t", status, original_pred=1, queries=5, words_changed=1, words_total=4)
+            for i, status in enumerate(statuses)
+        ],
+    )
     if finish:
         from arena.metrics import attack_summary
 
@@ -183,7 +234,10 @@ def test_leaderboard_table_and_heatmap(tmp_path):
     rows = leaderboard_rows(db)
     assert len(rows) == 3 and {r["attacker"] for r in rows} == {"textfooler", "textattack:pwws"}
     by_defender = {(r["defender"], r["data"]): r for r in rows}
-    assert by_defender[("plain", "builtin")]["accuracy under attack"] == 0.5 and by_defender[("plain", "builtin")]["status"] == "finished"
+    assert (
+        by_defender[("plain", "builtin")]["accuracy under attack"] == 0.5
+        and by_defender[("plain", "builtin")]["status"] == "finished"
+    )
     assert by_defender[("<b>five</b>", "builtin")]["status"] == "partial (2/2)"
     defenders, attackers, cells = heatmap(rows, "builtin")
     assert defenders == ["<b>five</b>", "plain"] and attackers == ["textfooler"] and len(cells) == 2
@@ -196,13 +250,29 @@ def test_leaderboard_table_and_heatmap(tmp_path):
 def _store_tournament(store: Store, data: str = "builtin") -> str:
     """A tournament recorded by hand on ``data``: plain and five, clean and against textfooler."""
     table = {"clean": {}, "matches": {}}
-    for defender, statuses in (("plain", ["succeeded", "succeeded", "failed", "failed"]), ("five", ["failed", "failed", "skipped", "failed"])):
+    for defender, statuses in (
+        ("plain", ["succeeded", "succeeded", "failed", "failed"]),
+        ("five", ["failed", "failed", "skipped", "failed"]),
+    ):
         clean = store.start_run("eval", defender, data, {"n": 4})
-        store.add_results(clean, [ExampleResult(i, f"e{i}", 1, "t", "wrong" if s == "skipped" else "correct", original_pred=int(s != "skipped"))
-                                  for i, s in enumerate(statuses)])
+        store.add_results(
+            clean,
+            [
+                ExampleResult(
+                    i, f"e{i}", 1, "t", "wrong" if s == "skipped" else "correct", original_pred=int(s != "skipped")
+                )
+                for i, s in enumerate(statuses)
+            ],
+        )
         table["clean"][defender] = clean
         table["matches"][defender] = {"textfooler": _store_run(store, defender, "textfooler", data, statuses)}
-    tid = store.start_run("tournament", "plain,five", data, {"defenders": ["plain", "five"], "attackers": ["textfooler"]}, attacker="textfooler")
+    tid = store.start_run(
+        "tournament",
+        "plain,five",
+        data,
+        {"defenders": ["plain", "five"], "attackers": ["textfooler"]},
+        attacker="textfooler",
+    )
     store.finish_run(tid, table)
     return tid
 
@@ -219,7 +289,9 @@ def test_tournament_view_shows_the_newest_leaderboard(tmp_path):
     text, figure = tournament_view(db)
     assert text.startswith(f"2 tournament(s) in `{db}`") and f"tournament {newest}" in text
     # 3 of 4 kept against 2 of 4 is no significant lead on 4 examples: one rank, listed by clean accuracy
-    assert text.index("| 1 | plain | 1.000 | 0.500 | 0.500 (textfooler) |") < text.index("| 1 | five | 0.750 | 0.750 | 0.750 (textfooler) |")
+    assert text.index("| 1 | plain | 1.000 | 0.500 | 0.500 (textfooler) |") < text.index(
+        "| 1 | five | 0.750 | 0.750 | 0.750 (textfooler) |"
+    )
     assert figure.axes[0].get_title() == "accuracy (clean, under attack)"
     assert [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["clean", "textfooler"]
 
@@ -286,10 +358,17 @@ def policies(tmp_path_factory, tiny_lm_dir) -> dict[str, str]:
     """An attacker policy (a run folder: DIR/policy), a generator policy and one without arena_task.json."""
     root = tmp_path_factory.mktemp("policies")
     (root / "attacker_run").mkdir()
-    return {"attacker": _save_policy(root / "attacker_run" / "policy", tiny_lm_dir, {"task": "attacker", "judge": "vader", "max_tokens": 4}),
-            "generator": _save_policy(root / "generator", tiny_lm_dir, {"task": "generator", "reward": "default", "judge": "vader",
-                                                                        "target": "negative", "max_tokens": 5}),
-            "bare": _save_policy(root / "bare", tiny_lm_dir, None)}
+    return {
+        "attacker": _save_policy(
+            root / "attacker_run" / "policy", tiny_lm_dir, {"task": "attacker", "judge": "vader", "max_tokens": 4}
+        ),
+        "generator": _save_policy(
+            root / "generator",
+            tiny_lm_dir,
+            {"task": "generator", "reward": "default", "judge": "vader", "target": "negative", "max_tokens": 5},
+        ),
+        "bare": _save_policy(root / "bare", tiny_lm_dir, None),
+    }
 
 
 def test_read_policy_checks_the_folder_and_the_task(policies, tmp_path):
@@ -311,7 +390,14 @@ def test_attack_segments_mark_an_appended_continuation():
 
     original, adversarial = attack_segments(result("a good films are dull", {"added_tokens": 3}))
     assert original == [("a good film", None)]
-    assert adversarial == [("a good ", None), ("films", "appended"), (" ", None), ("are", "appended"), (" ", None), ("dull", "appended")]
+    assert adversarial == [
+        ("a good ", None),
+        ("films", "appended"),
+        (" ", None),
+        ("are", "appended"),
+        (" ", None),
+        ("dull", "appended"),
+    ]
     _, adversarial = attack_segments(result("a good film, dull", {"added_tokens": 2}))
     assert adversarial == [("a good film, ", None), ("dull", "appended")]
     # word swaps (no continuation) keep the swap view even when the text happens to extend the original
@@ -321,7 +407,9 @@ def test_attack_segments_mark_an_appended_continuation():
 def test_rl_policy_attacker_in_the_app(keyword_models, policies):
     from attackers.rl_policy import RLPolicyAttacker
 
-    keyword_models.attackers["rl"] = lambda: RLPolicyAttacker(read_policy(policies["attacker"], "attacker").folder, samples=16, device="cpu")
+    keyword_models.attackers["rl"] = lambda: RLPolicyAttacker(
+        read_policy(policies["attacker"], "attacker").folder, samples=16, device="cpu"
+    )
     text = "the film was great"  # words of the tiny policy's vocabulary: its tokenizer round-trips them
     result = run_attack(text, keyword_models.base, keyword_models.attacker("rl"), seconds=60)
     assert result.status in ("succeeded", "failed") and result.perturbed_text.startswith(text + " ")
@@ -329,7 +417,7 @@ def test_rl_policy_attacker_in_the_app(keyword_models, policies):
     assert original == [(text, None)]
     assert "".join(s for s, _ in adversarial) == result.perturbed_text
     appended = [s for s, label in adversarial if label == "appended"]
-    assert appended == result.perturbed_text[len(text):].split() and len(appended) == result.words_changed
+    assert appended == result.perturbed_text[len(text) :].split() and len(appended) == result.words_changed
     summary = describe_attack(result, ["negative", "positive"], 1.0, "vader")
     assert f"{result.words_changed} word(s) appended (4 tokens) to 4" in summary and "The judge (vader)" in summary
 
@@ -337,11 +425,15 @@ def test_rl_policy_attacker_in_the_app(keyword_models, policies):
 def test_check_generation_caps_prompts_samples_and_tokens():
     limits = Limits(max_prompt_chars=20, max_samples=6, max_new_tokens=8)
     assert check_generation(" the film\n\n  the plot \n", 3, 8.0, limits) == (["the film", "the plot"], 3, 8)
-    for prompts, samples, tokens, message in [("", 1, 1, "at least one prompt"), ("\n \n", 1, 1, "at least one prompt"),
-                                              ("ok\n" + "x" * 21, 1, 1, "Prompt 2 has 21 characters; this app takes at most 20"),
-                                              ("a", 0, 1, "at least 1"), ("a", 1, None, "at least 1"),
-                                              ("a", 1, 9, "9 tokens per sample; this app generates at most 8"),
-                                              ("a\nb\nc", 3, 1, "3 prompt\\(s\\) x 3 sample\\(s\\) = 9 samples; this app generates at most 6")]:
+    for prompts, samples, tokens, message in [
+        ("", 1, 1, "at least one prompt"),
+        ("\n \n", 1, 1, "at least one prompt"),
+        ("ok\n" + "x" * 21, 1, 1, "Prompt 2 has 21 characters; this app takes at most 20"),
+        ("a", 0, 1, "at least 1"),
+        ("a", 1, None, "at least 1"),
+        ("a", 1, 9, "9 tokens per sample; this app generates at most 8"),
+        ("a\nb\nc", 3, 1, "3 prompt\\(s\\) x 3 sample\\(s\\) = 9 samples; this app generates at most 6"),
+    ]:
         with pytest.raises(AppError, match=message):
             check_generation(prompts, samples, tokens, limits)
 
@@ -358,9 +450,14 @@ def test_policy_generator_scores_samples_by_defender_and_judge(keyword_models, p
     generator = PolicyGenerator(read_policy(policies["generator"], "generator"), VaderClassifier(), device="cpu")
     table = generator.generate(["the film", "the plot was"], 3, 5, keyword_models.base, seed=1)
     assert len(table) == 6 and table["prompt"].tolist() == ["the film"] * 3 + ["the plot was"] * 3
-    assert all(text.startswith(prompt + " ") and len(text.split()) == len(prompt.split()) + 5 for prompt, text in zip(table["prompt"], table["text"]))
+    assert all(
+        text.startswith(prompt + " ") and len(text.split()) == len(prompt.split()) + 5
+        for prompt, text in zip(table["prompt"], table["text"])
+    )
     texts = table["text"].tolist()
-    assert table["defender P (negative)"].tolist() == pytest.approx(keyword_models.base.predict_proba(texts)[:, 0], abs=1e-3)
+    assert table["defender P (negative)"].tolist() == pytest.approx(
+        keyword_models.base.predict_proba(texts)[:, 0], abs=1e-3
+    )
     assert table["judge P (negative)"].tolist() == pytest.approx(VaderClassifier().predict_proba(texts)[:, 0], abs=1e-3)
     assert table["gap"].tolist() == pytest.approx((table.iloc[:, 2] - table.iloc[:, 3]).tolist(), abs=2e-3)
     assert generator.generate(["the film", "the plot was"], 3, 5, keyword_models.base, seed=1).equals(table)  # seeded
@@ -377,9 +474,14 @@ def test_app_shows_the_rl_attacker_and_generate_tab_only_when_given(keyword_mode
     tabs, attackers = tabs_and_attackers(keyword_models)
     assert tabs == ["Attack", "Perturb by hand", "Defend", "Leaderboard"] and attackers == ["textfooler"]
     keyword_models.attackers["rl"] = lambda: pytest.fail("built on first use only")
-    keyword_models.generator = PolicyGenerator(read_policy(policies["generator"], "generator"), VaderClassifier(), device="cpu")
+    keyword_models.generator = PolicyGenerator(
+        read_policy(policies["generator"], "generator"), VaderClassifier(), device="cpu"
+    )
     tabs, attackers = tabs_and_attackers(keyword_models)
-    assert tabs == ["Attack", "Perturb by hand", "Defend", "Generate", "Leaderboard"] and attackers == ["textfooler", "rl"]
+    assert tabs == ["Attack", "Perturb by hand", "Defend", "Generate", "Leaderboard"] and attackers == [
+        "textfooler",
+        "rl",
+    ]
     assert keyword_models.generator._policy is None  # the policy loads on the first Generate click
 
 

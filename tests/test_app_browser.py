@@ -4,6 +4,7 @@
 Types a review, runs an attack and checks the highlighted words; perturbs a word by hand and undoes it;
 reads the leaderboard (a tournament and the match runs). Saves ``tests/artifacts/app_attack.png`` for review.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,15 +20,23 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM):
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
+from test_app import _store_run, _store_tournament  # noqa: E402
+from test_textfooler import TABLE, FakeSimilarity, FakeTagger, keyword_probs  # noqa: E402
+
 from app import Limits, Models, build_app, launch  # noqa: E402
 from arena.classifier import CallableClassifier  # noqa: E402
 from arena.store import Store  # noqa: E402
 from attackers.textfooler import TextFooler  # noqa: E402
-from test_app import _store_run, _store_tournament  # noqa: E402
-from test_textfooler import TABLE, FakeSimilarity, FakeTagger, keyword_probs  # noqa: E402
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 REVIEW = "A great cast and a lovely story make this a good film that I would happily watch again with friends"
 SCREENSHOT = Path(__file__).parent / "artifacts" / "app_attack.png"
 

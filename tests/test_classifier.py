@@ -9,9 +9,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 import torch
-
-from arena.classifier import CallableClassifier, Classifier, ClassifierError, HFClassifier, HTTPClassifier, load_classifier
 from conftest import tiny_gpt2_classifier
+
+from arena.classifier import (
+    CallableClassifier,
+    Classifier,
+    ClassifierError,
+    HFClassifier,
+    HTTPClassifier,
+    load_classifier,
+)
 
 
 def test_hf_classifier_from_folder(tiny_classifier):
@@ -46,7 +53,10 @@ def test_load_classifier_wrong_path_names_it(tmp_path, monkeypatch):
     with pytest.raises(ClassifierError, match="no config.json"):
         load_classifier(str(tmp_path / "not_a_model"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # offline, an uncached hub id fails at once, before any download is tried
-    with pytest.raises(ClassifierError, match="no-such-org/no-such-model: no such folder, and as a hub classifier id it is not in the local"):
+    with pytest.raises(
+        ClassifierError,
+        match="no-such-org/no-such-model: no such folder, and as a hub classifier id it is not in the local",
+    ):
         load_classifier("no-such-org/no-such-model")
     for path in (str(tmp_path / "missing"), "./runs/missing", "runs/missing/model", "~/missing"):
         with pytest.raises(ClassifierError, match="no such folder"):
@@ -55,7 +65,9 @@ def test_load_classifier_wrong_path_names_it(tmp_path, monkeypatch):
 
 def test_load_classifier_points_defense_names_to_build_defender():
     for spec in ("five", "fuse?perturb_words=2", "fact:runs/fact", "five+fact"):
-        with pytest.raises(ClassifierError, match=r"is a defense, not a classifier: build it with arena\.build_defender"):
+        with pytest.raises(
+            ClassifierError, match=r"is a defense, not a classifier: build it with arena\.build_defender"
+        ):
             load_classifier(spec)
 
 
@@ -77,6 +89,7 @@ def test_default_classifier_is_accurate_on_builtin_set():
 
 
 # --- callables --------------------------------------------------------------------------------
+
 
 def keyword_probs(texts):
     return [[0.2, 0.8] if "good" in t else [0.9, 0.1] for t in texts]
@@ -127,10 +140,13 @@ def test_callable_file_path_spec(tmp_path):
     assert clf.predict_proba(["x"]).tolist() == [[1.0, 0.0, 0.0]]
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("test_classifier:broken", "raised RuntimeError: model server on fire"),
-    ("test_classifier:wrong_shape", "returned shape (3, 2); expected (2, 2)"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("test_classifier:broken", "raised RuntimeError: model server on fire"),
+        ("test_classifier:wrong_shape", "returned shape (3, 2); expected (2, 2)"),
+    ],
+)
 def test_callable_errors_are_clear(spec, message):
     with pytest.raises(ClassifierError) as err:
         load_classifier(spec, labels=["n", "p"]).predict_proba(["a", "b"])
@@ -145,6 +161,7 @@ def test_callable_bad_specs():
 
 
 # --- HTTP -------------------------------------------------------------------------------------
+
 
 class Behaviour:
     mode = "ok"
@@ -231,13 +248,16 @@ def test_http_classifier_retries_then_succeeds(server):
     assert clf.predict_proba(["good"]).shape == (1, 2) and Behaviour.calls == 2
 
 
-@pytest.mark.parametrize("mode, message", [
-    ("500", "no answer within 0.2 s (3 attempts): HTTP 500"),
-    ("400", "answered HTTP 400: bad request"),
-    ("notjson", "did not answer JSON"),
-    ("noprobs", 'without a "probs" field'),
-    ("slow", "no answer within 0.2 s (1 attempts)"),
-])
+@pytest.mark.parametrize(
+    "mode, message",
+    [
+        ("500", "no answer within 0.2 s (3 attempts): HTTP 500"),
+        ("400", "answered HTTP 400: bad request"),
+        ("notjson", "did not answer JSON"),
+        ("noprobs", 'without a "probs" field'),
+        ("slow", "no answer within 0.2 s (1 attempts)"),
+    ],
+)
 def test_http_classifier_misbehaving_endpoint(server, mode, message):
     Behaviour.mode = mode
     retries = 0 if mode == "slow" else 2

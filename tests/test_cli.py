@@ -20,7 +20,16 @@ def test_help_lists_commands(capsys):
 
 
 def test_eval_json_with_callable_and_resume(tmp_path, capsys):
-    args = ["eval", "--classifier", "test_classifier:keyword_probs", "--data", "builtin", "--db", str(tmp_path / "a.db"), "--json"]
+    args = [
+        "eval",
+        "--classifier",
+        "test_classifier:keyword_probs",
+        "--data",
+        "builtin",
+        "--db",
+        str(tmp_path / "a.db"),
+        "--json",
+    ]
     assert main(args) == 0
     first = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert first["n"] == 120 and 0.0 < first["accuracy"] < 1.0 and first["examples_per_second"] > 0
@@ -32,32 +41,69 @@ def test_eval_json_with_callable_and_resume(tmp_path, capsys):
 def test_eval_hf_folder_with_pairs(tmp_path, tiny_model_dir, capsys):
     data = tmp_path / "nli"
     data.write_text("entailment\tA man sleeps .\tA person rests .\nneutral\tA dog runs .\tThe dog is happy .\n")
-    assert main(["eval", "--classifier", tiny_model_dir, "--data", str(data), "--db", str(tmp_path / "b.db"), "--json"]) == 0
+    assert (
+        main(["eval", "--classifier", tiny_model_dir, "--data", str(data), "--db", str(tmp_path / "b.db"), "--json"])
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["n"] == 2 and set(summary["per_class_accuracy"]) == {"contradiction", "entailment", "neutral"}
 
 
 def test_errors_are_one_clear_line(tmp_path, capsys):
-    assert main(["eval", "--classifier", "test_classifier:keyword_probs", "--data", str(tmp_path / "missing.tsv"), "--db", str(tmp_path / "c.db")]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "--classifier",
+                "test_classifier:keyword_probs",
+                "--data",
+                str(tmp_path / "missing.tsv"),
+                "--db",
+                str(tmp_path / "c.db"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "arena eval: error:" in err and "missing.tsv: no such file" in err
-    assert main(["eval", "--classifier", "test_classifier:broken", "--data", "builtin", "--db", str(tmp_path / "c.db")]) == 2
+    assert (
+        main(["eval", "--classifier", "test_classifier:broken", "--data", "builtin", "--db", str(tmp_path / "c.db")])
+        == 2
+    )
     assert "model server on fire" in capsys.readouterr().err
-    assert main(["eval", "--classifier", "test_classifier:two_line_error", "--data", "builtin", "--db", str(tmp_path / "c.db")]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "--classifier",
+                "test_classifier:two_line_error",
+                "--data",
+                "builtin",
+                "--db",
+                str(tmp_path / "c.db"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.endswith("raised RuntimeError: first line second line\n") and err.count("\n") == 1
 
 
-
 def test_an_output_of_the_wrong_kind_is_named_before_any_work(tmp_path, capsys):
     (tmp_path / "a_file").write_text("x")
-    for argv, problem in ((["train", "classifier", "--data", "builtin", "--out", str(tmp_path / "a_file")], "is a file; give a folder"),
-                          (["premade", "--data", "builtin", "--out", str(tmp_path)], "is a folder; give a file path")):
+    for argv, problem in (
+        (["train", "classifier", "--data", "builtin", "--out", str(tmp_path / "a_file")], "is a file; give a folder"),
+        (["premade", "--data", "builtin", "--out", str(tmp_path)], "is a folder; give a file path"),
+    ):
         with pytest.raises(SystemExit) as stop:
             main(argv)
         assert stop.value.code == 2 and problem in capsys.readouterr().err
-    for option, value, problem in (("--chunk-size", "0", "must be at least 1, got 0"), ("--query-budget", "-3", "must be at least 1"),
-                                   ("--max-length", "0", "must be at least 1"), ("--sim-threshold", "2", "must be in [0, 1], got 2")):
+    for option, value, problem in (
+        ("--chunk-size", "0", "must be at least 1, got 0"),
+        ("--query-budget", "-3", "must be at least 1"),
+        ("--max-length", "0", "must be at least 1"),
+        ("--sim-threshold", "2", "must be in [0, 1], got 2"),
+    ):
         with pytest.raises(SystemExit):
             main(["match", "--data", "builtin", option, value])
         assert f"argument {option}: {problem}" in capsys.readouterr().err
@@ -68,9 +114,27 @@ def test_an_output_of_the_wrong_kind_is_named_before_any_work(tmp_path, capsys):
 def test_a_path_that_cannot_be_written_is_one_clear_line(tmp_path, capsys):
     (tmp_path / "a_file").write_text("x")
     db = str(tmp_path / "a_file" / "r.db")  # a store under a file
-    assert main(["eval", "--classifier", "test_classifier:keyword_probs", "--data", "builtin", "--n", "2", "--db", db]) == 2
+    assert (
+        main(["eval", "--classifier", "test_classifier:keyword_probs", "--data", "builtin", "--n", "2", "--db", db])
+        == 2
+    )
     assert "a_file is a file, not a folder" in capsys.readouterr().err
-    assert main(["eval", "--classifier", "test_classifier:keyword_probs", "--data", "builtin", "--n", "2", "--db", str(tmp_path)]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "--classifier",
+                "test_classifier:keyword_probs",
+                "--data",
+                "builtin",
+                "--n",
+                "2",
+                "--db",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     assert "cannot open or create it" in capsys.readouterr().err  # a folder given as the store
 
 
@@ -85,7 +149,14 @@ def test_info_json(capsys):
 
 def test_train_classifier_defaults_match_the_documented_recipe():
     args = build_parser().parse_args(["train", "classifier", "--data", "x", "--out", "y"])
-    assert (args.lr, args.batch_size, args.max_length, args.lora_r, args.epochs, args.base) == (5e-4, 32, 64, 8, 1.0, "minilm")
+    assert (args.lr, args.batch_size, args.max_length, args.lora_r, args.epochs, args.base) == (
+        5e-4,
+        32,
+        64,
+        8,
+        1.0,
+        "minilm",
+    )
 
 
 def test_match_json_show_and_premade_roundtrip(tmp_path, capsys):
@@ -98,11 +169,30 @@ def test_match_json_show_and_premade_roundtrip(tmp_path, capsys):
     common = ["--data", str(data), "--synonyms", f"neighbors:{table}", "--pos", "none", "--db", str(tmp_path / "m.db")]
     assert main(["match", "--classifier", "test_classifier:keyword_probs", *common, "--json"]) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    for key in ("n", "succeeded", "failed", "skipped", "clean_accuracy", "accuracy_under_attack", "attack_success_rate",
-                "avg_perturbed_words_pct", "avg_queries", "avg_similarity", "examples_per_second", "run_id"):
+    for key in (
+        "n",
+        "succeeded",
+        "failed",
+        "skipped",
+        "clean_accuracy",
+        "accuracy_under_attack",
+        "attack_success_rate",
+        "avg_perturbed_words_pct",
+        "avg_queries",
+        "avg_similarity",
+        "examples_per_second",
+        "run_id",
+    ):
         assert key in summary
-    assert (summary["n"], summary["succeeded"], summary["failed"], summary["skipped"]) == (4, 3, 1, 0)  # "bad" has no synonyms
-    assert main(["match", "--defender", "test_classifier:keyword_probs", *common, "--show", "1"]) == 0  # the old flag's name still works
+    assert (summary["n"], summary["succeeded"], summary["failed"], summary["skipped"]) == (
+        4,
+        3,
+        1,
+        0,
+    )  # "bad" has no synonyms
+    assert (
+        main(["match", "--defender", "test_classifier:keyword_probs", *common, "--show", "1"]) == 0
+    )  # the old flag's name still works
     out = capsys.readouterr().out
     assert "Attack success rate" in out and "[[good]]" in out and "resumed 4 done" in out
     premade = tmp_path / "sets" / "adv.jsonl"  # its folder is made
@@ -116,9 +206,21 @@ def _toy_match(tmp_path) -> list[str]:
     table = tmp_path / "syn.json"
     table.write_text(json.dumps({"good": ["decent", "fine"], "great": ["fine"], "lovely": ["fine"], "bad": ["poor"]}))
     data = tmp_path / "d.tsv"
-    data.write_text("text\tlabel\na good film\t1\na really good movie\t1\nbad\t0\na great and good cast\t1\n"
-                    "a lovely story\t1\nbad acting\t0\n")
-    return ["--classifier", "test_classifier:keyword_probs", "--data", str(data), "--synonyms", f"neighbors:{table}", "--pos", "none", "--json"]
+    data.write_text(
+        "text\tlabel\na good film\t1\na really good movie\t1\nbad\t0\na great and good cast\t1\n"
+        "a lovely story\t1\nbad acting\t0\n"
+    )
+    return [
+        "--classifier",
+        "test_classifier:keyword_probs",
+        "--data",
+        str(data),
+        "--synonyms",
+        f"neighbors:{table}",
+        "--pos",
+        "none",
+        "--json",
+    ]
 
 
 def test_match_shard_and_merge_from_the_command_line(tmp_path, capsys):
@@ -135,7 +237,10 @@ def test_match_shard_and_merge_from_the_command_line(tmp_path, capsys):
     assert (whole["run_id"], whole["n"], whole["resumed"], whole["complete"]) == (half["run_id"], 6, 6, True)
     with Store(tmp_path / "b.db") as store:  # a second run in b: --runs copies only the one named
         other = store.start_run("eval", "plain", "builtin", {"n": 1})
-    assert main(["merge", str(tmp_path / "b.db"), "--db", str(tmp_path / "c.db"), "--runs", half["run_id"][:6], "--json"]) == 0
+    assert (
+        main(["merge", str(tmp_path / "b.db"), "--db", str(tmp_path / "c.db"), "--runs", half["run_id"][:6], "--json"])
+        == 0
+    )
     assert json.loads(capsys.readouterr().out) == {str(tmp_path / "b.db"): {"runs": 1, "results": 3}}
     with Store(tmp_path / "c.db") as store:
         assert [run["run_id"] for run in store.runs()] == [half["run_id"]]
@@ -145,11 +250,14 @@ def test_match_shard_and_merge_from_the_command_line(tmp_path, capsys):
         kept, blanked = full.results(half["run_id"]), blank.results(half["run_id"])
     assert any(r.perturbed_text for r in kept) and all(r.original_text for r in kept)
     assert all((r.original_text, r.text_pair, r.perturbed_text) == ("", None, None) for r in blanked)
-    assert [(r.example_id, r.status, r.queries, r.words_changed, r.extra) for r in blanked] == \
-        [(r.example_id, r.status, r.queries, r.words_changed, r.extra) for r in kept]
+    assert [(r.example_id, r.status, r.queries, r.words_changed, r.extra) for r in blanked] == [
+        (r.example_id, r.status, r.queries, r.words_changed, r.extra) for r in kept
+    ]
     with pytest.raises(ValueError, match="without their texts"):
         adversarial_examples(blanked)
-    assert main(["match", *common, "--db", str(tmp_path / "blank.db")]) == 0  # the figures come back from the blanked store
+    assert (
+        main(["match", *common, "--db", str(tmp_path / "blank.db")]) == 0
+    )  # the figures come back from the blanked store
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == whole
     shown = []
     for db in ("a.db", "blank.db"):  # and TextFooler's texts, remade from the data and the stored swaps
@@ -187,16 +295,46 @@ def test_match_workers_split_the_run_and_report_its_whole_summary(tmp_path, caps
 
     with Store(tmp_path / "two.db") as store:  # the workers claimed examples as they went; the claims are gone
         assert store.conn.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0
-        assert store.run(split["run_id"])["command"]["argv"] == ["match", *common, "--workers", "2", "--db", str(tmp_path / "two.db")]
-    for key in ("run_id", "n", "succeeded", "failed", "skipped", "accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"):
+        assert store.run(split["run_id"])["command"]["argv"] == [
+            "match",
+            *common,
+            "--workers",
+            "2",
+            "--db",
+            str(tmp_path / "two.db"),
+        ]
+    for key in (
+        "run_id",
+        "n",
+        "succeeded",
+        "failed",
+        "skipped",
+        "accuracy_under_attack",
+        "avg_queries",
+        "avg_perturbed_words_pct",
+    ):
         assert split[key] == single[key], key
 
     def defender(spec):
         return [spec if w == "test_classifier:keyword_probs" else w for w in common]
 
-    assert main(["match", *defender("test_classifier:broken"), "--workers", "2", "--db", str(tmp_path / "three.db")]) == 2
+    assert (
+        main(["match", *defender("test_classifier:broken"), "--workers", "2", "--db", str(tmp_path / "three.db")]) == 2
+    )
     assert "model server on fire" in capsys.readouterr().err  # found before any worker starts
-    assert main(["match", *defender("test_classifier:fails_in_workers"), "--workers", "2", "--db", str(tmp_path / "three.db")]) == 2
+    assert (
+        main(
+            [
+                "match",
+                *defender("test_classifier:fails_in_workers"),
+                "--workers",
+                "2",
+                "--db",
+                str(tmp_path / "three.db"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "exited with status 2: arena match: error: " in err and "worker on fire" in err
     assert main(["match", *common, "--workers", "2", "--shard", "0/2", "--db", str(tmp_path / "four.db")]) == 2
@@ -212,11 +350,39 @@ def test_premade_workers_write_the_one_process_set(tmp_path, capsys, monkeypatch
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (tests, os.environ.get("PYTHONPATH")) if p))
     common = _toy_match(tmp_path)
     assert main(["premade", *common, "--out", str(tmp_path / "one.jsonl"), "--db", str(tmp_path / "one.db")]) == 0
-    assert main(["premade", *common, "--workers", "2", "--out", str(tmp_path / "two.jsonl"), "--db", str(tmp_path / "two.db")]) == 0
+    assert (
+        main(
+            [
+                "premade",
+                *common,
+                "--workers",
+                "2",
+                "--out",
+                str(tmp_path / "two.jsonl"),
+                "--db",
+                str(tmp_path / "two.db"),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     one, two = ((tmp_path / name).read_text() for name in ("one.jsonl", "two.jsonl"))
     assert one == two and len(one.splitlines()) == 3  # the same set as one process, written once the workers are done
-    assert main(["premade", *common, "--shard", "0/2", "--out", str(tmp_path / "part.jsonl"), "--db", str(tmp_path / "p.db")]) == 0
+    assert (
+        main(
+            [
+                "premade",
+                *common,
+                "--shard",
+                "0/2",
+                "--out",
+                str(tmp_path / "part.jsonl"),
+                "--db",
+                str(tmp_path / "p.db"),
+            ]
+        )
+        == 0
+    )
     assert "no --shard writes" in capsys.readouterr().out and not (tmp_path / "part.jsonl").exists()
 
 
@@ -227,26 +393,63 @@ def test_runs_lists_progress_outcome_and_time_left(tmp_path, capsys):
     assert main(["runs", "--db", db]) == 2 and "no such results store" in capsys.readouterr().err
     assert main(["leaderboard", "--db", db]) == 2 and "no such results store" in capsys.readouterr().err
     assert not (tmp_path / "r.db").exists()  # listing a store never creates one
-    assert main(["eval", "--classifier", "test_classifier:keyword_probs", "--data", "builtin", "--n", "10", "--db", db, "--json"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--classifier",
+                "test_classifier:keyword_probs",
+                "--data",
+                "builtin",
+                "--n",
+                "10",
+                "--db",
+                db,
+                "--json",
+            ]
+        )
+        == 0
+    )
     accuracy = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["accuracy"]
     with Store(db) as store:  # an attack interrupted after 2 of 4 examples, 10 s each
         run_id = store.start_run("match", "plain", "toy", {"n": 4}, attacker="textfooler")
-        store.add_results(run_id, [ExampleResult(i, f"e{i}", 1, "text", status, queries=5, seconds=10.0)
-                                   for i, status in enumerate(("succeeded", "failed"))])
+        store.add_results(
+            run_id,
+            [
+                ExampleResult(i, f"e{i}", 1, "text", status, queries=5, seconds=10.0)
+                for i, status in enumerate(("succeeded", "failed"))
+            ],
+        )
     assert main(["runs", "--db", db, "--json"]) == 0
     match, clean = json.loads(capsys.readouterr().out)
-    assert (match["run_id"], match["n"], match["done"], match["statuses"], match["seconds"]) == (run_id, 4, 2, {"succeeded": 1, "failed": 1}, 20.0)
+    assert (match["run_id"], match["n"], match["done"], match["statuses"], match["seconds"]) == (
+        run_id,
+        4,
+        2,
+        {"succeeded": 1, "failed": 1},
+        20.0,
+    )
     assert (clean["kind"], clean["n"], clean["done"]) == ("eval", 10, 10) and clean["finished_at"] is not None
     assert main(["runs", "--db", db]) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[1].split()[:6] == [run_id, "match", "plain", "textfooler", "toy", "2/4"]
-    assert "under attack 0.500 (1 succeeded, 1 failed, 0 skipped)" in table[1] and "20 s" in table[1]  # 2 left at 10 s each
+    assert (
+        "under attack 0.500 (1 succeeded, 1 failed, 0 skipped)" in table[1] and "20 s" in table[1]
+    )  # 2 left at 10 s each
     assert f"accuracy {accuracy:.3f}" in table[2] and "10/10" in table[2]
     with Store(db) as store:  # the same names in bf16: told apart by the settings its name leaves out
-        bf16 = store.start_run("match", "plain", "toy", {"n": 4, "max_length": 256, "precision": "bf16", "similarity_check": False},
-                               attacker="textfooler")
+        bf16 = store.start_run(
+            "match",
+            "plain",
+            "toy",
+            {"n": 4, "max_length": 256, "precision": "bf16", "similarity_check": False},
+            attacker="textfooler",
+        )
     assert main(["runs", "--db", db]) == 0
-    assert any(line.startswith(bf16) and " plain (precision=bf16, similarity_check=false) " in line for line in capsys.readouterr().out.splitlines())
+    assert any(
+        line.startswith(bf16) and " plain (precision=bf16, similarity_check=false) " in line
+        for line in capsys.readouterr().out.splitlines()
+    )
     assert main(["runs", "--db", db, "--kind", "eval", "--json"]) == 0
     assert [r["kind"] for r in json.loads(capsys.readouterr().out)] == ["eval"]
 
@@ -279,7 +482,9 @@ def test_resume_runs_the_command_that_started_an_unfinished_run(tmp_path, capsys
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    (work / "kw.py").write_text("from test_classifier import keyword_probs as probs\n")  # a callable in the store's folder
+    (work / "kw.py").write_text(
+        "from test_classifier import keyword_probs as probs\n"
+    )  # a callable in the store's folder
     argv = ["eval", "--classifier", "kw.py:probs", "--data", "builtin", "--n", "10", "--db", "r.db", "--json"]
     assert main(argv) == 0 and COMMAND_ENV not in os.environ  # recorded while the command runs, not after
     accuracy = json.loads(capsys.readouterr().out.strip().splitlines()[-1])["accuracy"]
@@ -293,12 +498,21 @@ def test_resume_runs_the_command_that_started_an_unfinished_run(tmp_path, capsys
     monkeypatch.chdir(tmp_path)  # from anywhere: the command runs in the folder it was started in
     assert main(["resume", run["run_id"][:5], "--db", str(work / "r.db")]) == 0
     out, err = capsys.readouterr()
-    assert json.loads(out.strip().splitlines()[-1])["accuracy"] == accuracy and f"resuming run {run['run_id']} in {work}" in err
+    assert (
+        json.loads(out.strip().splitlines()[-1])["accuracy"] == accuracy
+        and f"resuming run {run['run_id']} in {work}" in err
+    )
     assert os.getcwd() == str(tmp_path)
     with Store(work / "r.db") as store:
         assert len(store.results(run["run_id"])) == 10 and store.run(run["run_id"])["command"]["argv"] == argv
-    assert main(["resume", run["run_id"], "--db", str(work / "r.db")]) == 0 and "nothing to resume" in capsys.readouterr().out
-    for problem, db, run_id in (("no run id starts with 'ffff'", work / "r.db", "ffff"), ("not recorded by you in this store's folder", tmp_path / "copy.db", run["run_id"])):
+    assert (
+        main(["resume", run["run_id"], "--db", str(work / "r.db")]) == 0
+        and "nothing to resume" in capsys.readouterr().out
+    )
+    for problem, db, run_id in (
+        ("no run id starts with 'ffff'", work / "r.db", "ffff"),
+        ("not recorded by you in this store's folder", tmp_path / "copy.db", run["run_id"]),
+    ):
         shutil.copy(work / "r.db", tmp_path / "copy.db")
         with Store(tmp_path / "copy.db") as store:
             store.conn.execute("UPDATE runs SET finished_at = NULL")
@@ -310,22 +524,27 @@ def test_resume_runs_the_command_that_started_an_unfinished_run(tmp_path, capsys
     assert f"is being attacked right now (--workers processes {os.getpid()} still run)" in capsys.readouterr().err
     with Store(tmp_path / "python.db") as store:  # started from Python: no command to run again
         started = store.start_run("eval", "d", "builtin", {"n": 3})
-    assert main(["resume", started, "--db", str(tmp_path / "python.db")]) == 2 and "records no command" in capsys.readouterr().err
+    assert (
+        main(["resume", started, "--db", str(tmp_path / "python.db")]) == 2
+        and "records no command" in capsys.readouterr().err
+    )
 
 
 def test_mistyped_names_fail_before_any_model_loads(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     db = str(tmp_path / "x.db")
-    for argv, problem in ((["eval", "--classifier", "defualt"], "unknown classifier 'defualt'; did you mean 'default'?"),
-                          (["match", "--classifier", "fusee"], "did you mean 'fuse'?"),
-                          (["match", "--classifier", "no-org/no-model"], "not in the local Hugging Face cache"),
-                          (["match", "--attacker", "textfoolr"], "did you mean 'textfooler'?"),
-                          (["match", "--attacker", "textattack:pwwz"], "did you mean 'pwws'?"),
-                          (["match", "--attacker", "textattack:bae"], "WordSwapMaskedLM needs a masked language model"),
-                          (["match", "--attacker", "textattack:hotflip"], "cannot attack an arena classifier"),
-                          (["match", "--synonyms", "counterfited"], "did you mean 'counterfitted'?"),
-                          (["match", "--data", str(tmp_path / "none.tsv")], "none.tsv: no such file"),
-                          (["tournament", "--classifiers", "plain,defualt", "--attackers", "textfooler"], "did you mean 'default'?")):
+    for argv, problem in (
+        (["eval", "--classifier", "defualt"], "unknown classifier 'defualt'; did you mean 'default'?"),
+        (["match", "--classifier", "fusee"], "did you mean 'fuse'?"),
+        (["match", "--classifier", "no-org/no-model"], "not in the local Hugging Face cache"),
+        (["match", "--attacker", "textfoolr"], "did you mean 'textfooler'?"),
+        (["match", "--attacker", "textattack:pwwz"], "did you mean 'pwws'?"),
+        (["match", "--attacker", "textattack:bae"], "WordSwapMaskedLM needs a masked language model"),
+        (["match", "--attacker", "textattack:hotflip"], "cannot attack an arena classifier"),
+        (["match", "--synonyms", "counterfited"], "did you mean 'counterfitted'?"),
+        (["match", "--data", str(tmp_path / "none.tsv")], "none.tsv: no such file"),
+        (["tournament", "--classifiers", "plain,defualt", "--attackers", "textfooler"], "did you mean 'default'?"),
+    ):
         assert main([*argv, "--db", db]) == 2, argv
         err = capsys.readouterr().err
         assert problem in err and err.count("\n") == 1, (argv, err)
@@ -352,8 +571,12 @@ def test_every_option_has_help_and_help_shows_defaults(capsys):
                 for sub in action.choices.values():
                     yield from parsers(sub)
 
-    missing = [f"{parser.prog} {action.option_strings or action.dest}" for parser in parsers(build_parser()) for action in parser._actions
-               if not action.help and not isinstance(action, argparse._SubParsersAction)]
+    missing = [
+        f"{parser.prog} {action.option_strings or action.dest}"
+        for parser in parsers(build_parser())
+        for action in parser._actions
+        if not action.help and not isinstance(action, argparse._SubParsersAction)
+    ]
     assert not missing, f"options without help: {missing}"
     with pytest.raises(SystemExit):
         main(["match", "--help"])
@@ -362,8 +585,13 @@ def test_every_option_has_help_and_help_shows_defaults(capsys):
 
 
 def test_list_names(capsys):
-    for what, name in (("attacks", "textfooler"), ("defenses", "five+fact[:PATH]"), ("classifiers", "module:function"),
-                       ("recipes", "textattack:deepwordbug"), ("synonyms", "counterfitted")):
+    for what, name in (
+        ("attacks", "textfooler"),
+        ("defenses", "five+fact[:PATH]"),
+        ("classifiers", "module:function"),
+        ("recipes", "textattack:deepwordbug"),
+        ("synonyms", "counterfitted"),
+    ):
         assert main(["list", what, "--json"]) == 0
         assert name in json.loads(capsys.readouterr().out)
     assert main(["list", "recipes"]) == 0

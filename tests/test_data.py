@@ -28,7 +28,9 @@ def test_textfooler_single_text(tmp_path):
 
 
 def test_textfooler_nli_word_labels_use_textfooler_order(tmp_path):
-    data = load_data(write(tmp_path / "snli", "entailment\tA man sleeps .\tA person rests .\ncontradiction\tA dog .\tA cat .\n"))
+    data = load_data(
+        write(tmp_path / "snli", "entailment\tA man sleeps .\tA person rests .\ncontradiction\tA dog .\tA cat .\n")
+    )
     assert data.label_names == ["contradiction", "entailment", "neutral"]
     assert [ex.label for ex in data] == [1, 0]
     assert data.examples[0].input == ("A man sleeps .", "A person rests .")
@@ -39,12 +41,15 @@ def test_textfooler_nli_numeric(tmp_path):
     assert [ex.label for ex in data] == [2, 0] and data.examples[1].text_pair == "h two"
 
 
-@pytest.mark.parametrize("content, message", [
-    ("1 ok\nx bad label here\n", "f:2: labels mix|f: labels mix"),
-    ("1 ok\n1\n", "f:2: empty text"),
-    ("1 ok\n-1 negative label\n", "f:2: label '-1'"),
-    ("1.5 fractional\n", "f:1: label '1.5'"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("1 ok\nx bad label here\n", "f:2: labels mix|f: labels mix"),
+        ("1 ok\n1\n", "f:2: empty text"),
+        ("1 ok\n-1 negative label\n", "f:2: label '-1'"),
+        ("1.5 fractional\n", "f:1: label '1.5'"),
+    ],
+)
 def test_textfooler_bad_rows_name_file_and_line(tmp_path, content, message):
     with pytest.raises(DataError) as err:
         load_data(write(tmp_path / "f", content))
@@ -149,12 +154,16 @@ def test_align_labels_by_name_and_mismatch():
 
 
 def test_align_labels_never_pairs_unrelated_names_by_position():
-    words = LabelledData([Example("x", 0, None, "a"), Example("y", 3, None, "b")], ["business", "sci/tech", "sports", "world"], "ag")
+    words = LabelledData(
+        [Example("x", 0, None, "a"), Example("y", 3, None, "b")], ["business", "sci/tech", "sports", "world"], "ag"
+    )
     with pytest.raises(DataError, match=r"outputs are not named \(4 classes\); pass --labels"):
         align_labels(words, ["0", "1", "2", "3"])  # a callable without names
     with pytest.raises(DataError, match="not among the classifier's labels"):
         align_labels(words, ["a", "b", "c", "d"])  # same count, other names
-    declared = LabelledData(words.examples, ["world", "sports", "business", "sci/tech"], "ag", declared=True)  # --labels
+    declared = LabelledData(
+        words.examples, ["world", "sports", "business", "sci/tech"], "ag", declared=True
+    )  # --labels
     assert [ex.label for ex in align_labels(declared, ["0", "1", "2", "3"])] == [0, 3]
     ids = LabelledData([Example("x", 1, None, "a")], ["0", "1"], "sst2")
     assert align_labels(ids, ["negative", "positive"]).label_names == ["negative", "positive"]  # ids index the classes
@@ -162,8 +171,15 @@ def test_align_labels_never_pairs_unrelated_names_by_position():
         align_labels(ids, ["only"])
 
 
-@pytest.mark.parametrize("label, problem", [("99999999999", "above 10,000"), ("inf", "not a non-negative integer"),
-                                            ("nan", "not a non-negative integer"), ("-1", "not a non-negative integer")])
+@pytest.mark.parametrize(
+    "label, problem",
+    [
+        ("99999999999", "above 10,000"),
+        ("inf", "not a non-negative integer"),
+        ("nan", "not a non-negative integer"),
+        ("-1", "not a non-negative integer"),
+    ],
+)
 def test_numeric_labels_out_of_bounds_name_file_and_line(tmp_path, label, problem):
     path = tmp_path / "f.txt"
     path.write_text(f"0 fine\n{label} great\n")

@@ -1,4 +1,5 @@
 """bench/defense_seeds.py: per-seed rows, their spread, the table, and the runs it shares with `arena match`."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import defense_seeds  # noqa: E402
+
 from arena.store import ExampleResult  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,8 +17,19 @@ ROOT = Path(__file__).resolve().parents[1]
 def run(statuses: str, queries: int = 30) -> list[ExampleResult]:
     """Results from a string: f = failed (kept), s = succeeded, k = skipped (wrong when clean)."""
     names = {"f": "failed", "s": "succeeded", "k": "skipped"}
-    return [ExampleResult(idx=i, example_id=f"ex{i}", label=1, original_text="t", status=names[c],
-                          queries=None if c == "k" else queries, words_changed=1, words_total=5) for i, c in enumerate(statuses)]
+    return [
+        ExampleResult(
+            idx=i,
+            example_id=f"ex{i}",
+            label=1,
+            original_text="t",
+            status=names[c],
+            queries=None if c == "k" else queries,
+            words_changed=1,
+            words_total=5,
+        )
+        for i, c in enumerate(statuses)
+    ]
 
 
 def test_seed_record_pairs_with_plain_on_the_same_examples():
@@ -37,7 +50,12 @@ def test_spread_reports_the_range_and_the_lowest_interval_end():
 
 
 def test_merged_keeps_other_defenders_only_when_plain_and_settings_match():
-    fresh = {"data": "mr?n=300", "settings": {"precision": "fp32"}, "plain": {"under_attack": 0.2}, "defenders": {"five": 1}}
+    fresh = {
+        "data": "mr?n=300",
+        "settings": {"precision": "fp32"},
+        "plain": {"under_attack": 0.2},
+        "defenders": {"five": 1},
+    }
     earlier = {**fresh, "defenders": {"five": 0, "fuse": 2}}
     assert defense_seeds.merged(earlier, fresh)["defenders"] == {"five": 1, "fuse": 2}
     for changed in ({"plain": {"under_attack": 0.3}}, {"settings": {"precision": "bf16"}}, {"data": "mr?n=100"}):
@@ -47,12 +65,15 @@ def test_merged_keeps_other_defenders_only_when_plain_and_settings_match():
 
 def test_render_lists_every_seed_and_a_range_line():
     plain = run("fsssssssfk")
-    seeds = [defense_seeds.seed_record(s, run(statuses), plain) for s, statuses in enumerate(("ffffsssssk", "fffsssssss"))]
+    seeds = [
+        defense_seeds.seed_record(s, run(statuses), plain) for s, statuses in enumerate(("ffffsssssk", "fffsssssss"))
+    ]
     runs = [run(statuses) for statuses in ("ffffsssssk", "fffsssssss")]
     entry = {**defense_seeds.spread(seeds), **defense_seeds.pooled(runs, plain)}
     assert entry["x_plain_pooled"] == 1.75  # (4 + 3) / 2 kept against plain's 2
-    text = defense_seeds.render({"plain": {"clean": 0.9, "under_attack": 0.2, "queries": 30.0},
-                                 "defenders": {"five?std=0.1": entry}}, "title")
+    text = defense_seeds.render(
+        {"plain": {"clean": 0.9, "under_attack": 0.2, "queries": 30.0}, "defenders": {"five?std=0.1": entry}}, "title"
+    )
     assert "| `five?std=0.1` | 0 | 0.900 | 0.400 | 2.00x plain" in text
     assert "| `five?std=0.1` | 1 | 1.000 | 0.300 | 1.50x plain" in text
     assert "- `five?std=0.1` over 2 seeds: 1.50x-2.00x plain; lowest 95% CI end" in text
@@ -61,6 +82,7 @@ def test_render_lists_every_seed_and_a_range_line():
 
 @pytest.mark.slow
 def test_a_deterministic_defender_is_refused_before_anything_loads():
-    out = subprocess.run([sys.executable, "bench/defense_seeds.py", "--defenders", "five,fact"], cwd=ROOT,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "bench/defense_seeds.py", "--defenders", "five,fact"], cwd=ROOT, capture_output=True, text=True
+    )
     assert out.returncode == 2 and "['fact']" in out.stderr and "stochastic defense" in out.stderr

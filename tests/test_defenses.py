@@ -5,6 +5,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_gpt2_classifier
 
 from arena.classifier import CallableClassifier, ClassifierError, HFClassifier, run_identity
 from arena.data import Example, LabelledData
@@ -15,14 +16,19 @@ from arena.synonyms import NeighbourTable
 from arena.words import WordView
 from arena.zoo import build_defender, defender_name
 from attackers.textfooler import TextFooler
-from conftest import tiny_gpt2_classifier
 from defenses.ensemble import combine
 from defenses.five import FIVE
 from defenses.fuse import FuSE
 from defenses.switch import Switch, SwitchConfig, gradient_importance
 
-TABLE = NeighbourTable({"movie": ["film", "picture", "flick"], "great": ["fine", "nice", "superb"],
-                        "acting": ["performance", "playing"], "plot": ["story", "storyline"]})
+TABLE = NeighbourTable(
+    {
+        "movie": ["film", "picture", "flick"],
+        "great": ["fine", "nice", "superb"],
+        "acting": ["performance", "playing"],
+        "plot": ["story", "storyline"],
+    }
+)
 TEXT = "the movie had great acting but a thin plot"
 
 
@@ -115,7 +121,9 @@ def test_switch_sampling_is_seeded(tiny_classifier):
 
 def test_switch_pairs_perturb_only_hypothesis(tiny_classifier):
     switch = make_switch(tiny_classifier)
-    (alternatives,) = switch.alternatives([("the great movie premise", "a movie with great acting")], [np.random.default_rng(0)])
+    (alternatives,) = switch.alternatives(
+        [("the great movie premise", "a movie with great acting")], [np.random.default_rng(0)]
+    )
     assert alternatives and all(p == "the great movie premise" for p, _ in alternatives)
 
 
@@ -144,7 +152,9 @@ class TableSimilarity:
 
 
 def test_switch_lazy_filter_keeps_what_the_full_filter_keeps(tiny_classifier):
-    switch = Switch(tiny_classifier, TABLE, TableSimilarity(), FakeTagger(), SwitchConfig(method="filter", total_alternatives=3))
+    switch = Switch(
+        tiny_classifier, TABLE, TableSimilarity(), FakeTagger(), SwitchConfig(method="filter", total_alternatives=3)
+    )
     sampled = [TEXT, "a fine movie", "a nice movie", "a fine film", "a superb film", "a nice film", "one more"]
     (kept,) = switch._select([WordView.of(TEXT)], [[WordView.of(t) for t in sampled]])
     passing = [t for t in sampled if "fine" not in t.split()]
@@ -156,26 +166,49 @@ def test_switch_similarity_window_checks_the_words_around_each_change(tiny_class
     similarity = TableSimilarity()
     switch = Switch(tiny_classifier, TABLE, similarity, FakeTagger(), SwitchConfig(similarity_window=3))
     original = WordView.of("one two three four five six seven eight nine ten")
-    variants = [original.replace(1, "fine"), original.replace(8, "nice"), original, original.replace(1, "fine").replace(8, "nice")]
+    variants = [
+        original.replace(1, "fine"),
+        original.replace(8, "nice"),
+        original,
+        original.replace(1, "fine").replace(8, "nice"),
+    ]
     (sims,) = switch._similarities([(original, variants)])
-    assert sims[0] < 0 and sims[1] == pytest.approx(1.0) and sims[2] == 1.0 and sims[3] == sims[0]  # lowest window counts
+    assert (
+        sims[0] < 0 and sims[1] == pytest.approx(1.0) and sims[2] == 1.0 and sims[3] == sims[0]
+    )  # lowest window counts
     assert similarity.embedded == {"one two three", "one fine three", "eight nine ten", "eight nice ten"}
 
 
 def test_switch_use_similarity_false_skips_the_check(tiny_classifier):
     similarity = TableSimilarity()
     config = SwitchConfig(method="filter", total_alternatives=3, multiplier=3, use_similarity=False)
-    unchecked = Switch(tiny_classifier, TABLE, similarity, FakeTagger(), config).alternatives([TEXT], [np.random.default_rng(0)])
-    without = Switch(tiny_classifier, TABLE, None, FakeTagger(), config).alternatives([TEXT], [np.random.default_rng(0)])
-    checked = Switch(tiny_classifier, TABLE, TableSimilarity(), FakeTagger(),
-                     SwitchConfig(method="filter", total_alternatives=3, multiplier=3)).alternatives([TEXT], [np.random.default_rng(0)])
+    unchecked = Switch(tiny_classifier, TABLE, similarity, FakeTagger(), config).alternatives(
+        [TEXT], [np.random.default_rng(0)]
+    )
+    without = Switch(tiny_classifier, TABLE, None, FakeTagger(), config).alternatives(
+        [TEXT], [np.random.default_rng(0)]
+    )
+    checked = Switch(
+        tiny_classifier,
+        TABLE,
+        TableSimilarity(),
+        FakeTagger(),
+        SwitchConfig(method="filter", total_alternatives=3, multiplier=3),
+    ).alternatives([TEXT], [np.random.default_rng(0)])
     assert unchecked == without and not similarity.embedded
     assert any("fine" in t.split() for t in unchecked[0]) and not any("fine" in t.split() for t in checked[0])
 
 
 def test_group_rows_are_the_base_logits_of_their_members(tiny_classifier):
     texts = [TEXT, "great acting", "the plot was thin but the movie had great acting and a fine cast"]
-    fuse = FuSE(tiny_classifier, TABLE, None, FakeTagger(), SwitchConfig(perturb_words=2, total_alternatives=6, multiplier=1), seed=0)
+    fuse = FuSE(
+        tiny_classifier,
+        TABLE,
+        None,
+        FakeTagger(),
+        SwitchConfig(perturb_words=2, total_alternatives=6, multiplier=1),
+        seed=0,
+    )
     for text, group, alternatives in zip(texts, fuse.group_logits(texts, [fuse.rng] * len(texts)), fuse.last_groups):
         expected = tiny_classifier.logits_from_encoded(tiny_classifier.encode([text, *alternatives]))
         assert group.shape == (1 + len(alternatives), 3) and np.allclose(group, expected, atol=1e-5)
@@ -211,7 +244,9 @@ def test_five_runs_a_last_token_pooling_base_on_its_input_ids(tiny_lm_dir, monke
     monkeypatch.setattr(judge.model, "forward", lambda **kw: forwards.append(sorted(kw)) or original(**kw))
     five = FIVE(judge, std=1e-6, samples=3)
     five.predict_proba(["a fine film", "the plot is thin and the acting is worse"])
-    assert forwards and all("inputs_embeds" not in keys for keys in forwards)  # GPT-2 finds a row's end only from input_ids
+    assert forwards and all(
+        "inputs_embeds" not in keys for keys in forwards
+    )  # GPT-2 finds a row's end only from input_ids
     for group in five.last_groups:  # noise too small to move a label: each copy scores as the original
         np.testing.assert_allclose(group[1:], np.repeat(group[:1], 3, axis=0), atol=1e-5)
 
@@ -224,7 +259,14 @@ def test_five_and_fuse_predict_groups(tiny_classifier):
     (importance, positions) = five.chosen_positions([TEXT])
     tokens = tiny_classifier.tokenizer.convert_ids_to_tokens(importance.encoded[0]["input_ids"])
     assert tokens[positions[0][0]] not in ("the", "had", "but", "a", "[CLS]", "[SEP]")
-    fuse = FuSE(tiny_classifier, TABLE, None, FakeTagger(), SwitchConfig(perturb_words=2, total_alternatives=3, multiplier=2), seed=0)
+    fuse = FuSE(
+        tiny_classifier,
+        TABLE,
+        None,
+        FakeTagger(),
+        SwitchConfig(perturb_words=2, total_alternatives=3, multiplier=2),
+        seed=0,
+    )
     probs = fuse.predict_proba([TEXT])
     assert probs.shape == (1, 3) and len(fuse.last_groups[0]) <= 3
 
@@ -239,7 +281,9 @@ def test_five_is_seeded_and_never_cached(tiny_classifier):
 
 
 def small_fuse(classifier) -> FuSE:
-    return FuSE(classifier, TABLE, None, FakeTagger(), SwitchConfig(perturb_words=2, total_alternatives=4, multiplier=1), seed=0)
+    return FuSE(
+        classifier, TABLE, None, FakeTagger(), SwitchConfig(perturb_words=2, total_alternatives=4, multiplier=1), seed=0
+    )
 
 
 class RecordingFIVE(FIVE):
@@ -258,7 +302,10 @@ def test_streams_give_each_input_draws_of_its_own(tiny_classifier):
         return defense.last_groups if isinstance(defense, FuSE) else defense.made
 
     for make in (lambda: small_fuse(tiny_classifier), lambda: RecordingFIVE(tiny_classifier, std=8.0, seed=0)):
-        (_, together), (alone,) = draws(make, ["great plot and great acting", TEXT], [("b", 0), ("a", 0)]), draws(make, [TEXT], [("a", 0)])
+        (_, together), (alone,) = (
+            draws(make, ["great plot and great acting", TEXT], [("b", 0), ("a", 0)]),
+            draws(make, [TEXT], [("a", 0)]),
+        )
         (next_query,) = draws(make, [TEXT], [("a", 1)])
         same = (lambda x, y: x == y) if isinstance(alone, list) else torch.equal
         assert same(together, alone)  # the same draws, whatever shares the call
@@ -296,13 +343,24 @@ def test_clean_eval_of_a_stochastic_defense_gives_each_example_the_attacks_first
 
     def predictions(chunk: int, examples: list[Example]) -> dict:
         with Store(tmp_path / f"eval{chunk}-{len(examples)}.db") as store:
-            run = evaluate(small_fuse(tiny_classifier), LabelledData(examples, data.label_names, "tiny"), store,
-                           classifier_name="fuse", data_name="tiny", chunk_size=chunk, progress=False)
+            run = evaluate(
+                small_fuse(tiny_classifier),
+                LabelledData(examples, data.label_names, "tiny"),
+                store,
+                classifier_name="fuse",
+                data_name="tiny",
+                chunk_size=chunk,
+                progress=False,
+            )
             return {r.example_id: r.original_proba for r in store.results(run["run_id"])}
 
     whole = predictions(5, data.examples)
-    assert predictions(2, data.examples) == whole and predictions(1, data.examples[3:]) == {k: whole[k] for k in ("e3", "e4")}
-    attacked = TextFooler(TABLE, OneSimilarity(), FakeTagger(), chunk_size=5).attack(list(enumerate(data.examples)), Scorer(small_fuse(tiny_classifier)))
+    assert predictions(2, data.examples) == whole and predictions(1, data.examples[3:]) == {
+        k: whole[k] for k in ("e3", "e4")
+    }
+    attacked = TextFooler(TABLE, OneSimilarity(), FakeTagger(), chunk_size=5).attack(
+        list(enumerate(data.examples)), Scorer(small_fuse(tiny_classifier))
+    )
     assert {r.example_id: [round(float(p), 6) for p in r.original_proba] for r in attacked} == whole
 
 
@@ -313,12 +371,20 @@ def test_registry_names(tiny_model_dir):
     assert isinstance(build_defender("fact:" + tiny_model_dir, **options), HFClassifier)
     assert isinstance(build_defender("five+fact:" + tiny_model_dir, **options), FIVE)
     assert isinstance(build_defender(tiny_model_dir, **options), HFClassifier)
-    with pytest.raises(ValueError, match=re.escape("'fuse+fact': the packaged FACT model is co-tuned from the default "
-                                                   "classifier's encoder, not for --base")):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "'fuse+fact': the packaged FACT model is co-tuned from the default classifier's encoder, not for --base"
+        ),
+    ):
         build_defender("fuse+fact", tiny_model_dir)
-    with pytest.raises(ValueError, match=re.escape(f"'five:{tiny_model_dir}': five defends the --base classifier and takes no :PATH")):
+    with pytest.raises(
+        ValueError, match=re.escape(f"'five:{tiny_model_dir}': five defends the --base classifier and takes no :PATH")
+    ):
         build_defender(f"five:{tiny_model_dir}")
-    with pytest.raises(ValueError, match=re.escape("'fuse+five': no such defense; the defenses are plain, fuse, five, fact[:PATH]")):
+    with pytest.raises(
+        ValueError, match=re.escape("'fuse+five': no such defense; the defenses are plain, fuse, five, fact[:PATH]")
+    ):
         build_defender("fuse+five", tiny_model_dir)
 
 
@@ -345,34 +411,55 @@ def test_fuse_without_its_similarity_check_is_stored_apart_from_fuse_with_it(tin
     assert set(run_identity(off)) <= set(IDENTITY_KEYS)  # so `arena runs` shows it beside the name
     data = LabelledData([Example("a good movie", 1, None, "e0")], tiny_classifier.labels, "toy")
     with Store(tmp_path / "s.db") as store:
-        ids = {evaluate(fuse, data, store, classifier_name="fuse", data_name="toy", progress=False)["run_id"] for fuse in (off, on)}
+        ids = {
+            evaluate(fuse, data, store, classifier_name="fuse", data_name="toy", progress=False)["run_id"]
+            for fuse in (off, on)
+        }
     assert len(ids) == 2
 
 
 def test_registry_settings(tiny_model_dir, tmp_path):
-    five = build_defender("five+fact:" + tiny_model_dir + "?std=8.14&samples=8&embeddings=2&combination=vote", device="cpu")
+    five = build_defender(
+        "five+fact:" + tiny_model_dir + "?std=8.14&samples=8&embeddings=2&combination=vote", device="cpu"
+    )
     assert (five.std, five.samples, five.embeddings, five.combination) == (8.14, 8, 2, "vote")
     assert defender_name("five?std=8.14", "default", seed=1) == "five[default]?std=8.14#seed1"
     table = tmp_path / "neighbours.json"
     table.write_text('{"movie": ["film"]}')
     fuse = build_defender("fuse?perturb_words=2", tiny_model_dir, synonyms=f"neighbors:{table}", device="cpu")
-    assert fuse.switch.similarity is None and not fuse.switch.config.use_similarity  # FuSE's default: no check, no encoder loaded
+    assert (
+        fuse.switch.similarity is None and not fuse.switch.config.use_similarity
+    )  # FuSE's default: no check, no encoder loaded
     assert (fuse.switch.config.perturb_words, fuse.switch.config.total_alternatives) == (2, 12)
     assert defender_name("fuse?perturb_words=2", "default") == "fuse[default]?perturb_words=2@counterfitted#seed0"
-    assert defender_name("fuse?perturb_words=2", "default", "auto") == defender_name("fuse?perturb_words=2", "default")  # one run
-    for spec, error in (("five?sdt=2", "unknown setting 'sdt=2'; known: embeddings=1, std=2.29"), ("five?samples=many", "samples='many' is not a whole number"),
-                        ("five?combination=median", "combination must be one of logits, vote"), ("five?std=0", "std > 0"),
-                        ("plain?std=2", "only fuse, five and noise take"), ("fuse?match_pos=maybe", "must be true or false"),
-                        ("fuse?use_similarity=true&similarity_window=-1", "similarity_window must be 0"),
-                        ("fuse?method=best", "must be 'filter' or 'rank'"),
-                        ("fuse?similarity_window=15", "similarity_window=15 acts through the similarity check, which is off: add use_similarity=true"),
-                        ("fuse?method=rank", "method=rank acts through the similarity check, which is off: add use_similarity=true"),
-                        ("fuse?total_alternatives=0&leave_alone=-1",
-                         "SWITCH needs total_alternatives >= 1 (got 0), leave_alone >= 0 (got -1)")):
+    assert defender_name("fuse?perturb_words=2", "default", "auto") == defender_name(
+        "fuse?perturb_words=2", "default"
+    )  # one run
+    for spec, error in (
+        ("five?sdt=2", "unknown setting 'sdt=2'; known: embeddings=1, std=2.29"),
+        ("five?samples=many", "samples='many' is not a whole number"),
+        ("five?combination=median", "combination must be one of logits, vote"),
+        ("five?std=0", "std > 0"),
+        ("plain?std=2", "only fuse, five and noise take"),
+        ("fuse?match_pos=maybe", "must be true or false"),
+        ("fuse?use_similarity=true&similarity_window=-1", "similarity_window must be 0"),
+        ("fuse?method=best", "must be 'filter' or 'rank'"),
+        (
+            "fuse?similarity_window=15",
+            "similarity_window=15 acts through the similarity check, which is off: add use_similarity=true",
+        ),
+        ("fuse?method=rank", "method=rank acts through the similarity check, which is off: add use_similarity=true"),
+        (
+            "fuse?total_alternatives=0&leave_alone=-1",
+            "SWITCH needs total_alternatives >= 1 (got 0), leave_alone >= 0 (got -1)",
+        ),
+    ):
         with pytest.raises(ValueError, match=re.escape(error)):
             build_defender(spec, tiny_model_dir, device="cpu")
     for spec, name in (("five", "FIVE"), ("fuse", "FuSE")):  # not at the first prediction
-        with pytest.raises(ValueError, match=re.escape(f"{name} needs a seed that is an integer >= 0 (--defense-seed; got -3)")):
+        with pytest.raises(
+            ValueError, match=re.escape(f"{name} needs a seed that is an integer >= 0 (--defense-seed; got -3)")
+        ):
             build_defender(spec, tiny_model_dir, seed=-3, device="cpu")
 
 

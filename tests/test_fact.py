@@ -13,8 +13,15 @@ from defenses.fact import FactAugmenter, train_fact
 from defenses.switch import SwitchConfig
 from defenses.train import TrainConfig, _build_model
 
-TABLE = NeighbourTable({"film": ["movie", "picture"], "funny": ["amusing", "comic"], "dull": ["boring", "tedious"],
-                        "acted": ["played", "performed"], "lovely": ["beautiful", "gorgeous"]})
+TABLE = NeighbourTable(
+    {
+        "film": ["movie", "picture"],
+        "funny": ["amusing", "comic"],
+        "dull": ["boring", "tedious"],
+        "acted": ["played", "performed"],
+        "lovely": ["beautiful", "gorgeous"],
+    }
+)
 
 
 class FakeTagger:
@@ -25,7 +32,9 @@ class FakeTagger:
 
 
 def test_fact_extends_each_batch_with_labelled_switch_copies(tiny_classifier):
-    augmenter = FactAugmenter(tiny_classifier, TABLE, None, FakeTagger(), SwitchConfig(perturb_words=3, total_alternatives=4, multiplier=3))
+    augmenter = FactAugmenter(
+        tiny_classifier, TABLE, None, FakeTagger(), SwitchConfig(perturb_words=3, total_alternatives=4, multiplier=3)
+    )
     batch = [Example("a funny and lovely film", 1, None, "a"), Example("a dull film , badly acted", 0, None, "b")]
     extra = augmenter(batch, step=7)
     assert 0 < len(extra) <= 8
@@ -39,7 +48,9 @@ def test_fact_extends_each_batch_with_labelled_switch_copies(tiny_classifier):
 def test_fact_training_updates_the_head(tmp_path, tiny_classifier):
     data = load_data("builtin", n=16, seed=0)
     config = TrainConfig(batch_size=8, max_length=32, lr=5e-3)
-    augmenter = FactAugmenter(tiny_classifier, TABLE, None, FakeTagger(), SwitchConfig(perturb_words=3, total_alternatives=2, multiplier=2))
+    augmenter = FactAugmenter(
+        tiny_classifier, TABLE, None, FakeTagger(), SwitchConfig(perturb_words=3, total_alternatives=2, multiplier=2)
+    )
     summary = train_fact(data, tmp_path / "fact", config, augmenter, judge_name="tiny", device="cpu", progress=False)
     assert summary["steps"] == 2 and summary["augmented_examples_this_run"] > 0
     torch.manual_seed(config.seed)
@@ -54,11 +65,42 @@ def test_fact_training_updates_the_head(tmp_path, tiny_classifier):
 
 def test_train_fact_cli_takes_switch_settings_and_records_them(tmp_path, tiny_model_dir, capsys):
     table = tmp_path / "neighbours.json"
-    table.write_text(json.dumps({"film": ["movie"], "funny": ["amusing"], "gorgeous": ["lovely"], "powerful": ["strong"],
-                                 "awkward": ["clumsy"], "flat": ["dull"], "fake": ["false"], "mess": ["muddle"]}))
+    table.write_text(
+        json.dumps(
+            {
+                "film": ["movie"],
+                "funny": ["amusing"],
+                "gorgeous": ["lovely"],
+                "powerful": ["strong"],
+                "awkward": ["clumsy"],
+                "flat": ["dull"],
+                "fake": ["false"],
+                "mess": ["muddle"],
+            }
+        )
+    )
     out = tmp_path / "fact"
-    command = ["train", "defense", "fact", "--judge", tiny_model_dir, "--data", "builtin", "--n", "8", "--batch-size", "8",
-               "--max-length", "32", "--synonyms", f"neighbors:{table}", "--out", str(out), "--json", "--switch"]
+    command = [
+        "train",
+        "defense",
+        "fact",
+        "--judge",
+        tiny_model_dir,
+        "--data",
+        "builtin",
+        "--n",
+        "8",
+        "--batch-size",
+        "8",
+        "--max-length",
+        "32",
+        "--synonyms",
+        f"neighbors:{table}",
+        "--out",
+        str(out),
+        "--json",
+        "--switch",
+    ]
     assert main(command + ["total_alternatives=0"]) == 2
     assert "SWITCH needs total_alternatives >= 1 (got 0)" in capsys.readouterr().err
     assert not out.exists()  # refused before any training started

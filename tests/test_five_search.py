@@ -1,4 +1,5 @@
 """bench/five_search.py: the settings it draws, the held-out slice and how trials rank."""
+
 import sys
 from pathlib import Path
 
@@ -29,10 +30,12 @@ def test_held_out_slices_after_skip_and_refuses_a_short_file(tmp_path):
 
 
 def test_ranked_puts_eligible_trials_first_then_accuracy_then_queries():
-    trials = [{"spec": "a", "eligible": False, "under_attack": 0.9, "queries": 30.0},
-              {"spec": "b", "eligible": True, "under_attack": 0.4, "queries": 30.0},
-              {"spec": "c", "eligible": True, "under_attack": 0.5, "queries": 30.0},
-              {"spec": "d", "eligible": True, "under_attack": 0.4, "queries": 35.0}]
+    trials = [
+        {"spec": "a", "eligible": False, "under_attack": 0.9, "queries": 30.0},
+        {"spec": "b", "eligible": True, "under_attack": 0.4, "queries": 30.0},
+        {"spec": "c", "eligible": True, "under_attack": 0.5, "queries": 30.0},
+        {"spec": "d", "eligible": True, "under_attack": 0.4, "queries": 35.0},
+    ]
     assert [t["spec"] for t in five_search.ranked(trials)] == ["c", "d", "b", "a"]
 
 
@@ -53,10 +56,21 @@ def test_attack_order_is_the_shards_round_robin_or_the_chosen_trials_in_order():
 
 
 def test_render_names_the_defense_and_the_best_eligible_trial():
-    trial = {"spec": "five+fact?std=0.1", "clean": 0.8, "under_attack": 0.4, "x_plain": 2.0,
-             "x_plain_ci95": [1.5, 2.5], "queries": 30.0, "eligible": True}
-    result = {"defense": "five+fact", "plain": {"clean": 0.82, "under_attack": 0.2, "queries": 28.0},
-              "trials": [trial], "best": trial["spec"]}
+    trial = {
+        "spec": "five+fact?std=0.1",
+        "clean": 0.8,
+        "under_attack": 0.4,
+        "x_plain": 2.0,
+        "x_plain_ci95": [1.5, 2.5],
+        "queries": 30.0,
+        "eligible": True,
+    }
+    result = {
+        "defense": "five+fact",
+        "plain": {"clean": 0.82, "under_attack": 0.2, "queries": 28.0},
+        "trials": [trial],
+        "best": trial["spec"],
+    }
     table = five_search.render(result, "title")
     assert "| FIVE(FACT) settings |" in table and "| `five+fact?std=0.1` | 0.800 | 0.400 | 2.00x" in table
     assert table.rstrip().endswith("Best eligible: `five+fact?std=0.1`")

@@ -3,6 +3,7 @@
 Every case ends in a correct result or one clear error (exit 2 on the command line); never a
 traceback, never a silently wrong answer.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,9 @@ from arena.data import DataError, load_data
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 SUFFIXES = (".csv", ".tsv", ".jsonl", ".txt")
-LABELS = st.sampled_from(["0", "1", "2", "pos", "neg", "", " ", "inf", "-inf", "nan", "-1", "1.5", "1e3", "99999999999", "LABEL_1"])
+LABELS = st.sampled_from(
+    ["0", "1", "2", "pos", "neg", "", " ", "inf", "-inf", "nan", "-1", "1.5", "1e3", "99999999999", "LABEL_1"]
+)
 CELLS = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
 WORDS = st.text(alphabet="abcdefghij klmnop", min_size=1, max_size=40).filter(lambda t: t.strip())
 
@@ -47,22 +50,32 @@ def test_random_bytes_load_or_fail_cleanly(tmp_path, raw, suffix):
 
 
 @FUZZ
-@given(rows=st.lists(st.tuples(LABELS, CELLS), min_size=1, max_size=8), suffix=st.sampled_from(SUFFIXES),
-       encoding=st.sampled_from(["utf-8", "utf-8-sig", "latin-1", "utf-16"]), header=st.booleans())
+@given(
+    rows=st.lists(st.tuples(LABELS, CELLS), min_size=1, max_size=8),
+    suffix=st.sampled_from(SUFFIXES),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "latin-1", "utf-16"]),
+    header=st.booleans(),
+)
 def test_random_rows_encodings_and_delimiters_load_or_fail_cleanly(tmp_path, rows, suffix, encoding, header):
     if suffix == ".jsonl":
         text = "\n".join(json.dumps({"label": label, "text": cell}) for label, cell in rows)
     else:
         sep = {".csv": ",", ".tsv": "\t", ".txt": " "}[suffix]
-        text = "\n".join(([f"label{sep}text"] if header and suffix != ".txt" else []) + [f"{label}{sep}{cell}" for label, cell in rows])
+        text = "\n".join(
+            ([f"label{sep}text"] if header and suffix != ".txt" else [])
+            + [f"{label}{sep}{cell}" for label, cell in rows]
+        )
     path = tmp_path / f"data{suffix}"
     path.write_bytes(text.encode(encoding, errors="replace"))
     loads_or_fails_cleanly(path)
 
 
 @FUZZ
-@given(rows=st.lists(st.tuples(st.integers(0, 3), WORDS), min_size=1, max_size=10), suffix=st.sampled_from(SUFFIXES),
-       bom=st.booleans())
+@given(
+    rows=st.lists(st.tuples(st.integers(0, 3), WORDS), min_size=1, max_size=10),
+    suffix=st.sampled_from(SUFFIXES),
+    bom=st.booleans(),
+)
 def test_well_formed_files_load_exactly(tmp_path, rows, suffix, bom):
     if suffix == ".jsonl":
         text = "\n".join(json.dumps({"text": words, "label": label}) for label, words in rows)
@@ -78,7 +91,13 @@ def test_well_formed_files_load_exactly(tmp_path, rows, suffix, bom):
 
 
 @FUZZ
-@given(rows=st.lists(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=2, max_size=2), min_size=1, max_size=6))
+@given(
+    rows=st.lists(
+        st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=2, max_size=2),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_probabilities_are_per_row_and_never_batch_dependent(rows):
     try:
         together = to_probabilities(rows, len(rows), 2, "fuzz")
@@ -91,8 +110,15 @@ def test_probabilities_are_per_row_and_never_batch_dependent(rows):
 
 
 @FUZZ
-@given(raw=st.one_of(st.lists(st.lists(st.floats(), max_size=4), max_size=4), st.lists(st.integers(), max_size=4),
-                     st.text(max_size=10), st.none(), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2)))
+@given(
+    raw=st.one_of(
+        st.lists(st.lists(st.floats(), max_size=4), max_size=4),
+        st.lists(st.integers(), max_size=4),
+        st.text(max_size=10),
+        st.none(),
+        st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    )
+)
 def test_malformed_outputs_are_classifier_errors(raw):
     try:
         probs = to_probabilities(raw, 2, 2, "fuzz")
@@ -126,16 +152,24 @@ def endpoint():
     httpd.shutdown()
 
 
-JSON_VALUES = st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=5),
-                           lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-                           max_leaves=12)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=12,
+)
 
 
 @FUZZ
-@given(answer=st.one_of(st.binary(max_size=200), JSON_VALUES.map(lambda v: json.dumps(v).encode()),
-                        st.builds(lambda probs, labels: json.dumps({"probs": probs, "labels": labels}).encode(),
-                                  JSON_VALUES, JSON_VALUES)),
-       status=st.sampled_from([200, 200, 200, 400, 404, 500]))
+@given(
+    answer=st.one_of(
+        st.binary(max_size=200),
+        JSON_VALUES.map(lambda v: json.dumps(v).encode()),
+        st.builds(
+            lambda probs, labels: json.dumps({"probs": probs, "labels": labels}).encode(), JSON_VALUES, JSON_VALUES
+        ),
+    ),
+    status=st.sampled_from([200, 200, 200, 400, 404, 500]),
+)
 def test_random_http_answers_give_probabilities_or_one_error(endpoint, answer, status):
     Answer.body, Answer.status = answer, status
     classifier = HTTPClassifier(endpoint, retries=0, timeout=5)
@@ -148,11 +182,22 @@ def test_random_http_answers_give_probabilities_or_one_error(endpoint, answer, s
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(raw=st.binary(max_size=300), suffix=st.sampled_from(SUFFIXES), labels=st.sampled_from([None, "neg,pos", ",", "a,a"]))
+@given(
+    raw=st.binary(max_size=300), suffix=st.sampled_from(SUFFIXES), labels=st.sampled_from([None, "neg,pos", ",", "a,a"])
+)
 def test_the_command_line_answers_or_fails_in_one_line(tmp_path, capsys, raw, suffix, labels):
     path = tmp_path / f"data{suffix}"
     path.write_bytes(raw)
-    argv = ["eval", "--classifier", "test_classifier:keyword_probs", "--data", str(path), "--db", str(tmp_path / "f.db"), "--json"]
+    argv = [
+        "eval",
+        "--classifier",
+        "test_classifier:keyword_probs",
+        "--data",
+        str(path),
+        "--db",
+        str(tmp_path / "f.db"),
+        "--json",
+    ]
     status = main(argv + (["--labels", labels] if labels else []))
     out, err = capsys.readouterr()
     assert status in (0, 2), (status, err)

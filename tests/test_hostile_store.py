@@ -1,4 +1,5 @@
 """Stores are data, never code: `arena resume` replays only commands this user recorded in the store's folder."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,20 @@ def crafted(db, command) -> str:
 def test_a_crafted_command_is_printed_not_run(tmp_path, monkeypatch, capsys, forged_seal):
     monkeypatch.chdir(tmp_path)
     evidence = tmp_path / "evidence.db"
-    command = {"argv": ["eval", "--classifier", "subprocess:getoutput", "--data", "builtin", "--n", "2", "--db", str(evidence)],
-               "cwd": "."}
+    command = {
+        "argv": [
+            "eval",
+            "--classifier",
+            "subprocess:getoutput",
+            "--data",
+            "builtin",
+            "--n",
+            "2",
+            "--db",
+            str(evidence),
+        ],
+        "cwd": ".",
+    }
     if forged_seal:
         command["seal"] = forged_seal
     run_id = crafted(tmp_path / "got.db", command)
@@ -44,8 +57,9 @@ def test_a_seal_binds_the_command_and_the_folder(tmp_path):
     assert stat.S_IMODE(secret_path().stat().st_mode) == 0o600
 
 
-@pytest.mark.parametrize("command", [["eval"], {"argv": "eval --n 2", "cwd": "."}, {"argv": ["eval", 3], "cwd": "."},
-                                     {"argv": ["eval"]}])
+@pytest.mark.parametrize(
+    "command", [["eval"], {"argv": "eval --n 2", "cwd": "."}, {"argv": ["eval", 3], "cwd": "."}, {"argv": ["eval"]}]
+)
 def test_a_malformed_command_is_one_line(tmp_path, capsys, command):
     run_id = crafted(tmp_path / "got.db", command)
     assert main(["resume", run_id, "--db", str(tmp_path / "got.db")]) == 2
@@ -57,13 +71,15 @@ def test_callables_from_outside_the_store_folder_are_never_replayable(tmp_path, 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "mine.py").write_text("def probs(texts):\n    return [[0.5, 0.5] for _ in texts]\n")
     parse = build_parser().parse_args
-    for argv, replayable in ((["eval", "--classifier", "subprocess:getoutput", "--db", "r.db"], False),
-                             (["eval", "--classifier", "os:system", "--db", "r.db"], False),
-                             (["match", "--classifier", "fuse", "--base", "subprocess:getoutput", "--db", "r.db"], False),
-                             (["eval", "--classifier", "mine.py:probs", "--db", "r.db"], True),
-                             (["eval", "--classifier", "mine:probs", "--db", "r.db"], True),
-                             (["eval", "--classifier", "mine.py:probs", "--db", str(tmp_path / "sub" / "r.db")], False),
-                             (["eval", "--classifier", "default", "--db", "r.db"], True)):
+    for argv, replayable in (
+        (["eval", "--classifier", "subprocess:getoutput", "--db", "r.db"], False),
+        (["eval", "--classifier", "os:system", "--db", "r.db"], False),
+        (["match", "--classifier", "fuse", "--base", "subprocess:getoutput", "--db", "r.db"], False),
+        (["eval", "--classifier", "mine.py:probs", "--db", "r.db"], True),
+        (["eval", "--classifier", "mine:probs", "--db", "r.db"], True),
+        (["eval", "--classifier", "mine.py:probs", "--db", str(tmp_path / "sub" / "r.db")], False),
+        (["eval", "--classifier", "default", "--db", "r.db"], True),
+    ):
         assert recorded_command(parse(argv), argv).get("replayable", True) is replayable, argv
 
 
@@ -87,7 +103,10 @@ def a_store_with_runs(tmp_path, monkeypatch, capsys) -> str:
     monkeypatch.chdir(tmp_path)
     db = str(tmp_path / "r.db")
     for n in ("4", "6"):
-        assert main(["eval", "--classifier", "test_classifier:keyword_probs", "--data", "builtin", "--n", n, "--db", db]) == 0
+        assert (
+            main(["eval", "--classifier", "test_classifier:keyword_probs", "--data", "builtin", "--n", n, "--db", db])
+            == 0
+        )
     capsys.readouterr()
     return db
 
@@ -101,8 +120,11 @@ def test_a_corrupt_store_is_one_line_and_merge_leaves_nothing_behind(tmp_path, m
     with open(db, "r+b") as handle:  # pages after the header overwritten
         handle.seek(4096)
         handle.write(b"\xff" * 8192)
-    for argv in (["runs", "--db", db], ["export", "abc", "--db", db],
-                 ["eval", "--classifier", "test_classifier:keyword_probs", "--data", "builtin", "--n", "2", "--db", db]):
+    for argv in (
+        ["runs", "--db", db],
+        ["export", "abc", "--db", db],
+        ["eval", "--classifier", "test_classifier:keyword_probs", "--data", "builtin", "--n", "2", "--db", db],
+    ):
         assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and ("corrupt" in err or "cannot be" in err), err
@@ -129,9 +151,14 @@ def test_read_only_commands_open_stores_read_only(tmp_path, monkeypatch, capsys)
     monkeypatch.undo()
 
 
-@pytest.mark.parametrize("message, meaning", [("database or disk is full", "the disk is full"),
-                                              ("database disk image is malformed", "corrupt"),
-                                              ("attempt to write a readonly database", "cannot be written")])
+@pytest.mark.parametrize(
+    "message, meaning",
+    [
+        ("database or disk is full", "the disk is full"),
+        ("database disk image is malformed", "corrupt"),
+        ("attempt to write a readonly database", "cannot be written"),
+    ],
+)
 def test_sqlite_errors_read_as_what_they_mean(message, meaning):
     import sqlite3
 
@@ -148,11 +175,15 @@ def test_a_worker_dies_with_its_launcher_even_after_kill_minus_nine(tmp_path):
     import time
 
     pid_file = tmp_path / "worker.pid"
-    worker = ("import os, time; from arena.workers import die_with_launcher; die_with_launcher(); "
-              f"open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)")
-    launcher = ("import os, subprocess, sys, time; from arena.workers import LAUNCHER_ENV; "
-                f"subprocess.Popen([sys.executable, '-c', {worker!r}], env={{**os.environ, LAUNCHER_ENV: str(os.getpid())}}); "
-                "time.sleep(60)")
+    worker = (
+        "import os, time; from arena.workers import die_with_launcher; die_with_launcher(); "
+        f"open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    )
+    launcher = (
+        "import os, subprocess, sys, time; from arena.workers import LAUNCHER_ENV; "
+        f"subprocess.Popen([sys.executable, '-c', {worker!r}], env={{**os.environ, LAUNCHER_ENV: str(os.getpid())}}); "
+        "time.sleep(60)"
+    )
     parent = subprocess.Popen([sys.executable, "-c", launcher])
     deadline = time.monotonic() + 30
     while not pid_file.exists() or not pid_file.read_text():

@@ -1,4 +1,5 @@
 """Accuracy-under-attack ratio with its paired bootstrap interval."""
+
 import math
 
 import numpy as np
@@ -10,8 +11,12 @@ from arena.store import ExampleResult
 
 def run(kept: list[bool], start: int = 0) -> list[ExampleResult]:
     """Attack results on examples start.. : kept -> attack failed (the defender held), else succeeded."""
-    return [ExampleResult(idx=i, example_id=f"ex{start + i}", label=1, original_text="t", status="failed" if k else "succeeded")
-            for i, k in enumerate(kept)]
+    return [
+        ExampleResult(
+            idx=i, example_id=f"ex{start + i}", label=1, original_text="t", status="failed" if k else "succeeded"
+        )
+        for i, k in enumerate(kept)
+    ]
 
 
 def test_ratio_and_interval_around_it():

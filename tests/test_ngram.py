@@ -1,4 +1,5 @@
 """The n-gram judge: fit, probabilities, save/load without pickle, registry names, CLI."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,16 @@ import pytest
 from arena.classifier import load_classifier
 from arena.ngram import META_FILE, WEIGHTS_FILE, NgramClassifier
 
-TEXTS = ["a great fun film", "great acting and a fun plot", "truly great", "fun and moving",
-         "a dull boring film", "boring acting and a dull plot", "truly awful", "awful and dull"]
+TEXTS = [
+    "a great fun film",
+    "great acting and a fun plot",
+    "truly great",
+    "fun and moving",
+    "a dull boring film",
+    "boring acting and a dull plot",
+    "truly awful",
+    "awful and dull",
+]
 LABELS = [1, 1, 1, 1, 0, 0, 0, 0]
 
 
@@ -26,7 +35,9 @@ def test_fit_separates_the_training_words():
 
 
 def test_multiclass_uses_softmax():
-    model = NgramClassifier.fit(TEXTS + ["stocks fell", "markets rose on stocks"], LABELS + [2, 2], ["neg", "pos", "finance"], min_df=1)
+    model = NgramClassifier.fit(
+        TEXTS + ["stocks fell", "markets rose on stocks"], LABELS + [2, 2], ["neg", "pos", "finance"], min_df=1
+    )
     probs = model.predict_proba(["stocks", "great fun"])
     assert probs.shape == (2, 3) and np.allclose(probs.sum(1), 1) and probs[0].argmax() == 2 and probs[1].argmax() == 1
 
@@ -58,7 +69,22 @@ def test_cli_train_judge(tmp_path, capsys):
     from arena.cli import main
 
     (tmp_path / "d.tsv").write_text("text\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in zip(TEXTS, LABELS)))
-    assert main(["train", "judge", "--data", str(tmp_path / "d.tsv"), "--out", str(tmp_path / "j"), "--min-df", "1", "--json"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "judge",
+                "--data",
+                str(tmp_path / "d.tsv"),
+                "--out",
+                str(tmp_path / "j"),
+                "--min-df",
+                "1",
+                "--json",
+            ]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["examples"] == 8 and summary["train_accuracy"] == 1.0 and summary["ngrams"] > 10
     assert load_classifier(f"ngram:{tmp_path / 'j'}").predict_proba(["great"])[0, 1] > 0.5

@@ -1,4 +1,5 @@
 """arena overlap: exact and n-word-span overlap with a training set, the clean subset in the input's format."""
+
 from __future__ import annotations
 
 import json
@@ -7,13 +8,13 @@ from arena.cli import main
 from arena.data import load_data
 from arena.overlap import file_sha256, overlap, squeeze, training_file
 
-TRAIN = ("sentence\tlabel\n"
-         "It 's a charming , funny film .\t1\n"
-         "the plot never once makes any sense at all for me\t0\n")
-EVAL = ("1 it's a charming, funny film!\n"                                               # exact once reduced
-        "0 honestly the plot never once makes any sense at all for me , sadly\n"        # an 8-word span
-        "0 the plot never once makes sense\n"                                            # 5 shared words: clean
-        "1 a warm and moving story\n")                                                   # clean
+TRAIN = "sentence\tlabel\nIt 's a charming , funny film .\t1\nthe plot never once makes any sense at all for me\t0\n"
+EVAL = (
+    "1 it's a charming, funny film!\n"  # exact once reduced
+    "0 honestly the plot never once makes any sense at all for me , sadly\n"  # an 8-word span
+    "0 the plot never once makes sense\n"  # 5 shared words: clean
+    "1 a warm and moving story\n"
+)  # clean
 
 
 def _files(tmp_path):
@@ -48,8 +49,14 @@ def test_eval_warns_when_the_data_is_in_the_classifiers_training_file(tmp_path, 
     assert training_file(folder) == tmp_path / "train.tsv"
     (folder / "arena_classifier.json").write_text(json.dumps({"data": train, "data_sha256": "0" * 64}))
     assert training_file(folder) is None  # another file at that path now: no claim about it
-    monkeypatch.setattr("arena.zoo.classifier_folder", lambda spec, base: tmp_path / "clf" if spec == "test_classifier:keyword_probs" else None)
+    monkeypatch.setattr(
+        "arena.zoo.classifier_folder",
+        lambda spec, base: tmp_path / "clf" if spec == "test_classifier:keyword_probs" else None,
+    )
     (folder / "arena_classifier.json").write_text(json.dumps({"data": train}))
-    assert main(["eval", "--classifier", "test_classifier:keyword_probs", "--data", data, "--db", str(tmp_path / "o.db")]) == 0
+    assert (
+        main(["eval", "--classifier", "test_classifier:keyword_probs", "--data", data, "--db", str(tmp_path / "o.db")])
+        == 0
+    )
     err = capsys.readouterr().err
     assert "warning: 2 of 4 examples" in err and "1 exactly, 1 by 8-word spans" in err

@@ -1,4 +1,5 @@
 """RL library: PPO pieces, CORY, RLGF masks, the sampler, the runner (tiny GPT-2, toy rewards)."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,16 @@ def predict(texts):
     return np.stack([1 - p, p], 1)
 predict.labels = ["negative", "positive"]
 '''
-TEXTS = ["the film was good", "the movie is bad", "the plot and the acting", "very dull movie", "the acting was great",
-         "the film is awful but fun", "the plot was very fun", "the movie and the plot"]
+TEXTS = [
+    "the film was good",
+    "the movie is bad",
+    "the plot and the acting",
+    "very dull movie",
+    "the acting was great",
+    "the film is awful but fun",
+    "the plot was very fun",
+    "the movie and the plot",
+]
 
 
 def count_good(texts, prompts=None):
@@ -58,7 +67,9 @@ def test_kl_estimators_and_token_rewards():
     assert torch.allclose(kl_per_token(lp, rlp, "kl"), lp - rlp)
     assert torch.allclose(kl_per_token(lp, rlp, "abs"), (lp - rlp).abs())
     assert torch.allclose(kl_per_token(lp, rlp, "mse"), 0.5 * (lp - rlp) ** 2)
-    full = torch.nn.functional.kl_div(ref_logits.log_softmax(-1), logits.log_softmax(-1), log_target=True, reduction="none").sum(-1)
+    full = torch.nn.functional.kl_div(
+        ref_logits.log_softmax(-1), logits.log_softmax(-1), log_target=True, reduction="none"
+    ).sum(-1)
     assert torch.allclose(kl_per_token(lp, rlp, "full", logits, ref_logits), full, atol=1e-6)
     with pytest.raises(ValueError, match="logits"):
         kl_per_token(lp, rlp, "full")
@@ -78,7 +89,9 @@ def test_adaptive_kl_moves_towards_target_and_whiten():
 
 def test_sampler_forces_roll_in_and_keeps_lengths(policy):
     forced = torch.full((3, 5), policy.tokenizer.convert_tokens_to_ids("good"))
-    batch = policy.sample(["the film", "the", "the movie was very"], 5, forced=forced, force_until=torch.tensor([0, 2, 5]))
+    batch = policy.sample(
+        ["the film", "the", "the movie was very"], 5, forced=forced, force_until=torch.tensor([0, 2, 5])
+    )
     good = policy.tokenizer.convert_tokens_to_ids("good")
     assert batch.response.shape == (3, 5)
     assert (batch.response[1, :2] == good).all() and (batch.response[2] == good).all()
@@ -124,7 +137,9 @@ def test_d2lols_phases_and_guide_critic(tiny_lm_dir):
     assert (algo.phase(0), algo.phase(1)) == ("aggrevated", "ppo++")
     heads = [h.weight.detach().clone() for h in policy.value_heads]
     algo.iteration(["the film"] * 4, 4, 0)  # AggreVaTeD: only the guide critic (head 1) learns
-    assert torch.equal(heads[0], policy.value_heads[0].weight) and not torch.equal(heads[1], policy.value_heads[1].weight)
+    assert torch.equal(heads[0], policy.value_heads[0].weight) and not torch.equal(
+        heads[1], policy.value_heads[1].weight
+    )
     algo.iteration(["the film"] * 4, 4, 1)
     assert not torch.equal(heads[0], policy.value_heads[0].weight)
     with pytest.raises(ValueError, match="two value heads"):
@@ -142,14 +157,18 @@ def test_cory_observer_prompt_shared_reward_and_role_swap(tiny_lm_dir):
         return count_good(texts)
 
     cory = CORY(a1, a2, PPOConfig(mini_batch_size=2, ppo_epochs=1), reward, exchange_every=2)
-    assert cory.observer_prompts(["the film"], ["the film was good"]) == ['I can make this sentence "the film was good" more positive: the film']
+    assert cory.observer_prompts(["the film"], ["the film was good"]) == [
+        'I can make this sentence "the film was good" more positive: the film'
+    ]
     scores = []
     for trainer in cory.trainers:
         original = trainer.step
         trainer.step = lambda batch, s, _orig=original, **kw: (scores.append(np.asarray(s)), _orig(batch, s, **kw))[1]
     cory.iteration(["the film", "the plot"], 3, 0)
     pioneer_texts, observer_texts = seen
-    assert all(t.startswith(("the film", "the plot")) and "I can make" not in t for t in observer_texts)  # scored on s0 + a2
+    assert all(
+        t.startswith(("the film", "the plot")) and "I can make" not in t for t in observer_texts
+    )  # scored on s0 + a2
     shared = count_good(pioneer_texts)[0] + count_good(observer_texts)[0]
     assert np.allclose(scores[0], shared) and np.allclose(scores[1], shared)
     opt0 = cory.trainers[0].optimizer
@@ -157,7 +176,9 @@ def test_cory_observer_prompt_shared_reward_and_role_swap(tiny_lm_dir):
     assert cory.pioneer == 0
     cory.iteration(["the film", "the plot"], 3, 1)
     assert cory.pioneer == 1  # swapped after the 2nd iteration
-    assert cory.trainers[0].policy is a1 and cory.trainers[0].optimizer is opt0 and opt0.state  # Adam state stays with its agent
+    assert (
+        cory.trainers[0].policy is a1 and cory.trainers[0].optimizer is opt0 and opt0.state
+    )  # Adam state stays with its agent
     assert any(not torch.equal(state0[k], v["exp_avg"]) for k, v in zip(range(3), opt0.state.values()))
     with pytest.raises(ValueError, match="template"):
         CORY(a1, a2, PPOConfig(), reward, template="no slots")
@@ -180,10 +201,28 @@ def toy_run(tmp_path, tiny_lm_dir):
     (tmp_path / "texts.tsv").write_text("text\tlabel\n" + "".join(f"{t}\t{i % 2}\n" for i, t in enumerate(TEXTS)))
 
     def make(algo: str, iterations: int, out: str = "run", **extra) -> PolicyRunConfig:
-        return PolicyRunConfig(out=str(tmp_path / out), algo=algo, policy=tiny_lm_dir, reward=f"{tmp_path}/toy_reward.py:predict",
-                               judge="vader", data=str(tmp_path / "texts.tsv"), heldout=extra.pop("heldout", 2), iterations=iterations, batch=8, lora_r=0,
-                               min_tokens=4, max_tokens=6, eval_every=6, checkpoint_every=2, tau=4, eval_length=6, device="cpu",
-                               ppo={"learning_rate": 3e-3, "mini_batch_size": 4}, **extra)
+        return PolicyRunConfig(
+            out=str(tmp_path / out),
+            algo=algo,
+            policy=tiny_lm_dir,
+            reward=f"{tmp_path}/toy_reward.py:predict",
+            judge="vader",
+            data=str(tmp_path / "texts.tsv"),
+            heldout=extra.pop("heldout", 2),
+            iterations=iterations,
+            batch=8,
+            lora_r=0,
+            min_tokens=4,
+            max_tokens=6,
+            eval_every=6,
+            checkpoint_every=2,
+            tau=4,
+            eval_length=6,
+            device="cpu",
+            ppo={"learning_rate": 3e-3, "mini_batch_size": 4},
+            **extra,
+        )
+
     return make
 
 
@@ -199,7 +238,9 @@ def test_runner_resumes_without_duplicates_and_saves_a_loadable_policy(toy_run, 
     train_policy(toy_run("ppo", 3), progress=False)  # checkpoint after iteration 2, metrics for 0..2
     first = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in first if r["split"] == "train"] == [0, 1, 2]
-    with (tmp_path / "run" / "metrics.jsonl").open("a") as f:  # a crash after logging iteration 3, before its checkpoint
+    with (tmp_path / "run" / "metrics.jsonl").open(
+        "a"
+    ) as f:  # a crash after logging iteration 3, before its checkpoint
         f.write(json.dumps({**first[-2], "iteration": 3}) + "\n")
     summary = train_policy(toy_run("ppo", 6), progress=False)  # resumes after 3 (final checkpoint), runs 3..5
     rows = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
@@ -236,7 +277,9 @@ def test_heldout_default_is_64_or_half_the_texts():
 def test_default_heldout_is_recorded_as_a_number_and_resumes(toy_run, tmp_path):
     train_policy(toy_run("ppo", 1, out="auto", heldout=None), progress=False)
     assert json.loads((tmp_path / "auto" / "config.json").read_text())["heldout"] == len(TEXTS) // 2
-    summary = train_policy(toy_run("ppo", 2, out="auto", heldout=len(TEXTS) // 2), progress=False)  # the same run, resumed
+    summary = train_policy(
+        toy_run("ppo", 2, out="auto", heldout=len(TEXTS) // 2), progress=False
+    )  # the same run, resumed
     assert summary["iterations"] == 2
 
 
@@ -254,24 +297,93 @@ def test_cli_train_policy_and_generate(tmp_path, tiny_lm_dir, capsys):
     (tmp_path / "texts.tsv").write_text("text\tlabel\n" + "".join(f"{t}\t{i % 2}\n" for i, t in enumerate(TEXTS)))
     reward = f"{tmp_path}/toy_reward.py:predict"
     out = tmp_path / "cli_run"
-    assert main(["train", "policy", "--algo", "ppo++", "--policy", tiny_lm_dir, "--reward", reward, "--data", str(tmp_path / "texts.tsv"),
-                 "--heldout", "2", "--iterations", "2", "--batch", "4", "--mini-batch", "2", "--lora-r", "0", "--out", str(out), "--json"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "policy",
+                "--algo",
+                "ppo++",
+                "--policy",
+                tiny_lm_dir,
+                "--reward",
+                reward,
+                "--data",
+                str(tmp_path / "texts.tsv"),
+                "--heldout",
+                "2",
+                "--iterations",
+                "2",
+                "--batch",
+                "4",
+                "--mini-batch",
+                "2",
+                "--lora-r",
+                "0",
+                "--out",
+                str(out),
+                "--json",
+            ]
+        )
+        == 0
+    )
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["iterations"] == 2 and (out / "policy" / "model.safetensors").exists()
-    assert main(["generate", "--policy", str(out), "--prompts", "the film|the plot", "--samples", "2", "--tokens", "3",
-                 "--reward", reward, "--json"]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--policy",
+                str(out),
+                "--prompts",
+                "the film|the plot",
+                "--samples",
+                "2",
+                "--tokens",
+                "3",
+                "--reward",
+                reward,
+                "--json",
+            ]
+        )
+        == 0
+    )
     rows = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
     assert len(rows) == 4 and rows[0]["text"].startswith("the film") and 0 <= rows[0]["p_positive[vader]"] <= 1
     assert main(["generate", "--policy", str(tmp_path / "missing"), "--prompts", "x"]) == 2
-    for argv, problem in ((["generate", "--policy", str(out), "--prompts", "x", "--samples", "0"], "argument --samples: must be at least 1"),
-                          (["generate", "--policy", str(out), "--prompts", "x", "--top-p", "1.5"], "argument --top-p: must be in [0, 1]"),
-                          (["train", "policy", "--out", str(out), "--checkpoint-every", "0"], "argument --checkpoint-every: must be at least 1")):
+    for argv, problem in (
+        (
+            ["generate", "--policy", str(out), "--prompts", "x", "--samples", "0"],
+            "argument --samples: must be at least 1",
+        ),
+        (["generate", "--policy", str(out), "--prompts", "x", "--top-p", "1.5"], "argument --top-p: must be in [0, 1]"),
+        (
+            ["train", "policy", "--out", str(out), "--checkpoint-every", "0"],
+            "argument --checkpoint-every: must be at least 1",
+        ),
+    ):
         with pytest.raises(SystemExit):
             main(argv)
         assert problem in capsys.readouterr().err
     assert main(["generate", "--policy", str(out), "--prompts", "x", "--top-k", "-2"]) == 2
     assert "sampling needs top_k >= 0" in capsys.readouterr().err
-    assert main(["train", "policy", "--policy", tiny_lm_dir, "--data", str(tmp_path / "texts.tsv"), "--heldout", "50", "--out", str(out / "x")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "policy",
+                "--policy",
+                tiny_lm_dir,
+                "--data",
+                str(tmp_path / "texts.tsv"),
+                "--heldout",
+                "50",
+                "--out",
+                str(out / "x"),
+            ]
+        )
+        == 2
+    )
 
 
 @pytest.mark.parametrize("lora_r", [0, 4])
@@ -297,9 +409,20 @@ def test_cory_statistics_follow_the_agent_across_a_swap():
     """Agent 1's KL is ``kl`` whether it plays pioneer or observer; agent 2's is ``kl_agent2``."""
     one, two = {"kl": 0.1, "score": 1.0}, {"kl": 0.7, "score": 2.0}
     as_pioneer = CORY.agent_stats(0, one, two, [0.25, 0.75], [0.9, 0.9])
-    assert (as_pioneer["kl"], as_pioneer["kl_agent2"], as_pioneer["p_target_agent1"], as_pioneer["pioneer"]) == (0.1, 0.7, 0.5, 1)
+    assert (as_pioneer["kl"], as_pioneer["kl_agent2"], as_pioneer["p_target_agent1"], as_pioneer["pioneer"]) == (
+        0.1,
+        0.7,
+        0.5,
+        1,
+    )
     swapped = CORY.agent_stats(1, two, one, [0.9, 0.9], [0.25, 0.75])  # agent 2 pioneers, agent 1 observes
-    assert (swapped["kl"], swapped["kl_agent2"], swapped["p_target_agent1"], swapped["p_target_agent2"], swapped["pioneer"]) == (0.1, 0.7, 0.5, 0.9, 2)
+    assert (
+        swapped["kl"],
+        swapped["kl_agent2"],
+        swapped["p_target_agent1"],
+        swapped["p_target_agent2"],
+        swapped["pioneer"],
+    ) == (0.1, 0.7, 0.5, 0.9, 2)
     assert swapped["pioneer_score"] == 2.0  # the pioneer's own PPO statistics (agent 2 here), named as such
 
 
@@ -309,13 +432,36 @@ def test_sft_guide_learns_the_target_class_and_loads_as_a_guide(tmp_path, tiny_l
 
     data = tmp_path / "d.tsv"
     data.write_text("text\tlabel\n" + "the film was good\t1\na good movie\t1\nthe plot was awful\t0\n" * 6)
-    args = ["train", "sft", "--policy", tiny_lm_dir, "--data", str(data), "--labels", "negative,positive", "--target", "positive",
-            "--out", str(tmp_path / "guide"), "--epochs", "4", "--lr", "5e-3", "--batch-size", "4", "--lora-r", "0", "--json"]
+    args = [
+        "train",
+        "sft",
+        "--policy",
+        tiny_lm_dir,
+        "--data",
+        str(data),
+        "--labels",
+        "negative,positive",
+        "--target",
+        "positive",
+        "--out",
+        str(tmp_path / "guide"),
+        "--epochs",
+        "4",
+        "--lr",
+        "5e-3",
+        "--batch-size",
+        "4",
+        "--lora-r",
+        "0",
+        "--json",
+    ]
     assert main(args) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["texts"] == 12 and summary["last_loss"] < summary["first_loss"]  # only the positive texts, learned
     assert not (tmp_path / "guide" / CHECKPOINT).exists()
-    guide, start = (PolicyLM.from_pretrained(path, frozen=True, device="cpu") for path in (str(tmp_path / "guide"), tiny_lm_dir))
+    guide, start = (
+        PolicyLM.from_pretrained(path, frozen=True, device="cpu") for path in (str(tmp_path / "guide"), tiny_lm_dir)
+    )
     with torch.no_grad():
         assert lm_loss(guide, ["a good movie"], 48) < lm_loss(start, ["a good movie"], 48)
     assert main([*args[:-1], "--target", "neutral"]) == 2 and "is not one of" in capsys.readouterr().err
@@ -370,7 +516,9 @@ def test_split_seed_fixes_the_heldout_set_across_run_seeds(toy_run):
 
     first, second = (build_task(toy_run("ppo", 1, heldout=3, seed=s, split_seed=0)) for s in (0, 5))
     assert first.heldout_texts == second.heldout_texts and sorted(first.train_texts) == sorted(second.train_texts)
-    assert build_task(toy_run("ppo", 1, heldout=3, seed=5)).heldout_texts != first.heldout_texts  # without it the split follows the seed
+    assert (
+        build_task(toy_run("ppo", 1, heldout=3, seed=5)).heldout_texts != first.heldout_texts
+    )  # without it the split follows the seed
     assert "split_seed" not in toy_run("ppo", 1).identity()  # runs made before the field resume
     with pytest.raises(ValueError, match="--novelty is a weight >= 0 of the attacker task"):
         PolicyRunConfig(out="x", novelty=0.5)

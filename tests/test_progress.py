@@ -15,7 +15,9 @@ def test_run_bar_takes_the_time_left_from_the_stored_pace_not_from_its_own_rate(
     with Store(tmp_path / "r.db") as store:
         run_id = store.start_run("match", "five", "toy", {"n": 10}, attacker="textfooler")
         # an earlier session: 4 examples at 600 s each (one of them wrong already: 0 s)
-        store.add_results(run_id, [ExampleResult(i, f"e{i}", 1, "text", "failed", seconds=800.0 if i else 0.0) for i in range(4)])
+        store.add_results(
+            run_id, [ExampleResult(i, f"e{i}", 1, "text", "failed", seconds=800.0 if i else 0.0) for i in range(4)]
+        )
         out = io.StringIO()
         monkeypatch.setattr("sys.stderr", out)
         bar = RunBar(store, run_id, total=10, done=4, desc="2 workers", processes=2, idle_redraw=3600)

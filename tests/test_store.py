@@ -64,10 +64,24 @@ def test_add_results_is_idempotent_and_roundtrips(tmp_path):
         run_id = store.start_run("match", "plain", "mr", {"n": 2}, attacker="textfooler")
         assert store.start_run("match", "plain", "mr", {"n": 2}, attacker="textfooler") == run_id
         assert store.start_run("match", "plain", "mr", {"n": 3}, attacker="textfooler") != run_id
-        result = ExampleResult(idx=0, example_id="mr:1", label=1, original_text="a good film", status="succeeded",
-                               original_pred=1, original_proba=[0.1, 0.9], perturbed_text="a decent film", perturbed_pred=0,
-                               perturbed_proba=[0.6, 0.4], queries=17, words_changed=1, words_total=3, similarity=0.91,
-                               seconds=0.2, extra={"changed": [1]})
+        result = ExampleResult(
+            idx=0,
+            example_id="mr:1",
+            label=1,
+            original_text="a good film",
+            status="succeeded",
+            original_pred=1,
+            original_proba=[0.1, 0.9],
+            perturbed_text="a decent film",
+            perturbed_pred=0,
+            perturbed_proba=[0.6, 0.4],
+            queries=17,
+            words_changed=1,
+            words_total=3,
+            similarity=0.91,
+            seconds=0.2,
+            extra={"changed": [1]},
+        )
         assert store.add_results(run_id, [result]) == 1
         assert store.add_results(run_id, [result]) == 0
         assert store.results(run_id) == [result]
@@ -96,19 +110,36 @@ def test_precision_and_max_length_name_their_own_runs(tmp_path, tiny_classifier)
     data = load_data("builtin", n=4)
     data = type(data)(data.examples, ["contradiction", "entailment", "neutral"], data.source)
     model, tokenizer = tiny_classifier.model, tiny_classifier.tokenizer
-    variants = {"fp32": HFClassifier(model, tokenizer, device="cpu", precision="fp32"),
-                "bf16": HFClassifier(model, tokenizer, device="cpu", precision="bf16"),
-                "short": HFClassifier(model, tokenizer, device="cpu", precision="fp32", max_length=64)}
+    variants = {
+        "fp32": HFClassifier(model, tokenizer, device="cpu", precision="fp32"),
+        "bf16": HFClassifier(model, tokenizer, device="cpu", precision="bf16"),
+        "short": HFClassifier(model, tokenizer, device="cpu", precision="fp32", max_length=64),
+    }
     with Store(tmp_path / "p.db") as store:
-        runs = {key: evaluate(clf, data, store, classifier_name="tiny", data_name="builtin?n=4", progress=False)
-                for key, clf in variants.items()}
+        runs = {
+            key: evaluate(clf, data, store, classifier_name="tiny", data_name="builtin?n=4", progress=False)
+            for key, clf in variants.items()
+        }
         assert len({run["run_id"] for run in runs.values()}) == 3 and all(run["resumed"] == 0 for run in runs.values())
-        legacy = {"kind": "eval", "defender": "tiny", "attacker": None, "data": "builtin?n=4", "fingerprint": data.fingerprint, "n": 4}
+        legacy = {
+            "kind": "eval",
+            "defender": "tiny",
+            "attacker": None,
+            "data": "builtin?n=4",
+            "fingerprint": data.fingerprint,
+            "n": 4,
+        }
         assert runs["fp32"]["run_id"] == run_id_for(legacy)
-    assert run_identity(variants["bf16"]) == {"precision": "bf16"} and run_identity(variants["short"]) == {"max_length": 64}
+    assert run_identity(variants["bf16"]) == {"precision": "bf16"} and run_identity(variants["short"]) == {
+        "max_length": 64
+    }
     with Store(tmp_path / "p.db") as store:  # what `arena runs` shows beside the names: all of it, less the default 256
         shown = {run["run_id"]: run["identity"] for run in store.progress()}
-    assert shown == {runs["fp32"]["run_id"]: {}, runs["bf16"]["run_id"]: {"precision": "bf16"}, runs["short"]["run_id"]: {"max_length": 64}}
+    assert shown == {
+        runs["fp32"]["run_id"]: {},
+        runs["bf16"]["run_id"]: {"precision": "bf16"},
+        runs["short"]["run_id"]: {"max_length": 64},
+    }
     assert identity_of({"max_length": 256, "n": 4}) == {}  # a match's config records the default too
     assert run_identity(FIVE(variants["bf16"], samples=2)) == {"precision": "bf16"}
     assert run_identity(CallableClassifier(lambda texts: np.ones((len(texts), 2)), ["a", "b"])) == {}
@@ -117,7 +148,9 @@ def test_precision_and_max_length_name_their_own_runs(tmp_path, tiny_classifier)
 def test_a_file_that_is_not_a_store_gets_a_clear_error(tmp_path):
     notes = tmp_path / "notes.txt"
     notes.write_text("not a database, just some notes\n" * 100)
-    with pytest.raises(ValueError, match=r"notes.txt: cannot be opened as a results store \(SQLite: file is not a database\)"):
+    with pytest.raises(
+        ValueError, match=r"notes.txt: cannot be opened as a results store \(SQLite: file is not a database\)"
+    ):
         Store(notes)
     assert notes.read_text() == "not a database, just some notes\n" * 100  # left untouched
 
@@ -143,7 +176,9 @@ def test_a_workers_launch_counts_its_processes_while_they_hold_claims(tmp_path):
         assert store.progress()[0]["at_once"] == 1  # the results alone: one process
         first, second = store.claim(run_id, "L", ids, 1, workers=2), store.claim(run_id, "L", ids, 1, workers=2)
         assert store.progress()[0]["at_once"] == 2  # both workers deep in a slow example, nothing stored yet
-        store.add_results(run_id, [ExampleResult(int(i[1:]), i, 1, "text", "failed", seconds=600.0) for i in first + second])
+        store.add_results(
+            run_id, [ExampleResult(int(i[1:]), i, 1, "text", "failed", seconds=600.0) for i in first + second]
+        )
         assert store.progress()[0]["at_once"] == 1  # the claims are all done: back to what the results say
 
 
@@ -153,7 +188,9 @@ def test_claims_of_a_killed_launch_do_not_count_as_running_processes(tmp_path):
     here = socket.gethostname()
     dead, alive = f"{uuid.uuid4().hex}.{gone.pid}@{here}", new_launch()
     assert launch_running(dead) is False and launch_running(alive) is True and alive.endswith(f".{os.getpid()}@{here}")
-    assert launch_running("0123abcd") is None and launch_running(f"abc.{gone.pid}@another-host") is None  # cannot tell: counted
+    assert (
+        launch_running("0123abcd") is None and launch_running(f"abc.{gone.pid}@another-host") is None
+    )  # cannot tell: counted
     ids = [f"e{i}" for i in range(8)]
     with Store(tmp_path / "s.db") as store:
         run_id = store.start_run("match", "d", "toy", {"n": 8}, attacker="a")
@@ -167,8 +204,10 @@ def test_claims_of_a_killed_launch_do_not_count_as_running_processes(tmp_path):
 def test_a_store_from_before_the_workers_column_gets_it(tmp_path):
     path = tmp_path / "old.db"
     conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE claims (run_id TEXT NOT NULL, launch TEXT NOT NULL, example_id TEXT NOT NULL, "
-                 "claimed_at REAL NOT NULL, PRIMARY KEY (run_id, launch, example_id))")
+    conn.execute(
+        "CREATE TABLE claims (run_id TEXT NOT NULL, launch TEXT NOT NULL, example_id TEXT NOT NULL, "
+        "claimed_at REAL NOT NULL, PRIMARY KEY (run_id, launch, example_id))"
+    )
     conn.execute("INSERT INTO claims VALUES ('r', 'L', 'e0', 0.0)")
     conn.commit()
     conn.close()
@@ -177,8 +216,9 @@ def test_a_store_from_before_the_workers_column_gets_it(tmp_path):
         # a worker still running the old code names its columns and gets the default
         store.conn.execute("INSERT INTO claims(run_id, launch, example_id, claimed_at) VALUES ('r', 'L', 'e1', 1.0)")
         assert store.claim("r", "M", ["e2"], 1, workers=3) == ["e2"]
-        assert [tuple(row) for row in store.conn.execute("SELECT example_id, workers FROM claims ORDER BY example_id")] == [
-            ("e0", 1), ("e1", 1), ("e2", 3)]
+        assert [
+            tuple(row) for row in store.conn.execute("SELECT example_id, workers FROM claims ORDER BY example_id")
+        ] == [("e0", 1), ("e1", 1), ("e2", 3)]
 
 
 def test_a_store_dumped_as_json_lines_merges_back_whole(tmp_path, capsys):
@@ -186,15 +226,22 @@ def test_a_store_dumped_as_json_lines_merges_back_whole(tmp_path, capsys):
 
     with Store(tmp_path / "a.db") as store:
         run = store.start_run("match", "plain", "d", {"n": 2}, attacker="textfooler")
-        store.add_results(run, [ExampleResult(i, f"e{i}", 1, f"text {i}", "failed", original_proba=[0.1, 0.9], extra={"changed": []})
-                                for i in range(2)])
+        store.add_results(
+            run,
+            [
+                ExampleResult(i, f"e{i}", 1, f"text {i}", "failed", original_proba=[0.1, 0.9], extra={"changed": []})
+                for i in range(2)
+            ],
+        )
         store.finish_run(run, {"n": 2})
     dump = tmp_path / "carried.jsonl"
     assert main(["merge", str(tmp_path / "a.db"), "--db", str(dump), "--no-texts"]) == 0
     assert len(dump.read_text().splitlines()) == 3 and "text 0" not in dump.read_text()
     assert main(["merge", str(dump), "--db", str(tmp_path / "b.db")]) == 0
     with Store(tmp_path / "b.db") as back:
-        assert back.run(run)["summary"] == {"n": 2} and [r.original_proba for r in back.results(run)] == [[0.1, 0.9]] * 2
+        assert (
+            back.run(run)["summary"] == {"n": 2} and [r.original_proba for r in back.results(run)] == [[0.1, 0.9]] * 2
+        )
     assert main(["merge", str(tmp_path / "a.db"), "--db", str(dump)]) == 0  # merging again into the dump adds nothing
     assert len(dump.read_text().splitlines()) == 3
     capsys.readouterr()

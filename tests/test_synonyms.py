@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from arena.resources import ResourceMissing
 from arena import synonyms as syn
 from arena.pos import PosTagger, to_universal
+from arena.resources import ResourceMissing
 
 
 def test_neighbour_table_json(tmp_path):
@@ -84,7 +84,9 @@ def test_similarity_minilm_angular():
     from arena.similarity import SentenceSimilarity
 
     sim = SentenceSimilarity(device="cpu")
-    same, near, far = sim.similarity(["a good film"] * 3, ["a good film", "a fine film", "the stock market fell sharply"])
+    same, near, far = sim.similarity(
+        ["a good film"] * 3, ["a good film", "a fine film", "the stock market fell sharply"]
+    )
     assert same == pytest.approx(1.0, abs=1e-3) and far < near < same
     encoded = sim.encoded
     sim.similarity(["a good film"], ["a fine film"])

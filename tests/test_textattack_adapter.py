@@ -53,9 +53,18 @@ def test_prepare_is_idempotent_and_writes_nltk_stopwords():
 def test_import_textattack_offline_in_a_fresh_cache(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("TA_CACHE_DIR", "NLTK_DATA", "HF_HOME")}
     env["FIREARENA_CACHE"] = str(tmp_path)
-    code = ("import os, attackers.textattack_adapter, nltk; "
-            "print(len(nltk.corpus.stopwords.words('english')), os.environ.get('HF_HOME'))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=Path(__file__).parents[1], timeout=300)
+    code = (
+        "import os, attackers.textattack_adapter, nltk; "
+        "print(len(nltk.corpus.stopwords.words('english')), os.environ.get('HF_HOME'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).parents[1],
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["179", "None"]  # stop words found; TextAttack's HF_HOME redirect undone
     assert "nltk_data" not in out.stderr and "Downloading" not in out.stderr
@@ -120,7 +129,11 @@ def test_textattack_recipe_yields_arena_results(clf, options):
     assert win.queries > 0 and 0 < win.similarity <= 1 and win.seconds > 0
     assert wrong.perturbed_text is None and wrong.similarity is None and wrong.queries == 1
     assert hard.queries > win.queries and hard.perturbed_pred == 1
-    assert (pair.original_text, pair.text_pair, pair.perturbed_text) == ("the good premise", "a good film", "a fine film")
+    assert (pair.original_text, pair.text_pair, pair.perturbed_text) == (
+        "the good premise",
+        "a good film",
+        "a fine film",
+    )
 
 
 def test_random_recipes_repeat_per_example(clf, options):

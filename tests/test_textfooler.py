@@ -13,12 +13,34 @@ from arena.store import Store
 from arena.synonyms import NeighbourTable
 from attackers.textfooler import TextFooler
 
-WEIGHTS = {"good": 2.0, "great": 3.0, "fine": 0.1, "decent": 0.8, "nice": 0.0, "lovely": 2.5, "bad": -2.0, "awful": -3.0,
-           "dull": -1.5, "poor": -1.0, "weak": -0.8, "superb": 3.0, "ok": 0.2, "boring": -2.0}
-TABLE = NeighbourTable({
-    "good": ["fine", "decent", "ok"], "great": ["nice", "superb"], "lovely": ["nice", "fine"], "bad": ["poor", "weak"],
-    "awful": ["dull", "poor"], "boring": ["dull"], "film": ["movie"], "superb": ["great"],
-})
+WEIGHTS = {
+    "good": 2.0,
+    "great": 3.0,
+    "fine": 0.1,
+    "decent": 0.8,
+    "nice": 0.0,
+    "lovely": 2.5,
+    "bad": -2.0,
+    "awful": -3.0,
+    "dull": -1.5,
+    "poor": -1.0,
+    "weak": -0.8,
+    "superb": 3.0,
+    "ok": 0.2,
+    "boring": -2.0,
+}
+TABLE = NeighbourTable(
+    {
+        "good": ["fine", "decent", "ok"],
+        "great": ["nice", "superb"],
+        "lovely": ["nice", "fine"],
+        "bad": ["poor", "weak"],
+        "awful": ["dull", "poor"],
+        "boring": ["dull"],
+        "film": ["movie"],
+        "superb": ["great"],
+    }
+)
 
 
 def keyword_probs(texts):
@@ -78,15 +100,26 @@ def test_importance_ranking_by_deletion_drops_stopwords():
     states = attacker._start([(0, Example("the good film was lovely and great", 1, None, "x"))], scorer)
     attacker._rank(states, scorer)
     words = states[0].original.words
-    assert [words[p] for p, _ in states[0].queue] == ["great", "lovely", "good", "film"]  # 'the', 'was', 'and' are stop words
+    assert [words[p] for p, _ in states[0].queue] == [
+        "great",
+        "lovely",
+        "good",
+        "film",
+    ]  # 'the', 'was', 'and' are stop words
 
 
 def test_importance_includes_flip_bonus():
     """Deleting 'beta' lowers p_y more than deleting 'alpha' and flips the label: the flip bonus doubles its score."""
-    table = {"alpha beta gamma": [0.1, 0.9], "<oov> beta gamma": [0.35, 0.65], "alpha <oov> gamma": [0.55, 0.45],
-             "alpha beta <oov>": [0.1, 0.9]}
+    table = {
+        "alpha beta gamma": [0.1, 0.9],
+        "<oov> beta gamma": [0.35, 0.65],
+        "alpha <oov> gamma": [0.55, 0.45],
+        "alpha beta <oov>": [0.1, 0.9],
+    }
     clf = CallableClassifier(lambda texts: np.array([table.get(t, [0.1, 0.9]) for t in texts]), ["n", "p"])
-    attacker = TextFooler(NeighbourTable({"alpha": ["x"], "beta": ["y"], "gamma": ["z"]}), FakeSimilarity(), FakeTagger())
+    attacker = TextFooler(
+        NeighbourTable({"alpha": ["x"], "beta": ["y"], "gamma": ["z"]}), FakeSimilarity(), FakeTagger()
+    )
     scorer = Scorer(clf)
     states = attacker._start([(0, Example("alpha beta gamma", 1, None, "x"))], scorer)
     attacker._rank(states, scorer)
@@ -99,13 +132,15 @@ def test_flip_branch_picks_most_similar_flipping_candidate():
     result, _, _ = attack_one("great good film", sim=FakeSimilarity(scores={"fine": 0.9, "ok": 0.95, "decent": 0.99}))
     assert result.status == "succeeded"
     changed = {old: new for _, old, new in result.extra["changed"]}
-    assert changed["great"] == "nice"            # non-flip branch: lowest p_y among nice/superb
-    assert changed["good"] == "ok"               # flip branch: fine, decent and ok all flip; ok is most similar
+    assert changed["great"] == "nice"  # non-flip branch: lowest p_y among nice/superb
+    assert changed["good"] == "ok"  # flip branch: fine, decent and ok all flip; ok is most similar
     assert result.perturbed_pred == 0 and result.perturbed_text == "nice ok film"
 
 
 def test_non_flip_branch_commits_only_when_below_original():
-    result, _, _ = attack_one("superb superb superb film")  # every swap keeps p_y near 1: superb -> great changes nothing
+    result, _, _ = attack_one(
+        "superb superb superb film"
+    )  # every swap keeps p_y near 1: superb -> great changes nothing
     assert result.status == "failed"
     assert result.extra["changed"] == []  # great scores the same as superb: not below the original p_y
 
@@ -122,9 +157,13 @@ def test_similarity_constraint_rejects_flip_in_long_text():
 
 
 def test_pos_constraint_rejects_but_allows_noun_verb_swap():
-    blocked, _, _ = attack_one("good film", pos=FakeTagger({"good": "ADJ", "fine": "ADV", "decent": "ADV", "ok": "ADV"}))
+    blocked, _, _ = attack_one(
+        "good film", pos=FakeTagger({"good": "ADJ", "fine": "ADV", "decent": "ADV", "ok": "ADV"})
+    )
     assert blocked.status == "failed"
-    allowed, _, _ = attack_one("good film", pos=FakeTagger({"good": "VERB", "fine": "NOUN", "decent": "NOUN", "ok": "NOUN"}))
+    allowed, _, _ = attack_one(
+        "good film", pos=FakeTagger({"good": "VERB", "fine": "NOUN", "decent": "NOUN", "ok": "NOUN"})
+    )
     assert allowed.status == "succeeded"
 
 
@@ -143,7 +182,11 @@ def test_examples_settled_by_the_first_prediction_come_out_before_the_ranking():
     items = [(0, Example("good film", 1, None, "a")), (1, Example("awful film", 1, None, "b"))]
     results = attacker.attack(items, scorer)
     first = next(results)
-    assert (first.example_id, first.status, scorer.stats.model_calls) == ("b", "skipped", 1)  # only the first prediction so far
+    assert (first.example_id, first.status, scorer.stats.model_calls) == (
+        "b",
+        "skipped",
+        1,
+    )  # only the first prediction so far
     assert [r.status for r in results] == ["succeeded"]
 
 
@@ -160,7 +203,12 @@ def test_batched_equals_one_at_a_time():
     assert batched.keys() == single.keys()
     for key in batched:
         a, b = batched[key], single[key]
-        assert (a.status, a.perturbed_text, a.queries, a.words_changed) == (b.status, b.perturbed_text, b.queries, b.words_changed)
+        assert (a.status, a.perturbed_text, a.queries, a.words_changed) == (
+            b.status,
+            b.perturbed_text,
+            b.queries,
+            b.words_changed,
+        )
     assert any(r.status == "succeeded" for r in batched.values())
 
 
@@ -176,7 +224,9 @@ def test_the_ranking_in_bounded_calls_gives_the_same_attack(monkeypatch):
 
     calls = []
     original = Scorer.predict_proba
-    monkeypatch.setattr(Scorer, "predict_proba", lambda self, texts, *a, **k: calls.append(len(texts)) or original(self, texts, *a, **k))
+    monkeypatch.setattr(
+        Scorer, "predict_proba", lambda self, texts, *a, **k: calls.append(len(texts)) or original(self, texts, *a, **k)
+    )
     whole, calls_whole = run(), len(calls)
     monkeypatch.setattr(textfooler, "RANK_WORDS_PER_CALL", 40)  # a few texts per ranking call
     assert run() == whole and len(calls) - calls_whole > calls_whole
@@ -218,9 +268,16 @@ def test_match_resume_after_crash_gives_same_totals(tmp_path):
     with Store(tmp_path / "b.db") as store:
         clean = run_match(clf, CrashAfter(10**9), data, store, **kwargs)
     assert resumed["resumed"] == 20 and tuple(rows) == (120, 120)
-    for key in ("n", "succeeded", "failed", "skipped", "accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"):
+    for key in (
+        "n",
+        "succeeded",
+        "failed",
+        "skipped",
+        "accuracy_under_attack",
+        "avg_queries",
+        "avg_perturbed_words_pct",
+    ):
         assert resumed[key] == clean[key], key
-
 
 
 def _keyword_match():
@@ -228,14 +285,21 @@ def _keyword_match():
     data = load_data("builtin")
     clf = CallableClassifier(keyword_probs, ["negative", "positive"])
     attacker = TextFooler(TABLE, FakeSimilarity(), FakeTagger(), chunk_size=8)
-    return data, clf, attacker, dict(defender_name="kw", attacker_name="textfooler", data_name="builtin", progress=False)
+    return (
+        data,
+        clf,
+        attacker,
+        dict(defender_name="kw", attacker_name="textfooler", data_name="builtin", progress=False),
+    )
 
 
 def test_match_shards_over_two_stores_merge_into_the_single_process_run(tmp_path):
     data, clf, attacker, kwargs = _keyword_match()
     with Store(tmp_path / "single.db") as store:
         single = run_match(clf, attacker, data, store, **kwargs)
-        expected = {r.example_id: (r.idx, r.status, r.perturbed_text, r.queries) for r in store.results(single["run_id"])}
+        expected = {
+            r.example_id: (r.idx, r.status, r.perturbed_text, r.queries) for r in store.results(single["run_id"])
+        }
     with Store(tmp_path / "b.db") as other:  # a second machine: shards 1/3 and 2/3
         for k in (1, 2):
             part = run_match(clf, attacker, data, other, shard=(k, 3), **kwargs)
@@ -253,7 +317,15 @@ def test_match_shards_over_two_stores_merge_into_the_single_process_run(tmp_path
         with pytest.raises(ValueError, match="0 <= K < N"):
             run_match(clf, attacker, data, store, shard=(3, 3), **kwargs)
     assert first["run_id"] == part["run_id"] == whole["run_id"] == single["run_id"] and merged == expected
-    for key in ("n", "succeeded", "failed", "skipped", "accuracy_under_attack", "avg_queries", "avg_perturbed_words_pct"):
+    for key in (
+        "n",
+        "succeeded",
+        "failed",
+        "skipped",
+        "accuracy_under_attack",
+        "avg_queries",
+        "avg_perturbed_words_pct",
+    ):
         assert whole[key] == single[key], key
 
 
@@ -278,6 +350,7 @@ def test_match_limit_attacks_the_first_examples_and_the_run_goes_on_from_there(t
     for key in ("n", "succeeded", "failed", "accuracy_under_attack", "avg_queries"):
         assert whole[key] == clean[key], key
 
+
 def test_mark_changes():
     changed = [[1, "good", "ok"]]
     assert mark_changes("a good film", changed, "original") == "a [[good]] film"
@@ -291,10 +364,14 @@ def test_pairs_perturb_only_the_hypothesis():
     assert result.status == "succeeded"
     assert (result.original_text, result.text_pair) == ("a good premise", "good film")
     assert result.perturbed_text != "good film" and "film" in result.perturbed_text
-    blank = replace(result, original_text="", text_pair=None, perturbed_text=None)  # as `arena merge --no-texts` stores it
+    blank = replace(
+        result, original_text="", text_pair=None, perturbed_text=None
+    )  # as `arena merge --no-texts` stores it
     data = LabelledData([Example("a good premise", 1, "good film", "x")], ["negative", "positive"], "pairs")
     assert restore_texts([blank], data, replay=True) == [result]
-    assert restore_texts([blank], data, replay=False)[0].perturbed_text is None  # an attacker whose swaps cannot be replayed
+    assert (
+        restore_texts([blank], data, replay=False)[0].perturbed_text is None
+    )  # an attacker whose swaps cannot be replayed
     other = LabelledData([Example("a good premise", 1, "fine film", "x")], ["negative", "positive"], "other")
     with pytest.raises(ValueError, match="other data than other"):
         restore_texts([blank], other, replay=True)
@@ -339,4 +416,3 @@ def test_stochastic_defender_final_text_is_rescored():
     (result,) = list(attacker.attack([(0, Example("a lovely film", 1, None, "x"))], scorer))
     assert result.status == "failed" and "fresh draw" in result.extra["note"]
     assert result.perturbed_pred == 1 and result.perturbed_text == "a nice film" and clf.seen["a nice film"] == 2
-

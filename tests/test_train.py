@@ -72,7 +72,9 @@ def test_finished_folder_is_not_silently_retrained(tmp_path):
     with pytest.raises(ValueError, match="already holds a trained classifier"):
         train_classifier(data, out, config, device="cpu", progress=False)
     assert (out / "adapter_model.safetensors").read_bytes() == before
-    summary = train_classifier(data, out, TrainConfig(batch_size=8, max_length=32, seed=1), device="cpu", progress=False, overwrite=True)
+    summary = train_classifier(
+        data, out, TrainConfig(batch_size=8, max_length=32, seed=1), device="cpu", progress=False, overwrite=True
+    )
     assert summary["steps"] == 2
 
 
@@ -96,8 +98,12 @@ def test_validation_loss_is_the_mean_cross_entropy_whatever_the_batching():
     model.train()
     with torch.no_grad():
         model.eval()
-        single = [torch.nn.functional.cross_entropy(model(input_ids=torch.tensor([r["input_ids"]])).logits, torch.tensor([y])).item()
-                  for r, y in zip(rows, labels)]
+        single = [
+            torch.nn.functional.cross_entropy(
+                model(input_ids=torch.tensor([r["input_ids"]])).logits, torch.tensor([y])
+            ).item()
+            for r, y in zip(rows, labels)
+        ]
         model.train()
     batched = validation_loss(model, rows, labels, tokenizer.pad_token_id, "cpu", batch_size=3)
     assert batched == pytest.approx(np.mean(single), abs=1e-5)  # padding masked, dropout off
@@ -106,8 +112,9 @@ def test_validation_loss_is_the_mean_cross_entropy_whatever_the_batching():
 
 
 def test_validation_keeps_the_lowest_loss_checkpoint_across_a_resume(tmp_path, monkeypatch, crash_on_fifth_step):
-    import defenses.train
     from safetensors.torch import load_file
+
+    import defenses.train
 
     data = load_data("builtin", n=48, seed=0)
     val = load_data("builtin", n=8, seed=1)
@@ -146,8 +153,25 @@ def test_train_cli_validates_and_records_warmup(tmp_path, capsys):
     from arena.cli import main
 
     out = tmp_path / "clf"
-    command = ["train", "classifier", "--data", "builtin", "--n", "16", "--batch-size", "8", "--max-length", "32",
-               "--checkpoint-every", "1", "--warmup", "0", "--out", str(out), "--json"]
+    command = [
+        "train",
+        "classifier",
+        "--data",
+        "builtin",
+        "--n",
+        "16",
+        "--batch-size",
+        "8",
+        "--max-length",
+        "32",
+        "--checkpoint-every",
+        "1",
+        "--warmup",
+        "0",
+        "--out",
+        str(out),
+        "--json",
+    ]
     assert main(command + ["--val-n", "4"]) == 2
     assert "--val-n needs --val" in capsys.readouterr().err
     assert main(command + ["--val", "builtin", "--val-n", "6"]) == 0
