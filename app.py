@@ -197,8 +197,8 @@ def check_generation(prompts: str | None, samples: float, tokens: float, limits:
         raise AppError(f"{tokens} tokens per sample; this app generates at most {limits.max_new_tokens}.")
     if len(lines) * samples > limits.max_samples:
         raise AppError(
-            f"{len(lines)} prompt(s) x {samples} sample(s) = {len(lines) * samples} samples; this app generates at most "
-            f"{limits.max_samples} per click: fewer prompts or samples."
+            f"{len(lines)} prompt(s) x {samples} sample(s) = {len(lines) * samples} samples; "
+            f"this app generates at most {limits.max_samples} per click: fewer prompts or samples."
         )
     return lines, samples, tokens
 
@@ -906,7 +906,8 @@ def build_app(models: Models, limits: Limits = Limits(), db: str | Path = "arena
     with gr.Blocks(title="FireArena") as demo:
         gr.Markdown(
             "# FireArena\nAttack, perturb and defend a text classifier. "
-            f"Classes: **{', '.join(labels)}**. Defenders: {', '.join(models.defenders)}. Limits: {limits.max_words} words, {limits.max_chars} characters, "
+            f"Classes: **{', '.join(labels)}**. Defenders: {', '.join(models.defenders)}. "
+            f"Limits: {limits.max_words} words, {limits.max_chars} characters, "
             f"{limits.attack_seconds:g} s per attack."
         )
         text = gr.Textbox(
@@ -1016,7 +1017,8 @@ def build_app(models: Models, limits: Limits = Limits(), db: str | Path = "arena
             task = models.generator.task
             with gr.Tab("Generate", id="generate"):
                 gr.Markdown(
-                    f"Prompts through the trained policy `{task.folder}`; each sample scored for **{task.target}** by a defender "
+                    f"Prompts through the trained policy `{task.folder}`; "
+                    f"each sample scored for **{task.target}** by a defender "
                     f"and by the judge **{models.generator.judge_name}** (gap = defender - judge). At most "
                     f"{limits.max_samples} samples per click, {limits.max_prompt_chars} characters per prompt."
                 )
@@ -1133,7 +1135,8 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "--fact",
         metavar="PATH",
         default="auto",
-        help="a FACT-tuned classifier folder (`arena train defense fact`) for the FACT, FuSE(FACT) and FIVE(FACT) defenders; "
+        help="a FACT-tuned classifier folder (`arena train defense fact`) "
+        "for the FACT, FuSE(FACT) and FIVE(FACT) defenders; "
         "auto (default): the packaged FACT model when --classifier is default; none: no FACT defenders",
     )
     parser.add_argument(
@@ -1144,7 +1147,8 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--generator",
         metavar="DIR",
-        help="a policy from `arena train policy` (generator task): adds the Generate tab (judge and target from its arena_task.json)",
+        help="a policy from `arena train policy` (generator task): "
+        "adds the Generate tab (judge and target from its arena_task.json)",
     )
     parser.add_argument(
         "--synonyms",

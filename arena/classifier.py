@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol, Union, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -38,7 +38,7 @@ from arena.resources import (
 from arena.store import STORED_MAX_LENGTH
 from arena.time_limit import check_time_limit
 
-TextInput = Union[str, tuple[str, str]]
+TextInput = str | tuple[str, str]
 Encoded = dict[str, list[int]]
 
 
@@ -499,7 +499,7 @@ def load_default_classifier(adapter_dir: str | Path = DEFAULT_CLASSIFIER_DIR, **
             base,
             num_labels=len(meta["labels"]),
             id2label=dict(enumerate(meta["labels"])),
-            label2id={l: i for i, l in enumerate(meta["labels"])},
+            label2id={label: i for i, label in enumerate(meta["labels"])},
         )
     finally:
         hf_logging.set_verbosity(verbosity)

@@ -168,7 +168,8 @@ def add_classifier_options(parser: argparse.ArgumentParser, single: bool = True)
         "--precision",
         default="auto",
         choices=["auto", "fp32", "bf16", "fp16"],
-        help="autocast for HF models: auto = bf16/fp16 on CUDA, fp32 on CPU; bf16 helps only on CPUs with AVX512-BF16/AMX (measured 1.6-1.8x faster; ~6x slower without)",
+        help="autocast for HF models: auto = bf16/fp16 on CUDA, fp32 on CPU; "
+        "bf16 helps only on CPUs with AVX512-BF16/AMX (measured 1.6-1.8x faster; ~6x slower without)",
     )
 
 
@@ -354,7 +355,8 @@ def warn_overlap(args: argparse.Namespace, spec: str, data) -> None:
         return
     if report.exact + report.span:
         print(
-            f"warning: {report.exact + report.span} of {report.n} examples of {args.data} are in {spec}'s training file {train} "
+            f"warning: {report.exact + report.span} of {report.n} examples of {args.data} "
+            f"are in {spec}'s training file {train} "
             f"({report.exact} exactly, {report.span} by {report.ngram}-word spans), so its figures mix seen and unseen "
             f"examples; `arena overlap --train {train} --data {args.data} --out CLEAN` writes the clean part",
             file=sys.stderr,
@@ -535,7 +537,8 @@ def cmd_match(args: argparse.Namespace) -> int:
     print_attack_summary(summary)
     if not summary["complete"]:
         print(
-            f"partial run: the figures above cover the {summary['n']} examples with results so far; the other shards finish it "
+            f"partial run: the figures above cover the {summary['n']} examples with results so far; "
+            "the other shards finish it "
             f"(`arena runs --db {args.db}` shows how far it got; `arena merge` joins stores from other machines)"
         )
     for result in shown:
@@ -543,7 +546,8 @@ def cmd_match(args: argparse.Namespace) -> int:
         labels = defender.labels
         print(
             f"\n--- {result.example_id}: {labels[result.original_pred]} ({max(result.original_proba):.0%}) -> "
-            f"{labels[result.perturbed_pred]} ({max(result.perturbed_proba):.0%}), {len(changed)} word(s), {result.queries} queries"
+            f"{labels[result.perturbed_pred]} ({max(result.perturbed_proba):.0%}), "
+            f"{len(changed)} word(s), {result.queries} queries"
         )
         original = result.original_segment
         print("  original:    " + mark_changes(original, changed, "original"))
@@ -645,7 +649,8 @@ def _play_tournament(args: argparse.Namespace, defenders: list[str], attackers: 
 
     if args.text_col or args.label_col or args.pair_col or args.labels:
         raise ValueError(
-            "tournaments read --data with its default columns; convert the file or use a TextFooler/TSV file with text,label"
+            "tournaments read --data with its default columns; "
+            "convert the file or use a TextFooler/TSV file with text,label"
         )
     baseline = getattr(args, "baseline", None)
     if baseline is not None and baseline not in defenders:  # before hours of attacks, not after
@@ -714,7 +719,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     print(json.dumps(runs) if args.json else render_progress(runs))
     if not args.json and any(run["command"] and run["finished_at"] is None for run in runs):
         print(
-            f"\nan unfinished run goes on where it stopped with `arena resume RUN --db {args.db}` (RUN: its id, or enough of it)"
+            f"\nan unfinished run goes on where it stopped with `arena resume RUN --db {args.db}` "
+            "(RUN: its id, or enough of it)"
         )
     return 0
 
@@ -733,7 +739,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     run_id, command = run["run_id"], run["command"]
     if run["finished_at"] is not None:
         print(
-            f"run {run_id} finished on {time.strftime('%Y-%m-%d %H:%M', time.localtime(run['finished_at']))}: nothing to resume"
+            f"run {run_id} finished on "
+            f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(run['finished_at']))}: nothing to resume"
         )
         return 0
     if running:  # a second launch would attack the same examples again
@@ -1140,7 +1147,8 @@ def _add_train_options(parser: argparse.ArgumentParser, batch_size: int = 32) ->
     parser.add_argument(
         "--base",
         default="minilm",
-        help="encoder to fine-tune: minilm or default (the packaged MiniLM the default classifier is built on, offline) | HF id | model folder",
+        help="encoder to fine-tune: minilm or default "
+        "(the packaged MiniLM the default classifier is built on, offline) | HF id | model folder",
     )
     parser.add_argument("--n", type=int, help="train on the first N examples (after a seeded shuffle)")
     parser.add_argument("--epochs", type=float, default=1.0, help="passes over the training data (fractions allowed)")
@@ -1180,7 +1188,8 @@ def _add_attack_options(parser: argparse.ArgumentParser, attacker_flag: bool = T
         parser.add_argument(
             "--attacker",
             default="textfooler",
-            help="textfooler | textattack:RECIPE (e.g. textattack:pwws) | rl:DIR (a policy from `arena train policy --task attacker`)"
+            help="textfooler | textattack:RECIPE (e.g. textattack:pwws) "
+            "| rl:DIR (a policy from `arena train policy --task attacker`)"
             " | gen:DIR (a generator policy: reward-hacking gap against the defender)",
         )
     parser.add_argument(
@@ -1223,7 +1232,8 @@ def _add_attack_options(parser: argparse.ArgumentParser, attacker_flag: bool = T
         "--commit",
         default="original",
         choices=["original", "current"],
-        help="keep a non-flipping swap if it lowers p_y below the original text's (released code) or the current text's (TextAttack)",
+        help="keep a non-flipping swap if it lowers p_y below the original text's (released code) "
+        "or the current text's (TextAttack)",
     )
     parser.add_argument("--max-candidates", type=positive_int, default=50, help="synonym candidates tried per word")
     parser.add_argument(
@@ -1278,7 +1288,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _add_tournament_options(parser: argparse.ArgumentParser, out: str) -> None:
-    """Options of commands that play tournaments: classifier/defense options minus --classifier, attack options, --out, --ray."""
+    """Options of commands that play tournaments: classifier/defense options minus --classifier, attack options,
+    --out, --ray."""
     add_classifier_options(parser, single=False)
     _add_attack_options(parser, attacker_flag=False)
     parser.add_argument("--out", default=out, type=output_folder, help=f"folder for the written files (default: {out})")
@@ -1369,7 +1380,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--switch",
         default="",
         help="SWITCH settings as KEY=VALUE&... (default: the paper's MNLI ones, "
-        "perturb_words=9&candidates_per_word=10&multiplier=12&total_alternatives=4; its IMDB runs used perturb_words=23)",
+        "perturb_words=9&candidates_per_word=10&multiplier=12&total_alternatives=4; "
+        "its IMDB runs used perturb_words=23)",
     )
     td.set_defaults(func=cmd_train_fact)
     tj = what.add_parser("judge", help="fit the n-gram judge (TF-IDF + logistic regression) used by RL attackers")
@@ -1436,7 +1448,8 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument(
         "--reward",
         default="default",
-        help="generator: classifier whose --target score is the reward; attacker: the defender to fool (e.g. plain, five)",
+        help="generator: classifier whose --target score is the reward; "
+        "attacker: the defender to fool (e.g. plain, five)",
     )
     tp.add_argument(
         "--judge",
@@ -1479,7 +1492,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--kl-estimator",
         default="kl",
         choices=["kl", "abs", "mse", "full"],
-        help="per-token KL penalty to the reference: log-ratio, its absolute value, half its square, or the full distribution's KL",
+        help="per-token KL penalty to the reference: log-ratio, its absolute value, half its square, "
+        "or the full distribution's KL",
     )
     tp.add_argument(
         "--score-norm",
@@ -1558,7 +1572,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--runs",
         type=run_ids,
         metavar="ID[,ID...]",
-        help="copy only these runs (ids as `arena runs` shows them, or unique starts of them; each must be in every source)",
+        help="copy only these runs (ids as `arena runs` shows them, or unique starts of them; "
+        "each must be in every source)",
     )
     me.add_argument(
         "--no-texts",

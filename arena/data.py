@@ -284,7 +284,8 @@ def _rows_to_examples(
     if len({text_key, label_key, pair_key} - {None}) < 2 + (pair_key is not None):
         raise _fail(
             source,
-            f"the text{', pair' if pair_key else ''} and label must be different columns (columns: {', '.join(columns)})",
+            f"the text{', pair' if pair_key else ''} and label must be different columns "
+            f"(columns: {', '.join(columns)})",
         )
     labels = _LabelMap(label_names, source)
     examples = []
@@ -480,7 +481,8 @@ def load_data(
     ]
     if columns and (kind := _columnless(spec)):
         raise DataError(
-            f"{spec}: {', '.join(columns)} name columns of CSV, TSV, JSON-lines or hf: data; this is {kind}, which has none"
+            f"{spec}: {', '.join(columns)} name columns of CSV, TSV, JSON-lines or hf: data; "
+            f"this is {kind}, which has none"
         )
     if spec in ("builtin", "default"):
         data = read_delimited(BUILTIN_REVIEWS, "\t", label_names=labels or ["negative", "positive"])

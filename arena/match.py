@@ -195,7 +195,8 @@ def adversarial_examples(results: list[ExampleResult]) -> list[Example]:
     if blank:
         raise ValueError(
             f"{len(blank)} successful attacks (e.g. {blank[0]}) were stored without their texts "
-            "(`arena merge --no-texts`): a pre-made set needs the perturbed texts; attack again into a store that keeps them"
+            "(`arena merge --no-texts`): a pre-made set needs the perturbed texts; "
+            "attack again into a store that keeps them"
         )
     return [
         Example(r.perturbed_text, r.label, None, r.example_id)

@@ -63,7 +63,8 @@ def render_report(
     ]
     for a, stats in board["attackers"].items():
         lines.append(
-            f"| {a} | {row['under_attack'][a]:.3f} | {stats['attack_success_rate']} | {stats['avg_queries']} | {stats['avg_similarity']} |"
+            f"| {a} | {row['under_attack'][a]:.3f} | {stats['attack_success_rate']} | "
+            f"{stats['avg_queries']} | {stats['avg_similarity']} |"
         )
     if curve:
         lines += [
@@ -80,7 +81,8 @@ def render_report(
             changed = r.extra.get("changed", [])
             original = r.original_segment
             lines += [
-                f"- {labels[r.label]} -> {labels[r.perturbed_pred]} ({r.words_changed} word(s), similarity {r.similarity:.3f}, {r.queries} queries)",
+                f"- {labels[r.label]} -> {labels[r.perturbed_pred]} "
+                f"({r.words_changed} word(s), similarity {r.similarity:.3f}, {r.queries} queries)",
                 f"  - original: {mark_changes(original, changed, 'original', '**', '**')}",
                 f"  - adversarial: {mark_changes(r.perturbed_text, changed, 'perturbed', '**', '**')}",
             ]

@@ -130,8 +130,8 @@ def model_source_problem(name_or_path: str, what: str = "model") -> str | None:
         return f"{name_or_path!r}: no such folder, and not a hub id (NAME or OWNER/NAME)"
     if hub_offline() and not hub_cached(name_or_path):
         return (
-            f"{name_or_path}: no such folder, and as a hub {what} id it is not in the local Hugging Face cache while the "
-            "hub cannot be reached (offline)"
+            f"{name_or_path}: no such folder, and as a hub {what} id it is not in the local Hugging Face cache "
+            "while the hub cannot be reached (offline)"
         )
     return None
 
@@ -194,7 +194,8 @@ def offline_resources() -> dict[str, str]:
         ),
         "synonyms: textattack": _found(
             paragramcf_dir() / "paragram.npy",
-            "run once online: python -c 'import textattack; textattack.shared.WordEmbedding.counterfitted_GLOVE_embedding()'",
+            "run once online: python -c "
+            "'import textattack; textattack.shared.WordEmbedding.counterfitted_GLOVE_embedding()'",
         ),
         "POS tagger": (
             "nltk perceptron"

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS runs (
     created_at  REAL NOT NULL,
     finished_at REAL,
     summary     TEXT,                       -- JSON, set when the run completes
-    command     TEXT                        -- JSON {"argv", "cwd", "seal"}: the `arena` command that last started it (`arena resume`)
+    command     TEXT                        -- JSON {"argv", "cwd", "seal"}: the `arena` command that last
+                                            -- started it (`arena resume`)
 );
 CREATE TABLE IF NOT EXISTS results (
     run_id         TEXT NOT NULL REFERENCES runs(run_id),
@@ -237,7 +238,10 @@ def store_problem(exc: sqlite3.Error) -> str:
     """What a SQLite error met in the middle of a command means for the user, in one line."""
     text = str(exc)
     if "malformed" in text or "not a database" in text:
-        return f"the results store is corrupt (SQLite: {text}); check it with `sqlite3 FILE 'PRAGMA integrity_check'`, or use a new --db"
+        return (
+            f"the results store is corrupt (SQLite: {text}); "
+            "check it with `sqlite3 FILE 'PRAGMA integrity_check'`, or use a new --db"
+        )
     if "full" in text:
         return f"the disk is full (SQLite: {text}); free some space and run the command again: it resumes"
     if "readonly" in text or "read-only" in text:
@@ -299,7 +303,8 @@ class Store:
         full = {"kind": kind, "defender": defender, "attacker": attacker, "data": data, **config}
         run_id = run_id_for(full)
         self.conn.execute(
-            "INSERT OR IGNORE INTO runs(run_id, kind, defender, attacker, data, config, created_at) VALUES (?,?,?,?,?,?,?)",
+            "INSERT OR IGNORE INTO runs(run_id, kind, defender, attacker, data, config, created_at) "
+            "VALUES (?,?,?,?,?,?,?)",
             (run_id, kind, defender, attacker, data, json.dumps(full, sort_keys=True, default=str), time.time()),
         )
         if os.environ.get(COMMAND_ENV):  # started by the `arena` command line: remembered, sealed, for `arena resume`
@@ -385,7 +390,8 @@ class Store:
         examples that have no result yet."""
         return self.conn.execute(
             "SELECT run_id, launch, MAX(workers) FROM claims c WHERE NOT EXISTS "
-            "(SELECT 1 FROM results r WHERE r.run_id = c.run_id AND r.example_id = c.example_id) GROUP BY run_id, launch"
+            "(SELECT 1 FROM results r WHERE r.run_id = c.run_id AND r.example_id = c.example_id) "
+            "GROUP BY run_id, launch"
         ).fetchall()
 
     def running_launches(self, run_id: str) -> list[int]:

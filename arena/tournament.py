@@ -205,7 +205,8 @@ def leaderboard(store: Store, tournament_id: str | None = None, baseline: str | 
     defenders, attackers = run["config"]["defenders"], run["config"]["attackers"]
     if baseline is not None and baseline not in defenders:
         raise ValueError(
-            f"baseline {baseline!r} is not a defender of tournament {run['run_id']}; its defenders: {', '.join(defenders)}"
+            f"baseline {baseline!r} is not a defender of tournament {run['run_id']}; "
+            f"its defenders: {', '.join(defenders)}"
         )
     results = {d: {a: store.results(table["matches"][d][a]) for a in attackers} for d in defenders}  # read once
     summaries = {d: {a: attack_summary(results[d][a]) for a in attackers} for d in defenders}
@@ -232,16 +233,16 @@ def leaderboard(store: Store, tournament_id: str | None = None, baseline: str | 
         board["defenders"][d]["rank"] = 1 + sum(
             difference_under_attack(worst_results[o], worst_results[d])["low"] > 0 for o in defenders if o != d
         )
+
+    def mean(a: str, key: str) -> float | None:
+        values = [summaries[d][a][key] for d in defenders if summaries[d][a][key] is not None]
+        return round(float(np.mean(values)), 4) if values else None
+
     for a in attackers:
-
-        def mean(key: str) -> float | None:
-            values = [summaries[d][a][key] for d in defenders if summaries[d][a][key] is not None]
-            return round(float(np.mean(values)), 4) if values else None
-
         board["attackers"][a] = {
-            "attack_success_rate": mean("attack_success_rate"),
-            "avg_queries": mean("avg_queries"),
-            "avg_similarity": mean("avg_similarity"),
+            "attack_success_rate": mean(a, "attack_success_rate"),
+            "avg_queries": mean(a, "avg_queries"),
+            "avg_similarity": mean(a, "avg_similarity"),
             "per_defender": {d: summaries[d][a]["attack_success_rate"] for d in defenders},
         }
     return board
@@ -261,8 +262,10 @@ def render_leaderboard(board: dict) -> str:
     lines = [
         f"## Leaderboard (tournament {board['tournament']}, data {board['data']})",
         "",
-        "Ranked by worst-case accuracy under attack; a defender ranks ahead of another only when its worst case is higher "
-        "with a 95 % paired bootstrap interval of the difference above 0 (ties share a rank, listed by clean accuracy).",
+        "Ranked by worst-case accuracy under attack; "
+        "a defender ranks ahead of another only when its worst case is higher "
+        "with a 95 % paired bootstrap interval of the difference above 0 "
+        "(ties share a rank, listed by clean accuracy).",
         "",
         "| rank | defender | clean | " + " | ".join(attackers) + " | worst case |",
         "|---:|---|---:|" + "---:|" * len(attackers) + "---:|",

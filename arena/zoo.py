@@ -102,7 +102,8 @@ ATTACKER_HELP = {
     "textfooler": "TextFooler (Jin et al. 2020), batched across examples: word importance, synonym swaps under POS and "
     "similarity constraints",
     "textattack:RECIPE": "a TextAttack recipe, offline where its pieces have local stand-ins (`arena list recipes`)",
-    "rl:DIR": "a causal-LM policy trained by RL to append words that flip the classifier (`arena train policy --task attacker`)",
+    "rl:DIR": "a causal-LM policy trained by RL to append words that flip the classifier "
+    "(`arena train policy --task attacker`)",
     "gen:DIR": "a generator policy: the gap between the classifier's and an independent judge's view of its texts",
 }
 DEFENSE_HELP = {
@@ -115,7 +116,8 @@ DEFENSE_HELP = {
     "noise": "a canary with no robustness: --base answering a random label on a share p of queries (noise?p=0.3)",
 }
 CLASSIFIER_HELP = {
-    "default": "the offline sentiment classifier: the packaged MiniLM encoder plus a LoRA adapter shipped in the package",
+    "default": "the offline sentiment classifier: "
+    "the packaged MiniLM encoder plus a LoRA adapter shipped in the package",
     "vader": "the VADER sentiment lexicon (negative/positive)",
     "ngram[:DIR]": "a TF-IDF + logistic-regression judge (the packaged one, or one fitted with `arena train judge`)",
     "FOLDER": "a folder from `arena train classifier`, or any transformers classification model folder",
@@ -412,7 +414,8 @@ def check_attacker(spec: str) -> None:
     if spec != "textfooler" and not (colon and kind in ("textattack", "rl", "gen") and rest):
         names = ["textfooler", *(f"textattack:{r}" for r in recipe_names())]
         raise ValueError(
-            f"unknown attacker {spec!r};{did_you_mean(spec, names)} known: {', '.join(ATTACKERS)} (`arena list attacks`)"
+            f"unknown attacker {spec!r};{did_you_mean(spec, names)} "
+            f"known: {', '.join(ATTACKERS)} (`arena list attacks`)"
         )
     if kind == "textattack":
         check_recipe(rest)

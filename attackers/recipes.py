@@ -129,7 +129,8 @@ def check_recipe(name: str) -> None:
             piece = RECIPE_PIECES[name][0]
             raise ResourceMissing(
                 f"textattack:{name}: {piece} needs {UNREPLACEABLE[piece]} and has no offline replacement, and "
-                f"this machine is offline; {RUN_ONLINE}, or pick a recipe that runs offline: {', '.join(OFFLINE_RECIPES)}"
+                f"this machine is offline; {RUN_ONLINE}, "
+                f"or pick a recipe that runs offline: {', '.join(OFFLINE_RECIPES)}"
             )
 
 

@@ -118,10 +118,7 @@ from arena.scorer import Scorer  # noqa: E402
 from arena.similarity import SentenceSimilarity  # noqa: E402
 from arena.store import ExampleResult  # noqa: E402
 from arena.synonyms import SynonymSource, WordNetSynonyms, load_synonyms  # noqa: E402
-from arena.words import (
-    STOPWORDS,  # noqa: E402
-    WordView,  # noqa: E402
-)
+from arena.words import STOPWORDS, WordView  # noqa: E402
 from arena.zoo import AttackOptions  # noqa: E402
 from attackers.textfooler import DEFAULT_SIM_THRESHOLD  # noqa: E402
 
@@ -401,7 +398,8 @@ def _guarded(recipe: str, piece: str, original: Callable, needs: str) -> Callabl
         except Exception as exc:
             raise ResourceMissing(
                 f"textattack:{recipe}: {piece} needs {needs} and has no offline replacement "
-                f"({type(exc).__name__}: {str(exc)[:200]}); {RUN_ONLINE}, or pick a recipe that runs offline: {', '.join(OFFLINE_RECIPES)}"
+                f"({type(exc).__name__}: {str(exc)[:200]}); {RUN_ONLINE}, "
+                f"or pick a recipe that runs offline: {', '.join(OFFLINE_RECIPES)}"
             ) from exc
 
     return make

@@ -67,7 +67,8 @@ def timed_click(page: Page, target: Locator, result: str, limit_ms: int = 180_00
     page.wait_for_function(
         """([sel, before]) => {
             const el = document.querySelector(sel);
-            const idle = [...el.querySelectorAll('[data-testid="status-tracker"]')].every(t => t.classList.contains('hide'));
+            const idle = [...el.querySelectorAll('[data-testid="status-tracker"]')]
+                .every(t => t.classList.contains('hide'));
             return (idle && el.innerText !== before) || document.querySelector('.toast-body') !== null;
         }""",
         arg=[f"#{result}", before],

@@ -53,11 +53,12 @@ the rows already in the results file keep the cost timed there; ``--keep-rows`` 
 ``--keep-cost``) re-runs only ``--rows`` and keeps the earlier table's other rows (checked: same
 settings and the same plain attack, which their ratios pair with).
 
-    python bench/firebert_table.py [--fact runs/fact] [--mr 300] [--imdb 200] [--workers 16] [--json]   (FACT: the packaged model)
+    python bench/firebert_table.py [--fact runs/fact] [--mr 300] [--imdb 200] [--workers 16] [--json]
+        (FACT: the packaged model)
     python bench/firebert_table.py --from-results [--json]
 
-Writes ``bench/results/firebert.{md,json}`` (``--results NAME``: ``NAME.{md,json}``; a data set skipped with ``--mr 0`` / ``--imdb 0``
-keeps its earlier table there); with ``--json`` the last line is the JSON object
+Writes ``bench/results/firebert.{md,json}`` (``--results NAME``: ``NAME.{md,json}``; a data set skipped with
+``--mr 0`` / ``--imdb 0`` keeps its earlier table there); with ``--json`` the last line is the JSON object
 ``{"mr": {"plain": {"clean", "premade", "under_attack", "queries", "cost_ratio"}, ...}, "imdb": {...}}``
 (the results file also keeps, under ``settings``, what each data set was run with).
 """
@@ -291,7 +292,8 @@ def adaptive_columns(
 
 def eval_names(spec: str, seed: int, path: str, n: int, args) -> dict:
     """How a row's clean accuracy is stored: as ``arena eval --classifier SPEC --defense-seed SEED
-    --data PATH --n N --sample first`` stores it (``evaluate``'s names; the pre-made set's data name adds ``#premade``)."""
+    --data PATH --n N --sample first`` stores it (``evaluate``'s names; the pre-made set's data name adds
+    ``#premade``)."""
     return eval_key(spec, path, n=n, sample="first", synonyms=args.synonyms, defense_seed=seed)
 
 
@@ -555,15 +557,15 @@ def bar_checks(table: dict, name: str) -> list[tuple[str, str, str, bool | None]
             f"{label} under attack >= {BAR_X_PLAIN:g}x plain's",
             defense,
             row.get("x_plain"),
-            lambda x: ratio_text(x, row["x_plain_ci95"], "plain") + first,
+            lambda x, row=row, first=first: ratio_text(x, row["x_plain_ci95"], "plain") + first,
             lambda x: x >= BAR_X_PLAIN,
         )
         check(
             f"the attacker needs more queries against {label}",
             defense,
             row.get("queries"),
-            lambda x: f"{x} vs plain's {versus}{first}",
-            lambda x: x > versus,
+            lambda x, versus=versus, first=first: f"{x} vs plain's {versus}{first}",
+            lambda x, versus=versus: x > versus,
         )
     for defense, label in (
         ("fuse", "FuSE"),
@@ -623,7 +625,8 @@ def render(result: dict) -> str:
         lines += [
             f"### {name} (premade set: {table['plain']['premade_n']} adversarial examples made against plain)",
             "",
-            "| defender | clean acc | premade acc | acc under TextFooler | queries | perturbed % | cost ratio | acc under adaptive TextFooler | adaptive queries |",
+            "| defender | clean acc | premade acc | acc under TextFooler | queries | perturbed % | cost ratio "
+            "| acc under adaptive TextFooler | adaptive queries |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for row in [row for row in ROWS if row in table] + [
@@ -654,7 +657,8 @@ def render(result: dict) -> str:
                     f"one draw there {_fmt(v['under_attack_adaptive_n'])}; " if "under_attack_adaptive_n" in v else ""
                 )
                 cells[6] += (
-                    f" (first {v['adaptive_n']}; {spread}{one_draw}plain there {_fmt(v['plain_under_attack_adaptive_n'])}; "
+                    f" (first {v['adaptive_n']}; {spread}{one_draw}"
+                    f"plain there {_fmt(v['plain_under_attack_adaptive_n'])}; "
                     + ratio_text(v["x_plain_adaptive"], v["x_plain_adaptive_ci95"], "plain")
                     + (", seeds and examples resampled" if len(seeds) > 1 else "")
                     + ")"
@@ -673,7 +677,8 @@ def render(result: dict) -> str:
             lines.append(f"| {row} | " + " | ".join(cells) + " |")
         lines += [
             "",
-            f"Bars on {name} (FIVE rows: the setting `bench/five_search.py` picked on held-out {name} examples, where it ran):",
+            f"Bars on {name} "
+            f"(FIVE rows: the setting `bench/five_search.py` picked on held-out {name} examples, where it ran):",
             "",
             "| bar | row | measured | met |",
             "|---|---|---|---|",
@@ -769,7 +774,8 @@ def main() -> int:
         type=int,
         default=1,
         help="attack each whole row with N processes (`arena match --workers N`: "
-        "processes claiming examples of one run, OMP_NUM_THREADS = cores/N each unless set); the timing stays in this process",
+        "processes claiming examples of one run, OMP_NUM_THREADS = cores/N each unless set); "
+        "the timing stays in this process",
     )
     parser.add_argument(
         "--db",
@@ -815,7 +821,8 @@ def main() -> int:
         parser.error(f"--defense-seeds {args.defense_seeds}: needs at least 1 (seed 0, the attacked one)")
     if args.keep_rows and not args.keep_cost:
         parser.error(
-            "--keep-rows needs --keep-cost (kept rows' cost ratios are relative to the plain timing they were made with)"
+            "--keep-rows needs --keep-cost "
+            "(kept rows' cost ratios are relative to the plain timing they were made with)"
         )
     if args.fact and not args.from_results and not Path(args.fact).expanduser().is_dir():
         parser.error(f"--fact {args.fact}: no such folder (make one with `arena train defense fact`)")

@@ -226,9 +226,11 @@ def lift(trained: dict, untrained: dict, rows: dict) -> dict:
 def render(result: dict) -> str:
     """Markdown table of the rows."""
     lines = [
-        f"judge (training and selection) `{result['judge']}`; reported by `{result['eval_judge']}` and `{SECOND_JUDGE}`",
+        f"judge (training and selection) `{result['judge']}`; "
+        f"reported by `{result['eval_judge']}` and `{SECOND_JUDGE}`",
         "",
-        "| matchup | success | valid success | eval-judge agr. | fact agr. | lift over untrained (95% CI) | distinct-2 | self-BLEU | similarity |",
+        "| matchup | success | valid success | eval-judge agr. | fact agr. | lift over untrained (95% CI) "
+        "| distinct-2 | self-BLEU | similarity |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name in ("plain", "novelty_plain", "fact", "untrained_plain", "textfooler_plain"):
@@ -236,8 +238,10 @@ def render(result: dict) -> str:
             r = result[name]
             gain = f"{r['lift']:+.3f} ({r['lift_ci'][0]:+.3f}–{r['lift_ci'][1]:+.3f})" if "lift" in r else "-"
             lines.append(
-                f"| {name} | {r['attack_success_rate']} | {r.get('valid_success_rate', '-')} | {r.get('eval_judge_agreement', '-')} | "
-                f"{r.get(SECOND_JUDGE + '_agreement', '-')} | {gain} | {r.get('distinct_2', '-')} | {r.get('self_bleu', '-')} | "
+                f"| {name} | {r['attack_success_rate']} | {r.get('valid_success_rate', '-')} | "
+                f"{r.get('eval_judge_agreement', '-')} | "
+                f"{r.get(SECOND_JUDGE + '_agreement', '-')} | {gain} | {r.get('distinct_2', '-')} | "
+                f"{r.get('self_bleu', '-')} | "
                 f"{r['avg_similarity']} |"
             )
     return "\n".join(lines)
@@ -250,7 +254,8 @@ def show(k: int) -> str:
     for name in ATTACKER_ROWS:
         for ex in [e for e in rows if e["row"] == name][:k]:
             out.append(
-                f"[{name}] {ex['original']} [[{ex['added']}]]  (defender {ex['defender_p_true']}, judge {ex['judge_p_true']}, "
+                f"[{name}] {ex['original']} [[{ex['added']}]]  "
+                f"(defender {ex['defender_p_true']}, judge {ex['judge_p_true']}, "
                 f"eval judge {ex['eval_judge_p_true']}, {SECOND_JUDGE} {ex[SECOND_JUDGE + '_p_true']})"
             )
     return "\n".join(out)
@@ -320,7 +325,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.judge == args.eval_judge:
         parser.error(
-            "--eval-judge must differ from --judge: the judge that selects the attacks cannot report their label preservation"
+            "--eval-judge must differ from --judge: "
+            "the judge that selects the attacks cannot report their label preservation"
         )
     if args.from_results:
         result = json.loads(RESULTS.read_text())

@@ -206,9 +206,12 @@ def render(summary: dict, settings: dict) -> str:
     """Markdown table."""
     cell = lambda r, k, f: "-" if k not in r else f"{r[k]:{f}} ({r[k + '_ci'][0]:{f}}–{r[k + '_ci'][1]:{f}})"  # noqa: E731
     lines = [
-        f"policy {settings.get('policy')}, {settings.get('iterations')} iterations x batch {settings.get('batch')}, "
-        f"training responses 4-{settings.get('max_tokens')} tokens; reward `default` P(positive) (log-odds to PPO), judge VADER. "
-        f"Held out: the same {settings.get('heldout')} IMDB prompts for every row, {settings.get('samples')} samples of "
+        f"policy {settings.get('policy')}, {settings.get('iterations')} iterations "
+        f"x batch {settings.get('batch')}, "
+        f"training responses 4-{settings.get('max_tokens')} tokens; "
+        "reward `default` P(positive) (log-odds to PPO), judge VADER. "
+        f"Held out: the same {settings.get('heldout')} IMDB prompts for every row, "
+        f"{settings.get('samples')} samples of "
         f"{settings.get('eval_length')} tokens each; mean (95 % CI, bootstrap over seeds then prompts).",
         "",
         "| policy | seeds | reward | lift over untrained | KL | judge | gap | ppl | s/iter |",

@@ -177,7 +177,8 @@ def main() -> int:
         "--precision",
         default="auto",
         choices=PRECISIONS,
-        help="arena's classifier precision (auto: fp32 on CPU, bf16/fp16 on GPU); TextAttack's wrapper always runs fp32",
+        help="arena's classifier precision (auto: fp32 on CPU, bf16/fp16 on GPU); "
+        "TextAttack's wrapper always runs fp32",
     )
     parser.add_argument("--out", default=str(RESULTS), help="where the JSON object is written")
     parser.add_argument("--from-results", action="store_true", help="reprint the tables from --out without running")

@@ -104,7 +104,7 @@ def _build_model(config: TrainConfig, labels: list[str]):
             base,
             num_labels=len(labels),
             id2label=dict(enumerate(labels)),
-            label2id={l: i for i, l in enumerate(labels)},
+            label2id={label: i for i, label in enumerate(labels)},
             trust_remote_code=False,
         )
         tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
@@ -208,8 +208,9 @@ def train_classifier(
     records every measurement and the step chosen.
     ``augment(batch_examples, step)`` may return extra examples appended to that batch (FACT's
     co-tuning); it must be deterministic in ``step`` for resume to repeat the same batches.
-    ``augment_id`` describes it in the run's fingerprint and the saved ``arena_classifier.json``. A folder that already holds a finished
-    model (and no checkpoint) is refused unless ``overwrite``: a rerun must not silently retrain it.
+    ``augment_id`` describes it in the run's fingerprint and the saved ``arena_classifier.json``. A folder that
+    already holds a finished model (and no checkpoint) is refused unless ``overwrite``: a rerun must not silently
+    retrain it.
     """
     if len(data) == 0:
         raise ValueError("no training examples")
@@ -281,7 +282,7 @@ def train_classifier(
     def validate() -> None:
         nonlocal best
         loss = round(validation_loss(model, val_rows, val_labels, pad_id, dev), 6)  # as recorded
-        if not history or loss < min(l for _, l in history):
+        if not history or loss < min(past for _, past in history):
             best = _trainable_state(model)
         history.append([step, loss])
 

@@ -70,7 +70,8 @@ class RLGF:
             raise ValueError(f"mode must be one of {', '.join(MODES)}")
         if mode == "d2lols" and len(policy.value_heads) < 2:
             raise ValueError(
-                "d2lols needs a policy with two value heads (learner critic, guide critic): PolicyLM(..., value_heads=2)"
+                "d2lols needs a policy with two value heads (learner critic, guide critic): "
+                "PolicyLM(..., value_heads=2)"
             )
         if guide is not None and guide.tokenizer.get_vocab() != policy.tokenizer.get_vocab():
             raise ValueError("the guide must share the learner's tokenizer (roll-in tokens are copied between them)")

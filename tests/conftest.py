@@ -21,7 +21,8 @@ from arena.resources import minilm_path
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> str:
-    """A randomly initialised 2-layer BERT classifier (3 labels) with the packaged MiniLM tokenizer, saved as safetensors."""
+    """A randomly initialised 2-layer BERT classifier (3 labels) with the packaged MiniLM tokenizer, saved as
+    safetensors."""
     from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
 
     torch.manual_seed(0)

@@ -60,7 +60,7 @@ class FakeSimilarity:
 
     def similarity(self, a, b):
         out = []
-        for x, y in zip(a, b):
+        for _, y in zip(a, b):
             words = set(y.split())
             value = min([self.scores[w] for w in words if w in self.scores] or [1.0])
             out.append(self.low if words & self.penalised else value)

@@ -15,8 +15,8 @@ from arena.tournament import Matchup, leaderboard, render_leaderboard, run_tourn
 
 DEFENDER = """
 import numpy as np
-WEIGHTS = {{"good": 2.0, "great": 3.0, "fine": {fine}, "decent": 0.8, "nice": {nice}, "lovely": 2.5, "bad": -2.0, "awful": -3.0,
-           "dull": -1.5, "poor": -1.0, "weak": -0.8, "superb": 3.0, "ok": 0.2, "boring": -2.0}}
+WEIGHTS = {{"good": 2.0, "great": 3.0, "fine": {fine}, "decent": 0.8, "nice": {nice}, "lovely": 2.5, "bad": -2.0,
+           "awful": -3.0, "dull": -1.5, "poor": -1.0, "weak": -0.8, "superb": 3.0, "ok": 0.2, "boring": -2.0}}
 def predict(texts):
     s = np.array([sum(WEIGHTS.get(w, 0.0) for w in t.lower().split()) - 0.5 for t in texts])
     p = 1 / (1 + np.exp(-s))
