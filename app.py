@@ -340,7 +340,7 @@ def load_models(
     if rl_task:
 
         def rl() -> Attacker:
-            from attackers.rl_policy import RLPolicyAttacker
+            from policies.players import RLPolicyAttacker
 
             return RLPolicyAttacker(rl_task.folder, device=device)
 

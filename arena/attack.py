@@ -6,8 +6,8 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from arena.data import Example
+from arena.results import ExampleResult
 from arena.scorer import Scorer
-from arena.store import ExampleResult
 
 SUCCEEDED, FAILED, SKIPPED = "succeeded", "failed", "skipped"
 

@@ -35,7 +35,7 @@ from arena.resources import (
     model_source_problem,
     pick_device,
 )
-from arena.store import STORED_MAX_LENGTH
+from arena.results import STORED_MAX_LENGTH
 from arena.time_limit import check_time_limit
 
 TextInput = str | tuple[str, str]

@@ -1026,6 +1026,7 @@ def cmd_train_sft(args: argparse.Namespace) -> int:
 
 def cmd_train_policy(args: argparse.Namespace) -> int:
     """`arena train policy`: RL fine-tuning of a causal LM (PPO, CORY, RLGF)."""
+    from arena.zoo import build_defender
     from policies.train import PolicyRunConfig, train_policy
 
     ppo = {
@@ -1068,7 +1069,7 @@ def cmd_train_policy(args: argparse.Namespace) -> int:
         device=args.device,
         ppo=ppo,
     )
-    summary = train_policy(cfg, progress=not args.json)
+    summary = train_policy(cfg, progress=not args.json, build=build_defender)
     summary["out"] = args.out
     print(json.dumps(summary) if args.json else json.dumps(summary, indent=1))
     return 0

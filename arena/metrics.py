@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from arena.store import ExampleResult
+from arena.results import ExampleResult
 from arena.words import added_text
 
 

@@ -19,10 +19,11 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 from arena.command_seal import seal
+from arena.results import STORED_MAX_LENGTH, ExampleResult
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -71,34 +72,6 @@ CREATE TABLE IF NOT EXISTS claims (             -- examples taken by the process
     PRIMARY KEY (run_id, launch, example_id)
 );
 """
-
-
-@dataclass
-class ExampleResult:
-    """One example's outcome in a run (clean evaluation or attack)."""
-
-    idx: int
-    example_id: str
-    label: int
-    original_text: str
-    status: str
-    text_pair: str | None = None
-    original_pred: int | None = None
-    original_proba: list[float] | None = None
-    perturbed_text: str | None = None
-    perturbed_pred: int | None = None
-    perturbed_proba: list[float] | None = None
-    queries: int | None = None
-    words_changed: int | None = None
-    words_total: int | None = None
-    similarity: float | None = None
-    seconds: float | None = None
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def original_segment(self) -> str:
-        """The attacked part of the original: the text, or the hypothesis of a pair (as `Example.segment`)."""
-        return self.original_text if self.text_pair is None else self.text_pair
 
 
 _JSON_FIELDS = ("original_proba", "perturbed_proba", "extra")
@@ -199,7 +172,6 @@ IDENTITY_KEYS = (
     "max_length",
     "similarity_check",
 )  # settings that tell runs of one name apart (arena.classifier.run_identity)
-STORED_MAX_LENGTH = 256  # the default max_length, which a run's identity leaves unnamed
 
 
 def identity_of(config: dict) -> dict:

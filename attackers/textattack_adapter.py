@@ -111,15 +111,15 @@ from textattack.transformations import WordSwap  # noqa: E402
 from textattack.transformations.word_swaps.word_swap_embedding import recover_word_case  # noqa: E402
 
 from arena.attack import FAILED, SKIPPED, SUCCEEDED  # noqa: E402
+from arena.attack_options import AttackOptions  # noqa: E402
 from arena.classifier import Classifier, TextInput  # noqa: E402
 from arena.data import Example  # noqa: E402
 from arena.pos import PosTagger  # noqa: E402
+from arena.results import ExampleResult  # noqa: E402
 from arena.scorer import Scorer  # noqa: E402
 from arena.similarity import SentenceSimilarity  # noqa: E402
-from arena.store import ExampleResult  # noqa: E402
 from arena.synonyms import SynonymSource, WordNetSynonyms, load_synonyms  # noqa: E402
 from arena.words import STOPWORDS, WordView  # noqa: E402
-from arena.zoo import AttackOptions  # noqa: E402
 from attackers.textfooler import DEFAULT_SIM_THRESHOLD  # noqa: E402
 
 WORDNET_MAX_CANDIDATES = 1000  # TextAttack's WordSwapWordNet returns every single-word lemma

@@ -44,9 +44,9 @@ import numpy as np
 from arena.attack import FAILED, SKIPPED, SUCCEEDED
 from arena.data import Example
 from arena.pos import PosTagger
+from arena.results import ExampleResult
 from arena.scorer import Scorer
 from arena.similarity import SentenceSimilarity
-from arena.store import ExampleResult
 from arena.synonyms import SynonymSource
 from arena.words import STOPWORDS, WordView, match_case
 

@@ -69,6 +69,7 @@ ATTACKER_ROWS = ("plain", "novelty_plain", "fact", "untrained_plain")
 
 def train(args, out: str, novelty: float) -> dict:
     """Train (or resume) a CORY attacker; returns the run summary plus this sitting's wall seconds."""
+    from arena.zoo import build_defender
     from policies.train import PolicyRunConfig, train_policy
 
     cfg = PolicyRunConfig(
@@ -92,7 +93,7 @@ def train(args, out: str, novelty: float) -> dict:
         ppo={"learning_rate": args.lr, "init_kl_coef": args.kl_coef, "mini_batch_size": 8, "score_norm": "normalize"},
     )
     start = time.perf_counter()
-    summary = train_policy(cfg, progress=not args.json)
+    summary = train_policy(cfg, progress=not args.json, build=build_defender)
     summary["wall_seconds_this_sitting"] = round(time.perf_counter() - start, 1)
     return summary
 

@@ -20,6 +20,7 @@ import json
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 
 from arena.checks import require_at_least
+from arena.classifier import Classifier
 from policies.cory import CORY, IMDB_TEMPLATE
 from policies.lm import TASK_FILE, PolicyLM
 from policies.ppo import PPO, PPOConfig
@@ -35,6 +37,7 @@ from policies.tasks import AttackerTask, AttackReward, ClassifierReward, Generat
 
 ALGOS = ("ppo", "cory") + MODES
 TASKS = ("generator", "attacker")
+ClassifierBuilder = Callable[..., Classifier]  # spec (and device=) -> classifier
 HELDOUT = 64  # texts held out for evaluation prompts by default
 ATTACKER_TEMPLATE = 'Another way to end "{sentence}": {query}'
 
@@ -140,30 +143,32 @@ def hold_out(items: list, requested: int | None, source: str, kind: str) -> tupl
     return items[: len(items) - size], items[len(items) - size :]
 
 
-def build_task(cfg: PolicyRunConfig) -> GeneratorTask | AttackerTask:
-    """Prompts from ``cfg.data`` (the last ``heldout`` texts held out), reward and judge classifiers."""
+def build_task(cfg: PolicyRunConfig, build: ClassifierBuilder | None = None) -> GeneratorTask | AttackerTask:
+    """Prompts from ``cfg.data`` (the last ``heldout`` texts held out), reward and judge classifiers
+    made from their specs by ``build`` (default :func:`arena.classifier.load_classifier`; the CLI
+    passes the registry's builder, which also knows defender names such as ``plain`` and ``fact``)."""
     from arena.classifier import load_classifier
 
+    build = build or load_classifier
     if cfg.task == "attacker":
-        return build_attacker_task(cfg)
+        return build_attacker_task(cfg, build)
     texts = _texts(cfg.data, cfg.data_n, cfg.split())
     random.Random(cfg.split()).shuffle(texts)
     train, held = hold_out(texts, cfg.heldout, cfg.data, "texts")
-    reward = ClassifierReward(load_classifier(cfg.reward), cfg.target, cfg.reward_kind)
-    judge = ClassifierReward(load_classifier(cfg.judge), cfg.target, "prob")
+    reward = ClassifierReward(build(cfg.reward), cfg.target, cfg.reward_kind)
+    judge = ClassifierReward(build(cfg.judge), cfg.target, "prob")
     return GeneratorTask(train, held, reward, judge, min_tokens=cfg.min_tokens, max_tokens=cfg.max_tokens)
 
 
-def build_attacker_task(cfg: PolicyRunConfig) -> AttackerTask:
+def build_attacker_task(cfg: PolicyRunConfig, build: ClassifierBuilder) -> AttackerTask:
     """Labelled texts from ``cfg.data`` that the defender (``cfg.reward``) and the judge both get
     right (a text the judge already misreads scores ~0 whatever the policy appends: no signal);
     the last ``heldout`` of them (after a seeded shuffle) held out."""
     from arena.data import align_labels, load_data
     from arena.similarity import SentenceSimilarity
-    from arena.zoo import build_defender
 
-    defender = build_defender(cfg.reward, device=cfg.device)
-    judge = build_defender(cfg.judge, device=cfg.device)
+    defender = build(cfg.reward, device=cfg.device)
+    judge = build(cfg.judge, device=cfg.device)
     data = align_labels(
         load_data(cfg.data, n=cfg.data_n, seed=cfg.split() if cfg.data_n else None, sample="first"), defender.labels
     )
@@ -280,15 +285,18 @@ def plot_curves(rows: list[dict], out: Path, title: str) -> None:
     plt.close(fig)
 
 
-def train_policy(cfg: PolicyRunConfig, *, progress: bool = True, log=print) -> dict:
-    """Run (or resume) training; returns the summary also written to ``summary.json``."""
+def train_policy(
+    cfg: PolicyRunConfig, *, progress: bool = True, log=print, build: ClassifierBuilder | None = None
+) -> dict:
+    """Run (or resume) training; returns the summary also written to ``summary.json``. ``build``
+    makes the reward and judge classifiers from their specs (see :func:`build_task`)."""
     from tqdm.auto import tqdm
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     config_path, metrics_path, ckpt = out / "config.json", out / "metrics.jsonl", out / "checkpoint.pt"
     torch.manual_seed(cfg.seed)
-    task = build_task(cfg)
+    task = build_task(cfg, build)
     cfg = replace(cfg, heldout=task.heldout_size)  # the number the default stands for: what config.json records
     if config_path.exists():
         previous = PolicyRunConfig(**{**json.loads(config_path.read_text()), "out": cfg.out}).identity()

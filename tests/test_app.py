@@ -405,7 +405,7 @@ def test_attack_segments_mark_an_appended_continuation():
 
 
 def test_rl_policy_attacker_in_the_app(keyword_models, policies):
-    from attackers.rl_policy import RLPolicyAttacker
+    from policies.players import RLPolicyAttacker
 
     keyword_models.attackers["rl"] = lambda: RLPolicyAttacker(
         read_policy(policies["attacker"], "attacker").folder, samples=16, device="cpu"

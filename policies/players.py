@@ -1,4 +1,9 @@
-"""A trained RL policy (``arena train policy --task attacker``) as an arena attacker.
+"""Trained RL policies in the arena: ``rl:DIR`` as an attacker, ``gen:DIR`` as a generator.
+
+They live with the policies (not in ``attackers/``) because they are built on them; the registry
+(:mod:`arena.zoo`) offers them beside the word-swap attackers.
+
+**Attacker** (``arena train policy --task attacker``):
 
 Per example the defender gets right: ``samples`` continuations of up to ``tokens`` tokens are
 sampled from the policy (all examples of a chunk in one batch), every x' = x + continuation is
@@ -21,8 +26,8 @@ import torch
 
 from arena.attack import FAILED, SKIPPED, SUCCEEDED
 from arena.data import Example
+from arena.results import ExampleResult
 from arena.scorer import Scorer
-from arena.store import ExampleResult
 from arena.words import WordView
 
 
