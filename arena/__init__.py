@@ -24,7 +24,7 @@ _WHERE = {
     "load_data": "arena.data",
     "QueryBudgetExceeded": "arena.scorer",
     "Scorer": "arena.scorer",
-    "ExampleResult": "arena.store",
+    "ExampleResult": "arena.results",
     "Store": "arena.store",
     "build_defender": "arena.zoo",
     "to_textattack": "arena.zoo",
