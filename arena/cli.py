@@ -456,42 +456,44 @@ def _match_key(args: argparse.Namespace, defender_spec: str, stochastic: bool | 
 
 
 def _run_match_from_args(args: argparse.Namespace, defender_spec: str):
-    """Load data, defender and attacker from the options; run (or resume) the match; return
-    (summary, the run's results, the defender)."""
-    from arena.match import restore_texts
+    """Load data, defender and attacker from the options; run (or resume) the match, on
+    ``--workers`` local workers or a ``--ray`` cluster when asked; return (summary, the run's
+    results, the defender)."""
+    from dataclasses import asdict
+
+    from arena.executor import make_executor
+    from arena.match import restore_texts, run_match
+    from arena.matchup import Matchup
     from arena.store import Store
-    from arena.workers import die_with_launcher, run_match_in_workers, without_option
     from arena.zoo import build_attacker
 
-    workers, shard, claim = (
-        args.workers,
-        args.shard,
-        args.claim,
-    )  # both callers (match, premade) take the worker options
-    if workers > 1 and (shard is not None or claim is not None):
-        raise ValueError("--workers N takes no --shard (it splits the run itself)")
-    if claim is not None or shard is not None:
-        die_with_launcher()
+    if args.shard is not None and (args.workers > 1 or args.ray):
+        raise ValueError("--shard K/N takes no --workers or --ray (the executor splits the run itself)")
     data = load_data_from_args(args, n=args.n, seed=args.seed)
-    if claim is None and shard is None:  # the launching process warns, not each worker
-        warn_overlap(args, defender_spec, data)
+    warn_overlap(args, defender_spec, data)
     defender = load_classifier_from_args(args, defender_spec)
     attacker = build_attacker(args.attacker, _attack_options(args))
-    with Store(args.db) as store:
-        summary = run_match_in_workers(
-            workers,
-            without_option(args.argv, "--workers"),
-            defender,
-            attacker,
-            data,
-            store,
-            _match_key(args, defender_spec, getattr(defender, "stochastic", False)),
-            query_budget=args.query_budget,
-            progress=not args.json,
-            shard=shard,
-            claim=claim,
-        )
-        results = restore_texts(store.results(summary["run_id"]), data, getattr(attacker, "replayable_swaps", False))
+    matchup = Matchup(**{**asdict(_matchup_template(args)), "defender": defender_spec, "attacker": args.attacker})
+    executor = make_executor(args.workers, args.ray)
+    try:
+        with Store(args.db) as store:
+            summary = run_match(
+                defender,
+                attacker,
+                data,
+                store,
+                **_match_key(args, defender_spec, getattr(defender, "stochastic", False)),
+                query_budget=args.query_budget,
+                progress=not args.json,
+                shard=args.shard,
+                executor=executor,
+                matchup=matchup,
+            )
+            results = restore_texts(
+                store.results(summary["run_id"]), data, getattr(attacker, "replayable_swaps", False)
+            )
+    finally:
+        executor.close()
     return summary, results, defender
 
 
@@ -505,7 +507,7 @@ def cmd_premade(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise ValueError(f"--out {args.out}: cannot create its folder {folder} ({exc.strerror})") from exc
     summary, results, defender = _run_match_from_args(args, args.classifier)
-    if args.claim is not None or args.shard is not None:  # one of --workers' processes: the launching one writes --out
+    if args.shard is not None:  # one machine's part: the whole run's examples are written by a run without --shard
         print(f"attacked part of the run; `arena premade` with the same options and no --shard writes {args.out}")
         return 0
     kept = adversarial_examples(results)
@@ -644,8 +646,9 @@ def _matchup_template(args: argparse.Namespace):
 
 
 def _play_tournament(args: argparse.Namespace, defenders: list[str], attackers: list[str]) -> dict:
+    from arena.executor import make_executor
     from arena.store import Store
-    from arena.tournament import leaderboard, ray_map, run_tournament
+    from arena.tournament import leaderboard, run_tournament
 
     if args.text_col or args.label_col or args.pair_col or args.labels:
         raise ValueError(
@@ -655,9 +658,12 @@ def _play_tournament(args: argparse.Namespace, defenders: list[str], attackers: 
     baseline = getattr(args, "baseline", None)
     if baseline is not None and baseline not in defenders:  # before hours of attacks, not after
         raise ValueError(f"--baseline {baseline!r} is not one of the defenders: {', '.join(defenders)}")
-    mapper = (lambda matchups: ray_map(matchups, args.ray)) if getattr(args, "ray", None) else None
     say = None if args.json else (lambda what: print(f"  playing {what}", file=sys.stderr, flush=True))
-    tid = run_tournament(defenders, attackers, _matchup_template(args), mapper=mapper, progress=say)
+    executor = make_executor(args.workers, args.ray)
+    try:
+        tid = run_tournament(defenders, attackers, _matchup_template(args), executor=executor, progress=say)
+    finally:
+        executor.close()
     with Store(args.db) as store:
         return leaderboard(store, tid, baseline)
 
@@ -731,11 +737,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
     import shlex
 
     from arena.command_seal import is_sealed
-    from arena.store import COMMAND_ENV, Store
+    from arena.store import Store, recording
 
     with Store(existing_store(args.db)) as store:  # the command it replays writes to it anyway
         run = store.run(store.find_run(args.run))
-        running = store.running_launches(run["run_id"])
     run_id, command = run["run_id"], run["command"]
     if run["finished_at"] is not None:
         print(
@@ -743,11 +748,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
             f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(run['finished_at']))}: nothing to resume"
         )
         return 0
-    if running:  # a second launch would attack the same examples again
-        raise ValueError(
-            f"run {run_id} is being attacked right now (--workers processes {', '.join(map(str, running))} "
-            "still run); let it go on, or stop them first"
-        )
     if command is None:
         raise ValueError(
             f"run {run_id} records no command (it was started from Python, by a bench script, or by an older "
@@ -777,10 +777,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
         )
     print(f"resuming run {run_id} in {cwd}: arena {shlex.join(argv)}", file=sys.stderr)
     here = os.getcwd()
-    os.environ[COMMAND_ENV] = json.dumps(command)  # the resumed run keeps recording its own command
     try:
         os.chdir(cwd)
-        return main(argv)
+        with recording(command):  # the resumed run keeps recording its own command
+            return main(argv)
     finally:
         os.chdir(here)
 
@@ -822,14 +822,6 @@ def parse_shard(text: str) -> tuple[int, int]:
     if not (slash and k.strip().isdigit() and n.strip().isdigit() and 0 <= int(k) < int(n)):
         raise argparse.ArgumentTypeError(f"{text!r}: expected K/N with 0 <= K < N, e.g. 0/2 and 1/2 for two processes")
     return int(k), int(n)
-
-
-def parse_claim(text: str) -> tuple[str, int]:
-    """``LAUNCH/N`` (``--claim``, set by ``--workers``) as (LAUNCH, N); a clear error otherwise."""
-    launch, slash, n = text.rpartition("/")
-    if not (slash and launch and n.isdigit() and int(n) >= 1):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected LAUNCH/N (a --workers process)")
-    return launch, int(n)
 
 
 def render_progress(runs: list[dict]) -> str:
@@ -1264,20 +1256,28 @@ def _add_attack_options(parser: argparse.ArgumentParser, attacker_flag: bool = T
 
 
 def _add_worker_options(parser: argparse.ArgumentParser, shard_help: str | None) -> None:
-    """``--workers N`` and what its processes are started with: ``--claim`` (hidden) and ``--shard``
-    (hidden where ``shard_help`` is None)."""
+    """``--workers N`` and ``--ray`` (the executor), and ``--shard`` (hidden where ``shard_help`` is None)."""
     parser.add_argument("--shard", type=parse_shard, metavar="K/N", help=shard_help or argparse.SUPPRESS)
+    _add_executor_options(parser)
+
+
+def _add_executor_options(parser: argparse.ArgumentParser) -> None:
+    """``--workers N`` and ``--ray [ADDRESS]``: where the work runs (:mod:`arena.executor`)."""
     parser.add_argument(
         "--workers",
         type=positive_int,
         default=1,
         metavar="N",
-        help="attack with N local processes (each takes the next examples no other has taken; OMP_NUM_THREADS = "
-        "cores/N each unless set), then finish as one process would",
+        help="attack on N local workers (a local Ray when the [ray] extra is installed, else a process pool; "
+        "each gets the next chunk of examples and its share of the cores); this process writes every result",
     )
     parser.add_argument(
-        "--claim", type=parse_claim, metavar="LAUNCH/N", help=argparse.SUPPRESS
-    )  # one of the N processes of --workers
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="run on Ray: a local Ray instance, or the cluster at ADDRESS (--workers: the tasks at once)",
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -1294,13 +1294,7 @@ def _add_tournament_options(parser: argparse.ArgumentParser, out: str) -> None:
     add_classifier_options(parser, single=False)
     _add_attack_options(parser, attacker_flag=False)
     parser.add_argument("--out", default=out, type=output_folder, help=f"folder for the written files (default: {out})")
-    parser.add_argument(
-        "--ray",
-        nargs="?",
-        const="local",
-        metavar="ADDRESS",
-        help="run matchups as Ray tasks: a local Ray instance, or the cluster at ADDRESS",
-    )
+    _add_executor_options(parser)
 
 
 def _add_baseline_option(parser: argparse.ArgumentParser) -> None:
@@ -1797,7 +1791,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     for module, name in (
         ("arena.classifier", "ClassifierError"),
         ("arena.scorer", "QueryBudgetExceeded"),
-        ("arena.workers", "WorkerFailed"),
+        ("arena.executor", "WorkerFailed"),
     ):
         if module in sys.modules:
             found.append(getattr(sys.modules[module], name))
@@ -1817,19 +1811,14 @@ def _error(args: argparse.Namespace, exc: BaseException) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``arena`` console script; expected errors print one line and exit 2."""
-    from arena.store import COMMAND_ENV
+    from arena.store import recording, recording_now
 
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
-    args.argv = argv  # what --workers re-runs in its worker processes
-    launched_here = (
-        COMMAND_ENV not in os.environ
-    )  # else a --workers process, or `arena resume`: that command is the run's
     try:
         check_specs(args)  # before any model loads
-        if launched_here:  # runs started now record it
-            os.environ[COMMAND_ENV] = json.dumps(recorded_command(args, argv))
-        return args.func(args)
+        with recording(None if recording_now() else recorded_command(args, argv)):  # `arena resume`: its own
+            return args.func(args)
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
@@ -1837,9 +1826,6 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(exc, _expected_errors()):
             raise
         return _error(args, exc)
-    finally:
-        if launched_here:
-            os.environ.pop(COMMAND_ENV, None)
 
 
 if __name__ == "__main__":

@@ -2,17 +2,57 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import replace
+import json
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, replace
 
 from arena.attack import FAILED, SKIPPED, SUCCEEDED, Attacker
 from arena.classifier import Classifier, run_identity
 from arena.data import Example, LabelledData, align_labels
+from arena.matchup import Matchup, defender_of, options_of
 from arena.metrics import attack_summary
 from arena.progress import RunBar
 from arena.scorer import Scorer
 from arena.store import ExampleResult, Store
 from arena.words import WordView
+
+_BUILT: dict[str, tuple[Classifier, Attacker]] = {}  # per worker process: the players of the matchups it attacked
+
+
+def attack_chunk(job: tuple[Matchup, dict, list[tuple[int, Example]]]) -> list[ExampleResult]:
+    """A worker's task: attack the examples of ``job`` = (matchup, run config, [(idx, example)])
+    with the matchup's players (built once per process) through a fresh Scorer, each success
+    verified as in :func:`run_match`; the results go back to the process that writes the store."""
+    from arena.zoo import build_attacker
+
+    m, config, items = job
+    key = json.dumps(asdict(m), sort_keys=True, default=str)
+    if key not in _BUILT:
+        _BUILT[key] = (defender_of(m), build_attacker(m.attacker, options_of(m)))
+    defender, attacker = _BUILT[key]
+    scorer = Scorer(defender, cache_size=100_000, query_budget=m.query_budget, eot=config.get("eot", 1))
+    return list(verified(attacker.attack(items, scorer), scorer, config.get("verify", 1)))
+
+
+def task_size(free: int, most: int, workers: int) -> int:
+    """How many of ``free`` examples the next task of a parallel match takes: up to ``most`` and at
+    most a (4 x ``workers``)-th of them, at least one (so the last tasks are short and no worker
+    waits long on another)."""
+    return min(most, max(1, math.ceil(free / (4 * workers))))
+
+
+def chunks(todo: Sequence[tuple[int, Example]], attacker: Attacker, workers: int) -> list[list[tuple[int, Example]]]:
+    """The tasks of a parallel match, in data order: for an attacker whose results do not depend
+    on which examples share a call (``independent_examples``), :func:`task_size` examples each, up
+    to its ``chunk_size``; otherwise its own ``chunk_size`` chunks, the calls a single process makes."""
+    most = getattr(attacker, "chunk_size", 1) or 1
+    out, start = [], 0
+    while start < len(todo):
+        size = task_size(len(todo) - start, most, workers) if getattr(attacker, "independent_examples", False) else most
+        out.append(list(todo[start : start + size]))
+        start += size
+    return out
 
 
 def start_match(
@@ -54,7 +94,8 @@ def run_match(
     progress: bool = True,
     limit: int | str | None = None,
     shard: tuple[int, int] | None = None,
-    claim: tuple[str, int] | None = None,
+    executor=None,
+    matchup: Matchup | None = None,
 ) -> dict:
     """Attack every example not yet done in this run, writing each result as soon as it is final.
 
@@ -70,16 +111,17 @@ def run_match(
     example's result the same as in a single process. The summary covers every result stored so
     far, from all shards; the run is marked finished once all its examples have one.
 
-    ``claim=(LAUNCH, N)``: one of the N processes of a ``--workers`` launch; it takes the next
-    examples that no process of the launch has taken, a chunk (up to the attacker's
-    ``chunk_size``, smaller near the end: :meth:`arena.store.Store.claim`) at a time, so no
-    process waits idle while another still has a share to do. The results are the single
-    process's, as with ``shard``, for attackers with ``independent_examples``.
+    ``executor`` (:mod:`arena.executor`) with more than one worker: the examples go to its workers
+    in chunks (:func:`chunks`), each attacked by the players ``matchup`` names, built in the
+    worker (:func:`attack_chunk`); this process writes each chunk's results as it comes back.
+    Per-example results are the single process's for attackers whose results do not depend on
+    random state carried from one call to the next.
     """
     if shard is not None and not 0 <= shard[0] < shard[1]:
         raise ValueError(f"shard {shard[0]}/{shard[1]}: needs 0 <= K < N (K/N: this process's part of N)")
-    if shard is not None and claim is not None:
-        raise ValueError("a match process takes a --shard or claims examples, not both")
+    parallel = executor is not None and executor.workers > 1
+    if parallel and matchup is None:
+        raise ValueError("a match on several workers needs the matchup's specs (its workers build the players)")
     data = align_labels(data, defender.labels)
     run_id = start_match(
         defender,
@@ -102,14 +144,16 @@ def run_match(
     )
     desc = f"{attacker_name} vs {defender_name}" + (f" (shard {shard[0]}/{shard[1]})" if shard else "")
     bar = RunBar(store, run_id, total=len(done & ids) + len(todo), done=len(done & ids), desc=desc, enabled=progress)
-    attacked = (
-        attacker.attack(todo, scorer)
-        if claim is None
-        else _attack_claimed(attacker, scorer, store, run_id, claim, todo)
-    )
-    for result in verified(attacked, scorer, (config or {}).get("verify", 1)):
-        store.add_results(run_id, [result])
-        bar.advance()
+    if parallel:
+        tasks = [(matchup, config or {}, part) for part in chunks(todo, attacker, executor.workers)]
+        for _, part in executor.map(attack_chunk, tasks):
+            store.add_results(run_id, part)
+            for _ in part:
+                bar.advance()
+    else:
+        for result in verified(attacker.attack(todo, scorer), scorer, (config or {}).get("verify", 1)):
+            store.add_results(run_id, [result])
+            bar.advance()
     bar.close()
     results = [r for r in store.results(run_id) if r.example_id in ids]
     summary = {
@@ -142,23 +186,6 @@ def verified(results: Iterable[ExampleResult], scorer: Scorer, draws: int) -> It
                 extra={**result.extra, "verify": {"draws": draws, "wrong": wrong}},
             )
         yield result
-
-
-def _attack_claimed(
-    attacker: Attacker,
-    scorer: Scorer,
-    store: Store,
-    run_id: str,
-    claim: tuple[str, int],
-    todo: list[tuple[int, Example]],
-) -> Iterator[ExampleResult]:
-    """The attacker's results on the examples of ``todo`` that this process claims for its
-    launch (``claim``: the launch and its number of processes), a chunk at a time, until none is left."""
-    launch, workers = claim
-    by_id = {ex.id: (i, ex) for i, ex in todo}
-    ids, most = list(by_id), getattr(attacker, "chunk_size", 1)
-    while chunk := store.claim(run_id, launch, ids, most, workers):
-        yield from attacker.attack([by_id[example_id] for example_id in chunk], scorer)
 
 
 def restore_texts(results: list[ExampleResult], data: LabelledData, replay: bool) -> list[ExampleResult]:

@@ -8,17 +8,15 @@ the examples in flight.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import math
 import os
-import socket
 import sqlite3
 import tempfile
 import time
-import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -62,15 +60,6 @@ CREATE TABLE IF NOT EXISTS results (
     PRIMARY KEY (run_id, example_id)
 );
 CREATE INDEX IF NOT EXISTS results_by_run ON results(run_id, idx);
-CREATE TABLE IF NOT EXISTS claims (             -- examples taken by the processes of one `--workers` launch
-    run_id      TEXT NOT NULL,
-    launch      TEXT NOT NULL,
-    example_id  TEXT NOT NULL,
-    claimed_at  REAL NOT NULL,
-    workers     INTEGER NOT NULL DEFAULT 1,  -- the launch's number of processes
-    worker_pid  INTEGER,                     -- the process that claimed it
-    PRIMARY KEY (run_id, launch, example_id)
-);
 """
 
 
@@ -80,52 +69,28 @@ _BLANK_TEXTS = {"original_text": "''", "text_pair": "NULL", "perturbed_text": "N
 _PACE_WINDOW = 40  # a run's newest results, which tell how many processes are writing it
 
 
-_ADDED_COLUMNS = (
-    ("claims", "workers", "INTEGER NOT NULL DEFAULT 1"),
-    ("runs", "command", "TEXT"),
-    ("claims", "worker_pid", "INTEGER"),
-)
-COMMAND_ENV = (
-    "ARENA_COMMAND"  # JSON {"argv", "cwd"} of the `arena` command this process runs for (a worker: its launcher's)
-)
+_ADDED_COLUMNS = (("runs", "command", "TEXT"),)
+_RECORDING: list[dict] = []  # the `arena` commands whose runs are being started (innermost last)
 
 
-def new_launch() -> str:
-    """A ``--workers`` launch's id: unique, and naming the launching process (``UUID.PID@HOST``),
-    so a launch killed before it could release its claims is known to be gone."""
-    return f"{uuid.uuid4().hex}.{os.getpid()}@{socket.gethostname()}"
-
-
-def launch_pid(launch: str) -> int | None:
-    """The id of the process that started ``launch`` on this host (None: another host, or an id
-    from before ids named their process)."""
-    name, at, host = launch.rpartition("@")
-    pid = name.rpartition(".")[2]
-    return int(pid) if at and host == socket.gethostname() and pid.isdigit() else None
-
-
-def launch_running(launch: str) -> bool | None:
-    """Whether the process that started ``launch`` on this host still runs; None when that cannot
-    be told (:func:`launch_pid`)."""
-    pid = launch_pid(launch)
-    return None if pid is None else process_running(pid)
-
-
-def process_running(pid: int) -> bool:
-    """Whether process ``pid`` runs on this host."""
+@contextlib.contextmanager
+def recording(command: dict | None) -> Iterator[None]:
+    """Runs started inside remember ``command`` (``{"argv", "cwd"}``, the `arena` command line
+    that started them), sealed, for ``arena resume``; None: as the enclosing ``recording`` (a
+    resumed command keeps its own)."""
+    if command is None:
+        yield
+        return
+    _RECORDING.append(command)
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, someone else's
-        return True
-    return True
+        yield
+    finally:
+        _RECORDING.pop()
 
 
-def claim_size(free: int, most: int, workers: int) -> int:
-    """How many of ``free`` examples one of ``workers`` processes claims at once: up to ``most``
-    and at most a (4 x ``workers``)-th of them, at least one."""
-    return min(most, max(1, math.ceil(free / (4 * workers))))
+def recording_now() -> bool:
+    """Whether a command is being recorded (an `arena` command, or one `arena resume` replays)."""
+    return bool(_RECORDING)
 
 
 def _processes_at_once(newest: list[tuple[float, float]]) -> int | None:
@@ -270,8 +235,8 @@ class Store:
         self.close()
 
     def start_run(self, kind: str, defender: str, data: str, config: dict, attacker: str | None = None) -> str:
-        """Create the run if new; return its id either way (resume = same id). Under the ``arena``
-        command line (``ARENA_COMMAND`` set) the run also records that command, for ``arena resume``."""
+        """Create the run if new; return its id either way (resume = same id). Inside
+        :func:`recording` (the ``arena`` command line) the run also records that command, for ``arena resume``."""
         full = {"kind": kind, "defender": defender, "attacker": attacker, "data": data, **config}
         run_id = run_id_for(full)
         self.conn.execute(
@@ -279,8 +244,8 @@ class Store:
             "VALUES (?,?,?,?,?,?,?)",
             (run_id, kind, defender, attacker, data, json.dumps(full, sort_keys=True, default=str), time.time()),
         )
-        if os.environ.get(COMMAND_ENV):  # started by the `arena` command line: remembered, sealed, for `arena resume`
-            command = json.loads(os.environ[COMMAND_ENV])
+        if _RECORDING:  # started by the `arena` command line: remembered, sealed, for `arena resume`
+            command = dict(_RECORDING[-1])
             if command.get("replayable", True):
                 command["seal"] = seal(command, self.path)
             self.conn.execute("UPDATE runs SET command=? WHERE run_id=?", (json.dumps(command), run_id))
@@ -334,62 +299,6 @@ class Store:
             out.append(ExampleResult(**values))
         return out
 
-    def claim(self, run_id: str, launch: str, ids: Sequence[str], most: int, workers: int = 1) -> list[str]:
-        """The next of ``ids``, in their order, that have no result in this run and that none of
-        the ``workers`` processes of ``launch`` took yet, now taken for this one: :func:`claim_size`
-        of those still free, so chunks shrink as the run nears its end and no process is left
-        alone with a long last share. One write transaction: processes that claim at the same
-        time never get the same example."""
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
-            taken = self.done_ids(run_id) | {
-                row[0]
-                for row in self.conn.execute(
-                    "SELECT example_id FROM claims WHERE run_id=? AND launch=?", (run_id, launch)
-                )
-            }
-            free = [i for i in ids if i not in taken]
-            chosen = free[: claim_size(len(free), most, workers)]
-            now = time.time()
-            self.conn.executemany(
-                "INSERT INTO claims(run_id, launch, example_id, claimed_at, workers, worker_pid) VALUES (?,?,?,?,?,?)",
-                [(run_id, launch, example_id, now, workers, os.getpid()) for example_id in chosen],
-            )
-        return chosen
-
-    def _open_claims(self) -> list[tuple[str, str, int]]:
-        """(run, launch, the launch's number of processes) of each launch holding claims on
-        examples that have no result yet."""
-        return self.conn.execute(
-            "SELECT run_id, launch, MAX(workers) FROM claims c WHERE NOT EXISTS "
-            "(SELECT 1 FROM results r WHERE r.run_id = c.run_id AND r.example_id = c.example_id) "
-            "GROUP BY run_id, launch"
-        ).fetchall()
-
-    def running_launches(self, run_id: str) -> list[int]:
-        """The process ids, on this host, of the ``--workers`` launches and their worker processes
-        that still run and hold claims on examples of ``run_id`` without a result: the run is being
-        attacked right now (a worker that outlived its launcher counts too)."""
-        running = [
-            launch_pid(launch) for run, launch, _ in self._open_claims() if run == run_id and launch_running(launch)
-        ]
-        workers = self.conn.execute(
-            "SELECT DISTINCT launch, worker_pid FROM claims c WHERE run_id=? AND worker_pid IS NOT NULL AND NOT EXISTS "
-            "(SELECT 1 FROM results r WHERE r.run_id = c.run_id AND r.example_id = c.example_id)",
-            (run_id,),
-        ).fetchall()
-        running += [
-            pid
-            for launch, pid in workers
-            if launch_pid(launch) is not None and pid not in running and process_running(pid)
-        ]
-        return running
-
-    def release(self, launch: str) -> None:
-        """Forget the claims of ``launch`` (its processes are done or stopped)."""
-        with self.conn:
-            self.conn.execute("DELETE FROM claims WHERE launch=?", (launch,))
-
     def finish_run(self, run_id: str, summary: dict) -> None:
         """Record the run's summary and completion time."""
         self.conn.execute(
@@ -417,10 +326,7 @@ class Store:
         data size ``n`` (None for tournaments), ``done`` results by ``status``, their stored model
         seconds, the newest result's time, whether the run finished, ``identity``: the settings its
         names leave out (``IDENTITY_KEYS``, e.g. ``{"precision": "bf16"}``), and ``at_once``: how many
-        processes (``--workers``, shards) were writing it over its newest results, or at least
-        the number of a ``--workers`` launch that holds claims on examples still without a result
-        (a worker deep in a chunk of slow examples stores nothing for a long while) unless that
-        launch's process is known to be gone; None: too few results and no such claim."""
+        processes (``--workers``, shards) were working on it over its newest results; None: too few results."""
         tally: defaultdict[str, dict] = defaultdict(lambda: {"statuses": {}, "seconds": 0.0, "last_result_at": None})
         for run_id, status, count, seconds, last in self.conn.execute(
             "SELECT run_id, status, COUNT(*), SUM(seconds), MAX(created_at) FROM results GROUP BY run_id, status"
@@ -436,16 +342,9 @@ class Store:
             (_PACE_WINDOW,),
         ):
             recent[run_id].append((created_at, seconds or 0.0))
-        claiming: dict[str, int] = {}
-        for run_id, launch, workers in self._open_claims():
-            if (
-                launch_running(launch) is not False
-            ):  # a killed launch's claims stay (it could not release them), its processes do not
-                claiming[run_id] = max(claiming.get(run_id, 0), workers)
         out = []
         for run in self.runs(kind):
-            seen = [n for n in (_processes_at_once(recent[run["run_id"]]), claiming.get(run["run_id"])) if n]
-            entry = tally[run["run_id"]] | {"at_once": max(seen) if seen else None}
+            entry = tally[run["run_id"]] | {"at_once": _processes_at_once(recent[run["run_id"]])}
             out.append(
                 {
                     key: run[key]

@@ -3,22 +3,22 @@
 A tournament is a list of *matchups*, each a plain, picklable :class:`Matchup` (defender spec,
 attacker spec or None for the clean evaluation, data spec, options). :func:`play` runs one
 matchup into the store (resumable like any ``arena eval``/``arena match`` run) and returns its
-run id, so matchups run the same way in this process or as Ray tasks on other machines
-(``ray_map``), all writing to the one SQLite store. The tournament itself is recorded as a run
-of kind ``tournament`` whose summary lists its matchups' run ids; :func:`leaderboard`
-recomputes every number from the per-example results those runs hold.
+run id; a match's examples may be attacked on several workers or a Ray cluster
+(:mod:`arena.executor`), and this process writes every result to the one SQLite store. The
+tournament itself is recorded as a run of kind ``tournament`` whose summary lists its matchups'
+run ids; :func:`leaderboard` recomputes every number from the per-example results those runs hold.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from arena.data import DEFAULT_SAMPLE
+from arena.matchup import Matchup
 from arena.metrics import (
     accuracy,
     attack_summary,
@@ -27,61 +27,25 @@ from arena.metrics import (
     ratio_text,
     ratio_under_attack,
 )
-from arena.resources import HTTP_TIMEOUT
 from arena.store import Store
-from arena.zoo import DEFAULT_SYNONYMS, check_attacker, check_defender, data_name, eval_key, match_key
+from arena.zoo import check_attacker, check_defender, data_name, eval_key, match_key
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-@dataclass(frozen=True)
-class Matchup:
-    """One defender against one attacker (``attacker=None``: the clean evaluation)."""
-
-    db: str
-    defender: str
-    attacker: str | None
-    data: str
-    n: int | None = None
-    seed: int | None = None
-    sample: str = DEFAULT_SAMPLE
-    base: str = "default"
-    synonyms: str = DEFAULT_SYNONYMS
-    defense_seed: int = 0
-    max_length: int = 256
-    precision: str = "auto"
-    device: str | None = None
-    query_budget: int | None = None
-    labels: tuple[str, ...] | None = None  # class names for callables/endpoints that do not name them
-    stochastic: bool = False  # every classifier is randomized (--stochastic): never cached, attacked adaptively
-    http_timeout: float = HTTP_TIMEOUT  # seconds an HTTP classifier's request may take in all
-    options: dict = field(default_factory=dict)  # AttackOptions fields
-    data_options: dict = field(default_factory=dict)  # load_data's column, label and --max-words options
-
-
-def play(m: Matchup, progress: bool = False) -> str:
+def play(m: Matchup, progress: bool = False, executor=None) -> str:
     """Run (or resume) one matchup into ``m.db``; returns its run id (``progress``: a progress bar
-    over the examples on stderr)."""
+    over the examples on stderr; ``executor``: where a match's examples are attacked, see
+    :func:`arena.match.run_match`)."""
     from arena.data import load_data
     from arena.evaluate import evaluate
     from arena.match import run_match
-    from arena.zoo import AttackOptions, build_attacker, build_defender
+    from arena.matchup import defender_of, options_of
+    from arena.zoo import build_attacker
 
     data = load_data(m.data, n=m.n, seed=m.seed, sample=m.sample, **m.data_options)
-    defender = build_defender(
-        m.defender,
-        m.base,
-        synonyms=m.synonyms,
-        seed=m.defense_seed,
-        labels=m.labels,
-        max_length=m.max_length,
-        device=m.device,
-        precision=m.precision,
-        http_timeout=m.http_timeout,
-    )
-    if m.stochastic:
-        defender.stochastic = True
+    defender = defender_of(m)
     with Store(m.db) as store:
         if m.attacker is None:
             key = eval_key(
@@ -95,7 +59,7 @@ def play(m: Matchup, progress: bool = False) -> str:
                 defense_seed=m.defense_seed,
             )
             return evaluate(defender, data, store, **key, progress=progress)["run_id"]
-        options = AttackOptions(**{"synonyms": m.synonyms, "device": m.device, **m.options})
+        options = options_of(m)
         key = match_key(
             m.defender,
             m.attacker,
@@ -117,35 +81,22 @@ def play(m: Matchup, progress: bool = False) -> str:
             **key,
             query_budget=m.query_budget,
             progress=progress,
+            executor=executor,
+            matchup=m,
         )["run_id"]
-
-
-def ray_map(matchups: Sequence[Matchup], address: str | None = None) -> list[str]:
-    """:func:`play` every matchup as a Ray task (``address``: a cluster, or None for a local Ray)."""
-    import ray
-
-    if not ray.is_initialized():
-        local = address in (None, "local")  # a Ray started here listens on this machine only
-        ray.init(
-            address=None if local else address,
-            include_dashboard=False,
-            log_to_driver=False,
-            **({"_node_ip_address": "127.0.0.1"} if local else {}),
-        )
-    remote = ray.remote(play)
-    return ray.get([remote.remote(m) for m in matchups])
 
 
 def run_tournament(
     defenders: Sequence[str],
     attackers: Sequence[str],
     template: Matchup,
-    mapper: Callable[[Sequence[Matchup]], list[str]] | None = None,
+    executor=None,
     progress: Callable[[str], None] | None = None,
 ) -> str:
-    """Play every defender's clean evaluation and every defender x attacker match; record the
-    tournament in the store; returns its id. ``mapper`` runs a list of matchups (default: here, in turn,
-    each announced to ``progress`` and shown with a progress bar when ``progress`` is given)."""
+    """Play every defender's clean evaluation and every defender x attacker match, in turn, each
+    announced to ``progress`` and shown with a progress bar when ``progress`` is given; a match's
+    examples are attacked on ``executor``'s workers (:mod:`arena.executor`); record the tournament
+    in the store; returns its id."""
     if not defenders or not attackers:
         raise ValueError("a tournament needs at least one defender and one attacker")
     for defender in defenders:  # every name before the first match, not hours into the tournament
@@ -155,14 +106,11 @@ def run_tournament(
     matchups = [
         Matchup(**{**asdict(template), "defender": d, "attacker": a}) for d in defenders for a in (None, *attackers)
     ]
-    if mapper is None:
-        run_ids = []
-        for m in matchups:
-            if progress:
-                progress(f"{m.attacker or 'clean'} vs {m.defender}")
-            run_ids.append(play(m, progress=progress is not None))
-    else:
-        run_ids = mapper(matchups)
+    run_ids = []
+    for m in matchups:
+        if progress:
+            progress(f"{m.attacker or 'clean'} vs {m.defender}")
+        run_ids.append(play(m, progress=progress is not None, executor=executor))
     table = {"clean": {}, "matches": {}}
     for m, run_id in zip(matchups, run_ids):
         if m.attacker is None:

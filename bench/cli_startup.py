@@ -54,7 +54,8 @@ def main() -> int:
     result["runs_ratio"] = round(result["arena_runs_s"] / result["import_torch_s"], 3)
     print("| command | median s | x import torch |\n|---|---:|---:|")
     for key, ratio in (("arena_help_s", "help_ratio"), ("arena_runs_s", "runs_ratio"), ("import_torch_s", None)):
-        print(f"| {' '.join(COMMANDS[key][1:]).replace('-m arena', 'arena')} | {result[key]} | {result[ratio] if ratio else 1.0} |")
+        name = " ".join(COMMANDS[key][1:]).replace("-m arena", "arena")
+        print(f"| {name} | {result[key]} | {result[ratio] if ratio else 1.0} |")
     if args.json:
         print(json.dumps(result))
     return 0

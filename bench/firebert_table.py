@@ -78,7 +78,6 @@ from arena.match import adversarial_examples, restore_texts
 from arena.metrics import attack_summary, ratio_over_seeds, ratio_record, ratio_text, ratio_under_attack
 from arena.resources import PRECISIONS
 from arena.store import Store
-from arena.workers import run_match_in_workers
 from arena.zoo import AttackOptions, build_attacker, build_defender, eval_key, is_stochastic, match_key
 from attackers.textfooler import DEFAULT_SIM_THRESHOLD
 
@@ -180,8 +179,8 @@ def attack_key(spec: str, path: str, n: int, args, seed: int = 0, adaptive: bool
 
 
 def match_argv(spec: str, path: str, n: int, args, adaptive: bool = False) -> list[str]:
-    """The ``arena match`` command line that stores its attack as :func:`attack_key` names it (what
-    ``--workers`` runs in each of its processes)."""
+    """The ``arena match`` command line that stores its attack as :func:`attack_key` names it (whose
+    matchup ``--workers`` sends its workers)."""
     return [
         "match",
         "--classifier",
@@ -220,21 +219,33 @@ def attack_row(
     seed: int = 0,
 ) -> dict:
     """The attack summary of ``spec`` at defense seed ``seed`` on the first ``limit`` (default all)
-    examples; with ``--workers N`` a whole-data attack runs in N ``arena match`` processes first (as
-    ``arena match --workers N``)."""
+    examples; with ``--workers N`` a whole-data attack runs on N workers (as ``arena match --workers N``)."""
+    from dataclasses import asdict
+
+    from arena.cli import _matchup_template, build_parser
+    from arena.executor import make_executor
+    from arena.match import run_match
+    from arena.matchup import Matchup
+
     workers = args.workers if limit in (None, n) else 1
     argv = match_argv(spec, path, n, args, adaptive) + (["--defense-seed", str(seed)] if seed else [])
-    return run_match_in_workers(
-        workers,
-        argv,
-        defender,
-        attacker,
-        data,
-        store,
-        attack_key(spec, path, n, args, seed=seed, adaptive=adaptive),
-        progress=not args.json,
-        limit=limit,
-    )
+    parsed = build_parser().parse_args([*argv, "--attacker", "textfooler"])
+    matchup = Matchup(**{**asdict(_matchup_template(parsed)), "defender": spec, "attacker": "textfooler"})
+    executor = make_executor(workers)
+    try:
+        return run_match(
+            defender,
+            attacker,
+            data,
+            store,
+            **attack_key(spec, path, n, args, seed=seed, adaptive=adaptive),
+            progress=not args.json,
+            limit=limit,
+            executor=executor,
+            matchup=matchup,
+        )
+    finally:
+        executor.close()
 
 
 def adaptive_columns(

@@ -1,8 +1,8 @@
-"""How evenly ``arena match --workers N`` shares a run: fixed shards against claimed chunks,
-replayed from the per-example model seconds of finished match runs in a store.
+"""How evenly ``arena match --workers N`` shares a run: fixed shards against chunks handed out as
+workers free up, replayed from the per-example model seconds of finished match runs in a store.
 
 Shards: worker k attacks examples k, k+N, k+2N...; the run lasts as long as the slowest share.
-Claims: chunks of :func:`arena.store.claim_size` examples, in data order, each to whichever worker
+Claims: chunks of :func:`arena.match.task_size` examples, in data order, each to whichever worker
 is free first (what ``--workers`` does for TextFooler). Each figure is the run's length over the
 ideal (total seconds / N): 1.00 means no worker ever waits.
 
@@ -18,7 +18,8 @@ import argparse
 import heapq
 import json
 
-from arena.store import Store, claim_size
+from arena.match import task_size
+from arena.store import Store
 
 
 def shards_over_ideal(seconds: list[float], workers: int) -> float:
@@ -30,7 +31,7 @@ def claims_over_ideal(seconds: list[float], workers: int, chunk: int) -> float:
     """The last worker's finishing time over the ideal, when chunks are claimed as workers free up."""
     free_at, start = [0.0] * workers, 0
     while start < len(seconds):
-        size = claim_size(len(seconds) - start, chunk, workers)
+        size = task_size(len(seconds) - start, chunk, workers)
         heapq.heappush(free_at, heapq.heappop(free_at) + sum(seconds[start : start + size]))
         start += size
     return max(free_at) / (sum(seconds) / workers)

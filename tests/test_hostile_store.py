@@ -167,56 +167,38 @@ def test_sqlite_errors_read_as_what_they_mean(message, meaning):
     assert meaning in store_problem(sqlite3.OperationalError(message))
 
 
-def test_a_worker_dies_with_its_launcher_even_after_kill_minus_nine(tmp_path):
+def test_pool_workers_die_with_their_launcher_even_after_kill_minus_nine(tmp_path):
     import os
     import signal
     import subprocess
     import sys
     import time
 
-    pid_file = tmp_path / "worker.pid"
-    worker = (
-        "import os, time; from arena.workers import die_with_launcher; die_with_launcher(); "
-        f"open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    script = tmp_path / "launcher.py"
+    script.write_text(
+        "import os, sys, time\n"
+        "from arena.executor import make_executor\n"
+        "def nap(x):\n"
+        f"    open(os.path.join({str(tmp_path)!r}, f'worker{{x}}.pid'), 'w').write(str(os.getpid()))\n"
+        "    time.sleep(60)\n"
+        "if __name__ == '__main__':\n"
+        "    list(make_executor(2, backend='process').map(nap, [0, 1]))\n"
     )
-    launcher = (
-        "import os, subprocess, sys, time; from arena.workers import LAUNCHER_ENV; "
-        f"subprocess.Popen([sys.executable, '-c', {worker!r}], env={{**os.environ, LAUNCHER_ENV: str(os.getpid())}}); "
-        "time.sleep(60)"
-    )
-    parent = subprocess.Popen([sys.executable, "-c", launcher])
-    deadline = time.monotonic() + 30
-    while not pid_file.exists() or not pid_file.read_text():
-        assert time.monotonic() < deadline, "the worker never started"
+    parent = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path)
+    files = [tmp_path / f"worker{i}.pid" for i in range(2)]
+    deadline = time.monotonic() + 60
+    while not all(f.exists() and f.read_text() for f in files):
+        assert time.monotonic() < deadline, "the workers never started"
         time.sleep(0.1)
-    child = int(pid_file.read_text())
+    children = [int(f.read_text()) for f in files]
     os.kill(parent.pid, signal.SIGKILL)  # no chance to stop its workers
     parent.wait()
     deadline = time.monotonic() + 5
-    while True:
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            break
-        assert time.monotonic() < deadline, "the worker outlived its launcher"
-        time.sleep(0.1)
-
-
-def test_resume_refuses_while_a_worker_of_the_run_still_runs(tmp_path):
-    import subprocess
-    import sys
-
-    from arena.store import new_launch
-
-    with Store(tmp_path / "r.db") as store:
-        run_id = store.start_run("match", "d", "builtin", {"n": 3})
-        launch = new_launch().replace(f".{__import__('os').getpid()}@", ".999999999@")  # a launcher that is gone
-        sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-        try:
-            store.claim(run_id, launch, ["e1"], 1, workers=2)
-            store.conn.execute("UPDATE claims SET worker_pid=?", (sleeper.pid,))  # claimed by a worker still running
-            assert store.running_launches(run_id) == [sleeper.pid]
-        finally:
-            sleeper.kill()
-            sleeper.wait()
-        assert store.running_launches(run_id) == []
+    for child in children:
+        while True:
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                break
+            assert time.monotonic() < deadline, "a worker outlived its launcher"
+            time.sleep(0.1)

@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import textwrap
-import uuid
 
 import numpy as np
 import pytest
@@ -15,7 +12,7 @@ import pytest
 from arena.classifier import CallableClassifier
 from arena.data import load_data
 from arena.evaluate import evaluate
-from arena.store import ExampleResult, Store, launch_running, new_launch
+from arena.store import ExampleResult, Store
 
 CRASHING_EVAL = textwrap.dedent("""
     import os, signal, sys
@@ -155,70 +152,18 @@ def test_a_file_that_is_not_a_store_gets_a_clear_error(tmp_path):
     assert notes.read_text() == "not a database, just some notes\n" * 100  # left untouched
 
 
-def test_processes_of_one_launch_claim_disjoint_examples(tmp_path):
-    ids = [f"e{i}" for i in range(10)]
-    with Store(tmp_path / "s.db") as one, Store(tmp_path / "s.db") as two:  # two processes on one store
-        run_id = one.start_run("match", "d", "toy", {"n": 10}, attacker="a")
-        one.add_results(run_id, [ExampleResult(1, "e1", 1, "text", "failed")])  # done before the launch
-        taken = [store.claim(run_id, "L", ids, 4, workers=1) for store in (one, two, one, two, one, two, one)]
-        # in order, never twice, never a done one; at most a quarter of those still free (9, 6, 4, 3, 2, 1 free)
-        assert taken == [["e0", "e2", "e3"], ["e4", "e5"], ["e6"], ["e7"], ["e8"], ["e9"], []]
-        assert two.claim(run_id, "M", ids, 3, workers=1) == ["e0", "e2", "e3"]  # another launch (a rerun) starts afresh
-        one.release("L")
-        assert one.claim(run_id, "L", ids, 9, workers=2) == ["e0", "e2"]  # an eighth of 9 free, rounded up
-
-
-def test_a_workers_launch_counts_its_processes_while_they_hold_claims(tmp_path):
-    ids = [f"e{i}" for i in range(8)]
-    with Store(tmp_path / "s.db") as store:
-        run_id = store.start_run("match", "d", "toy", {"n": 8}, attacker="a")
-        store.add_results(run_id, [ExampleResult(0, "e0", 1, "text", "failed", seconds=600.0)])
-        assert store.progress()[0]["at_once"] == 1  # the results alone: one process
-        first, second = store.claim(run_id, "L", ids, 1, workers=2), store.claim(run_id, "L", ids, 1, workers=2)
-        assert store.progress()[0]["at_once"] == 2  # both workers deep in a slow example, nothing stored yet
-        store.add_results(
-            run_id, [ExampleResult(int(i[1:]), i, 1, "text", "failed", seconds=600.0) for i in first + second]
-        )
-        assert store.progress()[0]["at_once"] == 1  # the claims are all done: back to what the results say
-
-
-def test_claims_of_a_killed_launch_do_not_count_as_running_processes(tmp_path):
-    gone = subprocess.Popen([sys.executable, "-c", "pass"])
-    gone.wait()  # a launcher killed before it could release its claims
-    here = socket.gethostname()
-    dead, alive = f"{uuid.uuid4().hex}.{gone.pid}@{here}", new_launch()
-    assert launch_running(dead) is False and launch_running(alive) is True and alive.endswith(f".{os.getpid()}@{here}")
-    assert (
-        launch_running("0123abcd") is None and launch_running(f"abc.{gone.pid}@another-host") is None
-    )  # cannot tell: counted
-    ids = [f"e{i}" for i in range(8)]
-    with Store(tmp_path / "s.db") as store:
-        run_id = store.start_run("match", "d", "toy", {"n": 8}, attacker="a")
-        store.claim(run_id, dead, ids, 1, workers=4)
-        store.conn.execute("UPDATE claims SET worker_pid=? WHERE launch=?", (gone.pid, dead))  # its worker is gone too
-        assert store.progress()[0]["at_once"] is None and store.running_launches(run_id) == []
-        store.claim(run_id, alive, ids, 1, workers=2)
-        assert store.progress()[0]["at_once"] == 2 and store.running_launches(run_id) == [os.getpid()]
-
-
-def test_a_store_from_before_the_workers_column_gets_it(tmp_path):
+def test_a_store_from_before_the_executor_opens_with_its_old_claims_table(tmp_path):
     path = tmp_path / "old.db"
-    conn = sqlite3.connect(path)
-    conn.execute(
-        "CREATE TABLE claims (run_id TEXT NOT NULL, launch TEXT NOT NULL, example_id TEXT NOT NULL, "
-        "claimed_at REAL NOT NULL, PRIMARY KEY (run_id, launch, example_id))"
-    )
-    conn.execute("INSERT INTO claims VALUES ('r', 'L', 'e0', 0.0)")
+    with Store(path) as store:
+        run_id = store.start_run("match", "d", "toy", {"n": 1}, attacker="a")
+    conn = sqlite3.connect(path)  # what `--workers` processes used to claim examples with
+    conn.execute("CREATE TABLE claims (run_id TEXT, launch TEXT, example_id TEXT, claimed_at REAL)")
+    conn.execute("INSERT INTO claims VALUES (?, 'L', 'e0', 0.0)", (run_id,))
     conn.commit()
     conn.close()
     with Store(path) as store:
-        assert [tuple(row) for row in store.conn.execute("SELECT workers FROM claims")] == [(1,)]
-        # a worker still running the old code names its columns and gets the default
-        store.conn.execute("INSERT INTO claims(run_id, launch, example_id, claimed_at) VALUES ('r', 'L', 'e1', 1.0)")
-        assert store.claim("r", "M", ["e2"], 1, workers=3) == ["e2"]
-        assert [
-            tuple(row) for row in store.conn.execute("SELECT example_id, workers FROM claims ORDER BY example_id")
-        ] == [("e0", 1), ("e1", 1), ("e2", 3)]
+        store.add_results(run_id, [ExampleResult(0, "e0", 1, "text", "failed", seconds=1.0)])
+        assert store.progress()[0]["done"] == 1 and store.progress()[0]["at_once"] is None
 
 
 def test_a_store_dumped_as_json_lines_merges_back_whole(tmp_path, capsys):

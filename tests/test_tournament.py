@@ -142,9 +142,9 @@ def test_leaderboard_against_a_baseline(setup):
 
 
 @pytest.mark.slow
-def test_ray_sharding_gives_the_local_leaderboard(setup, tmp_path):
+def test_ray_workers_give_the_local_leaderboard(setup, tmp_path):
     ray = pytest.importorskip("ray")
-    from arena.tournament import ray_map
+    from arena.executor import make_executor
 
     template, defenders = setup
     local = replace(template, db=str(tmp_path / "local.db"))
@@ -153,7 +153,7 @@ def test_ray_sharding_gives_the_local_leaderboard(setup, tmp_path):
         expected = leaderboard(store, run_tournament(defenders, ["textfooler"], local))
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        tid = run_tournament(defenders, ["textfooler"], sharded, mapper=lambda ms: ray_map(ms))
+        tid = run_tournament(defenders, ["textfooler"], sharded, executor=make_executor(2, backend="ray"))
     finally:
         ray.shutdown()
     with Store(sharded.db) as store:
