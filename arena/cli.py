@@ -1282,6 +1282,9 @@ def _add_executor_options(parser: argparse.ArgumentParser) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """`arena demo`: the Gradio app."""
+    from arena.resources import require_extra
+
+    require_extra("gradio", "app", "arena demo")
     from app import main as app_main  # imports gradio: only for this command
 
     app_main(args.app_args, prog="arena demo")

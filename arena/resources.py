@@ -213,3 +213,12 @@ def offline_resources() -> dict[str, str]:
         "model hub": "offline (hub ids must be cached)" if hub_offline() else "reachable",
         "cache": str(cache_dir()),
     }
+
+
+def require_extra(module: str, extra: str, what: str) -> None:
+    """Raise a clear error when ``module`` (an optional dependency) is not installed: ``what``
+    needs ``pip install 'firearena[EXTRA]'``."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise ValueError(f"{what} needs {module}, which is not installed: pip install 'firearena[{extra}]'")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from arena.attack_options import DEFAULT_SYNONYMS, AttackOptions, canonical_synonyms
 from arena.data import DEFAULT_SAMPLE
 from arena.names import DEFENSE_NAMES, DEFENSES, defense_name
-from arena.resources import hub_cached, model_source_problem
+from arena.resources import hub_cached, model_source_problem, require_extra
 from attackers.recipes import check_recipe, recipe_names
 
 if TYPE_CHECKING:  # imported lazily at run time: loading a name must not load torch and transformers
@@ -368,6 +368,7 @@ def check_attacker(spec: str) -> None:
             f"known: {', '.join(ATTACKERS)} (`arena list attacks`)"
         )
     if kind == "textattack":
+        require_extra("textattack", "textattack", f"attacker {spec!r}")
         check_recipe(rest)
     if kind in ("rl", "gen") and not Path(rest).expanduser().is_dir():
         raise ValueError(

@@ -621,3 +621,11 @@ def test_the_main_job_attacks_both_classes_offline(tmp_path, capsys):
     assert main(["export", summary["run_id"], "--db", db, "--format", "jsonl"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert sorted(row["label"] for row in rows) == [0] * 5 + [1] * 5
+
+
+def test_a_missing_extra_is_named_with_its_pip_command():
+    from arena.resources import require_extra
+
+    with pytest.raises(ValueError, match=r"arena demo needs no_such_module_xyz, .*pip install 'firearena\[app\]'"):
+        require_extra("no_such_module_xyz", "app", "arena demo")
+    require_extra("json", "app", "anything")  # installed: no error
