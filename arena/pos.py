@@ -8,8 +8,10 @@ mapped to the universal tagset that TextFooler compares (:meth:`PosTagger.tags`)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
+
+import numpy as np
 
 PENN_TO_UNIVERSAL = {
     "NN": "NOUN",
@@ -104,3 +106,25 @@ class PosTagger:
     def penn_tags(self, tokens: Sequence[str]) -> tuple[str, ...]:
         """Penn Treebank tags of ``tokens``, as the tagger gives them (memoised)."""
         return self._penn(tuple(tokens))
+
+
+def same_pos(
+    tags: Callable[[Sequence[str]], Sequence[str]],
+    words: Sequence[str],
+    position: int,
+    candidates: Sequence[str],
+    window: int = 4,
+    verb_noun_swap: bool = True,
+) -> np.ndarray:
+    """TextFooler's POS rule, the one check every attack and defense uses: per candidate for
+    ``words[position]``, whether its tag (by ``tags``, in context) equals the original word's, or
+    both are NOUN/VERB when ``verb_noun_swap``. The context is the ``window`` words either side when
+    the text has more than 10 words, else the whole text (a one-word list: the word out of context)."""
+    lo, hi = (max(0, position - window), min(len(words), position + window + 1)) if len(words) > 10 else (0, len(words))
+    context, at = list(words[lo:hi]), position - lo
+    original = tags(context)[at]
+    ok = []
+    for candidate in candidates:
+        tag = tags(context[:at] + [candidate] + context[at + 1 :])[at]
+        ok.append(tag == original or (verb_noun_swap and {tag, original} <= {"NOUN", "VERB"}))
+    return np.array(ok, dtype=bool)

@@ -15,11 +15,26 @@ import numpy as np
 from arena.batching import length_bucketed_batches
 from arena.resources import minilm_path, pick_device
 from arena.time_limit import check_time_limit
+from arena.words import WordView
 
 
-def angular(cos: np.ndarray) -> np.ndarray:
-    """Cosine -> normalised angular similarity."""
-    return 1.0 - np.arccos(np.clip(cos, -1.0, 1.0)) / np.pi
+def angular(cos: np.ndarray, scale: float = np.pi) -> np.ndarray:
+    """Cosine -> angular similarity ``1 - arccos(cos) / scale``: normalised to [0, 1] with the
+    default pi (TextAttack's form); ``scale=1`` is the USE form FireBERT's SWITCH uses."""
+    return 1.0 - np.arccos(np.clip(cos, -1.0, 1.0)) / scale
+
+
+def cosines(encoder, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
+    """Cosine of ``a[i]`` and ``b[i]`` for each i, from ``encoder.embed`` (unit vectors; all texts in one call)."""
+    vectors = encoder.embed(list(a) + list(b))
+    return (vectors[: len(a)] * vectors[len(a) :]).sum(axis=1)
+
+
+def window_texts(pairs: Sequence[tuple[WordView, WordView, int]], size: int) -> tuple[list[str], list[str]]:
+    """The ``size``-word windows around ``position`` of each ``(a, b, position)``
+    (:meth:`arena.words.WordView.window`): what TextFooler's constraint and SWITCH's
+    ``similarity_window`` compare."""
+    return [a.window(p, size) for a, _, p in pairs], [b.window(p, size) for _, b, p in pairs]
 
 
 class SentenceSimilarity:
@@ -79,12 +94,11 @@ class SentenceSimilarity:
         """Forget every cached embedding (for timing a cold pass)."""
         self._cache.clear()
 
-    def similarity(self, a: Sequence[str], b: Sequence[str]) -> np.ndarray:
-        """Angular similarity of ``a[i]`` and ``b[i]`` for each i (all texts embedded in one call)."""
+    def similarity(self, a: Sequence[str], b: Sequence[str], scale: float = np.pi) -> np.ndarray:
+        """Angular similarity (:func:`angular`, ``scale``) of ``a[i]`` and ``b[i]`` for each i (all
+        texts embedded in one call)."""
         if len(a) != len(b):
             raise ValueError("similarity needs two lists of equal length")
         if not a:
             return np.zeros(0)
-        vectors = self.embed(list(a) + list(b))
-        cos = (vectors[: len(a)] * vectors[len(a) :]).sum(axis=1)
-        return angular(cos)
+        return angular(cosines(self, a, b), scale)

@@ -114,7 +114,7 @@ from arena.attack import FAILED, SKIPPED, SUCCEEDED  # noqa: E402
 from arena.attack_options import AttackOptions  # noqa: E402
 from arena.classifier import Classifier, TextInput  # noqa: E402
 from arena.data import Example  # noqa: E402
-from arena.pos import PosTagger  # noqa: E402
+from arena.pos import PosTagger, same_pos  # noqa: E402
 from arena.results import ExampleResult  # noqa: E402
 from arena.scorer import Scorer  # noqa: E402
 from arena.similarity import SentenceSimilarity  # noqa: E402
@@ -233,16 +233,10 @@ class ArenaPartOfSpeech(Constraint):
 
     def _check_constraint(self, transformed_text: AttackedText, reference_text: AttackedText) -> bool:
         words = reference_text.words
-        for i in transformed_text.attack_attrs["newly_modified_indices"]:
-            lo, hi = (
-                (max(0, i - self.window), min(len(words), i + self.window + 1)) if len(words) > 10 else (0, len(words))
-            )
-            context, at = words[lo:hi], i - lo
-            before = self.tagger.tags(context)[at]
-            after = self.tagger.tags(context[:at] + [transformed_text.words[i]] + context[at + 1 :])[at]
-            if before != after and not (self.allow_verb_noun_swap and {before, after} <= {"NOUN", "VERB"}):
-                return False
-        return True
+        return all(
+            same_pos(self.tagger.tags, words, i, [transformed_text.words[i]], self.window, self.allow_verb_noun_swap)[0]
+            for i in transformed_text.attack_attrs["newly_modified_indices"]
+        )
 
     def check_compatibility(self, transformation) -> bool:
         """Only word swaps keep word positions."""

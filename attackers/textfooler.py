@@ -43,10 +43,10 @@ import numpy as np
 
 from arena.attack import FAILED, SKIPPED, SUCCEEDED
 from arena.data import Example
-from arena.pos import PosTagger
+from arena.pos import PosTagger, same_pos
 from arena.results import ExampleResult
 from arena.scorer import Scorer
-from arena.similarity import SentenceSimilarity
+from arena.similarity import SentenceSimilarity, window_texts
 from arena.synonyms import SynonymSource
 from arena.words import STOPWORDS, WordView, match_case
 
@@ -229,19 +229,7 @@ class TextFooler:
     def _pos_ok(self, state: _State, position: int, candidates: list[str]) -> np.ndarray:
         if self.pos is None:
             return np.ones(len(candidates), dtype=bool)
-        words = state.current.words
-        if len(words) > 10:
-            lo, hi = max(0, position - self.pos_window), min(len(words), position + self.pos_window + 1)
-        else:
-            lo, hi = 0, len(words)
-        context = words[lo:hi]
-        at = position - lo
-        original_tag = self.pos.tags(context)[at]
-        ok = []
-        for candidate in candidates:
-            tag = self.pos.tags(context[:at] + [candidate] + context[at + 1 :])[at]
-            ok.append(tag == original_tag or {tag, original_tag} <= {"NOUN", "VERB"})
-        return np.array(ok, dtype=bool)
+        return same_pos(self.pos.tags, state.current.words, position, candidates, self.pos_window)
 
     def _step(self, states: list[_State], scorer: Scorer) -> None:
         """Try the next ranked word of every active example: at most two similarity calls, one model call.
@@ -311,8 +299,9 @@ class TextFooler:
 
     def _similarities(self, wanted: list[tuple[_Plan, np.ndarray]]) -> None:
         """Fill ``plan.sim[i]`` for the wanted candidates: windows of the current text vs each candidate, one call."""
-        before = [plan.state.current.window(plan.position, self.window) for plan, idx in wanted for _ in idx]
-        after = [plan.variants[i].window(plan.position, self.window) for plan, idx in wanted for i in idx]
+        before, after = window_texts(
+            [(plan.state.current, plan.variants[i], plan.position) for plan, idx in wanted for i in idx], self.window
+        )
         sims = self.similarity.similarity(before, after) if before else np.zeros(0)
         offset = 0
         for plan, idx in wanted:

@@ -47,8 +47,8 @@ import torch
 from arena.batching import length_bucketed_batches
 from arena.checks import require_at_least
 from arena.classifier import ClassifierError, Encoded, HFClassifier, TextInput
-from arena.pos import PosTagger
-from arena.similarity import SentenceSimilarity
+from arena.pos import PosTagger, same_pos
+from arena.similarity import SentenceSimilarity, angular, cosines, window_texts
 from arena.synonyms import SynonymSource
 from arena.words import STOPWORDS, WordView, match_case
 
@@ -175,10 +175,9 @@ class Switch:
         """Neighbour list of one word (POS-matched out of context when configured), original appended."""
         lower = word.lower()
         pool = [n for n in self.synonyms.neighbours(lower, self.config.neighbours, 0.0) if n != lower]
-        if self.config.match_pos and self.pos is not None:
+        if self.config.match_pos and self.pos is not None and pool:
             tags = self.pos.penn_tags if self.config.pos_tags == "penn" else self.pos.tags
-            tag = tags([lower])[0]
-            pool = [n for n in pool if tags([n])[0] == tag]
+            pool = [n for n, ok in zip(pool, same_pos(tags, [lower], 0, pool, verb_noun_swap=False)) if ok]
         return [match_case(word, n) for n in pool[: self.config.candidates_per_word]] + [word]
 
     def alternatives(
@@ -246,23 +245,22 @@ class Switch:
         ``similarity_window`` N, the N-word windows around each changed word, the lowest of them
         (a variant with no changed word: 1)."""
         window = self.config.similarity_window
-        pairs, owner = [], []  # (original side, variant side) texts; (group, variant) of each pair
+        windowed, whole, owner = [], [], []  # (original, variant, position) or (original, variant) texts; owners
         for g, (original, variants) in enumerate(groups):
             words = original.words if window else None  # once per group, not per variant
             for v, variant in enumerate(variants):
                 if window:
                     changed = [p for p, (a, b) in enumerate(zip(words, variant.words)) if a != b]
-                    pairs += [(original.window(p, window), variant.window(p, window)) for p in changed]
+                    windowed += [(original, variant, p) for p in changed]
                     owner += [(g, v)] * len(changed)
                 else:
-                    pairs.append((original.text, variant.text))
+                    whole.append((original.text, variant.text))
                     owner.append((g, v))
         out = [np.ones(len(variants)) for _, variants in groups]
-        if pairs:
-            vectors = self.similarity.embed([text for pair in pairs for text in pair])
-            sims = 1.0 - np.arccos(np.clip((vectors[0::2] * vectors[1::2]).sum(axis=1), -1.0, 1.0))
-            for (g, v), sim in zip(owner, sims):
-                out[g][v] = min(out[g][v], sim)
+        before, after = window_texts(windowed, window) if windowed else ([a for a, _ in whole], [b for _, b in whole])
+        sims = angular(cosines(self.similarity, before, after), scale=1.0) if before else []
+        for (g, v), sim in zip(owner, sims):
+            out[g][v] = min(out[g][v], sim)
         return out
 
 
