@@ -72,6 +72,7 @@ def run_config(args, algo: str, seed: int):
         max_tokens=args.max_tokens,
         eval_every=args.iterations,  # held-out reward at the start and the end; the table's is the bench's own
         checkpoint_every=3,
+        eval_prompts=64,  # the curves' held-out reward during training; the table uses all held-out prompts
         tau=round(0.4 * args.iterations),  # D2LOLS: the authors' 20 of 50
         guide=str(guide_folder(args)) if algo in RLGF else None,
         ppo={"learning_rate": args.lr, "init_kl_coef": args.kl_coef, "mini_batch_size": 8, "score_norm": "normalize"},

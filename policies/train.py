@@ -68,6 +68,7 @@ class PolicyRunConfig:
     max_tokens: int = 16
     eval_every: int = 10
     eval_length: int = 8
+    eval_prompts: int | None = None  # held-out prompts of the evaluations during training (None: all held out)
     checkpoint_every: int = 5
     beta: float | None = None
     tau: int = 20
@@ -95,6 +96,8 @@ class PolicyRunConfig:
         }
         if self.heldout is not None:
             counts["--heldout"] = (self.heldout, 1)
+        if self.eval_prompts is not None:
+            counts["eval_prompts"] = (self.eval_prompts, 1)
         require_at_least("policy training", counts)
         if self.min_tokens > self.max_tokens:
             raise ValueError(
@@ -110,7 +113,7 @@ class PolicyRunConfig:
     def identity(self) -> dict:
         """Settings that must match to resume (``iterations`` may grow, ``device`` may change)."""
         out = asdict(self)
-        for key in ("iterations", "device", "out", "eval_every", "checkpoint_every"):
+        for key in ("iterations", "device", "out", "eval_every", "checkpoint_every", "eval_prompts"):
             out.pop(key)
         for key, default in (("split_seed", None), ("novelty", 0.0)):
             if out[key] == default:
@@ -318,7 +321,13 @@ def train_policy(
 
     metrics_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     if not any(r["split"] == "heldout" and r["iteration"] == start for r in rows):
-        write({"split": "heldout", "iteration": start, **evaluate_policy(policy, task, cfg.heldout, cfg.eval_length)})
+        write(
+            {
+                "split": "heldout",
+                "iteration": start,
+                **evaluate_policy(policy, task, cfg.eval_prompts or cfg.heldout, cfg.eval_length),
+            }
+        )
     bar = tqdm(
         range(start, cfg.iterations), initial=start, total=cfg.iterations, disable=not progress, desc=f"{cfg.algo}"
     )
@@ -339,7 +348,11 @@ def train_policy(
         done = it + 1
         if done % cfg.eval_every == 0 or done == cfg.iterations:
             write(
-                {"split": "heldout", "iteration": done, **evaluate_policy(policy, task, cfg.heldout, cfg.eval_length)}
+                {
+                    "split": "heldout",
+                    "iteration": done,
+                    **evaluate_policy(policy, task, cfg.eval_prompts or cfg.heldout, cfg.eval_length),
+                }
             )
         if done % cfg.checkpoint_every == 0 or done == cfg.iterations:
             save_checkpoint(ckpt, algorithm, done, rng, getattr(task.reward, "memory", None))
