@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from arena.options import add_options, from_options, option_values
+
 
 def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",")] if value else None
@@ -994,23 +996,15 @@ def cmd_train_sft(args: argparse.Namespace) -> int:
     import random
 
     from arena.data import class_index
-    from policies.sft import SFTConfig, train_sft
+    from policies.config import SFTConfig
+    from policies.sft import train_sft
 
     data = load_data_from_args(args, n=None)
     target = class_index(args.target, data.label_names, f"{args.data}'s")
     texts = [ex.text for ex in data if ex.label == target]
     if args.n:
         texts = [texts[i] for i in sorted(random.Random(args.seed).sample(range(len(texts)), min(args.n, len(texts))))]
-    config = SFTConfig(
-        policy=args.policy,
-        epochs=args.epochs,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        max_tokens=args.max_tokens,
-        lora_r=args.lora_r,
-        checkpoint_every=args.checkpoint_every,
-        seed=args.seed,
-    )
+    config = from_options(SFTConfig, args)
     summary = {**train_sft(texts, args.out, config, device=args.device, progress=not args.json), "out": args.out}
     print(json.dumps(summary) if args.json else "\n".join(f"{k}: {v}" for k, v in summary.items()))
     return 0
@@ -1019,48 +1013,10 @@ def cmd_train_sft(args: argparse.Namespace) -> int:
 def cmd_train_policy(args: argparse.Namespace) -> int:
     """`arena train policy`: RL fine-tuning of a causal LM (PPO, CORY, RLGF)."""
     from arena.zoo import build_defender
-    from policies.train import PolicyRunConfig, train_policy
+    from policies.config import PolicyRunConfig, PPOConfig
+    from policies.train import train_policy
 
-    ppo = {
-        "learning_rate": args.lr,
-        "init_kl_coef": args.kl_coef,
-        "adaptive_kl": args.adaptive_kl,
-        "kl_estimator": args.kl_estimator,
-        "score_norm": args.score_norm,
-        "ppo_epochs": args.ppo_epochs,
-        "mini_batch_size": args.mini_batch,
-        "gradient_accumulation_steps": args.grad_accum,
-    }
-    cfg = PolicyRunConfig(
-        out=args.out,
-        algo=args.algo,
-        task=args.task,
-        template=args.template,
-        policy=args.policy,
-        reward=args.reward,
-        judge=args.judge,
-        target=args.target,
-        reward_kind=args.reward_kind,
-        data=args.data,
-        data_n=args.data_n,
-        heldout=args.heldout,
-        iterations=args.iterations,
-        batch=args.batch,
-        seed=args.seed,
-        lora_r=args.lora_r,
-        min_tokens=args.min_tokens,
-        max_tokens=args.max_tokens,
-        eval_every=args.eval_every,
-        checkpoint_every=args.checkpoint_every,
-        beta=args.beta,
-        tau=args.tau,
-        exchange_every=args.exchange_every,
-        guide=args.guide,
-        novelty=args.novelty,
-        split_seed=args.split_seed,
-        device=args.device,
-        ppo=ppo,
-    )
+    cfg = from_options(PolicyRunConfig, args, out=args.out, ppo=option_values(PPOConfig, args))
     summary = train_policy(cfg, progress=not args.json, build=build_defender)
     summary["out"] = args.out
     print(json.dumps(summary) if args.json else json.dumps(summary, indent=1))
@@ -1398,9 +1354,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_options(ts, default=None)
     ts.add_argument("--target", default="positive", help="the class whose texts the guide learns (name or index)")
     ts.add_argument(
-        "--policy", default="smollm2", help="smollm2 (offline, SmolLM2-135M-Instruct) | gpt2 | HF id | folder"
-    )
-    ts.add_argument(
         "--out",
         required=True,
         type=output_folder,
@@ -1409,125 +1362,20 @@ def build_parser() -> argparse.ArgumentParser:
     ts.add_argument(
         "--n", type=positive_int, help="train on N of the target class's texts (seeded sample; default: all)"
     )
-    ts.add_argument("--epochs", type=float, default=1.0, help="passes over the texts (fractions allowed)")
-    ts.add_argument("--lr", type=float, default=2e-4, help="learning rate (AdamW)")
-    ts.add_argument("--batch-size", type=positive_int, default=8, help="texts per step")
-    ts.add_argument("--max-tokens", type=positive_int, default=48, help="texts are cut to this many tokens")
-    ts.add_argument("--lora-r", type=int, default=16, help="LoRA rank (0: full fine-tune)")
-    ts.add_argument(
-        "--checkpoint-every",
-        type=positive_int,
-        default=50,
-        help="steps between checkpoints (a crash resumes from the last)",
-    )
-    ts.add_argument("--seed", type=int, default=0, help="seed of the sample, the data order and the initialisation")
+    from policies.config import SFTConfig
+
+    add_options(ts, SFTConfig)
     ts.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
     ts.add_argument("--json", action="store_true", help="print one JSON summary object")
     ts.set_defaults(func=cmd_train_sft)
     tp = what.add_parser(
         "policy", help="RL fine-tune a causal LM: ppo | cory | ppo++ | aggrevated | d2lols (generator task)"
     )
-    tp.add_argument(
-        "--algo",
-        default="ppo",
-        choices=["ppo", "cory", "ppo++", "aggrevated", "d2lols"],
-        help="PPO; CORY (pioneer/observer, role exchange); RLGF with a guide LM: ppo++, aggrevated, d2lols",
-    )
-    tp.add_argument(
-        "--task",
-        default="generator",
-        choices=["generator", "attacker"],
-        help="generator: continue review prompts towards --target; attacker: append to correctly classified texts of "
-        "--data so the --reward classifier (the defender) errs while the --judge keeps the label",
-    )
-    tp.add_argument(
-        "--policy", default="smollm2", help="smollm2 (offline, SmolLM2-135M-Instruct) | gpt2 | HF id | folder"
-    )
-    tp.add_argument(
-        "--reward",
-        default="default",
-        help="generator: classifier whose --target score is the reward; "
-        "attacker: the defender to fool (e.g. plain, five)",
-    )
-    tp.add_argument(
-        "--judge",
-        help="independent classifier scoring the same texts (default: ngram, the packaged TF-IDF "
-        "model, for attackers; vader, the VADER lexicon, for generators)",
-    )
-    tp.add_argument("--target", default="positive", help="target class name (or index)")
-    tp.add_argument(
-        "--reward-kind",
-        default="logit",
-        choices=["logit", "prob"],
-        help="log-odds of the target class, or its probability",
-    )
-    tp.add_argument(
-        "--data", default="builtin", help="texts to cut prompts from (first 2-8 words): builtin | file | hf:..."
-    )
-    tp.add_argument("--data-n", type=positive_int, help="use N texts of --data (seeded shuffle)")
-    tp.add_argument(
-        "--heldout",
-        type=positive_int,
-        help="texts held out for evaluation prompts (default: 64, or half of --data's "
-        "texts when it has fewer than 128)",
-    )
-    tp.add_argument(
-        "--split-seed",
-        type=int,
-        help="seed of the train / held-out split (default: --seed); fix it to compare seeds on one held-out set",
-    )
-    tp.add_argument("--iterations", type=int, default=60, help="RL iterations (a batch of prompts each)")
-    tp.add_argument("--batch", type=positive_int, default=16, help="prompts per iteration")
-    tp.add_argument("--mini-batch", type=positive_int, default=8, help="PPO minibatch size")
-    tp.add_argument(
-        "--grad-accum", type=positive_int, default=1, help="gradient-accumulation micro-batches per minibatch"
-    )
-    tp.add_argument("--ppo-epochs", type=positive_int, default=4, help="passes over each batch per iteration")
-    tp.add_argument("--lr", type=float, default=2e-4, help="learning rate (Adam)")
-    tp.add_argument("--kl-coef", type=float, default=0.05, help="(initial) KL coefficient")
-    tp.add_argument("--adaptive-kl", action="store_true", help="Ziegler et al.'s adaptive KL controller (target 6)")
-    tp.add_argument(
-        "--kl-estimator",
-        default="kl",
-        choices=["kl", "abs", "mse", "full"],
-        help="per-token KL penalty to the reference: log-ratio, its absolute value, half its square, "
-        "or the full distribution's KL",
-    )
-    tp.add_argument(
-        "--score-norm",
-        default="normalize",
-        choices=["none", "scale", "normalize"],
-        help="running score scaling/normalisation",
-    )
-    tp.add_argument("--lora-r", type=int, default=16, help="LoRA rank (0: full fine-tune)")
-    tp.add_argument("--min-tokens", type=positive_int, default=4, help="shortest continuation sampled (tokens)")
-    tp.add_argument("--max-tokens", type=positive_int, default=12, help="longest continuation sampled (tokens)")
-    tp.add_argument("--beta", type=float, help="RLGF mixing probability (default: ppo++ 0.6, aggrevated/d2lols 0.8)")
-    tp.add_argument("--tau", type=int, default=20, help="D2LOLS: AggreVaTeD iterations before switching to PPO++")
-    tp.add_argument("--exchange-every", type=positive_int, default=5, help="CORY: role exchange period")
-    tp.add_argument(
-        "--template", help="CORY observer prompt with {sentence} and {query} (default: the paper's IMDB one)"
-    )
-    tp.add_argument("--guide", help="RLGF guide LM (same tokenizer; default: the frozen starting policy)")
-    tp.add_argument(
-        "--novelty",
-        type=float,
-        default=0.0,
-        help="attacker: reward x (1 + W x the added text's embedding distance "
-        "from earlier successful attacks), a curiosity bonus for diverse attacks (0: off)",
-    )
-    tp.add_argument(
-        "--eval-every", type=positive_int, default=10, help="iterations between evaluations on the held-out prompts"
-    )
-    tp.add_argument(
-        "--checkpoint-every",
-        type=positive_int,
-        default=5,
-        help="iterations between checkpoints (a crash resumes from the last)",
-    )
+    from policies.config import PolicyRunConfig, PPOConfig
+
+    add_options(tp, PolicyRunConfig)
+    add_options(tp, PPOConfig)
     tp.add_argument("--out", required=True, type=output_folder, help="run folder (resumes from its checkpoint)")
-    tp.add_argument("--seed", type=int, default=0, help="seed of the prompts' split, sampling and initialisation")
-    tp.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda when present)")
     tp.add_argument("--json", action="store_true", help="print one JSON summary object")
     tp.set_defaults(func=cmd_train_policy)
 

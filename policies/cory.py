@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from policies.config import IMDB_TEMPLATE  # noqa: F401 (re-exported)
 from policies.lm import PolicyLM
 from policies.ppo import PPOConfig, PPOTrainer, RewardFn, Rollout
-
-IMDB_TEMPLATE = 'I can make this sentence "{sentence}" more positive: {query}'
 
 
 class CORY:

@@ -24,55 +24,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from arena.checks import require_at_least
+from policies.config import KL_ESTIMATORS, SCORE_NORMS, PPOConfig  # noqa: F401 (re-exported)
 from policies.lm import Batch, PolicyLM
-
-KL_ESTIMATORS = ("kl", "abs", "mse", "full")
-SCORE_NORMS = ("none", "scale", "normalize")
-
-
-@dataclass
-class PPOConfig:
-    """PPO hyper-parameters; defaults follow TRL/CORY except a LoRA-sized learning rate."""
-
-    learning_rate: float = 1e-4
-    weight_decay: float = 0.0
-    adam_eps: float = 1e-8
-    mini_batch_size: int = 8
-    gradient_accumulation_steps: int = 1
-    ppo_epochs: int = 4
-    gamma: float = 1.0
-    lam: float = 0.95
-    cliprange: float = 0.2
-    cliprange_value: float = 0.2
-    vf_coef: float = 0.1
-    init_kl_coef: float = 0.1
-    adaptive_kl: bool = False
-    target_kl: float = 6.0
-    kl_horizon: int = 10_000
-    kl_estimator: str = "kl"
-    score_norm: str = "none"
-    score_clip: float | None = None
-    whiten_advantages: bool = True
-    max_grad_norm: float | None = 1.0
-
-    def __post_init__(self):
-        if self.kl_estimator not in KL_ESTIMATORS:
-            raise ValueError(f"kl_estimator must be one of {', '.join(KL_ESTIMATORS)}")
-        if self.score_norm not in SCORE_NORMS:
-            raise ValueError(f"score_norm must be one of {', '.join(SCORE_NORMS)}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"PPO needs learning_rate > 0 (got {self.learning_rate})")
-        require_at_least(
-            "PPO",
-            {
-                "mini_batch_size": (self.mini_batch_size, 1),
-                "ppo_epochs": (self.ppo_epochs, 1),
-                "gradient_accumulation_steps": (self.gradient_accumulation_steps, 1),
-            },
-        )
-        if self.mini_batch_size % self.gradient_accumulation_steps:
-            raise ValueError("mini_batch_size must be a multiple of gradient_accumulation_steps")
 
 
 class FixedKLController:

@@ -23,10 +23,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from policies.config import MODES  # noqa: F401 (re-exported)
 from policies.lm import PolicyLM
 from policies.ppo import PPOConfig, PPOTrainer, RewardFn, Rollout
 
-MODES = ("ppo++", "aggrevated", "d2lols")
 DEFAULT_BETA = {"ppo++": 0.6, "aggrevated": 0.8, "d2lols": 0.8}
 GUIDE_SAMPLING = {"top_p": 0.92, "top_k": 50}
 

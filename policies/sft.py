@@ -14,30 +14,17 @@ import json
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from policies.config import SFTConfig  # noqa: F401 (re-exported)
 from policies.lm import PolicyLM
 
 CHECKPOINT = "sft_checkpoint.pt"
 SFT_FILE = "arena_sft.json"
-
-
-@dataclass
-class SFTConfig:
-    """What ``arena train sft`` trains with."""
-
-    policy: str = "smollm2"
-    epochs: float = 1.0
-    lr: float = 2e-4
-    batch_size: int = 8
-    max_tokens: int = 48  # texts are cut to this many tokens
-    lora_r: int = 16
-    checkpoint_every: int = 50
-    seed: int = 0
 
 
 def lm_loss(policy: PolicyLM, texts: Sequence[str], max_tokens: int) -> torch.Tensor:

@@ -21,113 +21,21 @@ import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from arena.checks import require_at_least
 from arena.classifier import Classifier
-from policies.cory import CORY, IMDB_TEMPLATE
+from policies.config import ALGOS, ATTACKER_TEMPLATE, HELDOUT, TASKS, PolicyRunConfig  # noqa: F401 (re-exported)
+from policies.cory import CORY
 from policies.lm import TASK_FILE, PolicyLM
 from policies.ppo import PPO, PPOConfig
-from policies.rlgf import MODES, RLGF
+from policies.rlgf import RLGF
 from policies.tasks import AttackerTask, AttackReward, ClassifierReward, GeneratorTask
 
-ALGOS = ("ppo", "cory") + MODES
-TASKS = ("generator", "attacker")
 ClassifierBuilder = Callable[..., Classifier]  # spec (and device=) -> classifier
-HELDOUT = 64  # texts held out for evaluation prompts by default
-ATTACKER_TEMPLATE = 'Another way to end "{sentence}": {query}'
-
-
-@dataclass
-class PolicyRunConfig:
-    """Everything ``arena train policy`` sets."""
-
-    out: str
-    algo: str = "ppo"
-    task: str = "generator"
-    policy: str = "smollm2"
-    reward: str = "default"
-    judge: str | None = None  # default: "ngram" (TF-IDF on SST-2) for attackers, "vader" (lexicon) for generators
-    target: str = "positive"
-    reward_kind: str = "logit"
-    data: str = "builtin"
-    data_n: int | None = None  # use N texts of --data (seeded shuffle)
-    heldout: int | None = None  # None: HELDOUT texts, or half of them when there are fewer than 2 * HELDOUT
-    split_seed: int | None = (
-        None  # seed of the train / held-out split (None: ``seed``); fix it to share one held-out set across seeds
-    )
-    iterations: int = 60
-    batch: int = 16
-    seed: int = 0
-    lora_r: int = 16
-    min_tokens: int = 4
-    max_tokens: int = 16
-    eval_every: int = 10
-    eval_length: int = 8
-    eval_prompts: int | None = None  # held-out prompts of the evaluations during training (None: all held out)
-    checkpoint_every: int = 5
-    beta: float | None = None
-    tau: int = 20
-    exchange_every: int = 5
-    template: str | None = None  # CORY's observer prompt (default: the paper's IMDB one; attacker: ATTACKER_TEMPLATE)
-    guide: str | None = None
-    novelty: float = 0.0  # attacker: reward x (1 + novelty x distance from earlier successful attacks)
-    device: str | None = None
-    ppo: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        if self.algo not in ALGOS:
-            raise ValueError(f"--algo must be one of {', '.join(ALGOS)}")
-        if self.task not in TASKS:
-            raise ValueError(f"--task must be one of {', '.join(TASKS)}")
-        counts = {
-            "--batch": (self.batch, 1),
-            "--iterations": (self.iterations, 0),
-            "--eval-every": (self.eval_every, 1),
-            "--checkpoint-every": (self.checkpoint_every, 1),
-            "--exchange-every": (self.exchange_every, 1),
-            "--tau": (self.tau, 0),
-            "--min-tokens": (self.min_tokens, 1),
-            "eval_length": (self.eval_length, 1),
-        }
-        if self.heldout is not None:
-            counts["--heldout"] = (self.heldout, 1)
-        if self.eval_prompts is not None:
-            counts["eval_prompts"] = (self.eval_prompts, 1)
-        require_at_least("policy training", counts)
-        if self.min_tokens > self.max_tokens:
-            raise ValueError(
-                f"policy training needs --min-tokens <= --max-tokens (got {self.min_tokens} > {self.max_tokens})"
-            )
-        if self.novelty < 0 or self.novelty and self.task != "attacker":
-            raise ValueError(
-                f"--novelty is a weight >= 0 of the attacker task's reward (got {self.novelty} with --task {self.task})"
-            )
-        if self.judge is None:
-            self.judge = "ngram" if self.task == "attacker" else "vader"
-
-    def identity(self) -> dict:
-        """Settings that must match to resume (``iterations`` may grow, ``device`` may change)."""
-        out = asdict(self)
-        for key in ("iterations", "device", "out", "eval_every", "checkpoint_every", "eval_prompts"):
-            out.pop(key)
-        for key, default in (("split_seed", None), ("novelty", 0.0)):
-            if out[key] == default:
-                out.pop(key)  # runs made before the field existed keep their identity
-        out["template"] = self.observer_template()
-        return out
-
-    def split(self) -> int:
-        """The seed of the train / held-out split."""
-        return self.seed if self.split_seed is None else self.split_seed
-
-    def observer_template(self) -> str:
-        """CORY's observer prompt: ``template``, else the task's default."""
-        return self.template or (ATTACKER_TEMPLATE if self.task == "attacker" else IMDB_TEMPLATE)
 
 
 def _texts(spec: str, n: int | None, seed: int) -> list[str]:
