@@ -913,6 +913,30 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_harden(args: argparse.Namespace) -> int:
+    """`arena harden`: attack, fine-tune on the successes, attack again; one curve over the rounds."""
+    from arena.harden import HardenConfig, harden
+
+    cfg = from_options(HardenConfig, args)
+    say = None if args.json else (lambda what: print(f"  {what}", file=sys.stderr, flush=True))
+    curve = harden(cfg, progress=not args.json, say=say)
+    if args.json:
+        print(json.dumps({"out": cfg.out, "curve": curve}))
+        return 0
+    attackers = list(curve[0]["under"])
+    print("| round | clean | " + " | ".join(f"under {a}" for a in attackers) + " | adversarial examples |")
+    print("|---:|---:|" + "---:|" * len(attackers) + "---:|")
+    for entry in curve:
+        added = entry.get("fine_tune", {}).get("adversarial", "-")
+        print(
+            f"| {entry['round']} | {entry['clean']:.3f} | "
+            + " | ".join(f"{entry['under'][a]:.3f}" for a in attackers)
+            + f" | {added} |"
+        )
+    print(f"curve: {Path(cfg.out) / 'curve.json'}, {Path(cfg.out) / 'curve.png'}")
+    return 0
+
+
 def cmd_train_classifier(args: argparse.Namespace) -> int:
     """`arena train classifier`: LoRA fine-tune an encoder into a classifier folder."""
     from defenses.train import train_classifier
@@ -1378,6 +1402,17 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--out", required=True, type=output_folder, help="run folder (resumes from its checkpoint)")
     tp.add_argument("--json", action="store_true", help="print one JSON summary object")
     tp.set_defaults(func=cmd_train_policy)
+
+    hd = commands.add_parser(
+        "harden",
+        help="attack the training pool, fine-tune on the successes, re-attack: rounds of adversarial training, "
+        "evaluated on held-out data (curve.json, curve.png)",
+    )
+    from arena.harden import HardenConfig
+
+    add_options(hd, HardenConfig)
+    hd.add_argument("--json", action="store_true", help="print one JSON object: the folder and the curve")
+    hd.set_defaults(func=cmd_harden)
 
     to = commands.add_parser(
         "tournament", help="every defender against every attacker (resumable, in --db); leaderboard + heatmap"

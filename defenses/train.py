@@ -49,6 +49,7 @@ class TrainConfig:
     sort_chunk: int = 50
     checkpoint_every: int = 200
     seed: int = 0
+    init: str | None = None  # a classifier folder of this recipe whose LoRA weights and head the training starts from
 
     def __post_init__(self):
         if self.base == "default":
@@ -123,6 +124,28 @@ def _build_model(config: TrainConfig, labels: list[str]):
         modules_to_save=["classifier"],
     )
     return get_peft_model(model, lora), tokenizer
+
+
+def start_from(model, config: TrainConfig, labels: list[str]) -> None:
+    """Load the LoRA weights and head of ``config.init`` (a folder :func:`train_classifier` wrote with
+    the same base, labels and LoRA settings) into ``model``: fine-tuning goes on from that classifier."""
+    from peft import set_peft_model_state_dict
+
+    folder = Path(config.init)
+    meta_path, weights = folder / "arena_classifier.json", folder / "adapter_model.safetensors"
+    if not meta_path.exists() or not weights.exists():
+        raise ValueError(f"{folder}: not a classifier folder of arena's recipe (no adapter and arena_classifier.json)")
+    meta = json.loads(meta_path.read_text())
+    theirs = meta.get("train", {})
+    mismatched = [
+        key for key in ("base", "lora_r", "lora_alpha", "lora_targets") if theirs.get(key) != getattr(config, key)
+    ]
+    if meta.get("labels") != labels or mismatched:
+        raise ValueError(
+            f"{folder}: its labels or LoRA settings ({', '.join(mismatched) or 'labels'}) differ from this training's; "
+            "fine-tuning continues only a classifier of the same recipe"
+        )
+    set_peft_model_state_dict(model, load_file(str(weights)))
 
 
 def _trainable_state(model) -> dict[str, torch.Tensor]:
@@ -233,6 +256,8 @@ def train_classifier(
         )
     torch.manual_seed(config.seed)
     model, tokenizer = _build_model(config, labels)
+    if config.init:
+        start_from(model, config, labels)
     out.mkdir(parents=True, exist_ok=True)
     dev = pick_device(device)
     model.to(dev)

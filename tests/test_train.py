@@ -180,3 +180,20 @@ def test_train_cli_validates_and_records_warmup(tmp_path, capsys):
     meta = json.loads((out / "arena_classifier.json").read_text())
     assert meta["train"]["warmup"] == 0.0
     assert [step for step, _ in meta["validation"]["history"]] == [1, 2] and meta["validation"]["examples"] == 6
+
+
+def test_training_can_start_from_a_trained_classifier(tmp_path):
+    from arena.classifier import DEFAULT_CLASSIFIER_DIR, load_default_classifier
+    from defenses.train import _build_model, start_from
+
+    texts = ["a lovely, moving film", "dull and far too long"]
+    config = TrainConfig(init=str(DEFAULT_CLASSIFIER_DIR))
+    model, tokenizer = _build_model(config, ["negative", "positive"])
+    start_from(model, config, ["negative", "positive"])
+    model.eval()
+    with torch.no_grad():
+        logits = model(**tokenizer(texts, return_tensors="pt", padding=True)).logits
+    expected = load_default_classifier(device="cpu").predict_proba(texts)
+    assert np.allclose(torch.softmax(logits, -1).numpy(), expected, atol=1e-4)
+    with pytest.raises(ValueError, match="LoRA settings"):
+        start_from(model, TrainConfig(init=str(DEFAULT_CLASSIFIER_DIR), lora_r=4), ["negative", "positive"])
