@@ -124,7 +124,8 @@ class RayExecutor:
         self.ray = ray
         self.workers = workers
         local = address in (None, "local")
-        if not ray.is_initialized():
+        self.started = not ray.is_initialized()  # a Ray started here is shut down by close()
+        if self.started:
             ray.init(
                 address=None if local else address,
                 include_dashboard=False,
@@ -149,7 +150,9 @@ class RayExecutor:
                 self.ray.cancel(ref, force=True)
 
     def close(self) -> None:
-        """Leave Ray running for the process's next map (``ray.shutdown`` at exit)."""
+        """Shut down the Ray this executor started (one already running is left as it was)."""
+        if self.started:
+            self.ray.shutdown()
 
 
 def ray_installed() -> bool:

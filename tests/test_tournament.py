@@ -151,11 +151,12 @@ def test_ray_workers_give_the_local_leaderboard(setup, tmp_path):
     sharded = replace(template, db=str(tmp_path / "ray.db"))
     with Store(local.db) as store:
         expected = leaderboard(store, run_tournament(defenders, ["textfooler"], local))
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    executor = make_executor(2, backend="ray")
     try:
-        tid = run_tournament(defenders, ["textfooler"], sharded, executor=make_executor(2, backend="ray"))
+        tid = run_tournament(defenders, ["textfooler"], sharded, executor=executor)
     finally:
-        ray.shutdown()
+        executor.close()
+    assert not ray.is_initialized()
     with Store(sharded.db) as store:
         got = leaderboard(store, tid)
     assert {k: v for k, v in got.items() if k != "tournament"} == {
