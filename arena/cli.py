@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from arena.options import add_options, from_options, option_values
+from arena.attack_options import AttackOptions
+from arena.options import add_options, from_options, option_values, positive_int, unit_fraction
 
 
 def _split(value: str | None) -> list[str] | None:
@@ -24,37 +25,12 @@ def positive_float(value: str) -> float:
     return number
 
 
-def positive_int(value: str) -> int:
-    """argparse type of a count or size that must be at least 1."""
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return number
-
-
 def run_ids(value: str) -> list[str]:
     """Comma-separated run ids (or starts of them), at least one."""
     ids = [run for run in _split(value) or [] if run]
     if not ids:
         raise argparse.ArgumentTypeError("give at least one run id (`arena runs` lists them)")
     return ids
-
-
-def unit_fraction(value: str) -> float:
-    """argparse type of a threshold in [0, 1]."""
-    number = float(value)
-    if not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
-    return number
-
-
-def sim_threshold(value: str) -> float:
-    """argparse type of ``--sim-threshold``: ``paper`` (the released code's threshold) or a number in [0, 1]."""
-    if value == "paper":
-        from attackers.textfooler import PAPER_SIM_THRESHOLD
-
-        return PAPER_SIM_THRESHOLD
-    return unit_fraction(value)
 
 
 def output_folder(value: str) -> str:
@@ -418,23 +394,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _attack_options(args: argparse.Namespace):
     """The word-swap attack options ``arena match`` was given."""
-    from arena.zoo import AttackOptions
-
-    return AttackOptions(
-        synonyms=args.synonyms,
-        sim_threshold=args.sim_threshold,
-        pos=args.pos,
-        importance=args.importance,
-        commit=args.commit,
-        max_candidates=args.max_candidates,
-        min_cos=args.min_cos,
-        chunk_size=args.chunk_size,
-        device=args.device,
-        rl_samples=args.rl_samples,
-        eot=args.eot,
-        verify=args.verify,
-        eval_judge=args.eval_judge,
-    )
+    return from_options(AttackOptions, args, synonyms=args.synonyms, device=args.device)
 
 
 def _match_key(args: argparse.Namespace, defender_spec: str, stochastic: bool | None = None) -> dict:
@@ -1165,18 +1125,6 @@ def _add_attack_options(parser: argparse.ArgumentParser, attacker_flag: bool = T
             "| rl:DIR (a policy from `arena train policy --task attacker`)"
             " | gen:DIR (a generator policy: reward-hacking gap against the defender)",
         )
-    parser.add_argument(
-        "--rl-samples",
-        type=positive_int,
-        default=8,
-        help="rl:DIR: continuations sampled per example (best by attack reward)",
-    )
-    parser.add_argument(
-        "--eval-judge",
-        metavar="CLASSIFIER",
-        help="rl:DIR: a classifier that took no part in training or selection (not the policy's --judge), whose "
-        "agreement with the true label on the successes is reported (e.g. vader, fact)",
-    )
     add_data_options(parser)
     add_sample_options(parser, "attack")
     parser.add_argument(
@@ -1185,52 +1133,8 @@ def _add_attack_options(parser: argparse.ArgumentParser, attacker_flag: bool = T
         default=DEFAULT_MAX_WORDS,
         help="refuse an example longer than this many words (an attack's time and memory grow with them)",
     )
-    parser.add_argument(
-        "--sim-threshold",
-        type=sim_threshold,
-        metavar="T",
-        help="angular similarity threshold of the 15-word windows, 1 - arccos(cos)/pi: a number in [0, 1], or paper "
-        "(0.9045: the released code's 1 - arccos(cos) >= 0.7 on USE) (default 0.80, calibrated for MiniLM)",
-    )
-    parser.add_argument(
-        "--pos", default="auto", choices=["auto", "nltk", "pattern", "none"], help="POS tagger for the POS constraint"
-    )
-    parser.add_argument(
-        "--importance",
-        default="oov",
-        choices=["oov", "delete"],
-        help="word importance by replacing the word with <oov> (released code) or deleting it (paper, TextAttack)",
-    )
-    parser.add_argument(
-        "--commit",
-        default="original",
-        choices=["original", "current"],
-        help="keep a non-flipping swap if it lowers p_y below the original text's (released code) "
-        "or the current text's (TextAttack)",
-    )
-    parser.add_argument("--max-candidates", type=positive_int, default=50, help="synonym candidates tried per word")
-    parser.add_argument(
-        "--min-cos", type=float, default=0.5, help="minimum cosine of synonym candidates (vector sources)"
-    )
-    parser.add_argument(
-        "--chunk-size", type=positive_int, default=32, help="examples attacked in lockstep (one model call per step)"
-    )
+    add_options(parser, AttackOptions)
     parser.add_argument("--query-budget", type=positive_int, help="maximum model queries per example")
-    parser.add_argument(
-        "--eot",
-        type=positive_int,
-        metavar="K",
-        help="against a randomized defender (FuSE, FIVE, noise, --stochastic): each query's answer is the mean of K "
-        "draws, K queries (expectation over transformation); 1: the non-adaptive attack (default: 8; "
-        "deterministic defenders: 1)",
-    )
-    parser.add_argument(
-        "--verify",
-        type=positive_int,
-        metavar="M",
-        help="against a randomized defender: a success counts only if most of M fresh draws of its final text "
-        "are wrong (default: 5; deterministic defenders: 1)",
-    )
     parser.add_argument("--db", default="arena.db", help="results store (SQLite file)")
     parser.add_argument("--json", action="store_true", help="print one JSON summary object")
 

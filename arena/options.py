@@ -69,3 +69,19 @@ def from_options(cls, args: argparse.Namespace, **values: Any):
 def option_values(cls, args: argparse.Namespace) -> dict[str, Any]:
     """The parsed values of ``cls``'s :func:`option` fields (for a nested settings dict)."""
     return {f.name: getattr(args, f.name) for f in _options(cls) if hasattr(args, f.name)}
+
+
+def positive_int(value: str) -> int:
+    """argparse type of a count or size that must be at least 1."""
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return number
+
+
+def unit_fraction(value: str) -> float:
+    """argparse type of a threshold in [0, 1]."""
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
+    return number

@@ -34,7 +34,6 @@ only when most of ``eot`` fresh draws of it are wrong; and skips the one-draw re
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from arena.attack import FAILED, SKIPPED, SUCCEEDED
+from arena.attack_options import DEFAULT_SIM_THRESHOLD, PAPER_SIM_THRESHOLD  # noqa: F401 (re-exported)
 from arena.data import Example
 from arena.pos import PosTagger, same_pos
 from arena.results import ExampleResult
@@ -50,14 +50,6 @@ from arena.similarity import SentenceSimilarity, window_texts
 from arena.synonyms import SynonymSource
 from arena.words import STOPWORDS, WordView, match_case
 
-# MiniLM is more sensitive to a one-word swap than USE: at TextAttack's USE threshold (0.8408,
-# angular) it rejects 11 % of random counter-fitted single swaps in 15-word MR windows, at 0.80
-# it rejects 4.5 % (measured; docs/measurements.md, "TextFooler"), which is the check's intent: reject only swaps
-# that move the window's meaning.
-DEFAULT_SIM_THRESHOLD = 0.80
-# The released code keeps a swap when 1 - arccos(cos) >= 0.7 on USE, i.e. 1 - arccos(cos)/pi >= 1 - 0.3/pi
-# in the angular form used here (``--sim-threshold paper``); TextAttack's recipe uses 0.8408.
-PAPER_SIM_THRESHOLD = 1 - 0.3 / math.pi
 # The ranking scores one reduced copy of a text per candidate word; copies go to the scorer in calls
 # of about this many words in all, so its memory grows with the text's length, not with its square.
 RANK_WORDS_PER_CALL = 1_000_000
