@@ -7,8 +7,9 @@ Round 0 evaluates the starting classifier. Each round K = 1..R then:
 2. **fine-tune**: the current model's LoRA weights and head go on training (the classifier recipe
    of :mod:`defenses.train`, from the current model) on the round's successful adversarial
    examples with their true labels plus clean training examples, so that the adversarial ones are
-   an ``adv_ratio`` share of the round's data (with ``switch``, FACT's SWITCH copies are added to
-   every batch) into ``OUT/round_K/model``;
+   an ``adv_ratio`` share of the round's data (with ``round_examples``, a fixed number of examples
+   per round: equal gradient steps for every attacker; with ``switch``, FACT's SWITCH copies are
+   added to every batch) into ``OUT/round_K/model``;
 3. **evaluate** on the evaluation set, never trained on (refused when :func:`arena.overlap.overlap`
    finds it sharing sentences with the training set, unless ``allow_overlap``): clean accuracy and
    accuracy under each attacker;
@@ -53,6 +54,12 @@ class HardenConfig:
     attack_n: int = option(2000, "training examples attacked per round (a fresh label-balanced sample each round)")
     eval_n: int | None = option(None, "evaluation examples (label-balanced sample; default: all)", type=int)
     adv_ratio: float = option(0.5, "share of adversarial examples in a round's fine-tuning data (0 < r <= 1)")
+    round_examples: int | None = option(
+        None,
+        "fine-tuning examples per round: up to --adv-ratio of them adversarial, clean ones for the rest (the same "
+        "gradient steps whatever the attacks find; default: all the round's adversarial examples)",
+        type=int,
+    )
     switch: bool = option(False, "add FACT's SWITCH copies of each fine-tuning batch (the FACT recipe)")
     lr: float = option(2e-4, "fine-tuning learning rate (LoRA, AdamW)")
     epochs: float = option(1.0, "passes over each round's fine-tuning data")
@@ -69,7 +76,10 @@ class HardenConfig:
         missing = [f"--{name}" for name in ("out", "train", "eval") if not getattr(self, name)]
         if missing:
             raise ValueError(f"harden needs {', '.join(missing)}")
-        require_at_least("harden", {"--rounds": (self.rounds, 0), "--attack-n": (self.attack_n, 1)})
+        counts = {"--rounds": (self.rounds, 0), "--attack-n": (self.attack_n, 1)}
+        if self.round_examples is not None:
+            counts["--round-examples"] = (self.round_examples, 1)
+        require_at_least("harden", counts)
         if not 0 < self.adv_ratio <= 1:
             raise ValueError(f"--adv-ratio is a share in (0, 1] (got {self.adv_ratio})")
         if not self.attack_list():
@@ -170,17 +180,24 @@ def fine_tune(cfg: HardenConfig, k: int, adversarial: list, progress: bool) -> d
     """Round ``k``'s model: round ``k - 1``'s, fine-tuned on the adversarial examples and clean ones."""
     import random
 
-    from arena.data import LabelledData, load_data
+    from arena.data import LabelledData, align_labels, load_data
     from defenses.train import TrainConfig, train_classifier
 
     out = model_folder(cfg, k)
     if (out / "arena_classifier.json").exists() and not (out / "checkpoint").exists():
         return json.loads((out / "arena_classifier.json").read_text()).get("harden", {})
-    pool = load_data(cfg.train)
-    clean_n = min(len(pool), round(len(adversarial) * (1 - cfg.adv_ratio) / cfg.adv_ratio))
+    previous = start_folder(cfg) if k == 1 else str(model_folder(cfg, k - 1))
+    labels = json.loads((Path(previous) / "arena_classifier.json").read_text())["labels"]
+    pool = align_labels(load_data(cfg.train), labels)  # label ids in the model's order, as the attacks' are
+    if cfg.round_examples:
+        adversarial = random.Random(cfg.seed * 1000 + k).sample(
+            adversarial, min(len(adversarial), round(cfg.round_examples * cfg.adv_ratio))
+        )
+        clean_n = min(len(pool), cfg.round_examples - len(adversarial))
+    else:
+        clean_n = min(len(pool), round(len(adversarial) * (1 - cfg.adv_ratio) / cfg.adv_ratio))
     clean = random.Random(cfg.seed * 1000 + k).sample(pool.examples, clean_n)
     data = LabelledData(adversarial + clean, pool.label_names, f"harden round {k}: {cfg.train}")
-    previous = start_folder(cfg) if k == 1 else str(model_folder(cfg, k - 1))
     config = TrainConfig(lr=cfg.lr, epochs=cfg.epochs, batch_size=cfg.batch_size, seed=cfg.seed + k, init=previous)
     if not len(data):
         raise ValueError(f"round {k}: no attack succeeded and no clean example drawn: nothing to fine-tune on")
