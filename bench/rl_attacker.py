@@ -112,20 +112,20 @@ def untrained_policy(out: str) -> str:
     return str(folder)
 
 
-def plays(args, novelty: bool) -> list[tuple[str, str, str]]:
-    """(row, defender, attacker) of every matchup (``novelty``: with the novelty attacker's)."""
+def plays(args, novelty: bool, extra: bool) -> list[tuple[str, str, str]]:
+    """(row, defender, attacker) of the matchups: the trained and the untrained attacker against
+    ``plain`` first; with ``novelty`` the novelty attacker's row; with ``extra`` the trained one
+    against ``fact`` and TextFooler against ``plain``."""
     trained = f"rl:{Path(args.out) / 'policy'}"
-    out = [
-        ("plain", "plain", trained),
-        ("fact", "fact", trained),
-        ("untrained_plain", "plain", f"rl:{untrained_policy(args.out)}"),
-    ]
+    out = [("plain", "plain", trained), ("untrained_plain", "plain", f"rl:{untrained_policy(args.out)}")]
     if novelty:
-        out.insert(1, ("novelty_plain", "plain", f"rl:{Path(args.out + '_novelty') / 'policy'}"))
-    return out + [("textfooler_plain", "plain", "textfooler")]
+        out.append(("novelty_plain", "plain", f"rl:{Path(args.out + '_novelty') / 'policy'}"))
+    if extra:
+        out += [("fact", "fact", trained), ("textfooler_plain", "plain", "textfooler")]
+    return out
 
 
-def evaluate(args, novelty: bool) -> tuple[dict, list[dict]]:
+def evaluate(args, novelty: bool, extra: bool) -> tuple[dict, list[dict]]:
     """Matches on mr_unseen through a resumable store; rows and the successful examples."""
     from arena.classifier import load_classifier
     from arena.data import load_data
@@ -146,7 +146,7 @@ def evaluate(args, novelty: bool) -> tuple[dict, list[dict]]:
     }
     rows, results, examples = {}, {}, []
     with Store(args.db) as store:
-        for name, spec, attacker_spec in plays(args, novelty):
+        for name, spec, attacker_spec in plays(args, novelty, extra):
             defender = build_defender(spec, "default")
             summary = run_match(
                 defender,
@@ -262,9 +262,9 @@ def show(k: int) -> str:
     return "\n".join(out)
 
 
-def publish(args, training: dict, novelty: bool) -> dict:
+def publish(args, training: dict, novelty: bool, extra: bool = True) -> dict:
     """Evaluate (finished matches come back from the store) and write the results and examples."""
-    rows, examples = evaluate(args, novelty)
+    rows, examples = evaluate(args, novelty, extra)
     result = {
         "judge": args.judge,
         "eval_judge": args.eval_judge,
@@ -337,7 +337,8 @@ def main() -> int:
 
             torch.set_num_threads(args.threads)
         training = {"plain": train(args, args.out, 0.0)}
-        result = publish(args, training, novelty=False)  # the rows without the novelty attacker first
+        result = publish(args, training, novelty=False, extra=False)  # the trained and untrained rows first
+        result = publish(args, training, novelty=False)
         if args.novelty:
             training["novelty_plain"] = train(args, args.out + "_novelty", args.novelty)
             result = publish(args, training, novelty=True)
