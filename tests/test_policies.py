@@ -219,7 +219,12 @@ def toy_run(tmp_path, tiny_lm_dir):
             tau=4,
             eval_length=6,
             device="cpu",
-            ppo={"learning_rate": 3e-3, "mini_batch_size": 4},
+            ppo={
+                "learning_rate": 3e-3,
+                "mini_batch_size": 4,
+                "init_kl_coef": 0.1,
+                "score_norm": "none",
+            },  # the settings the toy was tuned with
             **extra,
         )
 
