@@ -180,15 +180,14 @@ def fine_tune(cfg: HardenConfig, k: int, adversarial: list, progress: bool) -> d
     """Round ``k``'s model: round ``k - 1``'s, fine-tuned on the adversarial examples and clean ones."""
     import random
 
-    from arena.data import LabelledData, align_labels, load_data
-    from defenses.train import TrainConfig, train_classifier
+    from arena.data import LabelledData
+    from defenses.train import TrainConfig, is_trained, train_classifier
 
     out = model_folder(cfg, k)
-    if (out / "arena_classifier.json").exists() and not (out / "checkpoint").exists():
+    if is_trained(out):
         return json.loads((out / "arena_classifier.json").read_text()).get("harden", {})
     previous = start_folder(cfg) if k == 1 else str(model_folder(cfg, k - 1))
-    labels = json.loads((Path(previous) / "arena_classifier.json").read_text())["labels"]
-    pool = align_labels(load_data(cfg.train), labels)  # label ids in the model's order, as the attacks' are
+    pool = training_pool(cfg.train, previous)
     if cfg.round_examples:
         adversarial = random.Random(cfg.seed * 1000 + k).sample(
             adversarial, min(len(adversarial), round(cfg.round_examples * cfg.adv_ratio))
@@ -202,7 +201,7 @@ def fine_tune(cfg: HardenConfig, k: int, adversarial: list, progress: bool) -> d
     if not len(data):
         raise ValueError(f"round {k}: no attack succeeded and no clean example drawn: nothing to fine-tune on")
     if cfg.switch:
-        summary = _fine_tune_fact(cfg, data, out, config, progress)
+        summary = fact_fine_tune(data, out, config, cfg.synonyms, cfg.device, progress)
     else:
         summary = train_classifier(data, out, config, device=cfg.device, progress=progress)
     record = {"adversarial": len(adversarial), "clean": clean_n, "steps": summary["steps"], "from": previous}
@@ -211,19 +210,28 @@ def fine_tune(cfg: HardenConfig, k: int, adversarial: list, progress: bool) -> d
     return record
 
 
-def _fine_tune_fact(cfg: HardenConfig, data, out: Path, config, progress: bool) -> dict:
-    """Fine-tuning with FACT's SWITCH copies of each batch (the judge: the model being tuned's start)."""
+def training_pool(train: str, model: str):
+    """The training data with its label ids in the order of the classifier folder ``model`` (as the
+    attacks' results are), e.g. SST-2's 0/1 against the default classifier's negative/positive."""
+    from arena.data import align_labels, load_data
+
+    return align_labels(load_data(train), json.loads((Path(model) / "arena_classifier.json").read_text())["labels"])
+
+
+def fact_fine_tune(data, out: Path, config, synonyms: str, device: str | None, progress: bool) -> dict:
+    """FACT's co-tuning from ``config.init``: fine-tuning with SWITCH copies of each batch, the judge
+    being the model the tuning starts from."""
     from arena.classifier import load_classifier
     from arena.pos import PosTagger
     from arena.similarity import SentenceSimilarity
     from arena.synonyms import load_synonyms
     from defenses.fact import FactAugmenter, train_fact
 
-    judge = load_classifier(config.init, device=cfg.device)
+    judge = load_classifier(config.init, device=device)
     augmenter = FactAugmenter(
-        judge, load_synonyms(cfg.synonyms), SentenceSimilarity(device=cfg.device), PosTagger(), seed=config.seed
+        judge, load_synonyms(synonyms), SentenceSimilarity(device=device), PosTagger(), seed=config.seed
     )
-    return train_fact(data, out, config, augmenter, judge_name=config.init, device=cfg.device, progress=progress)
+    return train_fact(data, out, config, augmenter, judge_name=config.init, device=device, progress=progress)
 
 
 def plot_curve(curve: list[dict], path: Path) -> None:

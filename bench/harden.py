@@ -72,27 +72,21 @@ def fact_budget(args) -> tuple[str, float]:
     """FACT's SWITCH co-tuning from the default classifier on rounds x round-examples clean examples."""
     import random
 
-    from arena.classifier import DEFAULT_CLASSIFIER_DIR, load_classifier
-    from arena.data import LabelledData, align_labels, load_data
-    from arena.pos import PosTagger
-    from arena.similarity import SentenceSimilarity
-    from arena.synonyms import load_synonyms
-    from defenses.fact import FactAugmenter, train_fact
-    from defenses.train import TrainConfig
+    from arena.classifier import DEFAULT_CLASSIFIER_DIR
+    from arena.data import LabelledData
+    from arena.harden import fact_fine_tune, training_pool
+    from defenses.train import TrainConfig, is_trained
 
     out = Path(args.runs) / "fact_budget" / "model"
-    if (out / "arena_classifier.json").exists() and not (out / "checkpoint").exists():
+    if is_trained(out):
         return str(out), json.loads((out / "bench_seconds.json").read_text())["seconds"]
     start = time.perf_counter()
-    labels = json.loads((Path(DEFAULT_CLASSIFIER_DIR) / "arena_classifier.json").read_text())["labels"]
-    pool = align_labels(load_data(str(SHARED / "sst2" / "train.tsv")), labels)
+    pool = training_pool(str(SHARED / "sst2" / "train.tsv"), str(DEFAULT_CLASSIFIER_DIR))
     chosen = random.Random(0).sample(pool.examples, args.rounds * args.round_examples)
-    data = LabelledData(chosen, pool.label_names, "sst2 train sample")
-    augmenter = FactAugmenter(
-        load_classifier("default"), load_synonyms("counterfitted"), SentenceSimilarity(), PosTagger(), seed=0
-    )
     config = TrainConfig(lr=2e-4, init=str(DEFAULT_CLASSIFIER_DIR))
-    train_fact(data, out, config, augmenter, judge_name="default", progress=not args.json)
+    fact_fine_tune(
+        LabelledData(chosen, pool.label_names, "sst2 train sample"), out, config, "counterfitted", None, not args.json
+    )
     seconds = round(time.perf_counter() - start, 1)
     (out / "bench_seconds.json").write_text(json.dumps({"seconds": seconds}))
     return str(out), seconds

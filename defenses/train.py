@@ -126,6 +126,11 @@ def _build_model(config: TrainConfig, labels: list[str]):
     return get_peft_model(model, lora), tokenizer
 
 
+def is_trained(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a finished classifier (a model and no checkpoint of an unfinished run)."""
+    return (Path(folder) / "arena_classifier.json").exists() and not (Path(folder) / CHECKPOINT).exists()
+
+
 def start_from(model, config: TrainConfig, labels: list[str]) -> None:
     """Load the LoRA weights and head of ``config.init`` (a folder :func:`train_classifier` wrote with
     the same base, labels and LoRA settings) into ``model``: fine-tuning goes on from that classifier."""
@@ -250,7 +255,7 @@ def train_classifier(
         if (val.examples[0].text_pair is None) != (data.examples[0].text_pair is None):
             raise ValueError("validation and training data must both be single texts or both pairs")
     out = Path(out_dir)
-    if (out / "arena_classifier.json").exists() and not (out / CHECKPOINT).exists() and not overwrite:
+    if is_trained(out) and not overwrite:
         raise ValueError(
             f"{out} already holds a trained classifier; pick another --out or pass --overwrite to retrain it"
         )
