@@ -13,7 +13,8 @@ Round 0 evaluates the starting classifier. Each round K = 1..R then:
 3. **evaluate** on the evaluation set, never trained on (refused when :func:`arena.overlap.overlap`
    finds it sharing sentences with the training set, unless ``allow_overlap``): clean accuracy and
    accuracy under each attacker;
-4. append the round to ``OUT/curve.json`` (its model, data and figures) and redraw ``OUT/curve.png``.
+4. append the round to ``OUT/curve.json`` (its model, data, figures, the attacks' and the
+   fine-tune's seconds) and redraw ``OUT/curve.png``.
 
 Every step is stored as it finishes: the same command run again skips the rounds in
 ``curve.json``, the finished attack and evaluation runs of the store and a finished model, and a
@@ -163,17 +164,19 @@ def evaluate_round(cfg: HardenConfig, k: int, play: Callable[[Matchup], str]) ->
         }
 
 
-def adversarial_round(cfg: HardenConfig, k: int, play: Callable[[Matchup], str]) -> list:
-    """Round ``k``'s successful adversarial examples (true labels) against round ``k - 1``'s model."""
+def adversarial_round(cfg: HardenConfig, k: int, play: Callable[[Matchup], str]) -> tuple[list, float]:
+    """Round ``k``'s successful adversarial examples (true labels) against round ``k - 1``'s model,
+    and the seconds the attacks took (summed over the stored examples, so resumes count once)."""
     from arena.match import adversarial_examples
     from arena.store import Store
 
-    found = []
+    found, seconds = [], 0.0
     with Store(Path(cfg.out) / "arena.db") as store:
         for a in cfg.attack_list():
-            run = play(matchup(cfg, k - 1, a, cfg.train, cfg.attack_n, k))
-            found += [replace(ex, id=f"r{k}:{a}:{ex.id}") for ex in adversarial_examples(store.results(run))]
-    return found
+            results = store.results(play(matchup(cfg, k - 1, a, cfg.train, cfg.attack_n, k)))
+            found += [replace(ex, id=f"r{k}:{a}:{ex.id}") for ex in adversarial_examples(results)]
+            seconds += sum(r.seconds or 0.0 for r in results)
+    return found, round(seconds, 1)
 
 
 def fine_tune(cfg: HardenConfig, k: int, adversarial: list, progress: bool) -> dict:
@@ -198,13 +201,20 @@ def fine_tune(cfg: HardenConfig, k: int, adversarial: list, progress: bool) -> d
     clean = random.Random(cfg.seed * 1000 + k).sample(pool.examples, clean_n)
     data = LabelledData(adversarial + clean, pool.label_names, f"harden round {k}: {cfg.train}")
     config = TrainConfig(lr=cfg.lr, epochs=cfg.epochs, batch_size=cfg.batch_size, seed=cfg.seed + k, init=previous)
+    clock = time.perf_counter()
     if not len(data):
         raise ValueError(f"round {k}: no attack succeeded and no clean example drawn: nothing to fine-tune on")
     if cfg.switch:
         summary = fact_fine_tune(data, out, config, cfg.synonyms, cfg.device, progress)
     else:
         summary = train_classifier(data, out, config, device=cfg.device, progress=progress)
-    record = {"adversarial": len(adversarial), "clean": clean_n, "steps": summary["steps"], "from": previous}
+    record = {
+        "adversarial": len(adversarial),
+        "clean": clean_n,
+        "steps": summary["steps"],
+        "seconds": round(time.perf_counter() - clock, 1),
+        "from": previous,
+    }
     meta = json.loads((out / "arena_classifier.json").read_text())
     (out / "arena_classifier.json").write_text(json.dumps({**meta, "harden": record}, indent=2))
     return record
@@ -279,7 +289,7 @@ def harden(cfg: HardenConfig, *, progress: bool = True, say: Callable[[str], Non
         if k:
             if say:
                 say(f"round {k}: attacking {cfg.attack_n} training examples")
-            adversarial = adversarial_round(cfg, k, play)
+            adversarial, entry["attack_seconds"] = adversarial_round(cfg, k, play)
             if say:
                 say(f"round {k}: fine-tuning on {len(adversarial)} adversarial examples and clean ones")
             entry["fine_tune"] = fine_tune(cfg, k, adversarial, progress)

@@ -18,14 +18,18 @@ SST-2 train, checked by ``arena overlap`` inside ``arena harden``):
 
 Equal budget: every trained row runs ``--rounds`` rounds of ``--round-examples`` examples, one
 epoch each (the same gradient steps); ``fact_budget`` trains on as many clean examples at once.
-Columns: clean accuracy and accuracy under TextFooler, TextAttack's PWWS (an attack none of them
-trained on) and the RL attacker, on the first ``--eval-n`` examples of each evaluation set, and
-training seconds.
+Columns: clean accuracy, accuracy under TextFooler and under the RL attacker on ``--eval-n``
+examples, and under TextAttack's PWWS (an attack none of them trained on) on ``--pwws-n``; on SST-2 test only clean and TextFooler unless ``--full-sst2``;
+training seconds (attacks plus fine-tuning) and gradient steps. The harden rows' figures on
+``mr_unseen`` are their last round's evaluation (the same sample, read from their store), and
+``plain`` is round 0 of ``harden_tf_rl``.
 
-    python bench/harden.py [--rounds 3] [--attack-n 300] [--round-examples 600] [--eval-n 200] [--json]
+    python bench/harden.py [--rounds 3] [--attack-n 200] [--round-examples 400] [--eval-n 100] [--json]
+    python bench/harden.py --rows harden_tf,textattack_adv --threads 1   # part of the rows, in parallel
     python bench/harden.py --from-results [--json]
 
-Writes ``bench/results/harden.{json,md}``, ``harden_curve.png`` and ``harden_curve.json`` (the
+Writes ``runs/harden_bench/rows/ROW.json`` as each row finishes and, once every row has,
+``bench/results/harden.{json,md}``, ``harden_curve.png`` and ``harden_curve.json`` (the
 ``harden_tf`` rounds); with ``--json`` the last line is ``{"mr_unseen": {"plain": {"clean",
 "under_textfooler", ...}, ...}, "sst2_test": {...}}``.
 """
@@ -47,28 +51,41 @@ SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "bench" / "results"
 EVALS = {"mr_unseen": SHARED / "textfooler" / "mr_unseen", "sst2_test": SHARED / "sst2" / "test.tsv"}
 HARDENED = {"textattack_adv": "textattack:textfooler", "harden_tf": "textfooler", "harden_tf_rl": "textfooler,RL"}
+ROWS = ("plain", "textattack_adv", "fact", "fact_budget", "harden_tf", "harden_tf_rl")
+COLUMNS = ("clean", "under_textfooler", "under_pwws", "under_rl")
 
 
-def harden_row(args, name: str) -> tuple[str, float]:
-    """Run (or resume) one ``arena harden`` row; its final model folder and training seconds."""
-    from arena.harden import HardenConfig, harden
+def harden_config(args, name: str):
+    """The ``arena harden`` settings of one row (``plain``: those of ``harden_tf_rl``, whose round 0
+    evaluates the default classifier under both training attackers)."""
+    from arena.harden import HardenConfig
 
-    attackers = HARDENED[name].replace("RL", f"rl:{args.rl}")
-    cfg = HardenConfig(
+    name = "harden_tf_rl" if name == "plain" else name
+    return HardenConfig(
         out=str(Path(args.runs) / name),
         train=str(SHARED / "sst2" / "train.tsv"),
         eval=str(EVALS["mr_unseen"]),
         eval_n=args.eval_n,
-        attackers=attackers,
+        attackers=HARDENED[name].replace("RL", f"rl:{args.rl}"),
         rounds=args.rounds,
         attack_n=args.attack_n,
         round_examples=args.round_examples,
     )
-    curve = harden(cfg, progress=not args.json)
-    return curve[-1]["model"], sum(entry["seconds"] for entry in curve)
 
 
-def fact_budget(args) -> tuple[str, float]:
+def harden_row(args, name: str) -> dict:
+    """Run (or resume) one ``arena harden`` row; its training seconds and gradient steps."""
+    from arena.harden import harden
+
+    curve = harden(harden_config(args, name), progress=not args.json)
+    rounds = [entry for entry in curve if entry["round"]]
+    return {
+        "seconds": round(sum(e.get("attack_seconds", 0) + e["fine_tune"].get("seconds", 0) for e in rounds), 1),
+        "steps": sum(e["fine_tune"]["steps"] for e in rounds),
+    }
+
+
+def fact_budget(args) -> dict:
     """FACT's SWITCH co-tuning from the default classifier on rounds x round-examples clean examples."""
     import random
 
@@ -79,62 +96,104 @@ def fact_budget(args) -> tuple[str, float]:
 
     out = Path(args.runs) / "fact_budget" / "model"
     if is_trained(out):
-        return str(out), json.loads((out / "bench_seconds.json").read_text())["seconds"]
+        return json.loads((out / "bench_budget.json").read_text())
     start = time.perf_counter()
     pool = training_pool(str(SHARED / "sst2" / "train.tsv"), str(DEFAULT_CLASSIFIER_DIR))
     chosen = random.Random(0).sample(pool.examples, args.rounds * args.round_examples)
     config = TrainConfig(lr=2e-4, init=str(DEFAULT_CLASSIFIER_DIR))
-    fact_fine_tune(
+    summary = fact_fine_tune(
         LabelledData(chosen, pool.label_names, "sst2 train sample"), out, config, "counterfitted", None, not args.json
     )
-    seconds = round(time.perf_counter() - start, 1)
-    (out / "bench_seconds.json").write_text(json.dumps({"seconds": seconds}))
-    return str(out), seconds
+    budget = {"seconds": round(time.perf_counter() - start, 1), "steps": summary["steps"]}
+    (out / "bench_budget.json").write_text(json.dumps(budget))
+    return budget
 
 
-def evaluate(args, models: dict[str, str]) -> dict:
-    """Clean accuracy and accuracy under each evaluation attacker of every model on both sets."""
-    from arena.matchup import Matchup
+def row_model(args, name: str) -> str:
+    """The classifier spec a row is evaluated as."""
+    from arena.harden import model_spec
+
+    if name in HARDENED:
+        return model_spec(harden_config(args, name), args.rounds)
+    return {"plain": "default", "fact": "fact", "fact_budget": str(Path(args.runs) / "fact_budget" / "model")}[name]
+
+
+def evaluate_row(args, name: str) -> dict:
+    """Clean accuracy and accuracy under each evaluation attacker of one row's model on both sets;
+    the harden rows and ``plain`` in their harden store (so their rounds' evaluations are reused)."""
+    from arena.harden import matchup
     from arena.metrics import accuracy, attack_summary
     from arena.store import Store
-    from arena.tournament import play
 
-    db = str(Path(args.runs) / "eval.db")
-    attackers = {"under_textfooler": "textfooler", "under_pwws": "textattack:pwws", "under_rl": f"rl:{args.rl}"}
+    if name in HARDENED or name == "plain":
+        cfg = harden_config(args, name)
+    else:
+        cfg = replace(harden_config(args, "harden_tf"), out=str(Path(args.runs) / f"eval_{name}"))
+    Path(cfg.out).mkdir(parents=True, exist_ok=True)
+    k = args.rounds if name in HARDENED else 0
+    if not k:
+        cfg = replace(cfg, classifier=row_model(args, name))
+    attackers = {
+        "under_textfooler": ("textfooler", args.eval_n),
+        "under_pwws": ("textattack:pwws", args.pwws_n),
+        "under_rl": (f"rl:{args.rl}", args.eval_n),
+    }
     out: dict = {}
     for set_name, path in EVALS.items():
-        for row, spec in models.items():
-            base = Matchup(db=db, defender=spec, attacker=None, data=str(path), n=args.eval_n, seed=0)
-            runs = {"clean": play(base, progress=not args.json)}
-            for column, attacker in attackers.items():
-                runs[column] = play(replace(base, attacker=attacker), progress=not args.json)
-            with Store(db) as store:
-                out.setdefault(set_name, {})[row] = {
-                    "clean": round(accuracy(store.results(runs["clean"])), 4),
-                    **{
-                        c: attack_summary(store.results(r))["accuracy_under_attack"]
-                        for c, r in runs.items()
-                        if c != "clean"
-                    },
-                }
+        columns = (
+            attackers
+            if set_name == "mr_unseen" or args.full_sst2
+            else {"under_textfooler": attackers["under_textfooler"]}
+        )
+        runs = {"clean": play(matchup(cfg, k, None, str(path), args.eval_n, 0), not args.json)}
+        for column, (attacker, n) in columns.items():
+            runs[column] = play(matchup(cfg, k, attacker, str(path), n, 0), not args.json)
+        with Store(Path(cfg.out) / "arena.db") as store:
+            out[set_name] = {
+                c: round(accuracy(store.results(r)), 4)
+                if c == "clean"
+                else attack_summary(store.results(r))["accuracy_under_attack"]
+                for c, r in runs.items()
+            }
     return out
+
+
+def play(m, progress: bool) -> str:
+    """Run (or resume) one matchup."""
+    from arena.tournament import play as play_matchup
+
+    return play_matchup(m, progress=progress)
+
+
+def run_row(args, name: str) -> dict:
+    """Train (or resume) one row and evaluate it; written to ``RUNS/rows/ROW.json``."""
+    path = Path(args.runs) / "rows" / f"{name}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    budget = harden_row(args, name) if name in HARDENED else fact_budget(args) if name == "fact_budget" else {}
+    row = {"model": row_model(args, name), **budget, "eval": evaluate_row(args, name)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(row, indent=1))
+    return row
 
 
 def render(result: dict) -> str:
     """Markdown tables, one per evaluation set."""
+    s = result["settings"]
     lines = []
     for set_name in EVALS:
         lines += [
             f"### {set_name}",
             "",
-            "| row | clean | under TextFooler | under PWWS | under RL attacker | train s |",
-            "|---|---:|---:|---:|---:|---:|",
+            f"| row | clean (n={s['eval_n']}) | under TextFooler (n={s['eval_n']}) | under PWWS (n={s['pwws_n']}) "
+            f"| under RL attacker (n={s['eval_n']}) | train s | steps |",
+            "|---|---:|---:|---:|---:|---:|---:|",
         ]
         for row, r in result.get(set_name, {}).items():
-            seconds = result.get("train_seconds", {}).get(row, "-")
-            lines.append(
-                f"| {row} | {r['clean']} | {r['under_textfooler']} | {r['under_pwws']} | {r['under_rl']} | {seconds} |"
-            )
+            cells = [r.get(c, "-") for c in COLUMNS]
+            budget = result["budget"].get(row, {})
+            cells += [budget.get("seconds", "-"), budget.get("steps", "-")]
+            lines.append(f"| {row} | " + " | ".join(str(c) for c in cells) + " |")
         lines.append("")
     return "\n".join(lines)
 
@@ -143,32 +202,44 @@ def main() -> int:
     """Command-line entry point: the options, the runs and the tables this module's docstring describes."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--attack-n", type=int, default=300, help="training examples attacked per round")
-    parser.add_argument("--round-examples", type=int, default=600, help="fine-tuning examples per round (the budget)")
-    parser.add_argument("--eval-n", type=int, default=200, help="examples of each evaluation set")
+    parser.add_argument("--attack-n", type=int, default=200, help="training examples attacked per round")
+    parser.add_argument("--round-examples", type=int, default=400, help="fine-tuning examples per round (the budget)")
+    parser.add_argument("--eval-n", type=int, default=100, help="examples of each evaluation set")
+    parser.add_argument("--pwws-n", type=int, default=100, help="examples of each evaluation set attacked by PWWS")
+    parser.add_argument("--full-sst2", action="store_true", help="PWWS and the RL attacker on SST-2 test too")
     parser.add_argument("--rl", default=str(ROOT / "runs" / "rl_attacker" / "policy"), help="the RL attacker's policy")
     parser.add_argument("--runs", default=str(ROOT / "runs" / "harden_bench"), help="folder of the rows' runs")
+    parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated rows to run (of {', '.join(ROWS)})")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--results", default=str(RESULTS), help="folder the result files go to")
     parser.add_argument("--from-results", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     results = Path(args.results)
     path = results / "harden.json"
+    rows = [r.strip() for r in args.rows.split(",") if r.strip()]
+    unknown = sorted(set(rows) - set(ROWS))
+    if unknown:
+        parser.exit(2, f"harden bench: unknown rows {unknown} (rows: {', '.join(ROWS)})\n")
     if args.from_results:
         result = json.loads(path.read_text())
     else:
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        done = {name: run_row(args, name) for name in rows}
+        if set(done) != set(ROWS):
+            print(f"rows done: {', '.join(done)}; run the rest, then all rows to write the tables")
+            return 0
         from arena.classifier import DEFAULT_CLASSIFIER_DIR
 
-        models, seconds = {"plain": "default", "fact": "fact"}, {"plain": 0.0}
-        for name in HARDENED:
-            models[name], seconds[name] = harden_row(args, name)
-        models["fact_budget"], seconds["fact_budget"] = fact_budget(args)
         result = {
-            **evaluate(args, models),
-            "train_seconds": seconds,
-            "models": models,
-            "settings": {k: getattr(args, k) for k in ("rounds", "attack_n", "round_examples", "eval_n")}
-            | {"start": str(DEFAULT_CLASSIFIER_DIR)},
+            **{s: {name: done[name]["eval"][s] for name in ROWS} for s in EVALS},
+            "budget": {name: {k: done[name][k] for k in ("seconds", "steps") if k in done[name]} for name in ROWS},
+            "models": {name: done[name]["model"] for name in ROWS},
+            "settings": {k: getattr(args, k) for k in ("rounds", "attack_n", "round_examples", "eval_n", "pwws_n")}
+            | {"start": str(DEFAULT_CLASSIFIER_DIR), "rl": args.rl},
         }
         results.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(result, indent=1))
