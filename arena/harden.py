@@ -10,6 +10,9 @@ Round 0 evaluates the starting classifier. Each round K = 1..R then:
    an ``adv_ratio`` share of the round's data (with ``round_examples``, a fixed number of examples
    per round: equal gradient steps for every attacker; with ``switch``, FACT's SWITCH copies are
    added to every batch) into ``OUT/round_K/model``;
+   with ``retrain_attacker`` (the Active Attacks schedule), each ``rl:DIR`` attacker's training then
+   goes on against the new model for ``attacker_iterations`` iterations (its run's settings, from
+   its last policy, into ``OUT/round_K/attacker_I``), and that policy attacks from then on;
 3. **evaluate** on the evaluation set, never trained on (refused when :func:`arena.overlap.overlap`
    finds it sharing sentences with the training set, unless ``allow_overlap``): clean accuracy and
    accuracy under each attacker;
@@ -67,6 +70,10 @@ class HardenConfig:
     batch_size: int = option(32, "fine-tuning batch size")
     synonyms: str = option("counterfitted", "the attackers' synonym source (arena list synonyms)")
     seed: int = option(0, "seed of the clean sample of each round's fine-tuning data")
+    retrain_attacker: bool = option(
+        False, "go on training each rl:DIR attacker against every round's new model (the Active Attacks schedule)"
+    )
+    attacker_iterations: int = option(6, "--retrain-attacker: policy iterations per round")
     allow_overlap: bool = option(False, "evaluate even when the evaluation data overlaps the training data")
     device: str | None = option(None, "cpu | cuda | cuda:N (default: cuda when present)")
     attack_options: dict = field(default_factory=dict)  # AttackOptions fields for every attack (e.g. {"pos": "none"})
@@ -78,6 +85,8 @@ class HardenConfig:
         if missing:
             raise ValueError(f"harden needs {', '.join(missing)}")
         counts = {"--rounds": (self.rounds, 0), "--attack-n": (self.attack_n, 1)}
+        if self.retrain_attacker:
+            counts["--attacker-iterations"] = (self.attacker_iterations, 1)
         if self.round_examples is not None:
             counts["--round-examples"] = (self.round_examples, 1)
         require_at_least("harden", counts)
@@ -91,8 +100,12 @@ class HardenConfig:
         return [a.strip() for a in self.attackers.split(",") if a.strip()]
 
     def identity(self) -> dict:
-        """The settings a resumed command must share (``rounds`` may grow, ``device`` may change)."""
-        return {k: v for k, v in asdict(self).items() if k not in ("rounds", "device", "out")}
+        """The settings a resumed command must share (``rounds`` may grow, ``device`` may change;
+        ``attacker_iterations`` counts only with ``retrain_attacker``)."""
+        skip = {"rounds", "device", "out"} | (
+            set() if self.retrain_attacker else {"retrain_attacker", "attacker_iterations"}
+        )
+        return {k: v for k, v in asdict(self).items() if k not in skip}
 
 
 def model_folder(cfg: HardenConfig, k: int) -> Path:
@@ -117,6 +130,52 @@ def start_folder(cfg: HardenConfig) -> str:
             "(default, or a folder written by `arena train classifier`)"
         )
     return str(folder)
+
+
+def attackers_at(cfg: HardenConfig, k: int) -> list[str]:
+    """The attackers that attack round ``k``'s model: with ``retrain_attacker``, each ``rl:DIR`` as
+    retrained against it (from round 1 on)."""
+    if not cfg.retrain_attacker or k == 0:
+        return cfg.attack_list()
+    return [
+        f"rl:{Path(cfg.out) / f'round_{k}' / f'attacker_{i}'}" if a.startswith("rl:") else a
+        for i, a in enumerate(cfg.attack_list())
+    ]
+
+
+def retrain_attackers(cfg: HardenConfig, k: int, progress: bool) -> dict:
+    """Go on training each RL attacker of round ``k - 1`` against round ``k``'s model (resumable);
+    its summary per attacker."""
+    from arena.zoo import build_defender
+    from policies.config import PolicyRunConfig
+    from policies.train import train_policy
+
+    records = {}
+    for i, (before, after) in enumerate(zip(attackers_at(cfg, k - 1), attackers_at(cfg, k))):
+        if before == after:
+            continue
+        source = Path(before.split(":", 1)[1])
+        run = source if (source / "policy").is_dir() else source.parent  # a run folder, or its policy/
+        if not (run / "config.json").exists() or "task" not in json.loads((run / "config.json").read_text()):
+            raise ValueError(
+                f"--retrain-attacker: {before} is not a run of `arena train policy --task attacker` "
+                "(no config.json beside its policy): its training settings are unknown"
+            )
+        settings = json.loads((run / "config.json").read_text())
+        config = PolicyRunConfig(
+            **{
+                **settings,
+                "out": after.split(":", 1)[1],
+                "policy": str(source),
+                "reward": str(model_folder(cfg, k)),
+                "iterations": cfg.attacker_iterations,
+                "seed": settings.get("seed", 0) + k,
+                "device": cfg.device,
+            }
+        )
+        summary = train_policy(config, progress=progress, log=lambda _: None, build=build_defender)
+        records[cfg.attack_list()[i]] = {"policy": config.out, "final": summary.get("final", {})}
+    return records
 
 
 def check_overlap(cfg: HardenConfig) -> dict:
@@ -155,7 +214,10 @@ def evaluate_round(cfg: HardenConfig, k: int, play: Callable[[Matchup], str]) ->
     from arena.store import Store
 
     clean = play(matchup(cfg, k, None, cfg.eval, cfg.eval_n, 0))
-    under = {a: play(matchup(cfg, k, a, cfg.eval, cfg.eval_n, 0)) for a in cfg.attack_list()}
+    under = {
+        name: play(matchup(cfg, k, a, cfg.eval, cfg.eval_n, 0))
+        for name, a in zip(cfg.attack_list(), attackers_at(cfg, k))
+    }
     with Store(Path(cfg.out) / "arena.db") as store:
         return {
             "clean": round(accuracy(store.results(clean)), 4),
@@ -172,7 +234,7 @@ def adversarial_round(cfg: HardenConfig, k: int, play: Callable[[Matchup], str])
 
     found, seconds = [], 0.0
     with Store(Path(cfg.out) / "arena.db") as store:
-        for a in cfg.attack_list():
+        for a in attackers_at(cfg, k - 1):
             results = store.results(play(matchup(cfg, k - 1, a, cfg.train, cfg.attack_n, k)))
             found += [replace(ex, id=f"r{k}:{a}:{ex.id}") for ex in adversarial_examples(results)]
             seconds += sum(r.seconds or 0.0 for r in results)
@@ -293,6 +355,12 @@ def harden(cfg: HardenConfig, *, progress: bool = True, say: Callable[[str], Non
             if say:
                 say(f"round {k}: fine-tuning on {len(adversarial)} adversarial examples and clean ones")
             entry["fine_tune"] = fine_tune(cfg, k, adversarial, progress)
+            if cfg.retrain_attacker:
+                if say:
+                    say(f"round {k}: retraining the RL attackers against the new model")
+                clock_attackers = time.perf_counter()
+                entry["attackers"] = retrain_attackers(cfg, k, progress)
+                entry["attacker_seconds"] = round(time.perf_counter() - clock_attackers, 1)
         if say:
             say(f"round {k}: evaluating on {cfg.eval}")
         entry.update(

@@ -15,7 +15,8 @@ NOUNS = ["film", "movie", "plot", "cast", "story", "script", "ending", "score"]
 
 
 def _write(path, rows):
-    path.write_text("text\tlabel\n" + "".join(f"{t}\t{y}\n" for t, y in rows))
+    names = ["negative", "positive"]  # the classes of the RL attacker's judge (VADER)
+    path.write_text("text\tlabel\n" + "".join(f"{t}\t{names[y]}\n" for t, y in rows))
     return str(path)
 
 
@@ -103,3 +104,44 @@ def test_harden_refuses_an_evaluation_set_that_overlaps_training(tmp_path):
     with pytest.raises(ValueError, match="harden needs --train"):
         HardenConfig(out="x", eval=train)
     assert os.path.isdir(tmp_path / "h") and not (tmp_path / "h" / "curve.json").exists()
+
+
+@pytest.mark.slow
+def test_retrain_attacker_goes_on_training_the_rl_attacker_every_round(tmp_path, keyword_task, tiny_lm_dir):
+    from arena.store import Store
+    from arena.zoo import build_defender
+    from policies.config import PolicyRunConfig
+    from policies.train import train_policy
+
+    first = tmp_path / "attacker"
+    settings = PolicyRunConfig(
+        out=str(first),
+        algo="ppo",
+        task="attacker",
+        policy=tiny_lm_dir,
+        reward=keyword_task["classifier"],
+        judge="vader",
+        data=keyword_task["train"],
+        heldout=2,
+        iterations=1,
+        batch=4,
+        lora_r=0,
+        min_tokens=2,
+        max_tokens=3,
+        eval_length=3,
+        device="cpu",
+        ppo={"mini_batch_size": 2, "ppo_epochs": 1},
+    )
+    train_policy(settings, progress=False, build=build_defender)
+    rl = f"rl:{first / 'policy'}"
+    cfg = _config(tmp_path, keyword_task, 2, attackers=f"textfooler,{rl}", retrain_attacker=True, attacker_iterations=1)
+    curve = harden(cfg, progress=False)
+    folder = tmp_path / "hardened"
+    retrained = [folder / f"round_{k}" / "attacker_1" for k in (1, 2)]
+    assert all((run / "policy").is_dir() and (run / "summary.json").exists() for run in retrained)
+    assert [entry["attackers"][rl]["policy"] for entry in curve[1:]] == [str(run) for run in retrained]
+    assert json.loads((retrained[1] / "config.json").read_text())["policy"] == str(retrained[0])
+    assert all(set(entry["under"]) == {"textfooler", rl} for entry in curve)
+    with Store(folder / "arena.db") as store:
+        attackers = {run["attacker"] for run in store.runs()}
+    assert {rl, f"rl:{retrained[0]}", f"rl:{retrained[1]}"} <= attackers  # each round's policy attacked
