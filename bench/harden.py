@@ -8,21 +8,24 @@ SST-2 train, checked by ``arena overlap`` inside ``arena harden``):
 - ``textattack_adv``: TextAttack's adversarial training (``textattack train --attack``: each epoch,
   attack a sample of the training set with its TextFooler recipe and train on the clean data plus
   the successes), reproduced with the arena's pieces: TextAttack's own recipe through the adapter
-  (``textattack:textfooler``) and our LoRA recipe, so that only the attack differs from
-  ``harden_tf``. TextAttack's ``Trainer`` trains every weight of a model with its own loop; run
-  as is it would not be the same recipe or budget;
+  (``textattack:textfooler``) and our LoRA recipe, so that it differs from ``harden_tf`` only in
+  the attack and, where the tuning chose them, FACT's SWITCH copies (an arena harden feature that
+  TextAttack's procedure lacks). TextAttack's ``Trainer`` trains every weight of a model with its
+  own loop; run as is it would not be the same recipe or budget;
 - ``fact``: the packaged FACT model (co-tuned on SWITCH copies, trained separately), and
   ``fact_budget``: FACT's SWITCH co-tuning from the default classifier at this bench's budget;
 - ``harden_tf``: ``arena harden --attackers textfooler``; ``harden_tf_rl``: with the RL attacker
   (``bench/rl_attacker.py``'s CORY policy) too.
 
-Equal budget: every trained row runs ``--rounds`` rounds of ``--round-examples`` examples, one
-epoch each (the same gradient steps); ``fact_budget`` trains on as many clean examples at once.
-Columns: clean accuracy, accuracy under TextFooler and under the RL attacker on ``--eval-n``
-examples, and under TextAttack's PWWS (an attack none of them trained on) on ``--pwws-n``; on SST-2 test only clean and TextFooler unless ``--full-sst2``;
-training seconds (attacks plus fine-tuning) and gradient steps. The harden rows' figures on
-``mr_unseen`` are their last round's evaluation (the same sample, read from their store), and
-``plain`` is round 0 of ``harden_tf_rl``.
+Equal budget: every trained row runs ``--rounds`` rounds of ``--round-examples`` examples,
+``--epochs`` passes each at ``--lr`` (the same gradient steps; these and ``--switch`` chosen on
+SST-2 dev by ``bench/harden_tune.py``); ``fact_budget`` trains on as many clean examples at once. Columns: clean
+accuracy, accuracy under TextFooler and under the RL attacker on ``--eval-n`` examples, and under
+TextAttack's PWWS (an attack none of them trained on) on ``--pwws-n``; the RL attacker draws
+``--rl-samples`` continuations per example, in training and evaluation alike; on SST-2 test only clean
+and TextFooler unless ``--full-sst2``; training seconds (attacks plus fine-tuning) and gradient
+steps. The harden rows' figures on ``mr_unseen`` are their last round's evaluation (the same
+sample, read from their store), and ``plain`` is round 0 of ``harden_tf_rl``.
 
     python bench/harden.py [--rounds 3] [--attack-n 200] [--round-examples 400] [--eval-n 100] [--json]
     python bench/harden.py --rows harden_tf,textattack_adv --threads 1   # part of the rows, in parallel
@@ -70,6 +73,10 @@ def harden_config(args, name: str):
         rounds=args.rounds,
         attack_n=args.attack_n,
         round_examples=args.round_examples,
+        lr=args.lr,
+        epochs=args.epochs,
+        switch=args.switch and name != "textattack_adv",
+        attack_options={"rl_samples": args.rl_samples},
     )
 
 
@@ -100,7 +107,7 @@ def fact_budget(args) -> dict:
     start = time.perf_counter()
     pool = training_pool(str(SHARED / "sst2" / "train.tsv"), str(DEFAULT_CLASSIFIER_DIR))
     chosen = random.Random(0).sample(pool.examples, args.rounds * args.round_examples)
-    config = TrainConfig(lr=2e-4, init=str(DEFAULT_CLASSIFIER_DIR))
+    config = TrainConfig(lr=args.lr, epochs=args.epochs, init=str(DEFAULT_CLASSIFIER_DIR))
     summary = fact_fine_tune(
         LabelledData(chosen, pool.label_names, "sst2 train sample"), out, config, "counterfitted", None, not args.json
     )
@@ -198,15 +205,35 @@ def render(result: dict) -> str:
     return "\n".join(lines)
 
 
+def tuned() -> dict:
+    """The learning rate and epochs ``bench/harden_tune.py`` chose (``arena harden``'s defaults before it ran)."""
+    from arena.harden import HardenConfig
+
+    path = RESULTS / "harden_tune.json"
+    if path.exists():
+        return json.loads(path.read_text())["chosen"]
+    defaults = HardenConfig.__dataclass_fields__
+    return {key: defaults[key].default for key in ("lr", "epochs", "switch")}
+
+
 def main() -> int:
     """Command-line entry point: the options, the runs and the tables this module's docstring describes."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--attack-n", type=int, default=200, help="training examples attacked per round")
     parser.add_argument("--round-examples", type=int, default=400, help="fine-tuning examples per round (the budget)")
+    parser.add_argument("--lr", type=float, default=tuned()["lr"], help="fine-tuning learning rate (tuned)")
+    parser.add_argument("--epochs", type=float, default=tuned()["epochs"], help="passes over each round's data (tuned)")
+    parser.add_argument(
+        "--switch",
+        action=argparse.BooleanOptionalAction,
+        default=tuned()["switch"],
+        help="FACT's SWITCH copies in the arena harden rows' fine-tuning (tuned; never in textattack_adv's)",
+    )
     parser.add_argument("--eval-n", type=int, default=100, help="examples of each evaluation set")
     parser.add_argument("--pwws-n", type=int, default=100, help="examples of each evaluation set attacked by PWWS")
     parser.add_argument("--full-sst2", action="store_true", help="PWWS and the RL attacker on SST-2 test too")
+    parser.add_argument("--rl-samples", type=int, default=4, help="the RL attacker's samples per example")
     parser.add_argument("--rl", default=str(ROOT / "runs" / "rl_attacker" / "policy"), help="the RL attacker's policy")
     parser.add_argument("--runs", default=str(ROOT / "runs" / "harden_bench"), help="folder of the rows' runs")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated rows to run (of {', '.join(ROWS)})")
@@ -238,7 +265,10 @@ def main() -> int:
             **{s: {name: done[name]["eval"][s] for name in ROWS} for s in EVALS},
             "budget": {name: {k: done[name][k] for k in ("seconds", "steps") if k in done[name]} for name in ROWS},
             "models": {name: done[name]["model"] for name in ROWS},
-            "settings": {k: getattr(args, k) for k in ("rounds", "attack_n", "round_examples", "eval_n", "pwws_n")}
+            "settings": {
+                k: getattr(args, k)
+                for k in ("rounds", "attack_n", "round_examples", "lr", "epochs", "eval_n", "pwws_n")
+            }
             | {"start": str(DEFAULT_CLASSIFIER_DIR), "rl": args.rl},
         }
         results.mkdir(parents=True, exist_ok=True)
