@@ -110,3 +110,23 @@ def tiny_gpt2_classifier(lm_dir: str, *, tokenizer_pad: bool = True, config_pad:
     model = GPT2ForSequenceClassification.from_pretrained(lm_dir, num_labels=2)
     model.config.pad_token_id = config_pad
     return HFClassifier(model, tokenizer, device="cpu")
+
+
+def tiny_attacker_run(**fields):
+    """Settings of an RL attacker run on the tiny GPT-2 (a few short responses, VADER judging);
+    ``fields`` give the run's folder, policy, reward, data and anything else."""
+    from policies.config import PolicyRunConfig
+
+    tiny = {
+        "task": "attacker",
+        "judge": "vader",
+        "heldout": 2,
+        "batch": 4,
+        "lora_r": 0,
+        "min_tokens": 2,
+        "max_tokens": 3,
+        "eval_length": 3,
+        "device": "cpu",
+        "ppo": {"mini_batch_size": 2, "ppo_epochs": 1},
+    }
+    return PolicyRunConfig(**{**tiny, **fields})

@@ -6,6 +6,7 @@ import json
 import os
 
 import pytest
+from conftest import tiny_attacker_run
 
 from arena.harden import HardenConfig, harden
 
@@ -110,27 +111,16 @@ def test_harden_refuses_an_evaluation_set_that_overlaps_training(tmp_path):
 def test_retrain_attacker_goes_on_training_the_rl_attacker_every_round(tmp_path, keyword_task, tiny_lm_dir):
     from arena.store import Store
     from arena.zoo import build_defender
-    from policies.config import PolicyRunConfig
     from policies.train import train_policy
 
     first = tmp_path / "attacker"
-    settings = PolicyRunConfig(
+    settings = tiny_attacker_run(
         out=str(first),
         algo="ppo",
-        task="attacker",
         policy=tiny_lm_dir,
         reward=keyword_task["classifier"],
-        judge="vader",
         data=keyword_task["train"],
-        heldout=2,
         iterations=1,
-        batch=4,
-        lora_r=0,
-        min_tokens=2,
-        max_tokens=3,
-        eval_length=3,
-        device="cpu",
-        ppo={"mini_batch_size": 2, "ppo_epochs": 1},
     )
     train_policy(settings, progress=False, build=build_defender)
     rl = f"rl:{first / 'policy'}"

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_attacker_run
 
 from arena.classifier import CallableClassifier
 from policies.lm import PolicyLM
@@ -187,23 +188,13 @@ def test_train_attacker_task_end_to_end(tmp_path, tiny_lm_dir):
             ]
         )
     )
-    cfg = PolicyRunConfig(
+    cfg = tiny_attacker_run(
         out=str(tmp_path / "run"),
         algo="cory",
-        task="attacker",
         policy=tiny_lm_dir,
         reward=f"{tmp_path}/defender.py:predict",
-        judge="vader",
         data=str(tmp_path / "d.tsv"),
-        heldout=2,
         iterations=2,
-        batch=4,
-        lora_r=0,
-        min_tokens=2,
-        max_tokens=3,
-        eval_length=3,
-        device="cpu",
-        ppo={"mini_batch_size": 2, "ppo_epochs": 1},
     )
     summary = train_policy(cfg, progress=False)
     assert {"reward", "success", "judge", "gap", "similarity"} <= set(summary["final"])
