@@ -24,8 +24,10 @@ accuracy, accuracy under TextFooler and under the RL attacker on ``--eval-n`` ex
 TextAttack's PWWS (an attack none of them trained on) on ``--pwws-n``; the RL attacker draws
 ``--rl-samples`` continuations per example, in training and evaluation alike; on SST-2 test only clean
 and TextFooler unless ``--full-sst2``; training seconds (attacks plus fine-tuning) and gradient
-steps. The harden rows' figures on ``mr_unseen`` are their last round's evaluation (the same
-sample, read from their store), and ``plain`` is round 0 of ``harden_tf_rl``.
+steps; and each harden row's accuracy under TextFooler minus every other row's, paired on the
+same examples, with a 95 % bootstrap interval. The harden rows' figures on ``mr_unseen`` are
+their last round's evaluation (the same sample, read from their store), and ``plain`` is round 0
+of ``harden_tf_rl``.
 
     python bench/harden.py [--rounds 3] [--attack-n 200] [--round-examples 400] [--eval-n 100] [--json]
     python bench/harden.py --rows harden_tf,textattack_adv --threads 1   # part of the rows, in parallel
@@ -126,8 +128,9 @@ def row_model(args, name: str) -> str:
 
 
 def evaluate_row(args, name: str) -> dict:
-    """Clean accuracy and accuracy under each evaluation attacker of one row's model on both sets;
-    the harden rows and ``plain`` in their harden store (so their rounds' evaluations are reused)."""
+    """Clean accuracy and accuracy under each evaluation attacker of one row's model on both sets,
+    with the runs' ids and store: the harden rows and ``plain`` in their harden store (so their
+    rounds' evaluations are reused)."""
     from arena.harden import matchup
     from arena.metrics import accuracy, attack_summary
     from arena.store import Store
@@ -145,7 +148,8 @@ def evaluate_row(args, name: str) -> dict:
         "under_pwws": ("textattack:pwws", args.pwws_n),
         "under_rl": (f"rl:{args.rl}", args.eval_n),
     }
-    out: dict = {}
+    figures: dict = {}
+    run_ids: dict = {}
     for set_name, path in EVALS.items():
         columns = (
             attackers
@@ -156,13 +160,14 @@ def evaluate_row(args, name: str) -> dict:
         for column, (attacker, n) in columns.items():
             runs[column] = play(matchup(cfg, k, attacker, str(path), n, 0), not args.json)
         with Store(Path(cfg.out) / "arena.db") as store:
-            out[set_name] = {
+            figures[set_name] = {
                 c: round(accuracy(store.results(r)), 4)
                 if c == "clean"
                 else attack_summary(store.results(r))["accuracy_under_attack"]
                 for c, r in runs.items()
             }
-    return out
+        run_ids[set_name] = runs
+    return {"eval": figures, "runs": run_ids, "db": str(Path(cfg.out) / "arena.db")}
 
 
 def play(m, progress: bool) -> str:
@@ -175,13 +180,35 @@ def play(m, progress: bool) -> str:
 def run_row(args, name: str) -> dict:
     """Train (or resume) one row and evaluate it; written to ``RUNS/rows/ROW.json``."""
     path = Path(args.runs) / "rows" / f"{name}.json"
-    if path.exists():
+    if path.exists() and "runs" in json.loads(path.read_text()):
         return json.loads(path.read_text())
     budget = harden_row(args, name) if name in HARDENED else fact_budget(args) if name == "fact_budget" else {}
-    row = {"model": row_model(args, name), **budget, "eval": evaluate_row(args, name)}
+    row = {"model": row_model(args, name), **budget, **evaluate_row(args, name)}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(row, indent=1))
     return row
+
+
+def differences(done: dict) -> dict:
+    """Each harden row's accuracy under TextFooler minus every other row's, paired on the same
+    examples, with a 95 % bootstrap interval (a difference holds when it excludes 0)."""
+    from arena.metrics import difference_under_attack
+    from arena.store import Store
+
+    def results(row: str, set_name: str):
+        with Store(done[row]["db"]) as store:
+            return store.results(done[row]["runs"][set_name]["under_textfooler"])
+
+    out: dict = {}
+    for set_name in EVALS:
+        for row in ("harden_tf", "harden_tf_rl"):
+            for other in ROWS:
+                if other != row:
+                    d = difference_under_attack(results(row, set_name), results(other, set_name))
+                    out.setdefault(set_name, {})[f"{row} - {other}"] = {
+                        k: round(v, 4) if isinstance(v, float) else v for k, v in d.items()
+                    }
+    return out
 
 
 def render(result: dict) -> str:
@@ -201,6 +228,10 @@ def render(result: dict) -> str:
             budget = result["budget"].get(row, {})
             cells += [budget.get("seconds", "-"), budget.get("steps", "-")]
             lines.append(f"| {row} | " + " | ".join(str(c) for c in cells) + " |")
+        lines += ["", "Accuracy under TextFooler, paired differences (95 % bootstrap interval):", ""]
+        lines += ["| difference | n | value | 95 % CI |", "|---|---:|---:|---|"]
+        for pair, d in result.get("differences", {}).get(set_name, {}).items():
+            lines.append(f"| {pair} | {d['n']} | {d['difference']:+.3f} | {d['low']:+.3f} to {d['high']:+.3f} |")
         lines.append("")
     return "\n".join(lines)
 
@@ -263,6 +294,7 @@ def main() -> int:
 
         result = {
             **{s: {name: done[name]["eval"][s] for name in ROWS} for s in EVALS},
+            "differences": differences(done),
             "budget": {name: {k: done[name][k] for k in ("seconds", "steps") if k in done[name]} for name in ROWS},
             "models": {name: done[name]["model"] for name in ROWS},
             "settings": {
