@@ -299,7 +299,17 @@ def main() -> int:
             "models": {name: done[name]["model"] for name in ROWS},
             "settings": {
                 k: getattr(args, k)
-                for k in ("rounds", "attack_n", "round_examples", "lr", "epochs", "eval_n", "pwws_n")
+                for k in (
+                    "rounds",
+                    "attack_n",
+                    "round_examples",
+                    "lr",
+                    "epochs",
+                    "switch",
+                    "eval_n",
+                    "pwws_n",
+                    "rl_samples",
+                )
             }
             | {"start": str(DEFAULT_CLASSIFIER_DIR), "rl": args.rl},
         }
