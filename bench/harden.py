@@ -24,8 +24,8 @@ accuracy, accuracy under TextFooler and under the RL attacker on ``--eval-n`` ex
 TextAttack's PWWS (an attack none of them trained on) on ``--pwws-n``; the RL attacker draws
 ``--rl-samples`` continuations per example, in training and evaluation alike; on SST-2 test only clean
 and TextFooler unless ``--full-sst2``; training seconds (attacks plus fine-tuning) and gradient
-steps; and each harden row's accuracy under TextFooler minus every other row's, paired on the
-same examples, with a 95 % bootstrap interval. The harden rows' figures on ``mr_unseen`` are
+steps; and each harden row's accuracy under TextFooler and the RL attacker minus every other
+row's, paired on the same examples, with a 95 % bootstrap interval. The harden rows' figures on ``mr_unseen`` are
 their last round's evaluation (the same sample, read from their store), and ``plain`` is round 0
 of ``harden_tf_rl``.
 
@@ -58,6 +58,7 @@ EVALS = {"mr_unseen": SHARED / "textfooler" / "mr_unseen", "sst2_test": SHARED /
 HARDENED = {"textattack_adv": "textattack:textfooler", "harden_tf": "textfooler", "harden_tf_rl": "textfooler,RL"}
 ROWS = ("plain", "textattack_adv", "fact", "fact_budget", "harden_tf", "harden_tf_rl")
 COLUMNS = ("clean", "under_textfooler", "under_pwws", "under_rl")
+PAIRED = {"under_textfooler": "TextFooler", "under_rl": "the RL attacker"}  # columns with paired differences
 
 
 def harden_config(args, name: str):
@@ -190,24 +191,28 @@ def run_row(args, name: str) -> dict:
 
 
 def differences(done: dict) -> dict:
-    """Each harden row's accuracy under TextFooler minus every other row's, paired on the same
-    examples, with a 95 % bootstrap interval (a difference holds when it excludes 0)."""
+    """Each harden row's accuracy under TextFooler and under the RL attacker minus every other
+    row's, paired on the same examples, with a 95 % bootstrap interval (a difference holds when it
+    excludes 0)."""
     from arena.metrics import difference_under_attack
     from arena.store import Store
 
-    def results(row: str, set_name: str):
+    def results(row: str, set_name: str, column: str):
         with Store(done[row]["db"]) as store:
-            return store.results(done[row]["runs"][set_name]["under_textfooler"])
+            return store.results(done[row]["runs"][set_name][column])
 
     out: dict = {}
     for set_name in EVALS:
-        for row in ("harden_tf", "harden_tf_rl"):
-            for other in ROWS:
-                if other != row:
-                    d = difference_under_attack(results(row, set_name), results(other, set_name))
-                    out.setdefault(set_name, {})[f"{row} - {other}"] = {
-                        k: round(v, 4) if isinstance(v, float) else v for k, v in d.items()
-                    }
+        for column in PAIRED:
+            if column not in done["plain"]["runs"][set_name]:
+                continue
+            for row in ("harden_tf", "harden_tf_rl"):
+                for other in ROWS:
+                    if other != row:
+                        d = difference_under_attack(results(row, set_name, column), results(other, set_name, column))
+                        out.setdefault(set_name, {}).setdefault(column, {})[f"{row} - {other}"] = {
+                            k: round(v, 4) if isinstance(v, float) else v for k, v in d.items()
+                        }
     return out
 
 
@@ -228,11 +233,13 @@ def render(result: dict) -> str:
             budget = result["budget"].get(row, {})
             cells += [budget.get("seconds", "-"), budget.get("steps", "-")]
             lines.append(f"| {row} | " + " | ".join(str(c) for c in cells) + " |")
-        lines += ["", "Accuracy under TextFooler, paired differences (95 % bootstrap interval):", ""]
-        lines += ["| difference | n | value | 95 % CI |", "|---|---:|---:|---|"]
-        for pair, d in result.get("differences", {}).get(set_name, {}).items():
-            lines.append(f"| {pair} | {d['n']} | {d['difference']:+.3f} | {d['low']:+.3f} to {d['high']:+.3f} |")
         lines.append("")
+        for column, pairs in result.get("differences", {}).get(set_name, {}).items():
+            lines += [f"Accuracy under {PAIRED[column]}, paired differences (95 % bootstrap interval):", ""]
+            lines += ["| difference | n | value | 95 % CI |", "|---|---:|---:|---|"]
+            for pair, d in pairs.items():
+                lines.append(f"| {pair} | {d['n']} | {d['difference']:+.3f} | {d['low']:+.3f} to {d['high']:+.3f} |")
+            lines.append("")
     return "\n".join(lines)
 
 
