@@ -19,15 +19,16 @@ SST-2 train, checked by ``arena overlap`` inside ``arena harden``):
 
 Equal budget: every trained row runs ``--rounds`` rounds of ``--round-examples`` examples,
 ``--epochs`` passes each at ``--lr`` (the same gradient steps; these and ``--switch`` chosen on
-SST-2 dev by ``bench/harden_tune.py``); ``fact_budget`` trains on as many clean examples at once. Columns: clean
-accuracy, accuracy under TextFooler and under the RL attacker on ``--eval-n`` examples, and under
-TextAttack's PWWS (an attack none of them trained on) on ``--pwws-n``; the RL attacker draws
-``--rl-samples`` continuations per example, in training and evaluation alike; on SST-2 test only clean
-and TextFooler unless ``--full-sst2``; training seconds (attacks plus fine-tuning) and gradient
-steps; and each harden row's accuracy under TextFooler and the RL attacker minus every other
-row's, paired on the same examples, with a 95 % bootstrap interval. The harden rows' figures on ``mr_unseen`` are
-their last round's evaluation (the same sample, read from their store), and ``plain`` is round 0
-of ``harden_tf_rl``.
+SST-2 dev by ``bench/harden_tune.py``); ``fact_budget`` trains on as many clean examples at once.
+
+Columns: clean accuracy, accuracy under TextFooler and under the RL attacker on ``--eval-n``
+examples, and under TextAttack's PWWS (an attack none of them trained on) on ``--pwws-n`` (on
+SST-2 test only clean and TextFooler unless ``--full-sst2``); training seconds (attacks plus
+fine-tuning) and gradient steps. The RL attacker draws ``--rl-samples`` continuations per example,
+in training and evaluation alike. Then each harden row's accuracy under TextFooler and under the
+RL attacker minus every other row's, paired on the same examples, with a 95 % bootstrap interval.
+The harden rows' figures on ``mr_unseen`` are their last round's evaluation (the same sample, read
+from their store), and ``plain`` is round 0 of ``harden_tf_rl``.
 
     python bench/harden.py [--rounds 3] [--attack-n 200] [--round-examples 400] [--eval-n 100] [--json]
     python bench/harden.py --rows harden_tf,textattack_adv --threads 1   # part of the rows, in parallel
@@ -244,7 +245,8 @@ def render(result: dict) -> str:
 
 
 def tuned() -> dict:
-    """The learning rate and epochs ``bench/harden_tune.py`` chose (``arena harden``'s defaults before it ran)."""
+    """The learning rate, epochs and SWITCH ``bench/harden_tune.py`` chose (``arena harden``'s
+    defaults before it has run)."""
     from arena.harden import HardenConfig
 
     path = RESULTS / "harden_tune.json"
@@ -260,12 +262,13 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--attack-n", type=int, default=200, help="training examples attacked per round")
     parser.add_argument("--round-examples", type=int, default=400, help="fine-tuning examples per round (the budget)")
-    parser.add_argument("--lr", type=float, default=tuned()["lr"], help="fine-tuning learning rate (tuned)")
-    parser.add_argument("--epochs", type=float, default=tuned()["epochs"], help="passes over each round's data (tuned)")
+    chosen = tuned()
+    parser.add_argument("--lr", type=float, default=chosen["lr"], help="fine-tuning learning rate (tuned)")
+    parser.add_argument("--epochs", type=float, default=chosen["epochs"], help="passes over each round's data (tuned)")
     parser.add_argument(
         "--switch",
         action=argparse.BooleanOptionalAction,
-        default=tuned()["switch"],
+        default=chosen["switch"],
         help="FACT's SWITCH copies in the arena harden rows' fine-tuning (tuned; never in textattack_adv's)",
     )
     parser.add_argument("--eval-n", type=int, default=100, help="examples of each evaluation set")
