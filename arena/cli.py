@@ -873,11 +873,21 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def harden_settings(args: argparse.Namespace):
+    """``arena harden``'s settings: its own options, and the attack options (``arena match``'s
+    flags) that differ from their defaults, for every attack of every round."""
+    from arena.harden import HardenConfig
+
+    defaults = AttackOptions()
+    changed = {k: v for k, v in option_values(AttackOptions, args).items() if v != getattr(defaults, k)}
+    return from_options(HardenConfig, args, attack_options=changed)
+
+
 def cmd_harden(args: argparse.Namespace) -> int:
     """`arena harden`: attack, fine-tune on the successes, attack again; one curve over the rounds."""
-    from arena.harden import HardenConfig, harden
+    from arena.harden import harden
 
-    cfg = from_options(HardenConfig, args)
+    cfg = harden_settings(args)
     say = None if args.json else (lambda what: print(f"  {what}", file=sys.stderr, flush=True))
     curve = harden(cfg, progress=not args.json, say=say)
     if args.json:
@@ -1315,6 +1325,7 @@ def build_parser() -> argparse.ArgumentParser:
     from arena.harden import HardenConfig
 
     add_options(hd, HardenConfig)
+    add_options(hd, AttackOptions)
     hd.add_argument("--json", action="store_true", help="print one JSON object: the folder and the curve")
     hd.set_defaults(func=cmd_harden)
 

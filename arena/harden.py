@@ -76,7 +76,7 @@ class HardenConfig:
     attacker_iterations: int = option(6, "--retrain-attacker: policy iterations per round")
     allow_overlap: bool = option(False, "evaluate even when the evaluation data overlaps the training data")
     device: str | None = option(None, "cpu | cuda | cuda:N (default: cuda when present)")
-    attack_options: dict = field(default_factory=dict)  # AttackOptions fields for every attack (e.g. {"pos": "none"})
+    attack_options: dict = field(default_factory=dict)  # AttackOptions fields for every attack (the CLI's match flags)
 
     def __post_init__(self):
         from arena.checks import require_at_least

@@ -135,3 +135,12 @@ def test_retrain_attacker_goes_on_training_the_rl_attacker_every_round(tmp_path,
     with Store(folder / "arena.db") as store:
         attackers = {run["attacker"] for run in store.runs()}
     assert {rl, f"rl:{retrained[0]}", f"rl:{retrained[1]}"} <= attackers  # each round's policy attacked
+
+
+def test_harden_takes_the_attack_flags_of_match_that_differ_from_their_defaults():
+    from arena.cli import build_parser, harden_settings
+
+    needed = ["harden", "--train", "t.tsv", "--eval", "e.tsv", "--out", "o"]
+    args = build_parser().parse_args([*needed, "--rl-samples", "4", "--pos", "none"])
+    assert harden_settings(args).attack_options == {"pos": "none", "rl_samples": 4}
+    assert harden_settings(build_parser().parse_args(needed)).attack_options == {}
