@@ -65,8 +65,8 @@ class HardenConfig:
         type=int,
     )
     switch: bool = option(False, "add FACT's SWITCH copies of each fine-tuning batch (the FACT recipe)")
-    lr: float = option(2e-4, "fine-tuning learning rate (LoRA, AdamW)")
-    epochs: float = option(1.0, "passes over each round's fine-tuning data")
+    lr: float = option(1e-3, "fine-tuning learning rate (LoRA, AdamW; chosen on SST-2 dev by bench/harden_tune.py)")
+    epochs: float = option(3.0, "passes over each round's fine-tuning data (chosen with --lr)")
     batch_size: int = option(32, "fine-tuning batch size")
     synonyms: str = option("counterfitted", "the attackers' synonym source (arena list synonyms)")
     seed: int = option(0, "seed of the clean sample of each round's fine-tuning data")

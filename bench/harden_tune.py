@@ -1,7 +1,7 @@
 """The fine-tuning settings of ``bench/harden.py``, chosen on held-out SST-2 dev, never on its test sets.
 
 One ``arena harden`` round with TextFooler (``--attack-n`` training examples attacked, one fine-tune
-of ``--round-examples`` examples) for each setting of the grid (``arena harden``'s defaults, then
+of ``--round-examples`` examples) for each setting of the grid (lr 2e-4 for 1 epoch, then
 learning rates 5e-4 and 1e-3 at 3 epochs, with and without FACT's SWITCH copies), evaluated on the
 sentences of SST-2 dev (at least 8 words) that ``arena overlap`` finds clean against SST-2 train
 (``--eval-n`` examples): clean accuracy and accuracy under TextFooler. The choice: the highest accuracy under
