@@ -145,9 +145,9 @@ class RayExecutor:
                 except self.ray.exceptions.RayTaskError as exc:
                     raise WorkerFailed(f"a worker failed: {getattr(exc, 'cause', None) or exc}") from exc
                 yield pending.pop(done[0]), result
-        finally:
+        finally:  # a plain cancel: force-killing a task whose reply is arriving crashes Ray's driver (2.60)
             for ref in pending:
-                self.ray.cancel(ref, force=True)
+                self.ray.cancel(ref)
 
     def close(self) -> None:
         """Shut down the Ray this executor started (one already running is left as it was)."""
