@@ -156,12 +156,12 @@ def retrain_attackers(cfg: HardenConfig, k: int, progress: bool) -> dict:
             continue
         source = Path(before.split(":", 1)[1])
         run = source if (source / "policy").is_dir() else source.parent  # a run folder, or its policy/
-        if not (run / "config.json").exists() or "task" not in json.loads((run / "config.json").read_text()):
+        settings = json.loads((run / "config.json").read_text()) if (run / "config.json").exists() else {}
+        if "task" not in settings:
             raise ValueError(
                 f"--retrain-attacker: {before} is not a run of `arena train policy --task attacker` "
                 "(no config.json beside its policy): its training settings are unknown"
             )
-        settings = json.loads((run / "config.json").read_text())
         config = PolicyRunConfig(
             **{
                 **settings,
