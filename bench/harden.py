@@ -182,8 +182,9 @@ def play(m, progress: bool) -> str:
 def run_row(args, name: str) -> dict:
     """Train (or resume) one row and evaluate it; written to ``RUNS/rows/ROW.json``."""
     path = Path(args.runs) / "rows" / f"{name}.json"
-    if path.exists() and "runs" in json.loads(path.read_text()):
-        return json.loads(path.read_text())
+    row = json.loads(path.read_text()) if path.exists() else {}
+    if "runs" in row:  # rows written before the run ids were kept are evaluated again (from the store)
+        return row
     budget = harden_row(args, name) if name in HARDENED else fact_budget(args) if name == "fact_budget" else {}
     row = {"model": row_model(args, name), **budget, **evaluate_row(args, name)}
     path.parent.mkdir(parents=True, exist_ok=True)
