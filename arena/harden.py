@@ -2,8 +2,9 @@
 
 Round 0 evaluates the starting classifier. Each round K = 1..R then:
 
-1. **attack**: a fresh label-balanced sample of ``attack_n`` training examples (seed K) is attacked
-   by each attacker against the current model, as resumable runs in ``OUT/arena.db``;
+1. **attack**: a fresh label-balanced sample of ``attack_n`` training examples (seed K; with
+   ``attack_min_words``, of those at least that many words long) is attacked by each attacker
+   against the current model, as resumable runs in ``OUT/arena.db``;
 2. **fine-tune**: the current model's LoRA weights and head go on training (the classifier recipe
    of :mod:`defenses.train`, from the current model) on the round's successful adversarial
    examples with their true labels plus clean training examples, so that the adversarial ones are
@@ -56,6 +57,11 @@ class HardenConfig:
     attackers: str = option("textfooler", "comma-separated attackers, e.g. textfooler,textattack:pwws,rl:DIR")
     rounds: int = option(3, "attack / fine-tune / evaluate rounds after round 0 (may grow on a rerun)")
     attack_n: int = option(2000, "training examples attacked per round (a fresh label-balanced sample each round)")
+    attack_min_words: int = option(
+        0,
+        "attack only training examples of at least this many words (e.g. 8: sentences, not SST-2's short phrases); "
+        "the clean fine-tuning examples still come from all of --train",
+    )
     eval_n: int | None = option(None, "evaluation examples (label-balanced sample; default: all)", type=int)
     adv_ratio: float = option(0.5, "share of adversarial examples in a round's fine-tuning data (0 < r <= 1)")
     round_examples: int | None = option(
@@ -84,7 +90,11 @@ class HardenConfig:
         missing = [f"--{name}" for name in ("out", "train", "eval") if not getattr(self, name)]
         if missing:
             raise ValueError(f"harden needs {', '.join(missing)}")
-        counts = {"--rounds": (self.rounds, 0), "--attack-n": (self.attack_n, 1)}
+        counts = {
+            "--rounds": (self.rounds, 0),
+            "--attack-n": (self.attack_n, 1),
+            "--attack-min-words": (self.attack_min_words, 0),
+        }
         if self.retrain_attacker:
             counts["--attacker-iterations"] = (self.attacker_iterations, 1)
         if self.round_examples is not None:
@@ -101,9 +111,11 @@ class HardenConfig:
 
     def identity(self) -> dict:
         """The settings a resumed command must share (``rounds`` may grow, ``device`` may change;
-        ``attacker_iterations`` counts only with ``retrain_attacker``)."""
-        skip = {"rounds", "device", "out"} | (
-            set() if self.retrain_attacker else {"retrain_attacker", "attacker_iterations"}
+        ``attacker_iterations`` counts only with ``retrain_attacker``, ``attack_min_words`` only when set)."""
+        skip = (
+            {"rounds", "device", "out"}
+            | (set() if self.retrain_attacker else {"retrain_attacker", "attacker_iterations"})
+            | (set() if self.attack_min_words else {"attack_min_words"})
         )
         return {k: v for k, v in asdict(self).items() if k not in skip}
 
@@ -178,6 +190,29 @@ def retrain_attackers(cfg: HardenConfig, k: int, progress: bool) -> dict:
     return records
 
 
+def attack_pool(cfg: HardenConfig) -> str:
+    """The data the rounds' attacks sample: ``--train``, or with ``attack_min_words`` its examples of
+    at least that many words, written once to ``OUT/attack_pool`` (in ``--train``'s format)."""
+    from arena.data import load_data
+    from arena.overlap import write_subset
+
+    if not cfg.attack_min_words:
+        return cfg.train
+    source = Path(cfg.train)
+    path = Path(cfg.out) / f"attack_pool{source.suffix if source.is_file() else '.jsonl'}"
+    if not path.exists():
+        data = load_data(cfg.train)
+        keep = [ex for ex in data.examples if len(ex.text.split()) >= cfg.attack_min_words]
+        if not keep:
+            raise ValueError(
+                f"--attack-min-words {cfg.attack_min_words}: no example of --train {cfg.train} is that long"
+            )
+        partial = path.with_name(path.name + ".partial")
+        write_subset(data, keep, partial)
+        partial.replace(path)
+    return str(path)
+
+
 def check_overlap(cfg: HardenConfig) -> dict:
     """The evaluation set against the training set; an error when they share sentences (unless allowed)."""
     from arena.data import load_data
@@ -232,10 +267,10 @@ def adversarial_round(cfg: HardenConfig, k: int, play: Callable[[Matchup], str])
     from arena.match import adversarial_examples
     from arena.store import Store
 
-    found, seconds = [], 0.0
+    found, seconds, pool = [], 0.0, attack_pool(cfg)
     with Store(Path(cfg.out) / "arena.db") as store:
         for a in attackers_at(cfg, k - 1):
-            results = store.results(play(matchup(cfg, k - 1, a, cfg.train, cfg.attack_n, k)))
+            results = store.results(play(matchup(cfg, k - 1, a, pool, cfg.attack_n, k)))
             found += [replace(ex, id=f"r{k}:{a}:{ex.id}") for ex in adversarial_examples(results)]
             seconds += sum(r.seconds or 0.0 for r in results)
     return found, round(seconds, 1)

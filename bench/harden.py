@@ -76,6 +76,7 @@ def harden_config(args, name: str):
         attackers=HARDENED[name].replace("RL", f"rl:{args.rl}"),
         rounds=args.rounds,
         attack_n=args.attack_n,
+        attack_min_words=args.attack_min_words,
         round_examples=args.round_examples,
         lr=args.lr,
         epochs=args.epochs,
@@ -246,15 +247,22 @@ def render(result: dict) -> str:
 
 
 def tuned() -> dict:
-    """The learning rate, epochs and SWITCH ``bench/harden_tune.py`` chose (``arena harden``'s
-    defaults before it has run)."""
+    """The learning rate, epochs, SWITCH and attack pool ``bench/harden_tune.py`` chose (``arena
+    harden``'s defaults where it has not chosen)."""
     from arena.harden import HardenConfig
 
-    path = RESULTS / "harden_tune.json"
-    if path.exists():
-        return json.loads(path.read_text())["chosen"]
     defaults = HardenConfig.__dataclass_fields__
-    return {key: defaults[key].default for key in ("lr", "epochs", "switch")}
+    path = RESULTS / "harden_tune.json"
+    chosen = json.loads(path.read_text())["chosen"] if path.exists() else {}
+    return {key: chosen.get(key, defaults[key].default) for key in ("lr", "epochs", "switch", "attack_min_words")}
+
+
+def relative(path) -> str:
+    """A path as the results record it: relative to the repository when inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def main() -> int:
@@ -271,6 +279,12 @@ def main() -> int:
         action=argparse.BooleanOptionalAction,
         default=chosen["switch"],
         help="FACT's SWITCH copies in the arena harden rows' fine-tuning (tuned; never in textattack_adv's)",
+    )
+    parser.add_argument(
+        "--attack-min-words",
+        type=int,
+        default=chosen["attack_min_words"],
+        help="attack only training examples of at least this many words (tuned)",
     )
     parser.add_argument("--eval-n", type=int, default=100, help="examples of each evaluation set")
     parser.add_argument("--pwws-n", type=int, default=100, help="examples of each evaluation set attacked by PWWS")
@@ -307,12 +321,13 @@ def main() -> int:
             **{s: {name: done[name]["eval"][s] for name in ROWS} for s in EVALS},
             "differences": differences(done),
             "budget": {name: {k: done[name][k] for k in ("seconds", "steps") if k in done[name]} for name in ROWS},
-            "models": {name: done[name]["model"] for name in ROWS},
+            "models": {name: relative(done[name]["model"]) for name in ROWS},
             "settings": {
                 k: getattr(args, k)
                 for k in (
                     "rounds",
                     "attack_n",
+                    "attack_min_words",
                     "round_examples",
                     "lr",
                     "epochs",
@@ -322,7 +337,7 @@ def main() -> int:
                     "rl_samples",
                 )
             }
-            | {"start": str(DEFAULT_CLASSIFIER_DIR), "rl": args.rl},
+            | {"start": relative(DEFAULT_CLASSIFIER_DIR), "rl": relative(args.rl)},
         }
         results.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(result, indent=1))

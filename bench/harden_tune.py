@@ -2,7 +2,8 @@
 
 One ``arena harden`` round with TextFooler (``--attack-n`` training examples attacked, one fine-tune
 of ``--round-examples`` examples) for each setting of the grid (lr 2e-4 for 1 epoch, then
-learning rates 5e-4 and 1e-3 at 3 epochs, with and without FACT's SWITCH copies), evaluated on the
+learning rates 5e-4 and 1e-3 at 3 epochs, with and without FACT's SWITCH copies; then lr 1e-3 at 3
+epochs with the attacks on training examples of at least 8 words only), evaluated on the
 sentences of SST-2 dev (at least 8 words) that ``arena overlap`` finds clean against SST-2 train
 (``--eval-n`` examples): clean accuracy and accuracy under TextFooler. The choice: the highest accuracy under
 TextFooler among the settings that keep clean accuracy at least 0.97 of the starting model's.
@@ -10,7 +11,7 @@ TextFooler among the settings that keep clean accuracy at least 0.97 of the star
     python bench/harden_tune.py [--attack-n 200] [--round-examples 400] [--eval-n 150] [--json]
 
 Writes ``bench/results/harden_tune.json``; with ``--json`` the last line is ``{"chosen": {"lr",
-"epochs"}, "grid": [...]}``.
+"epochs", "switch", "attack_min_words"}, "grid": [...]}``.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 SST2 = ROOT.parent / "shared" / "data" / "sst2"
 RESULTS = ROOT / "bench" / "results"
-GRID = [(2e-4, 1.0, False)] + [(lr, 3.0, switch) for lr in (5e-4, 1e-3) for switch in (False, True)]
-MIN_WORDS = 8  # sentence-like dev examples, as the test sets' (SST-2's phrases go down to one word)
+MIN_WORDS = 8  # sentence-like examples, as the test sets' (SST-2's phrases go down to one word)
+GRID = [(2e-4, 1.0, False, 0)] + [(lr, 3.0, switch, 0) for lr in (5e-4, 1e-3) for switch in (False, True)]
+GRID += [(1e-3, 3.0, False, MIN_WORDS)]  # the attacks on training sentences only (--attack-min-words)
 
 
 def clean_dev(runs: Path) -> str:
@@ -63,8 +65,8 @@ def main() -> int:
     runs = Path(args.runs)
     runs.mkdir(parents=True, exist_ok=True)
     dev, grid, previous = clean_dev(runs), [], None
-    for lr, epochs, switch in GRID:
-        out = runs / f"lr{lr:g}_ep{epochs:g}{'_switch' if switch else ''}"
+    for lr, epochs, switch, min_words in GRID:
+        out = runs / f"lr{lr:g}_ep{epochs:g}{'_switch' if switch else ''}{f'_min{min_words}' if min_words else ''}"
         if previous and not out.exists():  # the round-0 evaluation and round-1 attacks are the same: reuse them
             out.mkdir()
             shutil.copy(previous / "arena.db", out / "arena.db")
@@ -79,6 +81,7 @@ def main() -> int:
             lr=lr,
             epochs=epochs,
             switch=switch,
+            attack_min_words=min_words,
         )
         start, round_1 = harden(cfg, progress=not args.json)
         grid.append(
@@ -86,6 +89,7 @@ def main() -> int:
                 "lr": lr,
                 "epochs": epochs,
                 "switch": switch,
+                "attack_min_words": min_words,
                 "clean": round_1["clean"],
                 "under_textfooler": round_1["under"]["textfooler"],
             }
@@ -95,7 +99,7 @@ def main() -> int:
     keep = [g for g in grid if g["clean"] >= 0.97 * base["clean"]]
     best = max(keep, key=lambda g: (g["under_textfooler"], g["clean"]))
     result = {
-        "chosen": {k: best[k] for k in ("lr", "epochs", "switch")},
+        "chosen": {k: best[k] for k in ("lr", "epochs", "switch", "attack_min_words")},
         "start": base,
         "grid": grid,
         "settings": {"attack_n": args.attack_n, "round_examples": args.round_examples, "eval_n": args.eval_n},
@@ -104,10 +108,16 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "harden_tune.json").write_text(json.dumps(result, indent=1))
     print(f"start: clean {base['clean']}, under TextFooler {base['under_textfooler']}")
-    print("| lr | epochs | SWITCH | clean | under TextFooler |\n|---:|---:|---|---:|---:|")
+    print("| lr | epochs | SWITCH | attack min words | clean | under TextFooler |\n|---:|---:|---|---:|---:|---:|")
     for g in grid:
-        print(f"| {g['lr']:g} | {g['epochs']:g} | {g['switch']} | {g['clean']} | {g['under_textfooler']} |")
-    print(f"chosen: lr {best['lr']:g}, {best['epochs']:g} epochs, SWITCH {best['switch']}")
+        print(
+            f"| {g['lr']:g} | {g['epochs']:g} | {g['switch']} | {g['attack_min_words']} | {g['clean']} "
+            f"| {g['under_textfooler']} |"
+        )
+    print(
+        f"chosen: lr {best['lr']:g}, {best['epochs']:g} epochs, SWITCH {best['switch']}, "
+        f"attack min words {best['attack_min_words']}"
+    )
     if args.json:
         print(json.dumps({"chosen": result["chosen"], "grid": grid}))
     return 0

@@ -144,3 +144,17 @@ def test_harden_takes_the_attack_flags_of_match_that_differ_from_their_defaults(
     args = build_parser().parse_args([*needed, "--rl-samples", "4", "--pos", "none"])
     assert harden_settings(args).attack_options == {"pos": "none", "rl_samples": 4}
     assert harden_settings(build_parser().parse_args(needed)).attack_options == {}
+
+
+def test_attack_min_words_attacks_only_the_longer_training_examples(tmp_path):
+    from arena.data import load_data
+    from arena.harden import attack_pool
+
+    rows = [("the film was good", 1), ("what a good film overall", 1), ("what a dull plot overall", 0)]
+    train = _write(tmp_path / "train.tsv", rows)
+    assert attack_pool(HardenConfig(out=str(tmp_path / "all"), train=train, eval=train)) == train
+    pool = attack_pool(HardenConfig(out=str(tmp_path / "long"), train=train, eval=train, attack_min_words=5))
+    assert pool.endswith("attack_pool.tsv")
+    assert [(ex.text, ex.label) for ex in load_data(pool).examples] == rows[1:]
+    with pytest.raises(ValueError, match="--attack-min-words 9"):
+        attack_pool(HardenConfig(out=str(tmp_path / "none"), train=train, eval=train, attack_min_words=9))
