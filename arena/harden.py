@@ -2,9 +2,9 @@
 
 Round 0 evaluates the starting classifier. Each round K = 1..R then:
 
-1. **attack**: a fresh label-balanced sample of ``attack_n`` training examples (seed K; with
-   ``attack_min_words``, of those at least that many words long) is attacked by each attacker
-   against the current model, as resumable runs in ``OUT/arena.db``;
+1. **attack**: a fresh label-balanced sample of ``attack_n`` training examples (seed 1000 x
+   ``seed`` + K; with ``attack_min_words``, of those at least that many words long) is attacked
+   by each attacker against the current model, as resumable runs in ``OUT/arena.db``;
 2. **fine-tune**: the current model's LoRA weights and head go on training (the classifier recipe
    of :mod:`defenses.train`, from the current model) on the round's successful adversarial
    examples with their true labels plus clean training examples, so that the adversarial ones are
@@ -75,7 +75,7 @@ class HardenConfig:
     epochs: float = option(3.0, "passes over each round's fine-tuning data (chosen with --lr)")
     batch_size: int = option(32, "fine-tuning batch size")
     synonyms: str = option("counterfitted", "the attackers' synonym source (arena list synonyms)")
-    seed: int = option(0, "seed of the clean sample of each round's fine-tuning data")
+    seed: int = option(0, "seed of each round's samples (attacked and clean examples) and fine-tuning")
     retrain_attacker: bool = option(
         False, "go on training each rl:DIR attacker against every round's new model (the Active Attacks schedule)"
     )
@@ -270,7 +270,7 @@ def adversarial_round(cfg: HardenConfig, k: int, play: Callable[[Matchup], str])
     found, seconds, pool = [], 0.0, attack_pool(cfg)
     with Store(Path(cfg.out) / "arena.db") as store:
         for a in attackers_at(cfg, k - 1):
-            results = store.results(play(matchup(cfg, k - 1, a, pool, cfg.attack_n, k)))
+            results = store.results(play(matchup(cfg, k - 1, a, pool, cfg.attack_n, cfg.seed * 1000 + k)))
             found += [replace(ex, id=f"r{k}:{a}:{ex.id}") for ex in adversarial_examples(results)]
             seconds += sum(r.seconds or 0.0 for r in results)
     return found, round(seconds, 1)
