@@ -369,6 +369,9 @@ def main() -> int:
     parser.add_argument(
         "--seeds", default="0,1,2", help="comma-separated seeds of the trained rows (sampling and training)"
     )
+    parser.add_argument(
+        "--one-seed", default="", help="comma-separated trained rows run at the first of --seeds only (a shorter bench)"
+    )
     parser.add_argument("--runs", default=str(ROOT / "runs" / "harden_bench"), help="folder of the rows' runs")
     parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated rows to run (of {', '.join(ROWS)})")
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
@@ -379,9 +382,11 @@ def main() -> int:
     results = Path(args.results)
     path = results / "harden.json"
     rows = [r.strip() for r in args.rows.split(",") if r.strip()]
-    unknown = sorted(set(rows) - set(ROWS))
-    if unknown:
+    one_seed = {r.strip() for r in args.one_seed.split(",") if r.strip()}
+    if unknown := sorted(set(rows) - set(ROWS)):
         parser.exit(2, f"harden bench: unknown rows {unknown} (rows: {', '.join(ROWS)})\n")
+    if unknown := sorted(one_seed - set(SEEDED)):
+        parser.exit(2, f"harden bench: --one-seed {unknown}: not trained rows (those: {', '.join(SEEDED)})\n")
     if args.from_results:
         result = json.loads(path.read_text())
     else:
@@ -390,7 +395,13 @@ def main() -> int:
 
             torch.set_num_threads(args.threads)
         seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
-        done = {name: [run_row(args, name, seed) for seed in (seeds if name in SEEDED else [0])] for name in rows}
+        done = {
+            name: [
+                run_row(args, name, seed)
+                for seed in ([0] if name not in SEEDED else seeds[:1] if name in one_seed else seeds)
+            ]
+            for name in rows
+        }
         if set(done) != set(ROWS):
             print(f"rows done: {', '.join(done)}; run the rest, then all rows to write the tables")
             return 0
@@ -417,6 +428,7 @@ def main() -> int:
                     "pwws_n",
                     "rl_samples",
                     "seeds",
+                    "one_seed",
                 )
             }
             | {"start": relative(DEFAULT_CLASSIFIER_DIR), "rl": relative(args.rl)},
