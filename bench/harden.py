@@ -385,6 +385,12 @@ def main() -> int:
     one_seed = {r.strip() for r in args.one_seed.split(",") if r.strip()}
     if unknown := sorted(set(rows) - set(ROWS)):
         parser.exit(2, f"harden bench: unknown rows {unknown} (rows: {', '.join(ROWS)})\n")
+    try:
+        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    except ValueError:
+        parser.exit(2, f"harden bench: --seeds {args.seeds!r}: comma-separated whole numbers, e.g. 0,1,2\n")
+    if not seeds:
+        parser.exit(2, "harden bench: --seeds names no seed\n")
     if unknown := sorted(one_seed - set(SEEDED)):
         parser.exit(2, f"harden bench: --one-seed {unknown}: not trained rows (those: {', '.join(SEEDED)})\n")
     if args.from_results:
@@ -394,7 +400,6 @@ def main() -> int:
             import torch
 
             torch.set_num_threads(args.threads)
-        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
         done = {
             name: [
                 run_row(args, name, seed)
