@@ -137,17 +137,15 @@ class RayExecutor:
         """``(i, fn(items[i]))`` as each task finishes (one CPU per task)."""
         remote = self.ray.remote(num_cpus=1)(fn)
         pending = {remote.remote(item): i for i, item in enumerate(items)}
-        try:
-            while pending:
-                done, _ = self.ray.wait(list(pending), num_returns=1)
-                try:
-                    result = self.ray.get(done[0])
-                except self.ray.exceptions.RayTaskError as exc:
-                    raise WorkerFailed(f"a worker failed: {getattr(exc, 'cause', None) or exc}") from exc
-                yield pending.pop(done[0]), result
-        finally:  # a plain cancel: force-killing a task whose reply is arriving crashes Ray's driver (2.60)
-            for ref in pending:
-                self.ray.cancel(ref)
+        # Tasks left pending when this stops are not cancelled: cancelling queued tasks crashes
+        # Ray 2.60's driver (task_manager.cc check failure), forced or not; close() ends them.
+        while pending:
+            done, _ = self.ray.wait(list(pending), num_returns=1)
+            try:
+                result = self.ray.get(done[0])
+            except self.ray.exceptions.RayTaskError as exc:
+                raise WorkerFailed(f"a worker failed: {getattr(exc, 'cause', None) or exc}") from exc
+            yield pending.pop(done[0]), result
 
     def close(self) -> None:
         """Shut down the Ray this executor started (one already running is left as it was)."""
