@@ -62,7 +62,7 @@ RESULTS = ROOT / "bench" / "results"
 EVALS = {"mr_unseen": SHARED / "textfooler" / "mr_unseen", "sst2_test": SHARED / "sst2" / "test.tsv"}
 HARDENED = {"textattack_adv": "textattack:textfooler", "harden_tf": "textfooler", "harden_tf_rl": "textfooler,RL"}
 ROWS = ("plain", "textattack_adv", "fact", "fact_budget", "harden_tf", "harden_tf_rl")
-SEEDED = ("textattack_adv", "fact_budget", "harden_tf", "harden_tf_rl")  # the trained rows, one run per seed
+SEEDED = ("fact_budget", *HARDENED)  # the trained rows, one run per seed
 COLUMNS = ("clean", "under_textfooler", "under_pwws", "under_rl")
 PAIRED = {"under_textfooler": "TextFooler", "under_rl": "the RL attacker"}  # columns with paired differences
 
@@ -209,24 +209,36 @@ def run_row(args, name: str, seed: int) -> dict:
     return row
 
 
-def outcomes(runs: list[dict], set_name: str, column: str, ids: list[str] | None = None):
-    """One row's per-example outcomes in one column, a ``(seeds, examples)`` array (1: the example
-    classified correctly, clean or after the attack), over ``ids`` (default: those every run has)."""
-    import numpy as np
-
+def outcomes(done: dict) -> dict:
+    """Every run's per-example outcomes, read once from the stores: ``{(row, set, column): [{example
+    id: 1.0 when classified correctly, clean or after the attack, else 0.0}, one per seed]}``."""
     from arena.store import Store
 
-    per_run = []
-    for run in runs:
-        with Store(run["db"]) as store:
-            results = store.results(run["runs"][set_name][column])
-        correct = (lambda r: r.original_pred == r.label) if column == "clean" else (lambda r: r.status == "failed")
-        per_run.append({r.example_id: float(correct(r)) for r in results})
+    table: dict = {}
+    for name, runs in done.items():
+        for run in runs:
+            with Store(run["db"]) as store:
+                for set_name, columns in run["runs"].items():
+                    for column, run_id in columns.items():
+                        correct = {
+                            r.example_id: float(
+                                r.original_pred == r.label if column == "clean" else r.status == "failed"
+                            )
+                            for r in store.results(run_id)
+                        }
+                        table.setdefault((name, set_name, column), []).append(correct)
+    return table
+
+
+def stacked(per_run: list[dict], ids: list[str] | None = None):
+    """Outcomes as a ``(seeds, examples)`` array over ``ids`` (default: those every run has), and the ids."""
+    import numpy as np
+
     ids = ids if ids is not None else sorted(set.intersection(*(set(p) for p in per_run)))
     return ids, np.array([[p[i] for i in ids] for p in per_run])
 
 
-def figures(done: dict) -> tuple[dict, dict]:
+def figures(done: dict, table: dict) -> tuple[dict, dict]:
     """Each row's accuracy per evaluation set and column (the mean over its seeds) and, for rows of
     several seeds, its 95 % interval (bootstrap over seeds, then examples)."""
     from arena.metrics import seed_item_interval
@@ -238,7 +250,7 @@ def figures(done: dict) -> tuple[dict, dict]:
             for column in COLUMNS:
                 if column not in runs[0]["runs"][set_name]:
                     continue
-                values = outcomes(runs, set_name, column)[1]
+                values = stacked(table[name, set_name, column])[1]
                 means.setdefault(set_name, {}).setdefault(name, {})[column] = round(float(values.mean()), 4)
                 if len(runs) > 1:
                     ci = seed_item_interval(values)
@@ -250,7 +262,7 @@ def figures(done: dict) -> tuple[dict, dict]:
     return means, intervals
 
 
-def differences(done: dict) -> dict:
+def differences(done: dict, table: dict) -> dict:
     """Each harden row's accuracy under TextFooler and under the RL attacker minus every other
     row's, paired on the same examples (and on the seed, where both rows have several), with a 95 %
     bootstrap interval over seeds, then examples (a difference holds when it excludes 0)."""
@@ -265,8 +277,8 @@ def differences(done: dict) -> dict:
                 for other in ROWS:
                     if other == row:
                         continue
-                    ids, mine = outcomes(done[row], set_name, column)
-                    _, theirs = outcomes(done[other], set_name, column, ids)
+                    ids, mine = stacked(table[row, set_name, column])
+                    _, theirs = stacked(table[other, set_name, column], ids)
                     if len(mine) != len(theirs) and 1 not in (len(mine), len(theirs)):
                         raise ValueError(f"{row} has {len(mine)} seeds and {other} {len(theirs)}: pair them by seed")
                     ci = seed_item_interval(mine - theirs)
@@ -412,11 +424,12 @@ def main() -> int:
             return 0
         from arena.classifier import DEFAULT_CLASSIFIER_DIR
 
-        means, intervals = figures(done)
+        table = outcomes(done)
+        means, intervals = figures(done, table)
         result = {
             **means,
             "intervals": intervals,
-            "differences": differences(done),
+            "differences": differences(done, table),
             "budget": {name: budget(done[name]) for name in ROWS},
             "models": {name: [relative(run["model"]) for run in done[name]] for name in ROWS},
             "settings": {
